@@ -1,0 +1,47 @@
+# Bootstrap .venv from uv.lock on a fresh machine, then run or test.
+SHELL := /bin/bash
+PY ?= python3.11
+UV_VERSION := 0.13.8
+VENV := .venv
+UV := $(shell command -v uv 2>/dev/null)
+ifeq ($(UV),)
+UV := $(VENV)-tools/bin/uv
+endif
+MIRROR_DEFAULT := $(abspath ../shared/mirror)
+export OBSERVATORY_MIRROR ?= $(shell [ -f $(MIRROR_DEFAULT)/index.json ] && echo $(MIRROR_DEFAULT))
+export DAGSTER_HOME ?= $(abspath warehouse/dagster)
+export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
+
+.PHONY: venv run test lint ui bench clean-venv
+
+$(VENV)-tools/bin/uv:
+	$(PY) -m venv $(VENV)-tools
+	$(VENV)-tools/bin/pip install --quiet "uv==$(UV_VERSION)"
+
+$(VENV)/.synced: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen --python $(PY)
+	touch $@
+
+venv: $(VENV)/.synced
+
+run: venv
+	@mkdir -p $(DAGSTER_HOME) && cp -n dagster.yaml $(DAGSTER_HOME)/dagster.yaml 2>/dev/null || true
+	$(VENV)/bin/observatory run
+
+test: venv
+	$(VENV)/bin/ruff check pipelines tests benchmarks
+	$(VENV)/bin/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check pipelines tests benchmarks
+	$(VENV)/bin/ruff format --check pipelines tests benchmarks
+
+ui: venv
+	@mkdir -p $(DAGSTER_HOME) && cp -n dagster.yaml $(DAGSTER_HOME)/dagster.yaml 2>/dev/null || true
+	$(VENV)/bin/dagster dev -m pipelines.definitions
+
+bench: venv
+	$(VENV)/bin/python -m benchmarks.run $(BENCH_ARGS)
+
+clean-venv:
+	rm -rf $(VENV) $(VENV)-tools

@@ -1,0 +1,101 @@
+"""Immutable raw archive: every fetched file kept once per content, with an append-only manifest."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class RawFile:
+    """One archived upstream file and where it came from."""
+
+    source_id: str
+    url: str | None
+    path: Path
+    sha256: str
+    bytes: int
+    retrieved_at: str
+    etag: str | None = None
+    last_modified: str | None = None
+    served_from: str = "upstream"  # "upstream" or "mirror:<version>"
+    mirror_kind: str | None = None
+    attribution: str | None = None
+    note: str | None = None
+    new: bool = True
+
+    def manifest_record(self, root: Path) -> dict[str, Any]:
+        rec = asdict(self)
+        rec["path"] = str(self.path.relative_to(root))
+        rec.pop("new")
+        return rec
+
+
+def _safe_id(source_id: str) -> Path:
+    parts = [p for p in source_id.split("/") if p]
+    if not parts or any(p in {".", ".."} for p in parts):
+        raise ValueError(f"bad source id {source_id!r}")
+    return Path(*parts)
+
+
+class RawArchive:
+    """warehouse/raw/<source-id>/<sha256[:16]>/<file> plus manifest.jsonl per source id."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def source_dir(self, source_id: str) -> Path:
+        return self.root / _safe_id(source_id)
+
+    def manifest_path(self, source_id: str) -> Path:
+        return self.source_dir(source_id) / "manifest.jsonl"
+
+    def entries(self, source_id: str) -> list[dict[str, Any]]:
+        mf = self.manifest_path(source_id)
+        if not mf.exists():
+            return []
+        return [json.loads(line) for line in mf.read_text().splitlines() if line.strip()]
+
+    def latest(self, source_id: str) -> RawFile | None:
+        entries = self.entries(source_id)
+        if not entries:
+            return None
+        rec = dict(entries[-1])
+        rec["path"] = self.root / rec["path"]
+        return RawFile(**rec, new=False)
+
+    def tmp_dir(self) -> Path:
+        d = self.root / ".tmp"
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+    def store(self, tmp: Path, filename: str, meta: RawFile) -> RawFile:
+        """Move a fully written temp file into the archive unless identical bytes are there."""
+        src_dir = self.source_dir(meta.source_id)
+        with _lock:
+            for rec in self.entries(meta.source_id):
+                if rec["sha256"] == meta.sha256:
+                    tmp.unlink(missing_ok=True)
+                    existing = dict(rec)
+                    existing["path"] = self.root / existing["path"]
+                    return RawFile(**existing, new=False)
+            dest = src_dir / meta.sha256[:16] / filename
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if dest.exists():  # same prefix, different content: never overwrite
+                dest = src_dir / meta.sha256 / filename
+                dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, dest)
+            os.chmod(dest, 0o444)
+            stored = RawFile(**{**asdict(meta), "path": dest, "new": True})
+            line = json.dumps(stored.manifest_record(self.root), sort_keys=True)
+            with open(self.manifest_path(meta.source_id), "a", encoding="utf-8") as fh:
+                fh.write(line + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            return stored

@@ -1,0 +1,71 @@
+"""Runtime settings, read from the environment so Dagster, the CLI and tests agree on paths."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SQL_DIR = PROJECT_ROOT / "sql"
+ASSETS_DIR = PROJECT_ROOT / "assets"
+
+
+def _default_warehouse() -> Path:
+    return PROJECT_ROOT / "warehouse"
+
+
+def parse_years(spec: str) -> list[int]:
+    """Parse "2000-2011,2015" into a sorted list of years."""
+    years: set[int] = set()
+    for part in spec.replace(" ", "").split(","):
+        if not part:
+            continue
+        if "-" in part:
+            lo, hi = part.split("-", 1)
+            years.update(range(int(lo), int(hi) + 1))
+        else:
+            years.add(int(part))
+    return sorted(years)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the pipeline reads and writes; one instance per process, built from env vars."""
+
+    warehouse: Path = field(default_factory=_default_warehouse)
+    mirror: Path | None = None
+    cbp_years: tuple[int, ...] = tuple(range(2000, 2012))
+    offline: bool = False
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.warehouse / "raw"
+
+    @property
+    def staging_dir(self) -> Path:
+        return self.warehouse / "staging"
+
+    @property
+    def releases_dir(self) -> Path:
+        return self.warehouse / "releases"
+
+    @property
+    def duckdb_path(self) -> Path:
+        return self.warehouse / "observatory.duckdb"
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        wh = os.environ.get("OBSERVATORY_WAREHOUSE")
+        mirror = os.environ.get("OBSERVATORY_MIRROR") or None
+        years = os.environ.get("OBSERVATORY_CBP_YEARS")
+        return cls(
+            warehouse=Path(wh).resolve() if wh else _default_warehouse(),
+            mirror=Path(mirror).resolve() if mirror else None,
+            cbp_years=tuple(parse_years(years)) if years else tuple(range(2000, 2012)),
+            offline=os.environ.get("OBSERVATORY_OFFLINE", "") in {"1", "true", "yes"},
+        )
+
+
+def settings() -> Settings:
+    return Settings.from_env()

@@ -1,0 +1,206 @@
+"""The one download path: mirror or upstream, streamed, hashed, verified, then archived."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlparse
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from pipelines import __version__
+from pipelines.archive import RawArchive, RawFile
+from pipelines.config import Settings
+from pipelines.errors import SourceError
+from pipelines.mirror import MirrorEntry, load_mirror
+
+USER_AGENT = (
+    f"cluster-observatory/{__version__} (+https://github.com/cluster-observatory; "
+    "open-source cluster indicators pipeline)"
+)
+CHUNK = 1 << 20
+PROGRESS_MIN_BYTES = 5 << 20
+
+Validator = Callable[[Path], None]
+
+
+def make_session(
+    retries: int = 5, backoff: float = 1.0, max_backoff: float = 60.0
+) -> requests.Session:
+    """Session that retries 429/5xx and connection errors with backoff, honouring Retry-After."""
+    retry = Retry(
+        total=retries,
+        connect=retries,
+        read=retries,
+        status=retries,
+        backoff_factor=backoff,
+        backoff_max=max_backoff,
+        status_forcelist=(429, 500, 502, 503, 504),
+        allowed_methods=frozenset({"GET", "HEAD"}),
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=retry)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers["User-Agent"] = USER_AGENT
+    return session
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _filename(url: str | None, fallback: str) -> str:
+    if url:
+        name = Path(urlparse(url).path).name
+        if name:
+            return name
+    return fallback
+
+
+def _progress(total: int | None, label: str):
+    if total and total >= PROGRESS_MIN_BYTES and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        return tqdm(total=total, unit="B", unit_scale=True, desc=label, leave=False)
+    return None
+
+
+def _copy_from_mirror(entry: MirrorEntry, source_id: str, tmp: Path) -> str:
+    if not entry.path.is_file():
+        raise SourceError(source_id, str(entry.path), "mirror entry is listed but the file is missing")
+    h = hashlib.sha256()
+    with open(entry.path, "rb") as src, open(tmp, "wb") as dst:
+        while chunk := src.read(CHUNK):
+            h.update(chunk)
+            dst.write(chunk)
+    digest = h.hexdigest()
+    if digest != entry.sha256:
+        raise SourceError(
+            source_id,
+            str(entry.path),
+            f"checksum mismatch in the mirror: index says sha256 {entry.sha256}, file has {digest}",
+        )
+    return digest
+
+
+def _download(
+    session: requests.Session,
+    url: str,
+    source_id: str,
+    tmp: Path,
+    timeout: tuple[float, float],
+) -> tuple[str, int, dict[str, str]]:
+    try:
+        with session.get(url, stream=True, timeout=timeout) as resp:
+            if resp.status_code >= 400:
+                raise SourceError(source_id, url, f"HTTP {resp.status_code} {resp.reason}")
+            total = int(resp.headers.get("Content-Length") or 0) or None
+            h = hashlib.sha256()
+            size = 0
+            bar = _progress(total, source_id)
+            with open(tmp, "wb") as fh:
+                for chunk in resp.iter_content(CHUNK):
+                    h.update(chunk)
+                    fh.write(chunk)
+                    size += len(chunk)
+                    if bar:
+                        bar.update(len(chunk))
+            if bar:
+                bar.close()
+            if total is not None and size != total and "Content-Encoding" not in resp.headers:
+                raise SourceError(
+                    source_id, url, f"truncated body: got {size} of {total} bytes"
+                )
+            headers = {k: resp.headers[k] for k in ("ETag", "Last-Modified", "Content-Type") if k in resp.headers}
+            return h.hexdigest(), size, headers
+    except SourceError:
+        raise
+    except requests.RequestException as exc:
+        raise SourceError(source_id, url, f"download failed: {type(exc).__name__}: {exc}") from exc
+
+
+def fetch(
+    source_id: str,
+    url: str | None,
+    settings: Settings,
+    *,
+    mirror_id: str | None = None,
+    filename: str | None = None,
+    validate: Validator | None = None,
+    session: requests.Session | None = None,
+    timeout: tuple[float, float] = (10.0, 120.0),
+) -> RawFile:
+    """Fetch one file into the raw archive and return its archive record.
+
+    The mirror (when configured) wins over upstream, so runs are offline and reproducible.
+    `validate` sees the complete temp file before it is archived: bad bytes never reach the archive.
+    """
+    archive = RawArchive(settings.raw_dir)
+    name = filename or _filename(url, source_id.replace("/", "_"))
+    entry = None
+    if settings.mirror is not None:
+        entry = load_mirror(str(settings.mirror)).lookup(url=url, entry_id=mirror_id or source_id)
+    if entry is None and url is None:
+        raise SourceError(
+            source_id,
+            str(settings.mirror),
+            "no upstream URL and no mirror entry for this reference file (set OBSERVATORY_MIRROR)",
+        )
+    if entry is None and settings.offline:
+        raise SourceError(source_id, str(url), "offline and the mirror has no copy of this URL")
+
+    fd, tmp_name = tempfile.mkstemp(dir=archive.tmp_dir(), prefix="dl-")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        headers: dict[str, str] = {}
+        if entry is not None:
+            digest = _copy_from_mirror(entry, source_id, tmp)
+            size = tmp.stat().st_size
+            location = str(entry.path)
+        else:
+            assert url is not None
+            own = session is None
+            sess = session or make_session()
+            try:
+                digest, size, headers = _download(sess, url, source_id, tmp, timeout)
+            finally:
+                if own:
+                    sess.close()
+            location = url
+        if validate is not None:
+            try:
+                validate(tmp)
+            except SourceError:
+                raise
+            except Exception as exc:
+                raise SourceError(source_id, location, f"invalid content: {exc}") from exc
+        meta = RawFile(
+            source_id=source_id,
+            url=url,
+            path=tmp,
+            sha256=digest,
+            bytes=size,
+            retrieved_at=_now(),
+            etag=headers.get("ETag"),
+            last_modified=headers.get("Last-Modified"),
+            served_from=f"mirror:{load_mirror(str(settings.mirror)).version}" if entry else "upstream",
+            mirror_kind=entry.kind if entry else None,
+            attribution=entry.attribution if entry else None,
+            note=entry.note if entry else None,
+        )
+        return archive.store(tmp, name, meta)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+

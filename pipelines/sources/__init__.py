@@ -1,0 +1,1 @@
+"""One module per upstream source: URLs, content checks and parsers (no Dagster here)."""

@@ -1,0 +1,185 @@
+"""US Census County Business Patterns: file URLs, zip checks and a layout-tolerant parser.
+
+Handles every upstream layout since 1998: the pre-2017 EMPFLAG layout, the 2017+ noise-flag
+layout, upper/lower-case headers, optional LFO/QP1/size-class columns, and state, county, MSA
+and US files. All columns are read as text, so identifiers keep their leading zeros.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from pipelines.errors import SourceError
+
+BASE_URL = "https://www2.census.gov/programs-surveys/cbp/datasets"
+GEOGRAPHIES = ("state", "county", "msa", "us")
+_SUFFIX = {"state": "st", "county": "co", "msa": "msa", "us": "us"}
+FIRST_YEAR = 1998  # first NAICS-based CBP year
+
+# Employment-size-class letters for suppressed cells, and the midpoints clustermapping.us uses.
+EMPFLAG_MIDPOINTS: dict[str, int] = {
+    "A": 10, "B": 60, "C": 175, "E": 375, "F": 750, "G": 1750, "H": 3750,
+    "I": 7500, "J": 17500, "K": 37500, "L": 75000, "M": 100000,
+}  # fmt: skip
+MARKERS = {"N", "D", "S", "X"}  # not available / withheld / not meeting standards / n.a.
+NUMERIC = ("emp", "qp1", "ap", "est")
+REQUIRED = {"naics", "emp", "ap", "est"}
+GEO_COLUMNS = {"state": ["fipstate"], "county": ["fipstate", "fipscty"], "msa": ["msa"], "us": []}
+
+
+def source_id(year: int, geo: str) -> str:
+    return f"census/cbp/{geo}/{year}"
+
+
+def url(year: int, geo: str) -> str:
+    """Upstream URL of a CBP file, e.g. .../2011/cbp11st.zip."""
+    if geo not in GEOGRAPHIES:
+        raise ValueError(f"unknown CBP geography {geo!r}; expected one of {GEOGRAPHIES}")
+    return f"{BASE_URL}/{year}/cbp{year % 100:02d}{_SUFFIX[geo]}.zip"
+
+
+def validate_zip(path: Path) -> None:
+    """Reject HTML error pages, truncated or corrupt zips before they reach the archive."""
+    with open(path, "rb") as fh:
+        head = fh.read(512)
+    if not head.startswith(b"PK\x03\x04"):
+        snippet = head[:80].decode("latin-1", "replace").strip()
+        raise ValueError(f"not a zip file (starts with {snippet!r})")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            bad = zf.testzip()
+            if bad is not None:
+                raise ValueError(f"corrupt member {bad} in zip")
+            if not [n for n in zf.namelist() if n.lower().endswith((".txt", ".csv"))]:
+                raise ValueError(f"zip holds no .txt/.csv member: {zf.namelist()}")
+    except zipfile.BadZipFile as exc:
+        raise ValueError(f"corrupt or truncated zip: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class CbpLayout:
+    geo: str
+    columns: tuple[str, ...]
+    has_empflag: bool
+    has_lfo: bool
+    has_qp1: bool
+    size_class_column: str | None
+
+
+def detect_layout(header: list[str], source: str, location: str) -> CbpLayout:
+    cols = [c.strip().strip('"').lower() for c in header]
+    if "fipscty" in cols:
+        geo = "county"
+    elif "msa" in cols or "cbsa" in cols:
+        geo = "msa"
+    elif "fipstate" in cols:
+        geo = "state"
+    else:
+        geo = "us"
+    missing = sorted(REQUIRED - set(cols))
+    if missing:
+        raise SourceError(
+            source, location, f"unknown CBP column layout: missing {missing}; header is {cols}"
+        )
+    size_col = next((c for c in ("empszes", "empszes_meaning") if c in cols), None)
+    return CbpLayout(
+        geo=geo,
+        columns=tuple(cols),
+        has_empflag="empflag" in cols,
+        has_lfo="lfo" in cols,
+        has_qp1="qp1" in cols,
+        size_class_column=size_col if size_col == "empszes" else None,
+    )
+
+
+def extract_member(zip_path: Path, dest_dir: Path, source: str) -> Path:
+    """Stream the data member of a CBP zip to disk (never whole into memory)."""
+    try:
+        with zipfile.ZipFile(zip_path) as zf:
+            members = [n for n in zf.namelist() if n.lower().endswith((".txt", ".csv"))]
+            if len(members) != 1:
+                raise SourceError(source, str(zip_path), f"expected one data file in zip, found {members}")
+            dest_dir.mkdir(parents=True, exist_ok=True)
+            out = dest_dir / Path(members[0]).name
+            with zf.open(members[0]) as src, open(out, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+            return out
+    except zipfile.BadZipFile as exc:
+        raise SourceError(source, str(zip_path), f"corrupt or truncated zip: {exc}") from exc
+
+
+def _read_header(path: Path) -> list[str]:
+    with open(path, encoding="latin-1") as fh:
+        line = fh.readline()
+    return next(iter(pl.read_csv(io.StringIO(line), has_header=False, infer_schema=False).rows()), [])
+
+
+def _clean_num(col: str) -> pl.Expr:
+    return pl.col(col).str.strip_chars().str.replace_all(",", "")
+
+
+def scan_cbp(path: Path, source: str, location: str) -> tuple[pl.LazyFrame, CbpLayout]:
+    """Lazily read a CBP text file with lower-case column names, all as text."""
+    header = _read_header(path)
+    layout = detect_layout(header, source, location)
+    lf = pl.scan_csv(
+        path,
+        infer_schema=False,
+        encoding="utf8-lossy",
+        new_columns=list(layout.columns),
+    )
+    if layout.size_class_column:
+        lf = lf.filter(pl.col(layout.size_class_column).str.strip_chars() == "001")
+    return lf, layout
+
+
+def malformed_rows(lf: pl.LazyFrame, layout: CbpLayout, limit: int = 10) -> pl.DataFrame:
+    """Rows a parser must not guess about: bad ids, bad flags, non-numeric or negative counts."""
+    problems: list[pl.Expr] = []
+    naics = pl.col("naics").str.strip_chars()
+    problems.append(
+        pl.when(~naics.str.contains(r"^(------|[0-9]{2}[0-9\-/]{0,4})$") | naics.is_null())
+        .then(pl.lit("bad NAICS code"))
+    )
+    for geo_col, width in {"fipstate": 2, "fipscty": 3, "msa": 5}.items():
+        if geo_col in layout.columns:
+            v = pl.col(geo_col).str.strip_chars()
+            problems.append(
+                pl.when(~v.str.contains(rf"^[0-9]{{1,{width}}}$") | v.is_null())
+                .then(pl.lit(f"bad {geo_col}"))
+            )
+    if layout.has_empflag:
+        f = pl.col("empflag").str.strip_chars()
+        problems.append(
+            pl.when(f.is_not_null() & (f != "") & ~f.is_in(list(EMPFLAG_MIDPOINTS) + list(MARKERS)))
+            .then(pl.lit("unknown EMPFLAG"))
+        )
+    for col in NUMERIC:
+        if col not in layout.columns:
+            continue
+        v = _clean_num(col)
+        ok = v.str.contains(r"^[0-9]+$") | v.is_in(list(MARKERS)) | v.is_null() | (v == "")
+        problems.append(pl.when(~ok).then(pl.lit(f"non-numeric or negative {col}")))
+    reason = pl.concat_str(problems, separator="; ", ignore_nulls=True)
+    return (
+        lf.with_row_index("line", offset=2)
+        .with_columns(reason.alias("problem"))
+        .filter(pl.col("problem").is_not_null() & (pl.col("problem") != ""))
+        .head(limit)
+        .collect()
+    )
+
+
+def check_rows(lf: pl.LazyFrame, layout: CbpLayout, source: str, location: str) -> None:
+    bad = malformed_rows(lf, layout)
+    if bad.height:
+        with pl.Config(tbl_rows=10, tbl_cols=12, fmt_str_lengths=40):
+            raise SourceError(
+                source, location, f"{bad.height} malformed CBP row(s) (first shown)", rows=str(bad)
+            )
