@@ -1,0 +1,44 @@
+"""Shared fixtures. Mirror and golden files are required: missing ones fail loudly, never skip."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from pipelines.config import PROJECT_ROOT, Settings
+
+SHARED = PROJECT_ROOT.parent / "shared"
+
+
+def _required_dir(env: str, default: Path, marker: str) -> Path:
+    path = Path(os.environ.get(env) or default)
+    if not (path / marker).exists():
+        pytest.fail(
+            f"required test data missing: {path / marker} (set {env} or put shared/ beside the repo)",
+            pytrace=False,
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
+def mirror_dir() -> Path:
+    return _required_dir("OBSERVATORY_MIRROR", SHARED / "mirror", "index.json")
+
+
+@pytest.fixture(scope="session")
+def golden_dir() -> Path:
+    return _required_dir("OBSERVATORY_GOLDEN", SHARED / "golden", "cmp_2016_states_clusters.csv")
+
+
+@pytest.fixture
+def settings(tmp_path: Path, mirror_dir: Path) -> Settings:
+    """Settings with a private warehouse and the shared mirror."""
+    return Settings(warehouse=tmp_path / "warehouse", mirror=mirror_dir, offline=True)
+
+
+@pytest.fixture
+def upstream_settings(tmp_path: Path) -> Settings:
+    """Settings with no mirror: downloads go to the URL given (a local test server)."""
+    return Settings(warehouse=tmp_path / "warehouse", mirror=None)
