@@ -1,0 +1,153 @@
+"""Fetch → parse → harmonise → staged Parquet, one function per source, no Dagster needed.
+
+Each staged file has a JSON sidecar holding the raw-archive record it was built from, so the
+release can cite every input and an unchanged input is not parsed twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import uuid
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from pipelines.archive import RawFile
+from pipelines.config import Settings
+from pipelines.harmonise import harmonise_cbp
+from pipelines.http import fetch
+from pipelines.sources import cbp, clustermapping, naics
+
+REFERENCE_TABLES = (
+    "clusters", "cluster_naics", "naics_cluster_splits", "subclusters", "naics_subclusters",
+    "related_clusters", "regions", "region_members", "naics_concordance",
+)  # fmt: skip
+PARSER_VERSION = "1"
+
+
+def _record(raw: RawFile) -> dict[str, Any]:
+    rec = asdict(raw)
+    rec["path"] = str(raw.path)
+    rec.pop("new", None)
+    return rec
+
+
+def _atomic_parquet(df: pl.DataFrame | pl.LazyFrame, dest: Path) -> int:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}")
+    try:
+        if isinstance(df, pl.LazyFrame):
+            df.sink_parquet(tmp, compression="zstd", statistics=True)
+        else:
+            df.write_parquet(tmp, compression="zstd", statistics=True)
+        rows = pl.scan_parquet(tmp).select(pl.len()).collect().item()
+        os.replace(tmp, dest)
+        return int(rows)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _write_json(dest: Path, data: Any) -> None:
+    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    os.replace(tmp, dest)
+
+
+# --- reference data -------------------------------------------------------------------------
+
+def reference_dir(settings: Settings) -> Path:
+    return settings.staging_dir / "reference"
+
+
+def stage_reference(settings: Settings) -> dict[str, int]:
+    """Fetch and parse the US reference files; write one Parquet per reference table."""
+    raws = {
+        key: fetch(source_id, None, settings, mirror_id=source_id)
+        for key, source_id in clustermapping.IDS.items()
+    }
+    raws["naics_concordance"] = fetch(naics.CONCORDANCE_ID, None, settings, mirror_id=naics.CONCORDANCE_ID)
+    clusters, cluster_naics = clustermapping.parse_cluster_definitions(raws["cluster_naics_definitions"].path)
+    concordance = naics.parse_concordance(raws["naics_concordance"].path)
+    derived, splits = [], []
+    for target in ("2017", "2022"):
+        d, s = naics.derive_definitions(cluster_naics, concordance, target)
+        derived.append(d)
+        splits.append(s)
+    regions, members = clustermapping.parse_regions(raws["regions"].path)
+    tables = {
+        "clusters": clusters,
+        "cluster_naics": pl.concat([cluster_naics, *derived]),
+        "naics_cluster_splits": pl.concat(splits),
+        "subclusters": clustermapping.parse_subclusters(raws["subclusters"].path),
+        "naics_subclusters": clustermapping.parse_naics_subclusters(raws["naics2012_cluster_subcluster"].path),
+        "related_clusters": clustermapping.parse_related_clusters(raws["related_clusters"].path),
+        "regions": regions,
+        "region_members": members,
+        "naics_concordance": concordance,
+    }
+    out = reference_dir(settings)
+    counts = {name: _atomic_parquet(df, out / f"{name}.parquet") for name, df in tables.items()}
+    _write_json(out / "sources.json", [_record(r) for r in raws.values()])
+    return counts
+
+
+def read_reference(settings: Settings, name: str) -> pl.DataFrame:
+    path = reference_dir(settings) / f"{name}.parquet"
+    if not path.exists():
+        raise FileNotFoundError(f"reference table {name} not staged yet ({path}); run stage_reference")
+    return pl.read_parquet(path)
+
+
+# --- CBP ------------------------------------------------------------------------------------
+
+def cbp_staged_path(settings: Settings, year: int, geo: str) -> Path:
+    return settings.staging_dir / "cbp" / geo / f"year={year}.parquet"
+
+
+def parse_cbp_file(raw_zip: Path, *, year: int, source_id: str, sha256: str, location: str, work_dir: Path) -> pl.LazyFrame:
+    """Raw CBP zip → harmonised LazyFrame (the caller sinks it before work_dir is removed)."""
+    member = cbp.extract_member(raw_zip, work_dir, source_id)
+    lf, layout = cbp.scan_cbp(member, source_id, location)
+    cbp.check_rows(lf, layout, source_id, location)
+    return harmonise_cbp(lf, layout, year=year, source_id=source_id, sha256=sha256)
+
+
+def stage_cbp(settings: Settings, year: int, geo: str = "state") -> dict[str, Any]:
+    """Fetch, check, parse and harmonise one CBP file into staging; skip work when unchanged."""
+    source_id = cbp.source_id(year, geo)
+    url = cbp.url(year, geo)
+    raw = fetch(source_id, url, settings, validate=cbp.validate_zip)
+    dest = cbp_staged_path(settings, year, geo)
+    sidecar = dest.with_suffix(".json")
+    if dest.exists() and sidecar.exists():
+        prev = json.loads(sidecar.read_text())
+        if prev.get("sha256") == raw.sha256 and prev.get("parser_version") == PARSER_VERSION:
+            return {"rows": prev["rows"], "path": str(dest), "source": prev, "changed": False}
+    with tempfile.TemporaryDirectory(dir=settings.raw_dir / ".tmp") as work:
+        lf = parse_cbp_file(raw.path, year=year, source_id=source_id, sha256=raw.sha256, location=url, work_dir=Path(work))
+        rows = _atomic_parquet(lf, dest)
+    rec = {**_record(raw), "rows": rows, "year": year, "geo": geo, "parser_version": PARSER_VERSION}
+    _write_json(sidecar, rec)
+    return {"rows": rows, "path": str(dest), "source": rec, "changed": True}
+
+
+def staged_cbp_paths(settings: Settings, geo: str = "state") -> list[Path]:
+    paths = [cbp_staged_path(settings, y, geo) for y in settings.cbp_years]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise FileNotFoundError(f"CBP years not staged yet: {missing}")
+    return paths
+
+
+def staged_sources(settings: Settings, geo: str = "state") -> list[dict[str, Any]]:
+    """Raw-archive records of every input behind the current staging (reference + CBP years)."""
+    ref = reference_dir(settings) / "sources.json"
+    out: list[dict[str, Any]] = json.loads(ref.read_text()) if ref.exists() else []
+    for p in staged_cbp_paths(settings, geo):
+        rec = json.loads(p.with_suffix(".json").read_text())
+        out.append({k: v for k, v in rec.items() if k not in {"rows", "year", "geo", "parser_version"}})
+    return out

@@ -1,0 +1,76 @@
+"""The DuckDB warehouse: staged Parquet in, indicator tables out, then the release."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from pipelines import stage
+from pipelines.config import Settings
+from pipelines.indicators import DEFAULT_PARAMS, build_cluster_tables
+from pipelines.publish import ReleaseResult, publish_release
+
+US_RELEASE_TABLES = (
+    "industry_employment", "cluster_indicators", "region_indicators", "unmapped_industries",
+    *stage.REFERENCE_TABLES,
+)  # fmt: skip
+
+
+@contextmanager
+def connect(settings: Settings, read_only: bool = False):
+    settings.warehouse.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(settings.duckdb_path), read_only=read_only)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def _load_parquet(con: duckdb.DuckDBPyConnection, table: str, paths: list[Path]) -> None:
+    con.execute(
+        f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM read_parquet($paths, union_by_name = true)",
+        {"paths": [str(p) for p in paths]},
+    )
+
+
+def build_us_indicators(settings: Settings, params: Mapping[str, Any] | None = None) -> dict[str, int]:
+    """Load staged CBP + reference into DuckDB and run the indicator SQL; returns row counts."""
+    with connect(settings) as con:
+        _load_parquet(con, "industry_employment", stage.staged_cbp_paths(settings))
+        for name in stage.REFERENCE_TABLES:
+            _load_parquet(con, name, [stage.reference_dir(settings) / f"{name}.parquet"])
+        counts = {"industry_employment": int(con.execute("SELECT count(*) FROM industry_employment").fetchall()[0][0])}
+        counts.update(build_cluster_tables(con, params))
+        return counts
+
+
+
+
+def publish_us_release(
+    settings: Settings, params: Mapping[str, Any] | None = None, *, force_new: bool = False
+) -> ReleaseResult:
+    """Publish the current warehouse tables as a new release (or report that nothing changed)."""
+    merged = {**DEFAULT_PARAMS, **(params or {}), "cbp_years": list(settings.cbp_years)}
+    sources = stage.staged_sources(settings)
+    with connect(settings, read_only=True) as con:
+        nat = ", ".join(sorted(str(r[0]) for r in con.execute("SELECT DISTINCT national_reference FROM cluster_indicators").fetchall()))
+        tables = {name: con.table(name) for name in US_RELEASE_TABLES}
+        return publish_release(
+            tables,
+            releases_dir=settings.releases_dir,
+            sources=sources,
+            params=merged,
+            metadata={
+                "national_reference": nat,
+                "national_reference_note": (
+                    "US cluster totals for LQ and shares: 'national rows' = the CBP US file; "
+                    "'sum of regions' = sum of the regions of the same type (no US file in the inputs)."
+                ),
+                "coverage": {"cbp_years": list(settings.cbp_years), "cbp_geographies": ["state"]},
+            },
+            force_new=force_new,
+        )

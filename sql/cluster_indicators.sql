@@ -1,0 +1,142 @@
+-- Cluster indicators per year × region × cluster (clustermapping.us rules).
+-- Inputs: cluster_totals(year, region_type, region_code, cluster_code, emp, emp_reported, est,
+--         payroll), clusters(cluster_code, traded).
+-- National reference per year and region type: region_type 'country' rows when the year has
+-- them, else the sum of the regions of that type (column national_reference says which).
+-- LQ: traded clusters against the region's TRADED employment and the national traded total;
+-- local clusters against LOCAL. wage = payroll ($1000) × 1000 / emp_reported.
+-- strong (traded, per year × region type × cluster, among regions with emp > 0):
+--   lq ≥ P[$strong_lq_pct](lq) AND emp > P[$size_pct](emp) AND est > P[$size_pct](est) AND lq ≥ $min_lq
+-- strong10: the same with P[$strong10_lq_pct](lq). Percentiles interpolate linearly.
+WITH t AS (
+    SELECT
+        ct.year, ct.region_type, ct.region_code, ct.cluster_code, c.traded,
+        CAST(ct.emp AS DOUBLE) AS emp,
+        CAST(ct.emp_reported AS DOUBLE) AS emp_reported,
+        CAST(ct.est AS DOUBLE) AS est,
+        CAST(ct.payroll AS DOUBLE) AS payroll
+    FROM cluster_totals AS ct
+    JOIN clusters AS c USING (cluster_code)
+),
+region_base AS (
+    SELECT year, region_type, region_code, traded, sum(emp) AS region_base_emp
+    FROM t
+    GROUP BY ALL
+),
+country_years AS (
+    SELECT DISTINCT year FROM t WHERE region_type = 'country'
+),
+nat_sum AS (
+    SELECT year, region_type, cluster_code, any_value(traded) AS traded, sum(emp) AS sum_emp
+    FROM t
+    WHERE region_type <> 'country'
+    GROUP BY ALL
+),
+nat AS (
+    SELECT
+        s.year, s.region_type, s.cluster_code, s.traded,
+        CASE WHEN cy.year IS NOT NULL THEN nc.emp ELSE s.sum_emp END AS national_cluster_emp,
+        CASE WHEN cy.year IS NOT NULL THEN 'national rows' ELSE 'sum of regions' END
+            AS national_reference
+    FROM nat_sum AS s
+    LEFT JOIN country_years AS cy USING (year)
+    LEFT JOIN t AS nc
+        ON nc.region_type = 'country' AND nc.year = s.year AND nc.cluster_code = s.cluster_code
+    UNION ALL
+    SELECT year, region_type, cluster_code, traded, emp, 'national rows'
+    FROM t
+    WHERE region_type = 'country'
+),
+nat_base AS (
+    SELECT year, region_type, traded, sum(national_cluster_emp) AS national_base_emp
+    FROM nat
+    GROUP BY ALL
+),
+base AS (
+    SELECT
+        t.*,
+        rb.region_base_emp,
+        n.national_cluster_emp,
+        nb.national_base_emp,
+        n.national_reference,
+        t.emp / nullif(rb.region_base_emp, 0) AS region_emp_share,
+        t.emp / nullif(n.national_cluster_emp, 0) AS cluster_emp_share,
+        (t.emp / nullif(rb.region_base_emp, 0))
+            / nullif(n.national_cluster_emp / nullif(nb.national_base_emp, 0), 0) AS lq,
+        t.payroll * 1000.0 / nullif(t.emp_reported, 0) AS wage
+    FROM t
+    JOIN region_base AS rb USING (year, region_type, region_code, traded)
+    LEFT JOIN nat AS n USING (year, region_type, cluster_code)
+    LEFT JOIN nat_base AS nb USING (year, region_type, traded)
+),
+pct AS (
+    SELECT
+        year, region_type, cluster_code,
+        quantile_cont(lq, $strong_lq_pct) AS lq_p_strong,
+        quantile_cont(lq, $strong10_lq_pct) AS lq_p_strong10,
+        quantile_cont(emp, $size_pct) AS emp_p,
+        quantile_cont(est, $size_pct) AS est_p
+    FROM base
+    WHERE traded AND region_type <> 'country' AND emp > 0
+    GROUP BY ALL
+),
+firsts AS (
+    SELECT
+        region_type, region_code, cluster_code,
+        min(year) AS base_year,
+        arg_min(emp, year) AS base_emp
+    FROM base
+    WHERE emp IS NOT NULL
+    GROUP BY ALL
+),
+qualified AS (
+    SELECT
+        b.*,
+        f.base_year,
+        f.base_emp,
+        b.emp > 0 AND b.emp > p.emp_p AND b.est > p.est_p AND b.lq >= $min_lq AS qualifies,
+        p.lq_p_strong,
+        p.lq_p_strong10
+    FROM base AS b
+    LEFT JOIN pct AS p USING (year, region_type, cluster_code)
+    LEFT JOIN firsts AS f USING (region_type, region_code, cluster_code)
+)
+SELECT
+    year,
+    region_type,
+    region_code,
+    cluster_code,
+    CASE WHEN traded THEN 'traded' ELSE 'local' END AS cluster_type,
+    emp,
+    emp_reported,
+    est,
+    payroll,
+    wage,
+    lq,
+    region_emp_share,
+    cluster_emp_share,
+    CASE
+        WHEN NOT traded OR region_type = 'country' THEN NULL
+        ELSE coalesce(qualifies AND lq >= lq_p_strong, false)
+    END AS strong,
+    CASE
+        WHEN NOT traded OR region_type = 'country' THEN NULL
+        ELSE coalesce(qualifies AND lq >= lq_p_strong10, false)
+    END AS strong10,
+    base_year,
+    base_emp,
+    CASE WHEN year > base_year THEN emp - base_emp END AS job_creation,
+    CASE
+        WHEN year > base_year AND base_emp > 0 AND emp >= 0
+            THEN power(emp / base_emp, 1.0 / (year - base_year)) - 1
+    END AS cagr,
+    rank() OVER (PARTITION BY year, region_type, cluster_code ORDER BY emp DESC NULLS LAST)
+        AS emp_rank,
+    rank() OVER (PARTITION BY year, region_type, cluster_code ORDER BY lq DESC NULLS LAST)
+        AS lq_rank,
+    region_base_emp,
+    national_cluster_emp,
+    national_base_emp,
+    national_reference
+FROM qualified
+ORDER BY region_type, region_code, cluster_code, year

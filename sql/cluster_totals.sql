@@ -1,0 +1,60 @@
+-- Cluster totals per year × region × cluster, from the harmonised industry table.
+-- Inputs: industry_employment (harmonised long table), cluster_naics (definitions by NAICS vintage,
+-- with apportioning weights for codes derived through the concordance).
+-- Rule: 6-digit NAICS rows, all legal forms (lfo '-'); the definition vintage follows the year as
+-- clustermapping.us does (< 2003: 1997, < 2008: 2002, < 2013: 2007, < 2017: 2012, then 2017/2022).
+-- Withheld values are NULL and SUM skips them, so emp_reported and payroll cover reported cells only.
+-- Every region present in a year gets a row for every cluster: a cluster with no establishments
+-- there has a true zero (CBP lists every industry with at least one establishment).
+WITH ind AS (
+    SELECT
+        year, region_type, region_code, industry_code AS naics,
+        emp, emp_reported, est, payroll, qp1, emp_imputed,
+        CASE
+            WHEN year < 2003 THEN '1997'
+            WHEN year < 2008 THEN '2002'
+            WHEN year < 2013 THEN '2007'
+            WHEN year < 2017 THEN '2012'
+            WHEN year < 2022 THEN '2017'
+            ELSE '2022'
+        END AS naics_vintage
+    FROM industry_employment
+    WHERE classification LIKE 'NAICS%' AND lfo = '-' AND industry_level = 6
+),
+sums AS (
+SELECT
+    i.year,
+    i.region_type,
+    i.region_code,
+    d.cluster_code,
+    sum(i.emp * d.weight) AS emp,
+    sum(i.emp_reported * d.weight) AS emp_reported,
+    sum(i.est * d.weight) AS est,
+    sum(i.payroll * d.weight) AS payroll,
+    sum(i.qp1 * d.weight) AS qp1,
+    count(*) AS n_industries,
+    count(*) FILTER (WHERE i.emp_imputed) AS n_imputed
+FROM ind AS i
+JOIN cluster_naics AS d
+    ON d.naics_vintage = i.naics_vintage AND d.naics = i.naics
+GROUP BY ALL
+),
+frame AS (
+    SELECT r.year, r.region_type, r.region_code, c.cluster_code
+    FROM (SELECT DISTINCT year, region_type, region_code FROM ind) AS r
+    CROSS JOIN (SELECT DISTINCT cluster_code FROM cluster_naics) AS c
+)
+SELECT
+    f.year,
+    f.region_type,
+    f.region_code,
+    f.cluster_code,
+    coalesce(s.emp, 0) AS emp,
+    CASE WHEN s.year IS NULL THEN 0 ELSE s.emp_reported END AS emp_reported,
+    coalesce(s.est, 0) AS est,
+    CASE WHEN s.year IS NULL THEN 0 ELSE s.payroll END AS payroll,
+    CASE WHEN s.year IS NULL THEN 0 ELSE s.qp1 END AS qp1,
+    coalesce(s.n_industries, 0) AS n_industries,
+    coalesce(s.n_imputed, 0) AS n_imputed
+FROM frame AS f
+LEFT JOIN sums AS s USING (year, region_type, region_code, cluster_code)

@@ -1,0 +1,29 @@
+-- 6-digit industries that no cluster definition covers for their year's vintage (reported, not
+-- silently dropped). One row per year × classification × code with the employment it carries.
+WITH ind AS (
+    SELECT
+        year, classification, region_type, industry_code AS naics, emp,
+        CASE
+            WHEN year < 2003 THEN '1997'
+            WHEN year < 2008 THEN '2002'
+            WHEN year < 2013 THEN '2007'
+            WHEN year < 2017 THEN '2012'
+            WHEN year < 2022 THEN '2017'
+            ELSE '2022'
+        END AS naics_vintage
+    FROM industry_employment
+    WHERE classification LIKE 'NAICS%' AND lfo = '-' AND industry_level = 6
+)
+SELECT
+    i.year,
+    i.classification,
+    i.naics_vintage AS definition_vintage,
+    i.region_type,
+    i.naics,
+    count(*) AS n_regions,
+    sum(i.emp) AS emp
+FROM ind AS i
+ANTI JOIN cluster_naics AS d
+    ON d.naics_vintage = i.naics_vintage AND d.naics = i.naics
+GROUP BY ALL
+ORDER BY i.year, i.region_type, i.naics
