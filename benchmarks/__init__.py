@@ -1,0 +1,1 @@
+"""Benchmarks: synthetic county-level CBP input, a pandas baseline, and the timing harness."""
