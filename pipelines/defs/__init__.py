@@ -1,0 +1,1 @@
+"""Dagster wiring (assets, checks, jobs, resources): a thin layer over the domain modules."""

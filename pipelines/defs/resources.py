@@ -1,0 +1,31 @@
+"""The one resource: where the pipeline reads and writes (env vars, overridable per run)."""
+
+
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines.config import Settings, parse_years
+
+
+class ObservatoryResource(dg.ConfigurableResource):
+    """Warehouse, mirror and CBP years; unset fields come from OBSERVATORY_* env vars."""
+
+    warehouse: str | None = None
+    mirror: str | None = None
+    cbp_years: str | None = None
+    offline: bool | None = None
+
+    def settings(self) -> Settings:
+        base = Settings.from_env()
+        return Settings(
+            warehouse=Path(self.warehouse).resolve() if self.warehouse else base.warehouse,
+            mirror=Path(self.mirror).resolve() if self.mirror else base.mirror,
+            cbp_years=tuple(parse_years(self.cbp_years)) if self.cbp_years else base.cbp_years,
+            offline=base.offline if self.offline is None else self.offline,
+        )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(resources={"observatory": ObservatoryResource()})
