@@ -166,9 +166,13 @@ def publish_release(
     params = dict(params or {})
     fingerprint = input_fingerprint(sources, params)
     latest = read_latest(releases_dir)
-    if latest and latest.get("fingerprint") == fingerprint and not force_new:
-        if (releases_dir / latest["version"]).is_dir():
-            return ReleaseResult(latest["version"], releases_dir / latest["version"], fingerprint, unchanged=True)
+    if (
+        latest
+        and latest.get("fingerprint") == fingerprint
+        and not force_new
+        and (releases_dir / latest["version"]).is_dir()
+    ):
+        return ReleaseResult(latest["version"], releases_dir / latest["version"], fingerprint, unchanged=True)
 
     version = next_version(releases_dir, today)
     tmp = releases_dir / f".tmp-{version}-{uuid.uuid4().hex[:8]}"
