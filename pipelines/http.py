@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -29,6 +32,50 @@ CHUNK = 1 << 20
 PROGRESS_MIN_BYTES = 5 << 20
 
 Validator = Callable[[Path], None]
+
+# Query parameters that carry credentials: redacted wherever a URL is recorded or logged.
+SECRET_PARAMS = frozenset({"key", "api_key", "apikey", "token", "access_token"})
+REDACTED = "REDACTED"
+_SECRET_IN_TEXT = re.compile(
+    r"(?i)([?&](?:" + "|".join(sorted(SECRET_PARAMS)) + r")=)[^&#\s'\"]+"
+)
+
+
+def redact_url(url: str | None) -> str | None:
+    """The URL with credential query parameters (key=, token=, ...) replaced by REDACTED."""
+    if not url:
+        return url
+    parts = urlparse(url)
+    if not parts.query:
+        return url
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    if not any(k.lower() in SECRET_PARAMS for k, _ in pairs):
+        return url  # unchanged byte for byte, so mirror lookups by URL still match
+    query = [(k, REDACTED if k.lower() in SECRET_PARAMS else v) for k, v in pairs]
+    return urlunparse(parts._replace(query=urlencode(query, safe=",:*")))
+
+
+def redact_text(text: str) -> str:
+    """Redact credential query parameters inside free text (exception messages, log lines)."""
+    return _SECRET_IN_TEXT.sub(rf"\1{REDACTED}", text)
+
+
+class _RedactFilter(logging.Filter):
+    """urllib3 logs request lines and retry warnings with the full URL: strip keys from them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            msg = record.getMessage()
+        except Exception:  # never break logging
+            return True
+        red = redact_text(msg)
+        if red != msg:
+            record.msg, record.args = red, None
+        return True
+
+
+for _name in ("urllib3.connectionpool", "urllib3.util.retry", "requests"):
+    logging.getLogger(_name).addFilter(_RedactFilter())
 
 
 def make_session(
@@ -100,10 +147,11 @@ def _download(
     tmp: Path,
     timeout: tuple[float, float],
 ) -> tuple[str, int, dict[str, str]]:
+    shown = redact_url(url) or url
     try:
         with session.get(url, stream=True, timeout=timeout) as resp:
             if resp.status_code >= 400:
-                raise SourceError(source_id, url, f"HTTP {resp.status_code} {resp.reason}")
+                raise SourceError(source_id, shown, f"HTTP {resp.status_code} {resp.reason}")
             total = int(resp.headers.get("Content-Length") or 0) or None
             h = hashlib.sha256()
             size = 0
@@ -119,14 +167,17 @@ def _download(
                 bar.close()
             if total is not None and size != total and "Content-Encoding" not in resp.headers:
                 raise SourceError(
-                    source_id, url, f"truncated body: got {size} of {total} bytes"
+                    source_id, shown, f"truncated body: got {size} of {total} bytes"
                 )
             headers = {k: resp.headers[k] for k in ("ETag", "Last-Modified", "Content-Type") if k in resp.headers}
             return h.hexdigest(), size, headers
     except SourceError:
         raise
     except requests.RequestException as exc:
-        raise SourceError(source_id, url, f"download failed: {type(exc).__name__}: {exc}") from exc
+        err = SourceError(source_id, shown, redact_text(f"download failed: {type(exc).__name__}: {exc}"))
+        if shown != url:  # the original exception text holds the key: do not chain it
+            raise err from None
+        raise err from exc
 
 
 def fetch(
@@ -147,9 +198,10 @@ def fetch(
     """
     archive = RawArchive(settings.raw_dir)
     name = filename or _filename(url, source_id.replace("/", "_"))
+    public_url = redact_url(url)  # what manifests, errors and metadata record: never a key
     entry = None
     if settings.mirror is not None:
-        entry = load_mirror(str(settings.mirror)).lookup(url=url, entry_id=mirror_id or source_id)
+        entry = load_mirror(str(settings.mirror)).lookup(url=public_url, entry_id=mirror_id or source_id)
     if entry is None and url is None:
         raise SourceError(
             source_id,
@@ -157,7 +209,7 @@ def fetch(
             "no upstream URL and no mirror entry for this reference file (set OBSERVATORY_MIRROR)",
         )
     if entry is None and settings.offline:
-        raise SourceError(source_id, str(url), "offline and the mirror has no copy of this URL")
+        raise SourceError(source_id, str(public_url), "offline and the mirror has no copy of this URL")
 
     fd, tmp_name = tempfile.mkstemp(dir=archive.tmp_dir(), prefix="dl-")
     os.close(fd)
@@ -177,7 +229,7 @@ def fetch(
             finally:
                 if own:
                     sess.close()
-            location = url
+            location = str(public_url)
         if validate is not None:
             try:
                 validate(tmp)
@@ -187,7 +239,7 @@ def fetch(
                 raise SourceError(source_id, location, f"invalid content: {exc}") from exc
         meta = RawFile(
             source_id=source_id,
-            url=url,
+            url=public_url,
             path=tmp,
             sha256=digest,
             bytes=size,
@@ -204,3 +256,76 @@ def fetch(
         if tmp.exists():
             tmp.unlink()
 
+
+
+@dataclass(frozen=True)
+class RemoteVersion:
+    """What a cheap HEAD says about an upstream file: enough to tell a new vintage apart."""
+
+    url: str  # redacted
+    status: int
+    etag: str | None = None
+    last_modified: str | None = None
+    content_length: int | None = None
+
+    @property
+    def exists(self) -> bool:
+        return self.status < 400 or self.status == 304
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+    @property
+    def token(self) -> str | None:
+        """A version token: ETag, else Last-Modified, else Content-Length (None if absent)."""
+        if not self.exists:
+            return None
+        if self.etag:
+            return f"etag:{self.etag}"
+        if self.last_modified:
+            return f"lm:{self.last_modified}"
+        if self.content_length is not None:
+            return f"len:{self.content_length}"
+        return None
+
+
+def head(
+    source_id: str,
+    url: str,
+    *,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    session: requests.Session | None = None,
+    timeout: tuple[float, float] = (10.0, 30.0),
+) -> RemoteVersion:
+    """Conditional HEAD (If-None-Match / If-Modified-Since): 304 means unchanged, 404 not yet out.
+
+    Raises SourceError (naming source and redacted URL) on connection failures and 5xx/429 that
+    survive the session's retries; never downloads a body.
+    """
+    shown = redact_url(url) or url
+    headers = {}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    own = session is None
+    sess = session or make_session(retries=3, backoff=0.5, max_backoff=30)
+    try:
+        resp = sess.head(url, headers=headers, timeout=timeout, allow_redirects=True)
+    except requests.RequestException as exc:
+        raise SourceError(source_id, shown, redact_text(f"HEAD failed: {type(exc).__name__}: {exc}")) from None
+    finally:
+        if own:
+            sess.close()
+    if resp.status_code >= 500 or resp.status_code == 429:
+        raise SourceError(source_id, shown, f"HEAD: HTTP {resp.status_code} {resp.reason}")
+    length = resp.headers.get("Content-Length")
+    return RemoteVersion(
+        url=shown,
+        status=resp.status_code,
+        etag=resp.headers.get("ETag"),
+        last_modified=resp.headers.get("Last-Modified"),
+        content_length=int(length) if length and length.isdigit() else None,
+    )
