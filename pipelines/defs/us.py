@@ -120,7 +120,7 @@ def us_release(context: dg.AssetExecutionContext, observatory: ObservatoryResour
 
 
 us_reference_job = dg.define_asset_job("us_reference_job", selection=dg.AssetSelection.assets(us_reference))
-cbp_job = dg.define_asset_job("cbp_job", selection=dg.AssetSelection.assets(cbp_state), partitions_def=cbp_partitions)
+cbp_job = dg.define_asset_job("cbp_job", selection=dg.AssetSelection.assets(cbp_state))
 us_publish_job = dg.define_asset_job(
     "us_publish_job", selection=dg.AssetSelection.assets(us_indicators, us_release)
 )

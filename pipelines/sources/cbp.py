@@ -179,7 +179,11 @@ def malformed_rows(lf: pl.LazyFrame, layout: CbpLayout, limit: int = 10) -> pl.D
 def check_rows(lf: pl.LazyFrame, layout: CbpLayout, source: str, location: str) -> None:
     bad = malformed_rows(lf, layout)
     if bad.height:
-        with pl.Config(tbl_rows=10, tbl_cols=12, fmt_str_lengths=40):
-            raise SourceError(
-                source, location, f"{bad.height} malformed CBP row(s) (first shown)", rows=str(bad)
-            )
+        shown = "\n".join(
+            f"line {r['line']}: {r['problem']} | "
+            + ", ".join(f"{c}={r[c]!r}" for c in layout.columns[:12] if c in r)
+            for r in bad.iter_rows(named=True)
+        )
+        raise SourceError(
+            source, location, f"malformed CBP rows (first {bad.height} shown)", rows=shown
+        )

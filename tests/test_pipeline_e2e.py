@@ -1,0 +1,121 @@
+"""End to end through Dagster on the mirror: CBP → DuckDB indicators → release."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+import pytest
+
+from pipelines.config import PROJECT_ROOT, Settings
+from pipelines.publish import verify_release
+from pipelines.runner import refresh
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_refresh_publishes_a_release_and_an_unchanged_rerun_publishes_nothing(mirror_dir: Path, tmp_path: Path) -> None:
+    settings = Settings(warehouse=tmp_path / "wh", mirror=mirror_dir, cbp_years=(2010, 2011), offline=True)
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        result = refresh(settings, instance=instance)
+        rel = result.release
+        assert rel["published"] is True
+        path = Path(rel["path"])
+        assert path.parent == settings.releases_dir and path.name.startswith("v")
+        latest = json.loads((settings.releases_dir / "latest.json").read_text())
+        assert latest["version"] == path.name
+        assert verify_release(path) == []
+
+        # The release opens in DuckDB and Polars.
+        ci = pl.read_parquet(path / "data/cluster_indicators.parquet")
+        assert ci.height == 2 * 51 * 67  # 50 states + DC, every cluster, two years
+        assert set(ci["year"].unique()) == {2010, 2011}
+        con = duckdb.connect()
+        n = con.execute(
+            "SELECT count(*) FROM read_parquet($p) WHERE region_code = '06' AND year = 2011",
+            {"p": str(path / "data/cluster_indicators.parquet")},
+        ).fetchall()[0][0]
+        assert n == 67
+        ie = pl.scan_parquet(path / "data/industry_employment.parquet")
+        assert ie.select(pl.col("source_id").unique().sort()).collect()["source_id"].to_list() == [
+            "census/cbp/state/2010", "census/cbp/state/2011"]
+        pkg = json.loads((path / "datapackage.json").read_text())
+        assert pkg["national_reference"] == "sum of regions"
+        ids = {s["title"] for s in pkg["sources"]}
+        assert {"census/cbp/state/2010", "clustermapping/cluster_naics_definitions"} <= ids
+        assert all(s["sha256"] and s["attribution"] for s in pkg["sources"])
+        res = {r["name"]: r for r in pkg["resources"]}
+        assert res["cluster_indicators"]["schema"]["primaryKey"] == ["year", "region_type", "region_code", "cluster_code"]
+        lq = next(f for f in res["cluster_indicators"]["schema"]["fields"] if f["name"] == "lq")
+        assert "Location quotient" in lq["description"]
+
+        # Asset materializations recorded with row counts and partitions.
+        ev = instance.get_latest_materialization_event(dg.AssetKey("cluster_indicators"))
+        assert ev.asset_materialization.metadata["dagster/row_count"].value == ci.height
+        parts = instance.get_materialized_partitions(dg.AssetKey("cbp_state"))
+        assert parts == {"2010", "2011"}
+
+        raw_before = _snapshot(settings.raw_dir)
+        again = refresh(settings, instance=instance)
+        assert again.release["published"] is False
+        assert sorted(p.name for p in settings.releases_dir.glob("v*")) == [path.name]
+        assert _snapshot(settings.raw_dir) == raw_before
+
+
+def test_bad_input_stops_and_leaves_archive_and_releases_untouched(mirror_dir: Path, tmp_path: Path) -> None:
+    mirror = tmp_path / "mirror"
+    shutil.copytree(mirror_dir, mirror)
+    settings = Settings(warehouse=tmp_path / "wh", mirror=mirror, cbp_years=(2010, 2011), offline=True)
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        first = refresh(settings, instance=instance)
+        assert first.release["published"]
+        releases_before = _snapshot(settings.releases_dir)
+        raw_before = _snapshot(settings.raw_dir)
+
+        # A truncated 2011 file whose index entry matches (an upstream that changed for the worse).
+        index = json.loads((mirror / "index.json").read_text())
+        entry = next(e for e in index["entries"] if e["id"] == "census/cbp/state/2011")
+        target = mirror / entry["path"]
+        data = target.read_bytes()[:200_000]
+        target.write_bytes(data)
+        import hashlib
+
+        entry["sha256"] = hashlib.sha256(data).hexdigest()
+        entry["bytes"] = len(data)
+        (mirror / "index.json").write_text(json.dumps(index))
+        from pipelines.mirror import load_mirror
+
+        load_mirror.cache_clear()
+        with pytest.raises(Exception) as err:
+            refresh(settings, instance=instance)
+        msg = str(err.value)
+        assert "census/cbp/state/2011" in msg and ("zip" in msg.lower())
+        assert _snapshot(settings.releases_dir) == releases_before
+        assert _snapshot(settings.raw_dir) == raw_before
+        load_mirror.cache_clear()
+
+
+def test_definitions_load_and_validate() -> None:
+    from pipelines.definitions import defs
+
+    d = defs()
+    graph = d.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert {"cbp_state", "industry_employment", "cluster_indicators", "region_indicators", "us_release", "clusters"} <= keys
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert node.description, f"{key} has no description"
+        assert node.group_name and node.group_name != "default", f"{key} has no group"
+    assert graph.get(dg.AssetKey("cbp_state")).partitions_def is not None
+    proc = subprocess.run(
+        [str(PROJECT_ROOT / ".venv/bin/dagster"), "definitions", "validate", "-m", "pipelines.definitions"],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
