@@ -101,7 +101,7 @@ def test_malformed_rows_are_rejected_with_line_numbers(tmp_path: Path) -> None:
 
 def test_unknown_layout_is_rejected(tmp_path: Path) -> None:
     renamed = COUNTY_2011.replace('"EMP",', '"EMPLOYEES",', 1)
-    with pytest.raises(SourceError, match="unknown CBP column layout.*emp"):
+    with pytest.raises(SourceError, match=r"unknown CBP column layout.*emp"):
         _parse(tmp_path, renamed, 2011)
 
 
