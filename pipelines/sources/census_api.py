@@ -1,0 +1,276 @@
+"""Census CBP API (api.census.gov/data/{year}/cbp): the second US route, for targeted pulls.
+
+One request = one year, one state (or all states), a list of NAICS codes. The response is the
+Census API's documented JSON: a list of lists, the first row the header, every cell a string::
+
+    [["NAICS2017","NAICS2017_LABEL","EMP","EMP_N","EMP_F","ESTAB","PAYANN","PAYANN_N","state"],
+     ["336411","Aircraft manufacturing","56520","G",null,"89","7093651","G","06"]]
+
+Rows are mapped onto the harmonised industry-employment schema (the same table the CBP files
+feed), with the API's NAICS variable as the classification. The API key (``CENSUS_API_KEY``) is
+sent as the ``key`` query parameter, but every recorded URL is redacted by pipelines.http.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import polars as pl
+import requests
+
+from pipelines.archive import RawFile
+from pipelines.config import Settings
+from pipelines.errors import SourceError
+from pipelines.harmonise import HARMONISED_SCHEMA, KEY, TOTAL_CODE
+from pipelines.http import fetch
+from pipelines.sources.cbp import EMPFLAG_MIDPOINTS, MARKERS
+
+API_BASE = "https://api.census.gov/data"
+KEY_ENV = "CENSUS_API_KEY"
+WITHHELD = {"D", "S", "N"}  # noise / flag values meaning "no usable number here"
+REQUIRED = ("EMP", "ESTAB", "PAYANN")
+# The API names 2-digit sector ranges; the CBP files carry the first code ("31----" → 31).
+SECTOR_RANGES = {"31-33": "31", "44-45": "44", "48-49": "48"}
+
+
+def naics_variable(year: int) -> str:
+    """The NAICS predicate the CBP API uses for a year (NAICS2012 2012–16, NAICS2017 from 2017)."""
+    if year < 1998:
+        raise ValueError(f"CBP API has NAICS-based data from 1998 only, not {year}")
+    if year < 2003:
+        return "NAICS1997"
+    if year < 2008:
+        return "NAICS2002"
+    if year < 2012:
+        return "NAICS2007"
+    if year < 2017:
+        return "NAICS2012"
+    return "NAICS2017"  # the API keeps NAICS2017 for 2017 onwards (2022 included)
+
+
+def variables(year: int) -> list[str]:
+    """Variables requested: employment with its flags, establishments, payroll with flags."""
+    nv = naics_variable(year)
+    if year >= 2017:  # noise-infusion flags
+        return [nv, f"{nv}_LABEL", "EMP", "EMP_N", "EMP_F", "ESTAB", "PAYANN", "PAYANN_N"]
+    return [nv, f"{nv}_LABEL", "EMP", "EMP_F", "ESTAB", "PAYANN", "PAYANN_F"]
+
+
+def source_id(year: int, state: str) -> str:
+    return f"census/cbp-api/{year}/state:{_fips(state)}"
+
+
+def _fips(state: str) -> str:
+    s = str(state).strip()
+    if s == "*":
+        return "all"
+    if not s.isdigit() or len(s) > 2:
+        raise ValueError(f"state must be a 2-digit FIPS code or '*', not {state!r}")
+    return s.zfill(2)
+
+
+def api_url(
+    year: int,
+    state: str,
+    naics: Sequence[str] = (),
+    *,
+    key: str | None = None,
+    base: str = API_BASE,
+) -> str:
+    """Request URL; the key (when given) is the last query parameter."""
+    nv = naics_variable(year)
+    st = "*" if _fips(state) == "all" else _fips(state)
+    query: list[tuple[str, str]] = [("get", ",".join(variables(year))), ("for", f"state:{st}")]
+    query.extend((nv, code) for code in naics)
+    if key:
+        query.append(("key", key))
+    return f"{base.rstrip('/')}/{year}/cbp?{urlencode(query, safe=',:*')}"
+
+
+def api_key() -> str | None:
+    return os.environ.get(KEY_ENV) or None
+
+
+def _load(path: Path) -> list[list[Any]]:
+    raw = path.read_bytes()
+    if not raw.strip():  # the API answers 204 with no body when nothing matches
+        return []
+    head = raw[:200].lstrip()
+    if not head.startswith(b"["):
+        snippet = head[:80].decode("latin-1", "replace")
+        raise ValueError(f"not Census API JSON (starts with {snippet!r})")
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"malformed JSON: {exc}") from exc
+    if not isinstance(data, list) or not data or not all(isinstance(r, list) for r in data):
+        raise ValueError("expected a JSON list of lists (header row first)")
+    return data
+
+
+def validate_json(path: Path) -> None:
+    """Reject HTML error pages ('Invalid Key' comes back as 200 HTML) and malformed JSON."""
+    data = _load(path)
+    if data:
+        header = [str(c).upper() for c in data[0]]
+        if not any(c.startswith("NAICS") for c in header):
+            raise ValueError(f"no NAICS column in the header {data[0]}")
+
+
+def _naics_column(header: list[str]) -> str | None:
+    return next((c for c in header if c.startswith("NAICS") and c[5:].isdigit()), None)
+
+
+def parse_api_json(path: Path, *, year: int, source: str, sha256: str, location: str) -> pl.DataFrame:
+    """Census API JSON → harmonised rows (HARMONISED_SCHEMA), all-sizes and all-LFO rows only."""
+    try:
+        data = _load(path)
+    except ValueError as exc:
+        raise SourceError(source, location, str(exc)) from None
+    if not data:
+        return pl.DataFrame(schema=HARMONISED_SCHEMA)
+    header = [str(c).strip().upper() for c in data[0]]
+    nv = _naics_column(header)
+    missing = [c for c in REQUIRED if c not in header] + ([] if nv else ["NAICS<vintage>"])
+    if "STATE" not in header:
+        missing.append("state")
+    if missing:
+        raise SourceError(
+            source, location, f"unknown Census API layout: missing {missing}; header is {data[0]}"
+        )
+    bad = [(i + 2, r) for i, r in enumerate(data[1:]) if len(r) != len(header)]
+    if bad:
+        raise SourceError(
+            source, location, f"{len(bad)} malformed row(s): expected {len(header)} cells",
+            rows="\n".join(f"row {n}: {r}" for n, r in bad[:10]),
+        )
+    df = pl.DataFrame(
+        [[None if v is None else str(v) for v in r] for r in data[1:]],
+        schema=dict.fromkeys(header, pl.String),
+        orient="row",
+    )
+    df = df.with_columns(pl.col(c).str.strip_chars() for c in header)
+    if "EMPSZES" in header:
+        df = df.filter(pl.col("EMPSZES") == "001")
+    if "LFO" in header:
+        df = df.filter(pl.col("LFO") == "001")
+    numeric = [c for c in ("EMP", "ESTAB", "PAYANN", "PAYQTR1") if c in header]
+    problems = [
+        pl.when(~(pl.col(c).str.contains(r"^[0-9]+$") | pl.col(c).is_null() | pl.col(c).is_in(list(MARKERS))))
+        .then(pl.lit(f"non-numeric {c}"))
+        for c in numeric
+    ]
+    problems.append(pl.when(~pl.col("STATE").str.contains(r"^[0-9]{1,2}$")).then(pl.lit("bad state")))
+    checked = df.with_row_index("row", offset=2).with_columns(
+        pl.concat_str(problems, separator="; ", ignore_nulls=True).alias("problem")
+    )
+    offending = checked.filter(pl.col("problem").is_not_null() & (pl.col("problem") != ""))
+    if offending.height:
+        raise SourceError(
+            source, location, f"{offending.height} malformed Census API row(s) (first shown)",
+            rows=str(offending.head(10)),
+        )
+
+    def col(name: str) -> pl.Expr:
+        return pl.col(name) if name in header else pl.lit(None, dtype=pl.String)
+
+    def count(name: str) -> pl.Expr:
+        v = col(name)
+        return pl.when(v.is_in(list(MARKERS))).then(None).otherwise(v).cast(pl.Int64)
+
+    code = pl.col(nv).replace(SECTOR_RANGES)
+    code = pl.when(code.is_in(["00", "0"])).then(pl.lit(TOTAL_CODE)).otherwise(code)
+    emp_f = pl.when(col("EMP_F") == "").then(None).otherwise(col("EMP_F"))
+    emp_n = pl.when(col("EMP_N") == "").then(None).otherwise(col("EMP_N"))
+    letter = emp_f.is_in(list(EMPFLAG_MIDPOINTS))
+    withheld = letter | emp_n.is_in(list(WITHHELD)) | emp_f.is_in(list(WITHHELD)) | col("EMP").is_in(list(MARKERS))
+    emp_reported = pl.when(withheld).then(None).otherwise(count("EMP"))
+    midpoint = emp_f.replace_strict(EMPFLAG_MIDPOINTS, default=None, return_dtype=pl.Int64)
+    pay_nf = pl.coalesce(col("PAYANN_N"), col("PAYANN_F"))
+    pay_nf = pl.when(pay_nf == "").then(None).otherwise(pay_nf)
+    qp1_nf = pl.when(col("PAYQTR1_N") == "").then(None).otherwise(col("PAYQTR1_N"))
+    region = pl.col("STATE").str.zfill(2)
+    region_type = "state"
+    if "COUNTY" in header:
+        region, region_type = pl.concat_str(region, pl.col("COUNTY").str.zfill(3)), "county"
+    out = df.select(
+        pl.lit(year, dtype=pl.Int32).alias("year"),
+        pl.lit(region_type).alias("region_type"),
+        region.alias("region_code"),
+        pl.lit(nv).alias("classification"),
+        code.alias("industry_code"),
+        pl.when(code == TOTAL_CODE).then(0).otherwise(code.str.len_chars()).cast(pl.Int8).alias("industry_level"),
+        pl.lit("-").alias("lfo"),
+        pl.coalesce(emp_reported, midpoint).cast(pl.Float64).alias("emp"),
+        emp_reported.alias("emp_reported"),
+        pl.coalesce(pl.when(letter).then(emp_f), pl.when(col("EMP").is_in(list(MARKERS))).then(col("EMP"))).alias("empflag"),
+        emp_n.alias("emp_nf"),
+        (emp_reported.is_null() & midpoint.is_not_null()).alias("emp_imputed"),
+        count("ESTAB").alias("est"),
+        pl.when(letter | pay_nf.is_in(list(WITHHELD))).then(None).otherwise(count("PAYANN")).alias("payroll"),
+        pay_nf.alias("payroll_nf"),
+        pl.when(letter | qp1_nf.is_in(list(WITHHELD))).then(None).otherwise(count("PAYQTR1")).alias("qp1"),
+        qp1_nf.alias("qp1_nf"),
+        pl.lit(source).alias("source_id"),
+        pl.lit(sha256).alias("source_sha256"),
+    )
+    return out.cast(HARMONISED_SCHEMA)  # type: ignore[arg-type]
+
+
+def staged_path(settings: Settings, year: int, state: str) -> Path:
+    """Staged API rows: same schema as staging/cbp/state/year=YYYY.parquet, one file per pull target."""
+    return settings.staging_dir / "cbp_api" / f"year={year}" / f"state={_fips(state)}.parquet"
+
+
+def staged_paths(settings: Settings) -> list[Path]:
+    return sorted((settings.staging_dir / "cbp_api").glob("year=*/state=*.parquet"))
+
+
+def stage_cbp_api(
+    settings: Settings,
+    year: int,
+    state: str,
+    naics: Sequence[str] = (),
+    *,
+    key: str | None = None,
+    base: str = API_BASE,
+    session: requests.Session | None = None,
+) -> dict[str, Any]:
+    """Pull one (year, state, NAICS list) from the API into the raw archive and staging.
+
+    New rows replace earlier rows with the same harmonised key, so repeated targeted pulls
+    accumulate into one file per year and state. Returns rows, path and the (redacted) record.
+    """
+    sid = source_id(year, state)
+    url = api_url(year, state, naics, key=key, base=base)
+    raw: RawFile = fetch(
+        sid, url, settings, filename=f"cbp_{year}_{_fips(state)}.json", validate=validate_json, session=session
+    )
+    assert raw.url is not None
+    df = parse_api_json(raw.path, year=year, source=sid, sha256=raw.sha256, location=raw.url)
+    dest = staged_path(settings, year, state)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.exists():
+        old = pl.read_parquet(dest)
+        df = pl.concat([old.join(df.select(KEY), on=KEY, how="anti"), df])
+    df = df.sort(KEY)
+    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}")
+    try:
+        df.write_parquet(tmp, compression="zstd", statistics=True)
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return {
+        "rows": df.height,
+        "path": str(dest),
+        "source_id": sid,
+        "url": raw.url,
+        "sha256": raw.sha256,
+        "new": raw.new,
+    }
