@@ -30,9 +30,29 @@ def connect(settings: Settings, read_only: bool = False):
         con.close()
 
 
-def _load_parquet(con: duckdb.DuckDBPyConnection, table: str, paths: list[Path]) -> None:
+def _drop(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    rows = con.execute(
+        "SELECT table_type FROM information_schema.tables WHERE table_name = $n", {"n": name}
+    ).fetchall()
+    for (kind,) in rows:
+        con.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} {name}")
+
+
+def _load_parquet(
+    con: duckdb.DuckDBPyConnection, table: str, paths: list[Path], *, view: bool = False
+) -> None:
+    """Expose staged Parquet to SQL: a view for the large fact table (no copy), tables else."""
+    listed = ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths)
+    if view:
+        # Views cannot hold prepared parameters; the paths are ours (staging), quoted above.
+        _drop(con, table)
+        con.execute(
+            f"CREATE VIEW {table} AS SELECT * FROM read_parquet([{listed}], union_by_name = true)"
+        )
+        return
+    _drop(con, table)
     con.execute(
-        f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM read_parquet($paths, union_by_name = true)",
+        f"CREATE TABLE {table} AS SELECT * FROM read_parquet($paths, union_by_name = true)",
         {"paths": [str(p) for p in paths]},
     )
 
@@ -40,7 +60,7 @@ def _load_parquet(con: duckdb.DuckDBPyConnection, table: str, paths: list[Path])
 def build_us_indicators(settings: Settings, params: Mapping[str, Any] | None = None) -> dict[str, int]:
     """Load staged CBP + reference into DuckDB and run the indicator SQL; returns row counts."""
     with connect(settings) as con:
-        _load_parquet(con, "industry_employment", stage.staged_cbp_paths(settings))
+        _load_parquet(con, "industry_employment", stage.staged_cbp_paths(settings), view=True)
         for name in stage.REFERENCE_TABLES:
             _load_parquet(con, name, [stage.reference_dir(settings) / f"{name}.parquet"])
         counts = {"industry_employment": int(con.execute("SELECT count(*) FROM industry_employment").fetchall()[0][0])}
