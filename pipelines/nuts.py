@@ -132,7 +132,7 @@ def read_nuts2021_workbook(path: Path) -> tuple[frozenset[str], pl.DataFrame]:
     import openpyxl
 
     try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        wb = openpyxl.load_workbook(open(path, "rb"), read_only=True, data_only=True)  # noqa: SIM115
     except Exception as exc:
         raise SourceError("eurostat-classifications/nuts2021", str(path), f"cannot open workbook: {exc}") from exc
     try:

@@ -1,0 +1,459 @@
+"""Europe: NACE → US benchmark cluster concordance, confidential-cell filling, apportioning.
+
+Pipeline (:func:`build_eu`): Eurostat regional SBS (sbs_r_nuts06_r2, sbs_r_nuts2021) → long
+industry table (harmonised, next to the US rows) → confidential cells filled from the parent
+region → NUTS codes recoded to the target version → NACE rows apportioned to the 51 traded + 16
+local US clusters → ``eu_cluster_totals`` (input of sql/eu_cluster_indicators.sql).
+
+The NACE → cluster concordance is derived, not official (see assets/eu/README.md):
+US cluster definitions (NAICS 2012, 6 digits) → Census NAICS 2012 → ISIC Rev.4 concordance
+(many-to-many; a NAICS industry linked to k ISIC classes is split equally over them) → NACE Rev.2
+classes (each class names one ISIC class; an ISIC class named by m NACE classes is split equally)
+→ aggregated to NACE groups and divisions. The weight of a cluster in a NACE code is the share of
+US national employment (CBP, all legal forms, emp incl. EMPFLAG midpoints) of the NAICS
+industries behind that code that belong to the cluster.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from pipelines import nuts
+from pipelines.config import SQL_DIR, Settings
+from pipelines.errors import SourceError
+from pipelines.http import fetch
+from pipelines.sources import eurostat
+
+log = logging.getLogger(__name__)
+
+REFERENCE_IDS = {
+    "sbs_nuts": "eurostat-classifications/sbs_dsd_nuts",
+    "nuts2016": "eurostat-classifications/nuts2016_names",
+    "nuts2021": "eurostat-classifications/nuts2021",
+    "naics_isic": "concordance/census_2012_naics_to_isic4",
+    "nace_structure": "concordance/nace_rev2_structure",
+    "isic_structure": "concordance/isic_rev4_structure",
+    "cluster_definitions": "clustermapping/cluster_naics_definitions",
+    "naics_concordance": "naics/NAICS_Year_Concordance",
+}
+DEFAULT_DATASETS = ("sbs_r_nuts06_r2", "sbs_r_nuts2021")
+# Years each dataset is used for (the successor takes over in 2021).
+DATASET_YEARS = {"sbs_r_nuts06_r2": (2008, 2020), "sbs_r_nuts2021": (2021, 9999)}
+WEIGHT_YEAR = 2011  # CBP year for US employment weights (NAICS 2007 codes, carried to 2012)
+GROUP_COVERAGE_TOLERANCE = 0.02
+
+CONCORDANCE_SCHEMA = {
+    "nace_code": pl.String(),
+    "nace_level": pl.Int8(),
+    "cluster_code": pl.String(),
+    "weight": pl.Float64(),
+    "n_naics": pl.Int64(),
+    "us_emp": pl.Float64(),
+    "provenance": pl.String(),
+}
+MEASURES = (("emp", "empflag", "emp_imputed"), ("est", "est_flag", "est_imputed"), ("payroll", "payroll_flag", "payroll_imputed"))
+PARENT_LEVELS = (("nuts0", "nuts1"), ("nuts1", "nuts2"), ("nuts2", "nuts3"))
+
+
+# --------------------------------------------------------------------------------------------
+# reference parsing
+
+
+def parse_naics_isic(path: Path, isic_classes: Sequence[str]) -> pl.DataFrame:
+    """Census '2012 NAICS to ISIC 4' xlsx → (naics, isic) links, ISIC as 4-digit strings.
+
+    Leading zeros lost in the sheet are restored (111 → 0111); group wildcards (012X) expand to
+    every ISIC class of the group; the household pseudo-rows (NAICS 0) are dropped.
+    """
+    import openpyxl
+
+    src = REFERENCE_IDS["naics_isic"]
+    try:
+        wb = openpyxl.load_workbook(open(path, "rb"), read_only=True, data_only=True)  # noqa: SIM115
+    except Exception as exc:
+        raise SourceError(src, str(path), f"cannot open workbook: {exc}") from exc
+    try:
+        rows = list(wb.worksheets[0].iter_rows(values_only=True))
+    finally:
+        wb.close()
+    if not rows or "NAICS" not in str(rows[0][0]) or "ISIC" not in str(rows[0][2]):
+        raise SourceError(src, str(path), f"unexpected header {rows[0][:4] if rows else None}")
+    raw = pl.DataFrame(
+        {"naics": [str(r[0]).strip() if r[0] is not None else None for r in rows[1:]],
+         "isic": [str(r[2]).strip() if r[2] is not None else None for r in rows[1:]]},
+        schema={"naics": pl.String, "isic": pl.String},
+    ).filter(pl.col("naics").is_not_null() & (pl.col("naics") != "0"))
+    raw = raw.with_columns(pl.col("isic").str.replace_all(r"\s+", ""))
+    bad = raw.filter(~pl.col("naics").str.contains(r"^[0-9]{6}$") | ~pl.col("isic").str.contains(r"^[0-9]{2,4}X?$"))
+    if bad.height:
+        raise SourceError(src, str(path), "malformed NAICS/ISIC codes", rows=str(bad.head(10)))
+    plain = raw.filter(~pl.col("isic").str.ends_with("X")).with_columns(pl.col("isic").str.zfill(4))
+    wild = raw.filter(pl.col("isic").str.ends_with("X")).with_columns(
+        pl.col("isic").str.strip_suffix("X").str.zfill(3).alias("prefix")
+    )
+    classes = pl.DataFrame({"isic": list(isic_classes)}).with_columns(pl.col("isic").str.slice(0, 3).alias("prefix"))
+    expanded = wild.drop("isic").join(classes, on="prefix", how="inner").select("naics", "isic")
+    if expanded.select(pl.col("naics").n_unique()).item() != wild.select(pl.col("naics").n_unique()).item():
+        raise SourceError(src, str(path), "an ISIC group wildcard matched no ISIC class", rows=str(wild))
+    return pl.concat([plain, expanded]).unique().sort("naics", "isic")
+
+
+def parse_isic_classes(path: Path) -> list[str]:
+    df = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
+    return df.filter(pl.col("Code").str.contains(r"^[0-9]{4}$"))["Code"].to_list()
+
+
+def parse_nace_structure(path: Path) -> pl.DataFrame:
+    """NACE Rev.2 classes → (nace_class, nace_group, nace_division, section, isic) in Eurostat
+    dissemination codes ("C1011", "C101", "C10", "C")."""
+    src = REFERENCE_IDS["nace_structure"]
+    df = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
+    need = {"Level", "Code", "Parent", "ISIC4_ref"}
+    if not need <= set(df.columns):
+        raise SourceError(src, str(path), f"missing columns {sorted(need - set(df.columns))}")
+    div_section = dict(df.filter(pl.col("Level") == "2").select("Code", "Parent").iter_rows())
+    classes = df.filter(pl.col("Level") == "4").select(
+        pl.col("Code").str.replace_all(r"\.", "").alias("digits"), pl.col("ISIC4_ref").str.strip_chars().alias("isic")
+    )
+    bad = classes.filter(~pl.col("digits").str.contains(r"^[0-9]{4}$") | ~pl.col("isic").str.contains(r"^[0-9]{4}$"))
+    if bad.height:
+        raise SourceError(src, str(path), "malformed NACE class rows", rows=str(bad.head(10)))
+    section = pl.col("digits").str.slice(0, 2).replace_strict(div_section, default=None)
+    return classes.with_columns(section.alias("section")).select(
+        pl.concat_str("section", "digits").alias("nace_class"),
+        pl.concat_str("section", pl.col("digits").str.slice(0, 3)).alias("nace_group"),
+        pl.concat_str("section", pl.col("digits").str.slice(0, 2)).alias("nace_division"),
+        "section",
+        "isic",
+    )
+
+
+def us_naics2012_employment(cbp_rows: pl.LazyFrame, naics_concordance: pl.DataFrame | None, from_vintage: str = "2007") -> pl.DataFrame:
+    """US national employment per NAICS 2012 code from harmonised CBP state rows (6-digit, lfo '-').
+
+    emp includes EMPFLAG midpoints for suppressed cells. Codes of an older vintage are carried to
+    2012 through the concordance, a code linked to k 2012 codes split equally.
+    """
+    nat = (
+        cbp_rows.filter((pl.col("lfo") == "-") & (pl.col("industry_level") == 6))
+        .group_by(pl.col("industry_code").alias("naics"))
+        .agg(pl.col("emp").sum())
+        .collect()
+    )
+    if naics_concordance is None or from_vintage == "2012":
+        return nat.sort("naics")
+    links = naics_concordance.select(
+        pl.col(f"naics_{from_vintage}").alias("naics"), pl.col("naics_2012").alias("naics12")
+    ).unique()
+    links = links.with_columns((1.0 / pl.len().over("naics")).alias("share"))
+    mapped = nat.join(links, on="naics", how="left").select(
+        pl.coalesce("naics12", "naics").alias("naics"), (pl.col("emp") * pl.col("share").fill_null(1.0)).alias("emp")
+    )
+    return mapped.group_by("naics").agg(pl.col("emp").sum()).sort("naics")
+
+
+# --------------------------------------------------------------------------------------------
+# concordance
+
+
+def build_nace_cluster_concordance(
+    cluster_naics: pl.DataFrame,
+    naics_isic: pl.DataFrame,
+    nace_classes: pl.DataFrame,
+    naics_emp: pl.DataFrame,
+) -> pl.DataFrame:
+    """(nace_code, nace_level, cluster_code, weight, n_naics, us_emp, provenance) for NACE
+    divisions (level 2), groups (3) and classes (4).
+
+    ``cluster_naics``: (naics, cluster_code) for NAICS 2012; ``naics_emp``: (naics, emp).
+    Weights of one NACE code sum to the share of its US employment that falls in clusters (1.0
+    unless some NAICS behind it are outside every cluster, e.g. farms). Without any US employment
+    behind a code, weights fall back to link counts (provenance 'equal-split, no US employment').
+    """
+    defs = cluster_naics.select(pl.col("naics").cast(pl.String), pl.col("cluster_code").cast(pl.String)).unique()
+    isic_links = naics_isic.with_columns((1.0 / pl.len().over("naics")).alias("w_isic"))
+    nace_links = nace_classes.select("nace_class", "nace_group", "nace_division", "isic").with_columns(
+        (1.0 / pl.len().over("isic")).alias("w_nace")
+    )
+    links = (
+        isic_links.join(nace_links, on="isic", how="inner")
+        .join(defs, on="naics", how="left")  # NAICS outside every cluster keep cluster null
+        .join(naics_emp.select("naics", pl.col("emp").cast(pl.Float64).alias("naics_emp")), on="naics", how="left")
+        .with_columns(
+            (pl.col("w_isic") * pl.col("w_nace")).alias("w_link"),
+            (pl.col("naics_emp").fill_null(0.0) * pl.col("w_isic") * pl.col("w_nace")).alias("emp_link"),
+        )
+    )
+    frames = []
+    for level, col in ((2, "nace_division"), (3, "nace_group"), (4, "nace_class")):
+        per = links.group_by(pl.col(col).alias("nace_code"), "cluster_code").agg(
+            pl.col("emp_link").sum().alias("us_emp"),
+            pl.col("w_link").sum().alias("links"),
+            pl.col("naics").n_unique().alias("n_naics"),
+        )
+        tot = per.group_by("nace_code").agg(pl.col("us_emp").sum().alias("tot_emp"), pl.col("links").sum().alias("tot_links"))
+        per = per.join(tot, on="nace_code").filter(pl.col("cluster_code").is_not_null())
+        frames.append(
+            per.select(
+                "nace_code",
+                pl.lit(level, dtype=pl.Int8).alias("nace_level"),
+                "cluster_code",
+                pl.when(pl.col("tot_emp") > 0)
+                .then(pl.col("us_emp") / pl.col("tot_emp"))
+                .otherwise(pl.col("links") / pl.col("tot_links"))
+                .alias("weight"),
+                pl.col("n_naics").cast(pl.Int64),
+                "us_emp",
+                pl.when(pl.col("tot_emp") > 0)
+                .then(pl.lit("NAICS2012>ISIC4>NACE; US employment weights"))
+                .otherwise(pl.lit("NAICS2012>ISIC4>NACE; equal split, no US employment"))
+                .alias("provenance"),
+            )
+        )
+    out = pl.concat(frames).filter(pl.col("weight") > 0)
+    return out.cast(CONCORDANCE_SCHEMA).sort("nace_level", "nace_code", pl.col("cluster_code").cast(pl.Int32))  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------------------------
+# confidential cells
+
+
+def fill_confidential(df: pl.DataFrame | pl.LazyFrame, levels: Sequence[tuple[str, str]] = PARENT_LEVELS) -> pl.LazyFrame:
+    """Fill confidential cells (flag contains 'c', value null) from the parent region.
+
+    European Cluster Observatory rule: parent value minus the known children, the remainder split
+    equally over the children without a value; only the confidential ones are filled, flagged
+    ``<measure>_imputed`` (the original flag is kept). Applied top-down (country → NUTS 1 →
+    NUTS 2 → NUTS 3) so filled NUTS 1 cells feed NUTS 2. A negative remainder gives 0.
+    Children are the rows of the next NUTS level whose code extends the parent's code, for the
+    same year, NACE code and source (never across NUTS versions).
+    """
+    frame = df.lazy().collect() if isinstance(df, pl.LazyFrame) else df
+    key = ["year", "classification", "industry_code", "source_id"]
+    for parent_type, child_type in levels:
+        for value, flag, imputed in MEASURES:
+            # materialise each step: chained self-joins would otherwise re-plan the whole history
+            lf = frame.lazy()
+            is_int = frame.schema[value] == pl.Int64
+            parents = lf.filter(pl.col("region_type") == parent_type).select(
+                *key, pl.col("region_code").alias("_parent"), pl.col(value).cast(pl.Float64).alias("_pv")
+            )
+            kids = lf.filter(pl.col("region_type") == child_type).with_columns(
+                pl.col("region_code").str.slice(0, pl.col("region_code").str.len_chars() - 1).alias("_parent")
+            )
+            stats = kids.group_by(*key, "_parent").agg(
+                pl.col(value).cast(pl.Float64).sum().alias("_known"),
+                pl.col(value).null_count().alias("_nmiss"),
+            )
+            share = (
+                stats.join(parents, on=[*key, "_parent"], how="inner")
+                .filter(pl.col("_pv").is_not_null() & (pl.col("_nmiss") > 0))
+                .select(*key, "_parent", (pl.max_horizontal(pl.col("_pv") - pl.col("_known"), pl.lit(0.0)) / pl.col("_nmiss")).alias("_share"))
+            )
+            fill = pl.col(value).is_null() & pl.col(flag).fill_null("").str.contains("c") & pl.col("_share").is_not_null()
+            new_val = pl.col("_share").round(0).cast(pl.Int64) if is_int else pl.col("_share")
+            kids = (
+                kids.join(share, on=[*key, "_parent"], how="left")
+                .with_columns(
+                    pl.when(fill).then(new_val).otherwise(pl.col(value)).alias(value),
+                    (pl.col(imputed) | fill).alias(imputed),
+                )
+                .drop("_parent", "_share")
+            )
+            frame = pl.concat([lf.filter(pl.col("region_type") != child_type), kids], how="vertical_relaxed").collect()
+    return frame.lazy()
+
+
+# --------------------------------------------------------------------------------------------
+# apportioning
+
+
+def select_mapping_rows(ind: pl.LazyFrame) -> pl.LazyFrame:
+    """The finest non-overlapping NACE rows per region × year: a division's groups when all of
+    them have employment and they add up to the division (±2 %), otherwise the division."""
+    base = ind.filter(pl.col("classification") == "NACE_R2")
+    rk = ["year", "region_type", "region_code", "nuts_version", "source_id"]
+    divs = base.filter(pl.col("industry_level") == 2).with_columns(pl.col("industry_code").alias("_div"))
+    groups = base.filter(pl.col("industry_level") == 3).with_columns(pl.col("industry_code").str.slice(0, 3).alias("_div"))
+    gstat = groups.group_by(*rk, "_div").agg(
+        pl.col("emp").null_count().alias("_nnull"), pl.col("emp").sum().alias("_gsum")
+    )
+    check = gstat.join(divs.select(*rk, "_div", pl.col("emp").alias("_demp")), on=[*rk, "_div"], how="left")
+    use_groups = check.filter(
+        (pl.col("_nnull") == 0)
+        & (
+            pl.col("_demp").is_null()
+            | ((pl.col("_gsum") - pl.col("_demp")).abs() <= GROUP_COVERAGE_TOLERANCE * pl.col("_demp"))
+        )
+    ).select(*rk, "_div")
+    chosen_groups = groups.join(use_groups, on=[*rk, "_div"], how="semi")
+    chosen_divs = divs.join(use_groups, on=[*rk, "_div"], how="anti")
+    return pl.concat([chosen_divs, chosen_groups], how="vertical_relaxed").drop("_div")
+
+
+def apportion(ind: pl.LazyFrame, concordance: pl.DataFrame, clusters: pl.DataFrame | None = None) -> pl.LazyFrame:
+    """NACE rows × concordance weights → cluster totals per year × region × cluster.
+
+    A sum over only-null cells stays null (never zero). ``emp_payroll`` is the employment of the
+    cells whose payroll is known (the wage denominator).
+    """
+    rows = select_mapping_rows(ind)
+    conc = concordance.lazy().select(pl.col("nace_code").alias("industry_code"), "cluster_code", "weight")
+    j = rows.join(conc, on="industry_code", how="inner")
+    w = pl.col("weight")
+
+    def wsum(col: str, cond: pl.Expr | None = None) -> pl.Expr:
+        v = pl.col(col).cast(pl.Float64) * w
+        if cond is not None:
+            v = pl.when(cond).then(v)
+        return pl.when(v.count() > 0).then(v.sum()).otherwise(None)
+
+    out = j.group_by("year", "region_type", "region_code", "nuts_version", "cluster_code").agg(
+        wsum("emp").alias("emp"),
+        wsum("emp_reported").alias("emp_reported"),
+        wsum("est").alias("est"),
+        wsum("payroll").alias("payroll"),
+        wsum("emp", pl.col("payroll").is_not_null()).alias("emp_payroll"),
+        pl.len().alias("n_industries"),
+        pl.col("emp_imputed").sum().cast(pl.Int64).alias("n_imputed"),
+        pl.col("emp").null_count().cast(pl.Int64).alias("n_missing"),
+        pl.col("nuts_change").first().alias("nuts_change"),
+        pl.col("custom_base_type").first().alias("custom_base_type") if "custom_base_type" in ind.collect_schema().names() else pl.lit(None, dtype=pl.String).alias("custom_base_type"),
+    )
+    if clusters is not None:
+        out = out.join(clusters.lazy().select("cluster_code", "cluster_name", "traded"), on="cluster_code", how="left")
+    return out.sort("region_type", "region_code", pl.col("cluster_code").cast(pl.Int32), "year")
+
+
+# --------------------------------------------------------------------------------------------
+# top level
+
+
+def _ref(settings: Settings, name: str):
+    rid = REFERENCE_IDS[name]
+    filename = None
+    if settings.mirror is not None:
+        from pipelines.mirror import load_mirror
+
+        entry = load_mirror(str(settings.mirror)).lookup(entry_id=rid)
+        filename = entry.path.name if entry else None
+    return fetch(rid, None, settings, mirror_id=rid, filename=filename)
+
+
+def _available(settings: Settings, dataset: str) -> bool:
+    if settings.mirror is None or not settings.offline:
+        return True
+    from pipelines.mirror import load_mirror
+
+    return load_mirror(str(settings.mirror)).lookup(url=eurostat.tsv_url(dataset), entry_id=eurostat.source_id(dataset)) is not None
+
+
+def load_eu_industry(
+    settings: Settings, datasets: Sequence[str] = DEFAULT_DATASETS, client: eurostat.EurostatClient | None = None
+) -> pl.LazyFrame:
+    """Fetch and harmonise the regional SBS datasets (before filling and recoding)."""
+    client = client or eurostat.EurostatClient(settings)
+    staging = settings.staging_dir / "eurostat"
+    staging.mkdir(parents=True, exist_ok=True)
+    frames = []
+    for ds in datasets:
+        if not _available(settings, ds):
+            log.warning("%s: offline and not in the mirror; skipped", ds)
+            continue
+        raws = client.fetch_dataset(ds)
+        parts = [
+            eurostat.harmonise_sbs(
+                eurostat.read_raw(raw, eurostat.source_id(ds), staging),
+                dataset=ds, source=eurostat.source_id(ds), sha256=raw.sha256, location=raw.url or str(raw.path),
+            )
+            for raw in raws
+        ]
+        lo, hi = DATASET_YEARS.get(ds, (0, 9999))
+        frames.append(pl.concat(parts).unique().filter(pl.col("year").is_between(lo, hi)))
+    if not frames:
+        raise SourceError("eurostat", str(settings.mirror), f"none of the datasets {list(datasets)} could be fetched")
+    return pl.concat(frames, how="vertical_relaxed")
+
+
+def build_eu(
+    settings: Settings,
+    *,
+    datasets: Sequence[str] = DEFAULT_DATASETS,
+    target_nuts: str = nuts.DEFAULT_TARGET,
+    weight_year: int = WEIGHT_YEAR,
+    client: eurostat.EurostatClient | None = None,
+) -> dict[str, pl.DataFrame]:
+    """Fetch, parse, fill, recode and map to clusters; returns the tables ready to publish:
+    eu_industry_employment, nace_cluster_concordance, eu_cluster_totals, nuts_crosswalk."""
+    from pipelines.sources import cbp, clustermapping
+    from pipelines.sources import naics as naics_src
+    from pipelines.stage import parse_cbp_file
+
+    ind = load_eu_industry(settings, datasets, client)
+    filled = fill_confidential(ind).collect()
+
+    nref = nuts.NutsReference.load(_ref(settings, "sbs_nuts").path, _ref(settings, "nuts2016").path, _ref(settings, "nuts2021").path)
+    crosswalks = []
+    for sid, part in filled.partition_by("source_id", as_dict=True).items():
+        ds = sid[0].split("/", 1)[1]
+        crosswalks.append(nuts.build_crosswalk(nref, part["region_code"].unique().to_list(), eurostat.DATASETS.get(ds), target_nuts).with_columns(pl.lit(sid[0]).alias("source_id")))
+    cw = pl.concat(crosswalks)
+    recoded = pl.concat(
+        [
+            nuts.recode(filled.filter(pl.col("source_id") == sid).lazy(), cw.filter(pl.col("source_id") == sid).drop("source_id"))
+            for sid in cw["source_id"].unique().to_list()
+        ],
+        how="vertical_relaxed",
+    ).collect()
+
+    clusters, cluster_naics = clustermapping.parse_cluster_definitions(_ref(settings, "cluster_definitions").path)
+    defs12 = cluster_naics.filter(pl.col("naics_vintage") == "2012")
+    isic_classes = parse_isic_classes(_ref(settings, "isic_structure").path)
+    naics_isic = parse_naics_isic(_ref(settings, "naics_isic").path, isic_classes)
+    nace_classes = parse_nace_structure(_ref(settings, "nace_structure").path)
+    conc_tab = naics_src.parse_concordance(_ref(settings, "naics_concordance").path)
+    sid, url = cbp.source_id(weight_year, "state"), cbp.url(weight_year, "state")
+    raw = fetch(sid, url, settings, validate=cbp.validate_zip)
+    settings.raw_dir.joinpath(".tmp").mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=settings.raw_dir / ".tmp") as work:
+        lf = parse_cbp_file(raw.path, year=weight_year, source_id=sid, sha256=raw.sha256, location=url, work_dir=Path(work))
+        vintage = "2007" if weight_year < 2012 else "2012"
+        naics_emp = us_naics2012_employment(lf, conc_tab, vintage)
+    concordance = build_nace_cluster_concordance(defs12, naics_isic, nace_classes, naics_emp)
+    totals = apportion(recoded.lazy(), concordance, clusters.select("cluster_code", "cluster_name", "traded")).collect()
+    return {
+        "eu_industry_employment": recoded,
+        "nace_cluster_concordance": concordance,
+        "eu_cluster_totals": totals,
+        "nuts_crosswalk": cw,
+    }
+
+
+EU_DEFAULT_PARAMS: dict[str, Any] = {
+    "scope": None,  # list of country codes for the European reference; None = all present
+    "star_top_share": 0.10,
+    "star_lq": 2.0,
+}
+
+
+def eu_indicators(con: duckdb.DuckDBPyConnection, params: Mapping[str, Any] | None = None, table: str = "eu_cluster_indicators") -> pl.DataFrame:
+    """Run sql/eu_cluster_indicators.sql on table ``eu_cluster_totals``; creates ``table`` and
+    returns it as a Polars frame."""
+    sql = (SQL_DIR / "eu_cluster_indicators.sql").read_text()
+    p = {**EU_DEFAULT_PARAMS, **(params or {})}
+    unknown = sorted(set(p) - set(EU_DEFAULT_PARAMS))
+    if unknown:
+        raise KeyError(f"unknown EU indicator parameters {unknown}; known: {sorted(EU_DEFAULT_PARAMS)}")
+    if p["scope"] is not None:
+        p["scope"] = [str(c) for c in p["scope"]]
+    if not table.isidentifier():
+        raise ValueError(f"bad table name {table!r}")
+    con.execute(f"CREATE OR REPLACE TABLE {table} AS {sql}", p)
+    return pl.from_arrow(con.sql(f"SELECT * FROM {table}").to_arrow_table())  # type: ignore[return-value]
