@@ -29,6 +29,18 @@ def parse_years(spec: str) -> list[int]:
     return sorted(years)
 
 
+CBP_GEOS = ("state", "county", "msa", "us")
+
+
+def parse_geos(spec: str) -> tuple[str, ...]:
+    """Parse "state,us" into a tuple of CBP geographies, rejecting unknown names."""
+    geos = tuple(g.strip().lower() for g in spec.split(",") if g.strip())
+    bad = [g for g in geos if g not in CBP_GEOS]
+    if bad or not geos:
+        raise ValueError(f"unknown CBP geographies {bad or spec!r}; choose from {CBP_GEOS}")
+    return geos
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where the pipeline reads and writes; one instance per process, built from env vars."""
@@ -37,6 +49,8 @@ class Settings:
     mirror: Path | None = None
     cbp_years: tuple[int, ...] = tuple(range(2000, 2012))
     offline: bool = False
+    # CBP files per year: "state" (default), "county", "msa", "us" (national rows → LQ reference).
+    cbp_geos: tuple[str, ...] = ("state",)
 
     @property
     def raw_dir(self) -> Path:
@@ -59,11 +73,13 @@ class Settings:
         wh = os.environ.get("OBSERVATORY_WAREHOUSE")
         mirror = os.environ.get("OBSERVATORY_MIRROR") or None
         years = os.environ.get("OBSERVATORY_CBP_YEARS")
+        geos = os.environ.get("OBSERVATORY_CBP_GEOS")
         return cls(
             warehouse=Path(wh).resolve() if wh else _default_warehouse(),
             mirror=Path(mirror).resolve() if mirror else None,
             cbp_years=tuple(parse_years(years)) if years else tuple(range(2000, 2012)),
             offline=os.environ.get("OBSERVATORY_OFFLINE", "") in {"1", "true", "yes"},
+            cbp_geos=parse_geos(geos) if geos else ("state",),
         )
 
 

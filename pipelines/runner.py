@@ -40,6 +40,7 @@ def _resource(settings: Settings):
         warehouse=str(settings.warehouse),
         mirror=str(settings.mirror) if settings.mirror else None,
         cbp_years=",".join(str(y) for y in settings.cbp_years),
+        cbp_geos=",".join(settings.cbp_geos),
         offline=settings.offline,
     )
 
@@ -54,7 +55,7 @@ def refresh(settings: Settings, instance: dg.DagsterInstance | None = None) -> R
     runs.append(r1.run_id)
     years = sorted(settings.cbp_years)
     r2 = dg.materialize(
-        [us.cbp_state],
+        [us.CBP_ASSETS[g] for g in settings.cbp_geos],
         instance=inst,
         resources=resources,
         tags={

@@ -135,19 +135,20 @@ def stage_cbp(settings: Settings, year: int, geo: str = "state") -> dict[str, An
     return {"rows": rows, "path": str(dest), "source": rec, "changed": True}
 
 
-def staged_cbp_paths(settings: Settings, geo: str = "state") -> list[Path]:
-    paths = [cbp_staged_path(settings, y, geo) for y in settings.cbp_years]
+def staged_cbp_paths(settings: Settings, geos: tuple[str, ...] | None = None) -> list[Path]:
+    """Staged files of every configured CBP year and geography (all must exist)."""
+    paths = [cbp_staged_path(settings, y, g) for g in (geos or settings.cbp_geos) for y in settings.cbp_years]
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise FileNotFoundError(f"CBP years not staged yet: {missing}")
     return paths
 
 
-def staged_sources(settings: Settings, geo: str = "state") -> list[dict[str, Any]]:
+def staged_sources(settings: Settings) -> list[dict[str, Any]]:
     """Raw-archive records of every input behind the current staging (reference + CBP years)."""
     ref = reference_dir(settings) / "sources.json"
     out: list[dict[str, Any]] = json.loads(ref.read_text()) if ref.exists() else []
-    for p in staged_cbp_paths(settings, geo):
+    for p in staged_cbp_paths(settings):
         rec = json.loads(p.with_suffix(".json").read_text())
         out.append({k: v for k, v in rec.items() if k not in {"rows", "year", "geo", "parser_version"}})
     return out

@@ -74,7 +74,12 @@ def publish_us_release(
     settings: Settings, params: Mapping[str, Any] | None = None, *, force_new: bool = False
 ) -> ReleaseResult:
     """Publish the current warehouse tables as a new release (or report that nothing changed)."""
-    merged = {**DEFAULT_PARAMS, **(params or {}), "cbp_years": list(settings.cbp_years)}
+    merged = {
+        **DEFAULT_PARAMS,
+        **(params or {}),
+        "cbp_years": list(settings.cbp_years),
+        "cbp_geos": list(settings.cbp_geos),
+    }
     sources = stage.staged_sources(settings)
     with connect(settings, read_only=True) as con:
         nat = ", ".join(sorted(str(r[0]) for r in con.execute("SELECT DISTINCT national_reference FROM cluster_indicators").fetchall()))
@@ -90,7 +95,7 @@ def publish_us_release(
                     "US cluster totals for LQ and shares: 'national rows' = the CBP US file; "
                     "'sum of regions' = sum of the regions of the same type (no US file in the inputs)."
                 ),
-                "coverage": {"cbp_years": list(settings.cbp_years), "cbp_geographies": ["state"]},
+                "coverage": {"cbp_years": list(settings.cbp_years), "cbp_geographies": list(settings.cbp_geos)},
             },
             force_new=force_new,
         )

@@ -5,15 +5,16 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.config import Settings, parse_years
+from pipelines.config import Settings, parse_geos, parse_years
 
 
 class ObservatoryResource(dg.ConfigurableResource):
-    """Warehouse, mirror and CBP years; unset fields come from OBSERVATORY_* env vars."""
+    """Warehouse, mirror, CBP years and geographies; unset fields come from OBSERVATORY_* env vars."""
 
     warehouse: str | None = None
     mirror: str | None = None
     cbp_years: str | None = None
+    cbp_geos: str | None = None
     offline: bool | None = None
 
     def settings(self) -> Settings:
@@ -23,6 +24,7 @@ class ObservatoryResource(dg.ConfigurableResource):
             mirror=Path(self.mirror).resolve() if self.mirror else base.mirror,
             cbp_years=tuple(parse_years(self.cbp_years)) if self.cbp_years else base.cbp_years,
             offline=base.offline if self.offline is None else self.offline,
+            cbp_geos=parse_geos(self.cbp_geos) if self.cbp_geos else base.cbp_geos,
         )
 
 

@@ -44,34 +44,55 @@ def us_reference(context: dg.AssetExecutionContext, observatory: ObservatoryReso
         yield dg.MaterializeResult(asset_key=name, metadata={"dagster/row_count": counts[name]})
 
 
-@dg.asset(
-    group_name="us_cbp",
-    partitions_def=cbp_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    kinds={"polars", "parquet"},
-    pool="upstream_census",
-    retry_policy=dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL),
-    description=(
-        "County Business Patterns state files by year: fetched (mirror or Census), checked, "
-        "parsed and harmonised into staging Parquet, one file per year."
-    ),
-)
-def cbp_state(context: dg.AssetExecutionContext, observatory: ObservatoryResource) -> dg.MaterializeResult:
-    settings = observatory.settings()
-    years = [int(k) for k in context.partition_keys]
-    results = {y: stage.stage_cbp(settings, y, "state") for y in years}
-    for y, r in results.items():
-        context.log.info(f"CBP state {y}: {r['rows']} rows, sha256 {r['source']['sha256'][:12]}, changed={r['changed']}")
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": sum(r["rows"] for r in results.values()),
-            "years": dg.MetadataValue.json({str(y): r["rows"] for y, r in results.items()}),
-            "changed_years": dg.MetadataValue.json([y for y, r in results.items() if r["changed"]]),
-            "sources": dg.MetadataValue.md(
-                "\n".join(f"- {r['source']['source_id']}: `{r['source']['sha256']}`" for r in results.values())
-            ),
-        }
+CBP_FILES = {
+    "state": "state files (FIPSTATE)",
+    "county": "county files (FIPSTATE + FIPSCTY)",
+    "msa": "metropolitan/micropolitan area files",
+    "us": "national (US) files: the national reference for LQ and shares",
+}
+
+
+def _cbp_asset(geo: str) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=f"cbp_{geo}",
+        group_name="us_cbp",
+        partitions_def=cbp_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        kinds={"polars", "parquet"},
+        pool="upstream_census",
+        retry_policy=dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL),
+        description=(
+            f"County Business Patterns {CBP_FILES[geo]} by year: fetched (mirror or Census), "
+            "checked, parsed and harmonised into staging Parquet, one file per year. "
+            f"Part of a refresh when OBSERVATORY_CBP_GEOS includes '{geo}'."
+        ),
     )
+    def _asset(context: dg.AssetExecutionContext, observatory: ObservatoryResource) -> dg.MaterializeResult:
+        settings = observatory.settings()
+        years = [int(k) for k in context.partition_keys]
+        results = {y: stage.stage_cbp(settings, y, geo) for y in years}
+        for y, r in results.items():
+            context.log.info(
+                f"CBP {geo} {y}: {r['rows']} rows, sha256 {r['source']['sha256'][:12]}, changed={r['changed']}"
+            )
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": sum(r["rows"] for r in results.values()),
+                "years": dg.MetadataValue.json({str(y): r["rows"] for y, r in results.items()}),
+                "changed_years": dg.MetadataValue.json([y for y, r in results.items() if r["changed"]]),
+                "sources": dg.MetadataValue.md(
+                    "\n".join(
+                        f"- {r['source']['source_id']}: `{r['source']['sha256']}`" for r in results.values()
+                    )
+                ),
+            }
+        )
+
+    return _asset
+
+
+CBP_ASSETS = {geo: _cbp_asset(geo) for geo in CBP_FILES}
+cbp_state = CBP_ASSETS["state"]
 
 
 @dg.multi_asset(
@@ -81,7 +102,7 @@ def cbp_state(context: dg.AssetExecutionContext, observatory: ObservatoryResourc
             description=desc,
             group_name="us_indicators",
             kinds={"duckdb"},
-            deps=["cbp_state", *REFERENCE_DESCRIPTIONS] if name == "industry_employment" else
+            deps=[*(f"cbp_{g}" for g in CBP_FILES), *REFERENCE_DESCRIPTIONS] if name == "industry_employment" else
             (["industry_employment", "cluster_naics"] if name in {"cluster_totals", "unmapped_industries"} else
              ["cluster_totals", "clusters"] if name == "cluster_indicators" else ["cluster_indicators"]),
         )
@@ -120,7 +141,7 @@ def us_release(context: dg.AssetExecutionContext, observatory: ObservatoryResour
 
 
 us_reference_job = dg.define_asset_job("us_reference_job", selection=dg.AssetSelection.assets(us_reference))
-cbp_job = dg.define_asset_job("cbp_job", selection=dg.AssetSelection.assets(cbp_state))
+cbp_job = dg.define_asset_job("cbp_job", selection=dg.AssetSelection.assets(*CBP_ASSETS.values()))
 us_publish_job = dg.define_asset_job(
     "us_publish_job", selection=dg.AssetSelection.assets(us_indicators, us_release)
 )
@@ -129,6 +150,6 @@ us_publish_job = dg.define_asset_job(
 @dg.definitions
 def defs() -> dg.Definitions:
     return dg.Definitions(
-        assets=[us_reference, cbp_state, us_indicators, us_release],
+        assets=[us_reference, *CBP_ASSETS.values(), us_indicators, us_release],
         jobs=[us_reference_job, cbp_job, us_publish_job],
     )
