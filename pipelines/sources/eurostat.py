@@ -144,7 +144,9 @@ def read_tsv_header(path: Path, source: str, location: str) -> TsvHeader:
 def decompress_tsv(path: Path, dest_dir: Path) -> Path:
     """Stream a (possibly gzip'd) TSV to a plain file for lazy scanning (never whole in memory)."""
     dest_dir.mkdir(parents=True, exist_ok=True)
-    out = dest_dir / (path.name.removesuffix(".gz") + ".plain.tsv")
+    # archive paths are <source>/<sha256[:16]>/<file>: keep the content prefix so split pieces
+    # of one dataset never overwrite each other
+    out = dest_dir / f"{path.parent.name}-{path.name.removesuffix('.gz')}.plain.tsv"
     with _open_text(path) as src, open(out, "w", encoding="utf-8", newline="") as dst:
         shutil.copyfileobj(src, dst, 1 << 20)
     return out
