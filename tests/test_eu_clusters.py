@@ -1,0 +1,189 @@
+"""NACE → cluster concordance, confidential-cell filling, apportioning, build_eu on the mirror."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from pipelines import eu_clusters as eu
+from pipelines.harmonise import HARMONISED_SCHEMA
+from pipelines.sources.eurostat import EU_EXTRA_SCHEMA
+
+SCHEMA = {**HARMONISED_SCHEMA, **EU_EXTRA_SCHEMA}
+
+
+def rows(records: list[dict]) -> pl.DataFrame:
+    """Harmonised EU rows with defaults for the columns a test does not care about."""
+    base = {c: None for c in SCHEMA}
+    base.update(
+        year=2015, classification="NACE_R2", industry_code="C10", industry_level=2, lfo="-",
+        emp_imputed=False, est_imputed=False, payroll_imputed=False, source_id="eurostat/t",
+        currency="EUR", nuts_version="2021", nuts_change="unchanged",
+    )
+    out = []
+    for r in records:
+        rec = {**base, **r}
+        code = rec["region_code"]
+        rec.setdefault("region_type", None)
+        rec["region_type"] = rec["region_type"] or {2: "nuts0", 3: "nuts1", 4: "nuts2"}[len(code)]
+        if rec["emp"] is not None and rec["emp_reported"] is None:
+            rec["emp_reported"] = int(rec["emp"])
+        out.append(rec)
+    return pl.DataFrame(out, schema=SCHEMA)
+
+
+# --- confidential cells --------------------------------------------------------------------------
+
+def test_fill_confidential_top_down():
+    df = rows([
+        {"region_code": "AT", "emp": 100.0, "est": 10},
+        {"region_code": "AT1", "emp": 40.0, "est": 4},
+        {"region_code": "AT2", "emp": None, "empflag": "c", "est": None, "est_flag": "c"},
+        {"region_code": "AT3", "emp": None, "empflag": "cu", "est": 3},
+        {"region_code": "AT21", "emp": 10.0, "est": 1},
+        {"region_code": "AT22", "emp": None, "empflag": "c", "est": None, "est_flag": "c"},
+        {"region_code": "AT31", "emp": None, "empflag": None},  # ':' not available: never filled
+        {"region_code": "AT32", "emp": None, "empflag": "c"},
+    ])
+    out = eu.fill_confidential(df).collect()
+    get = {r["region_code"]: r for r in out.iter_rows(named=True)}
+    # AT: 100 - 40 known = 60 over the two missing NUTS 1 -> 30 each
+    assert get["AT2"]["emp"] == 30.0 and get["AT3"]["emp"] == 30.0
+    assert get["AT2"]["emp_imputed"] and get["AT3"]["emp_imputed"]
+    assert get["AT2"]["empflag"] == "c" and get["AT3"]["empflag"] == "cu"  # original flag kept
+    assert get["AT2"]["emp_reported"] is None  # reported stays reported-only
+    # AT2 (itself imputed 30) feeds its children: 30 - 10 = 20
+    assert get["AT22"]["emp"] == 20.0 and get["AT22"]["emp_imputed"]
+    # AT3 = 30 split over two missing children; only the confidential one is filled
+    assert get["AT31"]["emp"] is None and not get["AT31"]["emp_imputed"]
+    assert get["AT32"]["emp"] == 15.0
+    # est: 10 - 4 - 3 = 3 for AT2 ; AT22 gets AT2's 3 - 1 = 2
+    assert get["AT2"]["est"] == 3 and get["AT2"]["est_imputed"]
+    assert get["AT22"]["est"] == 2
+    assert not get["AT1"]["emp_imputed"] and get["AT1"]["emp"] == 40.0
+    assert out.height == df.height
+
+
+def test_fill_negative_remainder_is_zero():
+    df = rows([
+        {"region_code": "BE", "emp": 10.0},
+        {"region_code": "BE1", "emp": 12.0},
+        {"region_code": "BE2", "emp": None, "empflag": "c"},
+    ])
+    get = {r["region_code"]: r for r in eu.fill_confidential(df).collect().iter_rows(named=True)}
+    assert get["BE2"]["emp"] == 0.0 and get["BE2"]["emp_imputed"]
+
+
+# --- concordance ---------------------------------------------------------------------------------
+
+def test_concordance_weights_by_hand():
+    cluster_naics = pl.DataFrame({"naics": ["311111", "311222", "311333"], "cluster_code": ["1", "2", "2"]})
+    # 311222 links to two ISIC classes (split 1/2); 311999 is in no cluster
+    naics_isic = pl.DataFrame({
+        "naics": ["311111", "311222", "311222", "311333", "311999"],
+        "isic": ["1010", "1010", "1020", "1020", "1020"],
+    })
+    # ISIC 1020 is named by two NACE classes (split 1/2)
+    nace = pl.DataFrame({
+        "nace_class": ["C1011", "C1020", "C1021"],
+        "nace_group": ["C101", "C102", "C102"],
+        "nace_division": ["C10", "C10", "C10"],
+        "section": ["C", "C", "C"],
+        "isic": ["1010", "1020", "1020"],
+    })
+    emp = pl.DataFrame({"naics": ["311111", "311222", "311333", "311999"], "emp": [300.0, 200.0, 100.0, 400.0]})
+    c = eu.build_nace_cluster_concordance(cluster_naics, naics_isic, nace, emp)
+    w = {(r["nace_code"], r["cluster_code"]): r for r in c.iter_rows(named=True)}
+    # C1011 <- ISIC 1010 <- 311111 (300, cluster 1) + half of 311222 (100, cluster 2)
+    assert w[("C1011", "1")]["weight"] == pytest.approx(0.75)
+    assert w[("C1011", "2")]["weight"] == pytest.approx(0.25)
+    # C102 <- ISIC 1020 <- half 311222 (100) + 311333 (100) + 311999 (400, no cluster)
+    assert w[("C102", "2")]["weight"] == pytest.approx(200 / 600)
+    assert ("C102", "1") not in w
+    assert w[("C102", "2")]["n_naics"] == 2
+    # division C10 = all: cluster 1 300, cluster 2 300, none 400
+    assert w[("C10", "1")]["weight"] == pytest.approx(0.3)
+    assert w[("C10", "2")]["weight"] == pytest.approx(0.3)
+    assert w[("C10", "1")]["nace_level"] == 2
+    assert set(c["provenance"].to_list()) == {"NAICS2012>ISIC4>NACE; US employment weights"}
+
+
+def test_naics_isic_leading_zeros_and_wildcards(mirror_dir):
+    ref = mirror_dir / "reference/concordance"
+    classes = eu.parse_isic_classes(ref / "isic_rev4_structure.txt")
+    links = eu.parse_naics_isic(ref / "census_2012_naics_to_isic4.xlsx", classes)
+    assert links.filter(pl.col("naics") == "111110")["isic"].to_list() == ["0111"]
+    wild = links.filter(pl.col("naics") == "111336")["isic"].to_list()
+    assert len(wild) > 1 and all(i.startswith("012") for i in wild)
+    assert links["isic"].str.contains(r"^[0-9]{4}$").all()
+
+
+# --- apportioning ----------------------------------------------------------------------------
+
+CONC = pl.DataFrame({
+    "nace_code": ["C10", "C10", "G45", "G451", "G452"],
+    "cluster_code": ["1", "2", "3", "3", "4"],
+    "weight": [0.75, 0.25, 1.0, 1.0, 1.0],
+})
+
+
+def test_apportion_weights_and_nulls():
+    df = rows([
+        {"region_code": "DE11", "industry_code": "C10", "emp": 100.0, "est": 8, "payroll": 4000},
+        {"region_code": "DE12", "industry_code": "C10", "emp": None, "empflag": "c", "est": 4},
+    ])
+    t = eu.apportion(df.lazy(), CONC).collect()
+    get = {(r["region_code"], r["cluster_code"]): r for r in t.iter_rows(named=True)}
+    assert get[("DE11", "1")]["emp"] == pytest.approx(75.0)
+    assert get[("DE11", "2")]["emp"] == pytest.approx(25.0)
+    assert get[("DE11", "1")]["est"] == pytest.approx(6.0)
+    assert get[("DE11", "1")]["payroll"] == pytest.approx(3000.0)
+    assert get[("DE11", "1")]["emp_payroll"] == pytest.approx(75.0)
+    assert get[("DE12", "1")]["emp"] is None  # only a withheld cell: null, never zero
+    assert get[("DE12", "1")]["n_missing"] == 1
+    assert get[("DE12", "1")]["est"] == pytest.approx(3.0)
+
+
+def test_groups_used_when_complete_else_division():
+    df = rows([
+        # DE11: groups complete and adding up -> groups used (clusters 3 and 4)
+        {"region_code": "DE11", "industry_code": "G45", "emp": 100.0},
+        {"region_code": "DE11", "industry_code": "G451", "industry_level": 3, "emp": 60.0},
+        {"region_code": "DE11", "industry_code": "G452", "industry_level": 3, "emp": 40.0},
+        # DE12: a group withheld -> the division is used (all to cluster 3)
+        {"region_code": "DE12", "industry_code": "G45", "emp": 100.0},
+        {"region_code": "DE12", "industry_code": "G451", "industry_level": 3, "emp": 60.0},
+        {"region_code": "DE12", "industry_code": "G452", "industry_level": 3, "emp": None, "empflag": "c"},
+    ])
+    t = eu.apportion(df.lazy(), CONC).collect()
+    get = {(r["region_code"], r["cluster_code"]): r["emp"] for r in t.iter_rows(named=True)}
+    assert get == {("DE11", "3"): 60.0, ("DE11", "4"): 40.0, ("DE12", "3"): 100.0}
+
+
+# --- end to end on the mirror ---------------------------------------------------------------
+
+@pytest.mark.mirror
+def test_build_eu_on_mirror(settings):
+    out = eu.build_eu(settings)
+    assert set(out) >= {"eu_industry_employment", "nace_cluster_concordance", "eu_cluster_totals"}
+    ind = out["eu_industry_employment"]
+    assert ind["classification"].unique().to_list() == ["NACE_R2"]
+    assert set(ind["region_type"].unique()) == {"nuts0", "nuts1", "nuts2"}
+    assert ind["year"].min() == 2008 and ind["year"].max() == 2015
+    assert ind["emp_imputed"].sum() > 0
+    # imputed cells keep their confidential flag; reported employment stays null there
+    imp = ind.filter(pl.col("emp_imputed"))
+    assert imp["empflag"].str.contains("c").all() and imp["emp_reported"].null_count() == imp.height
+    # split regions are kept in their own version, never recoded
+    pl12 = ind.filter(pl.col("nuts_code_original") == "PL12")
+    assert set(pl12["region_code"]) == {"PL12"} and set(pl12["nuts_version"]) == {"2013"}
+    assert set(ind.filter(pl.col("nuts_code_original") == "FR21")["region_code"]) == {"FRF2"}
+    conc = out["nace_cluster_concordance"]
+    assert conc.columns[:5] == ["nace_code", "nace_level", "cluster_code", "weight", "n_naics"]
+    sums = conc.group_by("nace_code").agg(pl.col("weight").sum())
+    assert sums["weight"].max() <= 1.0 + 1e-9
+    assert conc["cluster_code"].n_unique() >= 60
+    tot = out["eu_cluster_totals"]
+    de = tot.filter(pl.col("region_code") == "DE", pl.col("year") == 2014)
+    assert de.height > 40 and de["emp"].drop_nulls().sum() > 1e7
+    assert tot.filter(pl.col("emp") < 0).height == 0
