@@ -1,0 +1,16 @@
+-- Year-over-year jumps in cluster employment: growth factor above $max_ratio or below
+-- 1 / $max_ratio where either year has at least $min_emp jobs.
+WITH pairs AS (
+    SELECT cur.region_type, cur.region_code, cur.cluster_code,
+           prev.year AS prev_year, cur.year, prev.emp AS prev_emp, cur.emp AS emp
+    FROM {table} AS cur
+    JOIN {table} AS prev
+      ON prev.region_type = cur.region_type AND prev.region_code = cur.region_code
+     AND prev.cluster_code = cur.cluster_code AND prev.year = cur.year - 1
+)
+SELECT *, round(emp / nullif(prev_emp, 0), 3) AS ratio
+FROM pairs
+WHERE greatest(coalesce(prev_emp, 0), coalesce(emp, 0)) >= $min_emp
+  AND (coalesce(emp, 0) > $max_ratio * coalesce(prev_emp, 0)
+       OR coalesce(prev_emp, 0) > $max_ratio * coalesce(emp, 0))
+ORDER BY year, region_code, cluster_code
