@@ -71,12 +71,12 @@ def input_rows(data: Path, n_years: int) -> int:
     return sum(int(f["rows"]) for f in manifest.get("files", []) if int(f["year"]) in years)
 
 
-def stage_reference(ref_wh: Path) -> Path:
+def stage_reference(ref_wh: Path, mirror: Path | None = None) -> Path:
     """Stage the pipeline's reference tables once (clusters, cluster_naics, ...); return the dir."""
     from pipelines import stage
     from pipelines.config import Settings
 
-    settings = Settings(warehouse=ref_wh, mirror=generate.mirror_root(), offline=True)
+    settings = Settings(warehouse=ref_wh, mirror=mirror or generate.mirror_root(), offline=True)
     stage.stage_reference(settings)
     return stage.reference_dir(settings)
 
