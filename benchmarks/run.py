@@ -15,7 +15,8 @@ Stages (each in its own child process, one after the other, on the same generate
             then again unchanged
 Wall time is measured around each child (interpreter start-up included); work time inside it
 (the ratios use work time);
-peak RSS is the child's ru_maxrss from wait4. Results are printed and appended to
+peak RSS is the child's ru_maxrss from wait4. The 1-minute load average (max of
+before/after) is recorded: on a shared machine other jobs inflate the times. Results are printed and appended to
 benchmarks/RESULTS.md with the machine description. When pipeline and pandas both ran, their
 cluster indicators are compared cell by cell.
 """
@@ -234,7 +235,9 @@ def run_child_stage(
         sys.executable, "-m", "benchmarks.run", "--child", stage, "--data", str(data),
         "--n-years", str(n_years), "--work", str(work), "--ref-dir", str(ref_dir), "--out", str(out),
     ]  # fmt: skip
+    load = os.getloadavg()[0]
     res = _spawn(cmd, log=log)
+    res["load"] = round(max(load, os.getloadavg()[0]), 1)
     shutil.rmtree(work, ignore_errors=True)
     res.update(stage=stage, years=n_years, rows=input_rows(data, n_years), out=str(out))
     if not res["ok"]:
@@ -258,7 +261,9 @@ def run_dagster(work_root: Path) -> list[dict[str, Any]]:
     out = []
     for label in ("cold", "unchanged"):
         log = work_root / f"dagster-{label}.log"
+        load = os.getloadavg()[0]
         res = _spawn([str(exe), "run"], env=env, log=log)
+        res["load"] = round(max(load, os.getloadavg()[0]), 1)
         res.update(stage=f"dagster {label}", years=None, rows=None)
         res["detail"] = " ".join(res.pop("stdout").split()[-12:])
         if not res["ok"]:
@@ -316,8 +321,8 @@ def _fmt(v: Any, spec: str = ",.1f") -> str:
 
 def table(results: list[dict[str, Any]]) -> list[str]:
     lines = [
-        "| stage | years | input rows | wall s | work s | rows/s | peak RSS MB | detail |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
+        "| stage | years | input rows | wall s | work s | rows/s | peak RSS MB | load avg | detail |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
         rows = r.get("rows")
@@ -334,7 +339,7 @@ def table(results: list[dict[str, Any]]) -> list[str]:
             )
         lines.append(
             f"| {r['stage']} | {_fmt(r.get('years'), 'd')} | {_fmt(rows, ',d')} | {_fmt(r['wall_s'])} | "
-            f"{_fmt(work)} | {_fmt(rate, ',.0f')} | {_fmt(r['rss_mb'], ',.0f')} | {detail} |"
+            f"{_fmt(work)} | {_fmt(rate, ',.0f')} | {_fmt(r['rss_mb'], ',.0f')} | {_fmt(r.get('load'))} | {detail} |"
         )
     return lines
 
