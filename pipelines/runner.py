@@ -46,16 +46,17 @@ def _resource(settings: Settings):
 
 
 def refresh(settings: Settings, instance: dg.DagsterInstance | None = None) -> RefreshResult:
-    from pipelines.defs import us
+    from pipelines.defs import checks, us
 
     inst = instance or _instance(settings)
     resources = {"observatory": _resource(settings)}
     runs = []
-    r1 = dg.materialize([us.us_reference], instance=inst, resources=resources)
+    # Blocking validation checks run in each run: a failing one fails the run (no release).
+    r1 = dg.materialize([us.us_reference, *checks.REFERENCE_CHECKS], instance=inst, resources=resources)
     runs.append(r1.run_id)
     years = sorted(settings.cbp_years)
     r2 = dg.materialize(
-        [us.CBP_ASSETS[g] for g in settings.cbp_geos],
+        [*(us.CBP_ASSETS[g] for g in settings.cbp_geos), *(checks.CBP_CHECKS_BY_GEO[g] for g in settings.cbp_geos)],
         instance=inst,
         resources=resources,
         tags={
@@ -67,7 +68,9 @@ def refresh(settings: Settings, instance: dg.DagsterInstance | None = None) -> R
         partition_key=str(years[0]) if len(years) == 1 else None,
     )
     runs.append(r2.run_id)
-    r3 = dg.materialize([us.us_indicators, us.us_release], instance=inst, resources=resources)
+    r3 = dg.materialize(
+        [us.us_indicators, *checks.WAREHOUSE_CHECKS, us.us_release], instance=inst, resources=resources
+    )
     runs.append(r3.run_id)
     mats = r3.asset_materializations_for_node("us_release")
     meta = {k: v.value for k, v in mats[-1].metadata.items()} if mats else {}

@@ -6,6 +6,7 @@ release can cite every input and an unchanged input is not parsed twice.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -108,12 +109,38 @@ def cbp_staged_path(settings: Settings, year: int, geo: str) -> Path:
     return settings.staging_dir / "cbp" / geo / f"year={year}.parquet"
 
 
-def parse_cbp_file(raw_zip: Path, *, year: int, source_id: str, sha256: str, location: str, work_dir: Path) -> pl.LazyFrame:
-    """Raw CBP zip → harmonised LazyFrame (the caller sinks it before work_dir is removed)."""
+def cbp_quarantine_path(settings: Settings, year: int, geo: str) -> Path:
+    """Rows of a CBP year set aside by row-level rules (pipelines/validation.py), with the reason."""
+    return settings.staging_dir / "cbp_quarantine" / geo / f"year={year}.parquet"
+
+
+def parse_cbp_file(
+    raw_zip: Path, *, year: int, source_id: str, sha256: str, location: str, work_dir: Path,
+    quarantine: Path | None = None, naics_codes: set[str] | None = None,
+) -> pl.LazyFrame:
+    """Raw CBP zip → harmonised LazyFrame (the caller sinks it before work_dir is removed).
+
+    With `quarantine`, rows failing a row-level rule (negative counts, NAICS codes not in
+    `naics_codes`) are written there with the reason instead of failing the whole file."""
     member = cbp.extract_member(raw_zip, work_dir, source_id)
     lf, layout = cbp.scan_cbp(member, source_id, location)
+    if quarantine is not None:
+        from pipelines.validation import cbp_quarantine_split
+
+        lf, bad = cbp_quarantine_split(
+            lf, layout.columns, year=year, geo=layout.geo, source_id=source_id, naics_codes=naics_codes
+        )
+        _atomic_parquet(bad, quarantine)
     cbp.check_rows(lf, layout, source_id, location)
     return harmonise_cbp(lf, layout, year=year, source_id=source_id, sha256=sha256)
+
+
+def _vintage_codes(settings: Settings, year: int) -> set[str] | None:
+    """Industry codes of the year's NAICS vintage when a complete list is staged (else None)."""
+    from pipelines.harmonise import cbp_naics_vintage
+    from pipelines.validation import us_naics_codes
+
+    return us_naics_codes(settings).get(cbp_naics_vintage(year))
 
 
 def stage_cbp(settings: Settings, year: int, geo: str = "state") -> dict[str, Any]:
@@ -123,14 +150,27 @@ def stage_cbp(settings: Settings, year: int, geo: str = "state") -> dict[str, An
     raw = fetch(source_id, url, settings, validate=cbp.validate_zip)
     dest = cbp_staged_path(settings, year, geo)
     sidecar = dest.with_suffix(".json")
-    if dest.exists() and sidecar.exists():
+    quarantine = cbp_quarantine_path(settings, year, geo)
+    naics_codes = _vintage_codes(settings, year)
+    rules = hashlib.sha256(json.dumps(sorted(naics_codes or [])).encode()).hexdigest()[:16]
+    if dest.exists() and sidecar.exists() and quarantine.exists():
         prev = json.loads(sidecar.read_text())
-        if prev.get("sha256") == raw.sha256 and prev.get("parser_version") == PARSER_VERSION:
+        if (
+            prev.get("sha256") == raw.sha256
+            and prev.get("parser_version") == PARSER_VERSION
+            and prev.get("quarantine_rules") == rules
+        ):
             return {"rows": prev["rows"], "path": str(dest), "source": prev, "changed": False}
     with tempfile.TemporaryDirectory(dir=settings.raw_dir / ".tmp") as work:
-        lf = parse_cbp_file(raw.path, year=year, source_id=source_id, sha256=raw.sha256, location=url, work_dir=Path(work))
+        lf = parse_cbp_file(
+            raw.path, year=year, source_id=source_id, sha256=raw.sha256, location=url, work_dir=Path(work),
+            quarantine=quarantine, naics_codes=naics_codes,
+        )
         rows = _atomic_parquet(lf, dest)
-    rec = {**_record(raw), "rows": rows, "year": year, "geo": geo, "parser_version": PARSER_VERSION}
+    rec = {
+        **_record(raw), "rows": rows, "year": year, "geo": geo, "parser_version": PARSER_VERSION,
+        "quarantine_rules": rules, "quarantined": pl.scan_parquet(quarantine).select(pl.len()).collect().item(),
+    }
     _write_json(sidecar, rec)
     return {"rows": rows, "path": str(dest), "source": rec, "changed": True}
 
@@ -150,5 +190,5 @@ def staged_sources(settings: Settings) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = json.loads(ref.read_text()) if ref.exists() else []
     for p in staged_cbp_paths(settings):
         rec = json.loads(p.with_suffix(".json").read_text())
-        out.append({k: v for k, v in rec.items() if k not in {"rows", "year", "geo", "parser_version"}})
+        out.append({k: v for k, v in rec.items() if k not in {"rows", "year", "geo", "parser_version", "quarantine_rules", "quarantined"}})
     return out

@@ -878,10 +878,10 @@ def validate_cbp_year(settings, year: int, geo: str = "state", *, use_cache: boo
 
     def run() -> SuiteResult:
         res = validate_frame("cbp_parsed", pl.read_parquet(path), params=params, by="year", scope=f"{geo} {year}")
-        res.table = "cbp_state"
+        res.table = f"cbp_{geo}"
         return res
 
-    return cached(settings.warehouse, suite.name, "cbp_state", f"{geo} {year}", fp if use_cache else "", run)
+    return cached(settings.warehouse, suite.name, f"cbp_{geo}", f"{geo} {year}", fp if use_cache else "", run)
 
 
 def validate_reference(settings, *, use_cache: bool = True) -> list[SuiteResult]:
@@ -927,8 +927,9 @@ def validate_us(settings, con: duckdb.DuckDBPyConnection | None = None) -> list[
     """Every US suite on the current staging and warehouse (stored results reused when the data
     and suites are unchanged)."""
     results = validate_reference(settings)
-    for y in settings.cbp_years:
-        results.append(validate_cbp_year(settings, y))
+    for geo in settings.cbp_geos:
+        for y in settings.cbp_years:
+            results.append(validate_cbp_year(settings, y, geo))
     if con is None:
         from pipelines.warehouse import connect
 
@@ -939,14 +940,44 @@ def validate_us(settings, con: duckdb.DuckDBPyConnection | None = None) -> list[
     return results
 
 
-def release_validation(settings, con: duckdb.DuckDBPyConnection | None = None) -> dict[str, Path]:
-    """Validate everything a US release carries and write the report; raises ValidationError
-    (so nothing is published) when an error-level expectation failed.
+@dataclass
+class ReleaseValidation:
+    files: dict[str, Path]  # relative path in the release → file
+    metadata: dict[str, Any]  # the datapackage `validation` entry
+    results: list[SuiteResult]
 
-    Returns {relative path in the release: file} for publish_release(extra_files=...)."""
+
+def release_validation(settings, con: duckdb.DuckDBPyConnection | None = None) -> ReleaseValidation:
+    """Validate everything a US release carries and write the report; raises ValidationError
+    (so nothing is published) when an error-level expectation failed."""
     results = validate_us(settings, con)
     dest = results_dir(settings.warehouse) / "report"
     files = write_report(results, dest, "Cluster Observatory validation report")
     if not all(r.success for r in results):
         raise ValidationError(results)
-    return {f"validation/{name}": path for name, path in files.items()}
+    meta = {
+        "results": "validation/results.json",
+        "report": "validation/report.md",
+        "report_html": "validation/report.html",
+        "success": True,
+        "suite_runs": len(results),
+        "expectations": sum(len(r.outcomes) for r in results),
+        "failed_warnings": sum(len(r.warnings) for r in results),
+        "quarantine_table": "cbp_quarantine",
+        "note": "Every expectation run on the released data (assets/expectations/, sql/checks/); "
+        "error-level failures block publishing, warnings are listed in the report.",
+    }
+    return ReleaseValidation({f"validation/{name}": path for name, path in files.items()}, meta, results)
+
+
+def quarantine_frame(settings) -> pl.DataFrame:
+    """All quarantined CBP rows of the configured years and geographies."""
+    from pipelines import stage
+
+    paths = [
+        p for g in settings.cbp_geos for y in settings.cbp_years
+        if (p := stage.cbp_quarantine_path(settings, y, g)).exists()
+    ]  # fmt: skip
+    if not paths:
+        return pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    return pl.concat([pl.read_parquet(p) for p in paths]).cast(QUARANTINE_SCHEMA)  # type: ignore[arg-type]

@@ -9,7 +9,7 @@ from typing import Any
 
 import duckdb
 
-from pipelines import stage
+from pipelines import stage, validation
 from pipelines.config import Settings
 from pipelines.indicators import DEFAULT_PARAMS, build_cluster_tables
 from pipelines.publish import ReleaseResult, publish_release
@@ -82,8 +82,11 @@ def publish_us_release(
     }
     sources = stage.staged_sources(settings)
     with connect(settings, read_only=True) as con:
+        # Raises ValidationError (nothing is published) when an error-level expectation fails.
+        checked = validation.release_validation(settings, con)
         nat = ", ".join(sorted(str(r[0]) for r in con.execute("SELECT DISTINCT national_reference FROM cluster_indicators").fetchall()))
         tables = {name: con.table(name) for name in US_RELEASE_TABLES}
+        tables["cbp_quarantine"] = validation.quarantine_frame(settings)
         return publish_release(
             tables,
             releases_dir=settings.releases_dir,
@@ -96,6 +99,8 @@ def publish_us_release(
                     "'sum of regions' = sum of the regions of the same type (no US file in the inputs)."
                 ),
                 "coverage": {"cbp_years": list(settings.cbp_years), "cbp_geographies": list(settings.cbp_geos)},
+                "validation": checked.metadata,
             },
+            extra_files=checked.files,
             force_new=force_new,
         )

@@ -1,0 +1,196 @@
+"""Blocking data-validation asset checks: thin wrappers around pipelines/validation.py.
+
+Every suite gives two checks on its asset: `<suite>_errors` (blocking: a failure stops the
+downstream assets, so no release) and `<suite>_warnings` (reported, non-blocking). Each result
+carries a markdown table of every expectation (observed value, failing count) and samples of the
+failing rows. Results are also stored in <warehouse>/validation/, where the release step picks
+them up for the validation report it publishes.
+"""
+
+from collections.abc import Iterable, Sequence
+
+import dagster as dg
+
+from pipelines import validation
+from pipelines.defs.resources import ObservatoryResource
+from pipelines.validation import Outcome, SuiteResult
+
+
+def _metadata(results: Sequence[SuiteResult], severity: str) -> dict:
+    outs: list[Outcome] = [o for r in results for o in r.outcomes if o.severity == severity]
+    failed = [o for o in outs if o.failed]
+    scopes = [r.scope for r in results if r.scope]
+    meta: dict = {
+        "suite": ", ".join(sorted({r.suite for r in results})),
+        "expectations": len(outs),
+        "failed_expectations": dg.MetadataValue.json(sorted({o.id for o in failed})),
+        "failing_rows": sum(o.failing_count for o in failed),
+        "summary": dg.MetadataValue.md(validation.outcomes_markdown(outs, samples=False) if outs else "(none)"),
+    }
+    if scopes:
+        meta["scopes"] = dg.MetadataValue.json(scopes)
+    if failed:
+        blocks = []
+        for r in results:
+            for o in r.outcomes:
+                if o.failed and o.severity == severity:
+                    head = f"### {o.id}{f' ({r.scope})' if r.scope else ''}\n\n{o.description}\n\n"
+                    head += f"expectation: `{o.expectation}` — observed: `{validation._cell(o.observed, 120)}` — failing: {o.failing_count}\n\n"
+                    blocks.append(head + (validation.markdown_table(o.sample) or o.message))
+        meta["failing_samples"] = dg.MetadataValue.md("\n\n".join(blocks))
+    return meta
+
+
+def _results(
+    asset_key: str, suite: str, results: Sequence[SuiteResult]
+) -> Iterable[dg.AssetCheckResult]:
+    """One blocking error result and one warning result for a suite's results."""
+    errors = [o for r in results for o in r.blocking_failures]
+    warnings = [o for r in results for o in r.warnings]
+    yield dg.AssetCheckResult(
+        asset_key=asset_key,
+        check_name=f"{suite}_errors",
+        passed=not errors,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata=_metadata(results, "error"),
+    )
+    yield dg.AssetCheckResult(
+        asset_key=asset_key,
+        check_name=f"{suite}_warnings",
+        passed=not warnings,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata=_metadata(results, "warning"),
+    )
+
+
+def _specs(asset_key: str, suite: str) -> list[dg.AssetCheckSpec]:
+    s = validation.load_suite(suite)
+    return [
+        dg.AssetCheckSpec(
+            f"{suite}_errors", asset=asset_key, blocking=True,
+            description=f"{s.title}: error-level expectations (blocking). assets/expectations/{suite}.yaml",
+        ),
+        dg.AssetCheckSpec(
+            f"{suite}_warnings", asset=asset_key, blocking=False,
+            description=f"{s.title}: warning-level expectations (reported only).",
+        ),
+    ]  # fmt: skip
+
+
+# --- reference tables -----------------------------------------------------------------------
+
+
+@dg.multi_asset_check(
+    specs=[spec for suite, table in validation.US_REFERENCE_SUITES.items() for spec in _specs(table, suite)],
+    name="reference_checks",
+    description="Expectation suites on the staged reference tables.",
+)
+def reference_checks(context: dg.AssetCheckExecutionContext, observatory: ObservatoryResource):
+    settings = observatory.settings()
+    by_table = {r.table: r for r in validation.validate_reference(settings)}
+    for suite, table in validation.US_REFERENCE_SUITES.items():
+        res = by_table.get(table)
+        if res is None:
+            missing = validation.Outcome(
+                "staged", "table staged", "error", f"{table} must be staged", "failed", failing_count=1,
+                message=f"reference table {table} not staged",
+            )  # fmt: skip
+            res = SuiteResult(suite, table, "", [missing])
+        yield from _results(table, suite, [res])
+
+
+# --- CBP, one staged year at a time ---------------------------------------------------------
+
+
+def _cbp_years(context: dg.AssetCheckExecutionContext, settings) -> list[int]:
+    op_ctx = context.op_execution_context
+    try:
+        if op_ctx.has_partition_key_range or op_ctx.has_partition_key:
+            return sorted(int(k) for k in op_ctx.partition_keys)
+    except (dg.DagsterInvariantViolationError, AttributeError, ValueError):
+        pass
+    return list(settings.cbp_years)
+
+
+CBP_GEOS = ("state", "county", "msa", "us")
+
+
+def _cbp_checks(geo: str) -> dg.AssetChecksDefinition:
+    asset = f"cbp_{geo}"
+
+    @dg.multi_asset_check(
+        specs=[
+            *_specs(asset, "cbp_parsed"),
+            dg.AssetCheckSpec(
+                "cbp_quarantine", asset=asset, blocking=False,
+                description="Rows set aside during harmonisation (negative counts, NAICS codes unknown in the vintage).",
+            ),
+        ],
+        name=f"{asset}_checks",
+        description=f"cbp_parsed suite on each staged CBP {geo} year, and the quarantine report.",
+    )
+    def _checks(context: dg.AssetCheckExecutionContext, observatory: ObservatoryResource):
+        import polars as pl
+
+        from pipelines import stage
+
+        settings = observatory.settings()
+        years = _cbp_years(context, settings)
+        results = []
+        for y in years:
+            r = validation.validate_cbp_year(settings, y, geo)
+            context.log.info(f"cbp_parsed {geo} {y}: {len(r.blocking_failures)} errors, {len(r.warnings)} warnings")
+            results.append(r)
+        yield from _results(asset, "cbp_parsed", results)
+
+        paths = [p for y in years if (p := stage.cbp_quarantine_path(settings, y, geo)).exists()]
+        q = pl.concat([pl.read_parquet(p) for p in paths]) if paths else pl.DataFrame(schema=validation.QUARANTINE_SCHEMA)
+        by_reason = q.group_by("year", "reason").len().sort("year", "reason") if q.height else q
+        yield dg.AssetCheckResult(
+            asset_key=asset,
+            check_name="cbp_quarantine",
+            passed=q.height == 0,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={
+                "quarantined_rows": q.height,
+                "by_reason": dg.MetadataValue.md(validation.markdown_table(by_reason.to_dicts(), 50) or "(none)"),
+                "sample": dg.MetadataValue.md(
+                    validation.markdown_table(q.drop("record").head(10).to_dicts()) or "(none)"
+                ),
+            },
+        )
+
+    return _checks
+
+
+CBP_CHECKS_BY_GEO = {geo: _cbp_checks(geo) for geo in CBP_GEOS}
+
+
+# --- warehouse tables -----------------------------------------------------------------------
+
+
+@dg.multi_asset_check(
+    specs=[spec for suite, table in validation.US_WAREHOUSE_SUITES.items() for spec in _specs(table, suite)],
+    name="warehouse_checks",
+    description="Expectation suites and SQL checks on the DuckDB indicator tables (one year at a time).",
+)
+def warehouse_checks(context: dg.AssetCheckExecutionContext, observatory: ObservatoryResource):
+    from pipelines.warehouse import connect
+
+    settings = observatory.settings()
+    with connect(settings, read_only=True) as con:
+        for suite, table in validation.US_WAREHOUSE_SUITES.items():
+            res = validation.validate_warehouse_table(settings, con, suite)
+            context.log.info(f"{suite} on {table}: {len(res.blocking_failures)} errors, {len(res.warnings)} warnings")
+            yield from _results(table, suite, [res])
+
+
+REFERENCE_CHECKS = [reference_checks]
+CBP_CHECKS = list(CBP_CHECKS_BY_GEO.values())
+WAREHOUSE_CHECKS = [warehouse_checks]
+ALL_CHECKS = [*REFERENCE_CHECKS, *CBP_CHECKS, *WAREHOUSE_CHECKS]
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(asset_checks=ALL_CHECKS)
