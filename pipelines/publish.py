@@ -1,13 +1,28 @@
 """Publish a versioned, immutable release: Parquet per table, datapackage.json, SHA256SUMS.
 
 A release is built in a hidden temp folder and renamed into place in one step; an existing
-version is never overwritten and latest.json moves only once the release is complete.
+version is never overwritten (only `observatory releases delete` removes one) and the `latest`
+pointers (latest.json and the latest/ link) move only once the release is complete.
+
+Release folder layout::
+
+    data/<table>.parquet     zstd, sorted by the dashboard filter keys, small row groups
+    csv/<table>.csv          optional CSV copies
+    validation/...           validation report (when the caller passes one)
+    datapackage.json         Frictionless Data Package v2 (hashes, schemas, sources, licences)
+    dataset.jsonld           schema.org Dataset
+    CITATION.cff, CHANGELOG.md, diff.json (changes against the previous release)
+    <name>-<version>.zip     everything above in one download
+    index.html               catalog page for this release (charts, columns, downloads)
+    SHA256SUMS               sha256 of every file above
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import math
 import os
 import shutil
 import subprocess
@@ -28,9 +43,15 @@ from pipelines import __version__
 from pipelines.config import ASSETS_DIR, PROJECT_ROOT, SQL_DIR
 from pipelines.schemas import load_schema
 
+log = logging.getLogger(__name__)
+
 TableInput = pl.DataFrame | pl.LazyFrame | duckdb.DuckDBPyRelation
-ROW_GROUP_ROWS = 64_000
-LICENSE = {"name": "CC-BY-4.0", "path": "https://creativecommons.org/licenses/by/4.0/"}
+ROW_GROUP_ROWS = 64_000  # upper bound on rows per row group
+MIN_ROW_GROUP_ROWS = 1_024
+TARGET_ROW_GROUPS = 64  # so that one region (of ~50+) touches a few row groups of a large table
+PACKAGE_NAME = "cluster-observatory"
+LICENSE = {"name": "CC-BY-4.0", "path": "https://creativecommons.org/licenses/by/4.0/", "title": "Creative Commons Attribution 4.0"}
+DATAPACKAGE_PROFILE = "https://datapackage.org/profiles/2.0/datapackage.json"
 
 
 class ReleaseExistsError(FileExistsError):
@@ -44,6 +65,8 @@ class ReleaseResult:
     fingerprint: str
     tables: dict[str, int] = field(default_factory=dict)
     unchanged: bool = False
+    previous: str | None = None
+    diff_summary: dict[str, Any] | None = None
 
 
 def sha256_file(path: Path) -> str:
@@ -61,7 +84,7 @@ def code_fingerprint() -> str:
     roots = [PROJECT_ROOT / "pipelines", SQL_DIR, ASSETS_DIR]
     files = sorted(
         p for r in roots if r.exists() for p in r.rglob("*")
-        if p.is_file() and "__pycache__" not in p.parts and p.suffix in {".py", ".sql", ".yaml", ".yml", ".json", ".csv", ".md"}
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix in {".py", ".sql", ".yaml", ".yml", ".json", ".csv", ".md", ".html", ".js", ".css"}
     )
     lock = PROJECT_ROOT / "uv.lock"
     for p in [*files, lock] if lock.exists() else files:
@@ -72,6 +95,9 @@ def code_fingerprint() -> str:
 
 def code_version() -> dict[str, Any]:
     info: dict[str, Any] = {"package_version": __version__, "code_sha256": code_fingerprint()}
+    lock = PROJECT_ROOT / "uv.lock"
+    if lock.exists():
+        info["lock_sha256"] = sha256_file(lock)
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=5
@@ -97,6 +123,25 @@ def read_latest(releases_dir: Path) -> dict[str, Any] | None:
     return json.loads(p.read_text()) if p.exists() else None
 
 
+def version_key(version: str) -> tuple[int, ...]:
+    """Sort key for calendar versions: v2026.01.02 < v2026.01.02.2 < v2026.01.02.10."""
+    try:
+        return tuple(int(x) for x in version.lstrip("v").split("."))
+    except ValueError:
+        return ()
+
+
+def list_versions(releases_dir: Path) -> list[str]:
+    """Published (complete) releases, oldest first; temp folders are never listed."""
+    if not releases_dir.is_dir():
+        return []
+    found = [
+        p.name for p in releases_dir.glob("v*")
+        if p.is_dir() and not p.is_symlink() and version_key(p.name) and (p / "datapackage.json").exists()
+    ]
+    return sorted(found, key=version_key)
+
+
 def next_version(releases_dir: Path, today: datetime | None = None) -> str:
     day = (today or datetime.now(UTC)).strftime("v%Y.%m.%d")
     if not (releases_dir / day).exists():
@@ -107,46 +152,85 @@ def next_version(releases_dir: Path, today: datetime | None = None) -> str:
     return f"{day}.{n}"
 
 
-def _reader(src: TableInput, sort_by: list[str]) -> pa.RecordBatchReader:
+def row_group_rows(rows: int) -> int:
+    """Rows per row group: ~TARGET_ROW_GROUPS groups, clamped, so filters on the sort keys
+    (region first) skip most of a file via row-group statistics."""
+    return max(MIN_ROW_GROUP_ROWS, min(ROW_GROUP_ROWS, math.ceil(max(rows, 1) / TARGET_ROW_GROUPS)))
+
+
+def _order(sort_by: list[str], primary_key: list[str]) -> list[str]:
+    """Sort keys, then the rest of the primary key as tie-breakers (a total, reproducible order)."""
+    return [*sort_by, *(c for c in primary_key if c not in sort_by)]
+
+
+def _reader(src: TableInput, order: list[str]) -> tuple[pa.RecordBatchReader, int]:
     if isinstance(src, duckdb.DuckDBPyRelation):
-        rel = src.order(", ".join(f'"{c}"' for c in sort_by)) if sort_by else src
-        return rel.to_arrow_reader(ROW_GROUP_ROWS)
+        rows = int(src.aggregate("count(*)").fetchall()[0][0])
+        rel = src.order(", ".join(f'"{c}" ASC NULLS LAST' for c in order)) if order else src
+        return rel.to_arrow_reader(8_192), rows
     df = src.collect() if isinstance(src, pl.LazyFrame) else src
-    if sort_by:
-        df = df.sort(sort_by, nulls_last=True)
-    return pa.RecordBatchReader.from_batches(
-        df.to_arrow().schema, df.to_arrow().to_batches(max_chunksize=ROW_GROUP_ROWS)
-    )
+    if order:
+        df = df.sort(order, nulls_last=True, maintain_order=True)
+    table = df.to_arrow()
+    return pa.RecordBatchReader.from_batches(table.schema, table.to_batches(max_chunksize=8_192)), df.height
 
 
-def write_parquet(src: TableInput, path: Path, sort_by: list[str]) -> tuple[int, pa.Schema]:
-    """Stream a table into zstd Parquet with statistics, sorted by the dashboard filter keys."""
-    reader = _reader(src, sort_by)
+def write_parquet(
+    src: TableInput, path: Path, sort_by: list[str], primary_key: list[str] | None = None
+) -> tuple[int, pa.Schema]:
+    """Stream a table into zstd Parquet with statistics and a page index, sorted by the dashboard
+    filter keys, in row groups sized so a one-region query reads a small part of the file."""
+    order = _order(list(sort_by), list(primary_key or []))
+    reader, expected = _reader(src, order)
+    group = row_group_rows(expected)
+    schema = reader.schema
+    sorting = [pq.SortingColumn(schema.get_field_index(c), nulls_first=False) for c in sort_by if c in schema.names]
     rows = 0
+    buffered: list[pa.RecordBatch] = []
+    n_buffered = 0
     with pq.ParquetWriter(
         path,
-        reader.schema,
+        schema,
         compression="zstd",
         write_statistics=True,
         use_dictionary=True,
+        write_page_index=True,
+        sorting_columns=sorting or None,
     ) as writer:
+
+        def flush(final: bool) -> None:
+            nonlocal buffered, n_buffered
+            if not buffered:
+                return
+            table = pa.Table.from_batches(buffered, schema)
+            cut = n_buffered if final else (n_buffered // group) * group
+            if cut:
+                writer.write_table(table.slice(0, cut), row_group_size=group)
+            rest = table.slice(cut)
+            buffered, n_buffered = (rest.to_batches(), rest.num_rows) if rest.num_rows else ([], 0)
+
         for batch in reader:
             if batch.num_rows:
-                writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
+                buffered.append(batch)
+                n_buffered += batch.num_rows
                 rows += batch.num_rows
-    return rows, reader.schema
+                if n_buffered >= group:
+                    flush(False)
+        flush(True)
+    return rows, schema
 
 
 _FRICTIONLESS_TYPES = {
-    "string": "string", "large_string": "string", "bool": "boolean",
+    "string": "string", "large_string": "string", "string_view": "string", "bool": "boolean",
     "int8": "integer", "int16": "integer", "int32": "integer", "int64": "integer",
     "uint8": "integer", "uint16": "integer", "uint32": "integer", "uint64": "integer",
-    "float": "number", "double": "number", "decimal128": "number", "date32": "date",
+    "halffloat": "number", "float": "number", "double": "number", "decimal128": "number", "date32": "date",
+    "timestamp": "datetime", "time64": "time", "list": "list", "large_list": "list", "struct": "object",
 }  # fmt: skip
 
 
 def _field_type(t: pa.DataType) -> str:
-    return _FRICTIONLESS_TYPES.get(str(t).split("[")[0].split("(")[0], "any")
+    return _FRICTIONLESS_TYPES.get(str(t).split("[")[0].split("(")[0].split("<")[0], "any")
 
 
 def publish_release(
@@ -159,9 +243,20 @@ def publish_release(
     extra_files: Mapping[str, Path] | None = None,
     force_new: bool = False,
     today: datetime | None = None,
+    csv: bool | Iterable[str] = False,
+    bundle: bool = True,
+    catalog: bool = True,
 ) -> ReleaseResult:
     """Write a release; returns unchanged=True (and publishes nothing) when inputs and code match
-    the latest release."""
+    the latest release.
+
+    csv: True for CSV copies of every table, or the names of the tables to copy.
+    bundle: write one zip with the data and metadata for download.
+    catalog: write index.html into the release and refresh releases/index.html.
+    force_new: publish a new version even when nothing changed (never overwrites one).
+    """
+    from pipelines import releases as rel
+
     releases_dir.mkdir(parents=True, exist_ok=True)
     params = dict(params or {})
     fingerprint = input_fingerprint(sources, params)
@@ -173,25 +268,40 @@ def publish_release(
         and (releases_dir / latest["version"]).is_dir()
     ):
         return ReleaseResult(latest["version"], releases_dir / latest["version"], fingerprint, unchanged=True)
+    previous = latest["version"] if latest and (releases_dir / latest["version"]).is_dir() else None
+    csv_tables = set(tables) if csv is True else set(csv or [])
 
     version = next_version(releases_dir, today)
     tmp = releases_dir / f".tmp-{version}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
-        resources = []
+        resources: list[dict[str, Any]] = []
         counts: dict[str, int] = {}
         for name, src in tables.items():
             schema = load_schema(name)
             rel_path = f"data/{name}.parquet"
             out = tmp / rel_path
             out.parent.mkdir(parents=True, exist_ok=True)
-            rows, arrow_schema = write_parquet(src, out, list(schema.sort_by))
+            rows, arrow_schema = write_parquet(src, out, list(schema.sort_by), list(schema.primary_key))
             schema.check_columns(arrow_schema.names)
             counts[name] = rows
             by_name = {f["name"]: f for f in schema.fields}
+            table_schema = {
+                "fields": [
+                    {
+                        "name": f.name,
+                        "type": _field_type(f.type),
+                        **{k: v for k, v in by_name[f.name].items() if k in ("description", "unit", "title")},
+                    }
+                    for f in arrow_schema
+                ],
+                "primaryKey": list(schema.primary_key),
+            }
+            content_hash = rel.table_content_hash(out, list(schema.primary_key))
             resources.append(
                 {
                     "name": name,
+                    "type": "table",
                     "title": schema.title,
                     "description": schema.description,
                     "path": rel_path,
@@ -200,46 +310,75 @@ def publish_release(
                     "bytes": out.stat().st_size,
                     "hash": f"sha256:{sha256_file(out)}",
                     "rows": rows,
-                    "schema": {
-                        "fields": [
-                            {
-                                "name": f.name,
-                                "type": _field_type(f.type),
-                                **{k: v for k, v in by_name[f.name].items() if k in ("description", "unit", "title")},
-                            }
-                            for f in arrow_schema
-                        ],
-                        "primaryKey": list(schema.primary_key),
-                    },
+                    "sortedBy": _order(list(schema.sort_by), list(schema.primary_key)),
+                    "rowGroupRows": row_group_rows(rows),
+                    "contentHash": content_hash,
+                    "schema": table_schema,
                 }
             )
+            if name in csv_tables:
+                csv_path = f"csv/{name}.csv"
+                (tmp / "csv").mkdir(exist_ok=True)
+                pl.scan_parquet(out).sink_csv(tmp / csv_path)
+                resources.append(
+                    {
+                        "name": f"{name}-csv",
+                        "type": "table",
+                        "title": f"{schema.title} (CSV copy)",
+                        "path": csv_path,
+                        "format": "csv",
+                        "mediatype": "text/csv",
+                        "encoding": "utf-8",
+                        "bytes": (tmp / csv_path).stat().st_size,
+                        "hash": f"sha256:{sha256_file(tmp / csv_path)}",
+                        "rows": rows,
+                        "contentHash": content_hash,
+                        "schema": table_schema,
+                    }
+                )
         for rel_name, src_path in (extra_files or {}).items():
             dest = tmp / rel_name
             dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src_path, dest)
+            if Path(src_path).is_dir():
+                shutil.copytree(src_path, dest, dirs_exist_ok=True)
+            else:
+                shutil.copyfile(src_path, dest)
         created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         package = {
-            "$schema": "https://datapackage.org/profiles/2.0/datapackage.json",
-            "name": "cluster-observatory",
+            "$schema": DATAPACKAGE_PROFILE,
+            "name": PACKAGE_NAME,
+            "id": f"{PACKAGE_NAME}/{version}",
             "title": "Cluster Observatory: regional cluster indicators",
+            "description": (
+                "Regional cluster indicators reproducing clustermapping.us (US Cluster Mapping Project) "
+                "from public US County Business Patterns: employment, wages, location quotients and "
+                "strong clusters by region, cluster and year."
+            ),
             "version": version,
             "created": created,
+            "keywords": ["clusters", "regional economics", "County Business Patterns", "location quotient"],
             "licenses": [LICENSE],
+            "contributors": [{"title": "Cluster Observatory contributors", "roles": ["creator", "publisher"]}],
             "fingerprint": fingerprint,
+            "contentHashMethod": rel.CONTENT_HASH_METHOD,
             "code": code_version(),
             "parameters": params,
-            "sources": [
-                {
-                    "title": s["source_id"],
-                    "path": s.get("url") or f"mirror:{s['source_id']}",
-                    **{k: s[k] for k in ("sha256", "bytes", "retrieved_at", "served_from", "mirror_kind", "attribution", "note", "etag", "last_modified") if s.get(k) is not None},
-                }
-                for s in sorted(sources, key=lambda s: s["source_id"])
-            ],
+            "previousVersion": previous,
+            "sources": [rel.source_entry(s) for s in sorted(sources, key=lambda s: s["source_id"])],
             "resources": resources,
             **dict(metadata or {}),
         }
+        diff = rel.write_changes(tmp, releases_dir / previous if previous else None, package)
+        resources.extend(rel.file_resources(tmp))
+        problems = rel.validate_datapackage(package, tmp)
+        if problems:
+            raise ValueError("datapackage.json does not follow Data Package v2: " + "; ".join(problems[:5]))
         (tmp / "datapackage.json").write_text(json.dumps(package, indent=2, sort_keys=False, default=str) + "\n")
+        rel.write_metadata_files(tmp, package)
+        if bundle:
+            rel.write_bundle(tmp, package)
+        if catalog:
+            rel.write_release_page(tmp, package)
         _write_sums(tmp)
         final = releases_dir / version
         if final.exists():
@@ -248,8 +387,13 @@ def publish_release(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _write_latest(releases_dir, version, fingerprint, created)
-    return ReleaseResult(version, final, fingerprint, counts)
+    _point_latest(releases_dir, version, fingerprint, created)
+    if catalog:
+        try:
+            rel.build_catalog(releases_dir)
+        except Exception:  # the release is complete and immutable; a catalog hiccup must not hide that
+            log.exception("release %s published, but the catalog index could not be rebuilt", version)
+    return ReleaseResult(version, final, fingerprint, counts, previous=previous, diff_summary=diff)
 
 
 def _write_sums(folder: Path) -> None:
@@ -259,6 +403,16 @@ def _write_sums(folder: Path) -> None:
         if p.is_file() and p.name != "SHA256SUMS"
     ]
     (folder / "SHA256SUMS").write_text("\n".join(lines) + "\n")
+
+
+def _point_latest(releases_dir: Path, version: str, fingerprint: str, created: str) -> None:
+    """Move the latest/ link, then latest.json (each an atomic rename)."""
+    link = releases_dir / "latest"
+    if not link.exists() or link.is_symlink():
+        tmp_link = releases_dir / f".latest-link-{uuid.uuid4().hex[:8]}"
+        os.symlink(version, tmp_link, target_is_directory=True)
+        os.replace(tmp_link, link)
+    _write_latest(releases_dir, version, fingerprint, created)
 
 
 def _write_latest(releases_dir: Path, version: str, fingerprint: str, created: str) -> None:
@@ -271,16 +425,32 @@ def _write_latest(releases_dir: Path, version: str, fingerprint: str, created: s
 
 
 def verify_release(path: Path) -> list[str]:
-    """Re-check every sha256 in SHA256SUMS; returns the problems found (empty when intact)."""
+    """Re-check every sha256 in SHA256SUMS (and every resource hash in datapackage.json);
+    returns the problems found (empty when intact)."""
     problems = []
     sums = path / "SHA256SUMS"
     if not sums.exists():
         return [f"{sums} missing"]
+    listed = set()
     for line in sums.read_text().splitlines():
+        if not line.strip():
+            continue
         digest, rel = line.split("  ", 1)
+        listed.add(rel)
         f = path / rel
         if not f.exists():
             problems.append(f"{rel}: missing")
         elif sha256_file(f) != digest:
             problems.append(f"{rel}: sha256 mismatch")
+    for p in sorted(path.rglob("*")):
+        rel = p.relative_to(path).as_posix()
+        if p.is_file() and p.name != "SHA256SUMS" and rel not in listed:
+            problems.append(f"{rel}: not listed in SHA256SUMS")
+    pkg_path = path / "datapackage.json"
+    if pkg_path.exists() and "datapackage.json: sha256 mismatch" not in problems:
+        for r in json.loads(pkg_path.read_text()).get("resources", []):
+            f = path / r["path"]
+            want = str(r.get("hash", "")).removeprefix("sha256:")
+            if want and f.exists() and sha256_file(f) != want and f"{r['path']}: sha256 mismatch" not in problems:
+                problems.append(f"{r['path']}: sha256 differs from datapackage.json")
     return problems
