@@ -63,17 +63,23 @@ def cmd_indicators(args: argparse.Namespace) -> int:
 
 
 def cmd_releases(args: argparse.Namespace) -> int:
-    from pipelines.publish import read_latest, verify_release
+    from pipelines.publish import list_versions, read_latest, verify_release
 
     settings = Settings.from_env()
     rdir = settings.releases_dir
     if args.action == "list":
         latest = (read_latest(rdir) or {}).get("version")
-        for d in sorted(p for p in rdir.glob("v*") if p.is_dir()):
-            pkg = json.loads((d / "datapackage.json").read_text())
-            mark = "*" if d.name == latest else " "
-            print(f"{mark} {d.name}  created {pkg.get('created')}  {len(pkg.get('resources', []))} tables")
+        versions = list_versions(rdir)
+        if not versions:
+            print(f"no releases in {rdir}")
+        for v in versions:
+            pkg = json.loads((rdir / v / "datapackage.json").read_text())
+            mark = "*" if v == latest else " "
+            n = sum(1 for r in pkg.get("resources", []) if r.get("format") == "parquet")
+            print(f"{mark} {v}  created {pkg.get('created')}  {n} tables")
         return 0
+    if args.action == "diff":
+        return _releases_diff(args, rdir)
     if not args.version:
         print("a version is required", file=sys.stderr)
         return 2
@@ -85,14 +91,45 @@ def cmd_releases(args: argparse.Namespace) -> int:
         pkg = json.loads((path / "datapackage.json").read_text())
         print(f"{pkg['version']}  created {pkg['created']}  code {pkg['code'].get('git_commit', pkg['code']['package_version'])}")
         for r in pkg["resources"]:
-            print(f"  {r['path']:<40} {r['rows']:>10,} rows {r['bytes']:>12,} bytes")
+            rows = f"{r['rows']:>10,} rows" if "rows" in r else " " * 15
+            print(f"  {r['path']:<40} {rows} {r['bytes']:>12,} bytes")
         print(f"sources: {len(pkg['sources'])}; national reference: {pkg.get('national_reference')}")
+        if pkg.get("previousVersion"):
+            print(f"previous: {pkg['previousVersion']} (see CHANGELOG.md, diff.json)")
+        return 0
+    if args.action == "delete":
+        from pipelines.releases import delete_release
+
+        if not args.yes:
+            print(f"refusing to delete {args.version} without --yes (releases are immutable; delete is the only way to remove one)", file=sys.stderr)
+            return 2
+        new_latest = delete_release(rdir, args.version)
+        print(f"deleted {args.version}; latest is now {new_latest or '(none)'}")
         return 0
     problems = verify_release(path)
     for p in problems:
         print(f"FAIL {p}")
     print("OK: every sha256 matches" if not problems else f"{len(problems)} problem(s)")
     return 0 if not problems else 1
+
+
+def _releases_diff(args: argparse.Namespace, rdir: Path) -> int:
+    from pipelines.releases import changelog_section, diff_releases
+
+    if not args.version or not args.other:
+        print("usage: observatory releases diff A B", file=sys.stderr)
+        return 2
+    for v in (args.version, args.other):
+        if not (rdir / v / "datapackage.json").exists():
+            print(f"no release {v} in {rdir}", file=sys.stderr)
+            return 2
+    diff = diff_releases(rdir / args.version, rdir / args.other, rtol=args.rtol, atol=args.atol)
+    if args.json:
+        print(json.dumps(diff, indent=2, default=str))
+    else:
+        created = json.loads((rdir / args.other / "datapackage.json").read_text()).get("created", "")
+        print(changelog_section(diff, args.other, created))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,9 +142,14 @@ def main(argv: list[str] | None = None) -> int:
     p_ind.add_argument("--cluster-totals", required=True, help="CSV or Parquet: year, region_type, region_code, cluster_code, emp, emp_reported, est, payroll")
     p_ind.add_argument("--out", default=".", help="output folder (default: current)")
     p_ind.set_defaults(func=cmd_indicators)
-    p_rel = sub.add_parser("releases", help="list, show or verify releases")
-    p_rel.add_argument("action", choices=["list", "show", "verify"])
-    p_rel.add_argument("version", nargs="?")
+    p_rel = sub.add_parser("releases", help="list, show, diff, verify or delete releases")
+    p_rel.add_argument("action", choices=["list", "show", "diff", "verify", "delete"])
+    p_rel.add_argument("version", nargs="?", help="release version (diff: the older one, A)")
+    p_rel.add_argument("other", nargs="?", help="diff: the newer release, B")
+    p_rel.add_argument("--rtol", type=float, default=1e-9, help="diff: relative tolerance for numbers (default 1e-9)")
+    p_rel.add_argument("--atol", type=float, default=1e-9, help="diff: absolute tolerance for numbers (default 1e-9)")
+    p_rel.add_argument("--json", action="store_true", help="diff: machine-readable output")
+    p_rel.add_argument("--yes", action="store_true", help="delete: confirm")
     p_rel.set_defaults(func=cmd_releases)
     args = parser.parse_args(argv)
     try:
