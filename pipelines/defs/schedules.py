@@ -1,0 +1,457 @@
+"""Keeping current: new-vintage sensors, release-window schedules, publish follow-up, API pulls.
+
+All schedules and sensors ship STOPPED (turn them on in the UI, Automation tab, or with
+`dagster schedule start` / `dagster sensor start`; they need `dagster-daemon`). They:
+
+- cbp_new_vintage_sensor (every 6 h) and cbp_release_window_schedule (Mondays 06:00 ET,
+  March–September, when the Census Bureau publishes CBP): ask cheaply whether each CBP file
+  changed — the mirror index sha256 when OBSERVATORY_MIRROR is set, otherwise an HTTP HEAD with
+  If-None-Match / If-Modified-Since, compared with the ETag / Last-Modified the raw archive
+  recorded — and launch cbp_job for the changed (geography, year) partitions only.
+- us_publish_after_cbp: when such a run succeeds with changed years (or the reference job
+  succeeds), launch publish_after_cbp_job (indicators + release); an unchanged release is not published.
+- Eurostat: eurostat_updated() reads the dataset's JSON-stat `updated` field; the sensor and
+  monthly schedule are wired only when an asset `eurostat_sbs` exists in the code location.
+- cbp_api_pull: a targeted pull from the Census CBP API (year, state, NAICS list), launched
+  from the Launchpad with run config; the key comes from the CENSUS_API_KEY env var.
+"""
+
+import importlib
+import json
+import os
+import pkgutil
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import dagster as dg
+import requests
+from pydantic import Field
+
+from pipelines import stage
+from pipelines.archive import RawArchive
+from pipelines.config import Settings
+from pipelines.defs import us
+from pipelines.defs.resources import ObservatoryResource
+from pipelines.errors import SourceError
+from pipelines.http import head, make_session, redact_text
+from pipelines.mirror import Mirror
+from pipelines.sources import cbp, census_api
+
+PARTITION_YEARS = {int(k) for k in us.CBP_YEARS}
+TRIGGER_TAG = "observatory/trigger"
+EUROSTAT_ASSET = "eurostat_sbs"
+EUROSTAT_DATASETS_ENV = "OBSERVATORY_EUROSTAT_DATASETS"
+EUROSTAT_DEFAULT_DATASETS = ("sbs_r_nuts06_r2",)
+EUROSTAT_API = "https://ec.europa.eu/eurostat/api/dissemination"
+
+
+# --- CBP: what changed? ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Vintage:
+    """A CBP file (geography, year) whose upstream version differs from the archived one."""
+
+    geo: str
+    year: int
+    token: str  # sha256:… (mirror) or etag:/lm:/len:… (upstream HEAD)
+    reason: str  # "new" (never archived) or "changed"
+
+    @property
+    def asset(self) -> str:
+        return f"cbp_{self.geo}"
+
+    @property
+    def run_key(self) -> str:
+        return f"{self.asset}:{self.year}:{self.token}"
+
+
+def _archived_matches(records: list[dict[str, Any]], *, sha256=None, etag=None, last_modified=None, length=None) -> bool:
+    for rec in records:
+        if sha256 and rec.get("sha256") == sha256:
+            return True
+        if etag and rec.get("etag") == etag:
+            return True
+        if not etag and last_modified and rec.get("last_modified") == last_modified:
+            return True
+        if not etag and not last_modified and length is not None and rec.get("bytes") == length:
+            return True
+    return False
+
+
+def candidate_years(settings: Settings, today: datetime | None = None) -> list[int]:
+    """Configured years plus every later year up to last year (CBP appears ~2 years late)."""
+    now = today or datetime.now(UTC)
+    years = set(settings.cbp_years) | set(range(max(settings.cbp_years) + 1, now.year))
+    return sorted(years & PARTITION_YEARS)
+
+
+def detect_cbp_vintages(
+    settings: Settings,
+    *,
+    cursor: dict[str, str] | None = None,
+    session: requests.Session | None = None,
+    url_for: Callable[[int, str], str] = cbp.url,
+    today: datetime | None = None,
+    log: Callable[[str], None] | None = None,
+) -> tuple[list[Vintage], dict[str, str]]:
+    """CBP files whose upstream version is not in the raw archive, and the updated cursor.
+
+    Mirror configured: the mirror index lists the files and their sha256 (no network). Otherwise
+    one HEAD per (geography, year), conditional on the last seen ETag/Last-Modified; 404 means
+    "not published yet". Failures of single HEADs are logged and skipped, never raised.
+    """
+    cursor = dict(cursor or {})
+    archive = RawArchive(settings.raw_dir)
+    found: list[Vintage] = []
+    if settings.mirror is not None:
+        mirror = Mirror(settings.mirror)  # read afresh: the sensor process lives for days
+        years = set(candidate_years(settings, today))
+        for geo in settings.cbp_geos:
+            for entry in mirror.entries:
+                parts = entry.id.split("/")
+                if parts[:3] != ["census", "cbp", geo] or len(parts) != 4 or not parts[3].isdigit():
+                    continue
+                year = int(parts[3])
+                if year not in years:
+                    continue
+                token = f"sha256:{entry.sha256}"
+                records = archive.entries(entry.id)
+                cursor[f"{geo}/{year}"] = token
+                if not _archived_matches(records, sha256=entry.sha256):
+                    found.append(Vintage(geo, year, token, "changed" if records else "new"))
+        return sorted(found, key=lambda v: (v.geo, v.year)), cursor
+
+    own = session is None
+    sess = session or make_session(retries=3, backoff=1.0, max_backoff=30)
+    try:
+        for geo in settings.cbp_geos:
+            for year in candidate_years(settings, today):
+                sid = cbp.source_id(year, geo)
+                seen = json.loads(cursor.get(f"{geo}/{year}:validators", "{}"))
+                try:
+                    rv = head(sid, url_for(year, geo), etag=seen.get("etag"), last_modified=seen.get("last_modified"), session=sess)
+                except SourceError as exc:
+                    if log:
+                        log(f"skipping {sid}: {exc}")
+                    continue
+                if not rv.exists:
+                    continue  # 404: that year is not out yet
+                records = archive.entries(sid)
+                if rv.not_modified:
+                    token = cursor.get(f"{geo}/{year}", "")
+                    changed = not records  # unchanged since last tick, but never fetched
+                else:
+                    token = rv.token or f"seen:{datetime.now(UTC):%Y%m%d}"
+                    cursor[f"{geo}/{year}"] = token
+                    cursor[f"{geo}/{year}:validators"] = json.dumps(
+                        {"etag": rv.etag, "last_modified": rv.last_modified}
+                    )
+                    changed = not _archived_matches(
+                        records, etag=rv.etag, last_modified=rv.last_modified, length=rv.content_length
+                    )
+                if changed:
+                    found.append(Vintage(geo, year, token, "changed" if records else "new"))
+    finally:
+        if own:
+            sess.close()
+    return found, cursor
+
+
+def vintage_run_requests(vintages: Iterable[Vintage], trigger: str) -> list[dg.RunRequest]:
+    """One run per changed (geography, year): that partition of that cbp_<geo> asset only."""
+    return [
+        dg.RunRequest(
+            run_key=v.run_key,
+            partition_key=str(v.year),
+            asset_selection=[dg.AssetKey(v.asset)],
+            tags={TRIGGER_TAG: trigger, "observatory/vintage": f"{v.reason}:{v.token[:40]}"},
+        )
+        for v in vintages
+    ]
+
+
+@dg.sensor(
+    name="cbp_new_vintage_sensor",
+    job=us.cbp_job,
+    minimum_interval_seconds=6 * 3600,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="Launch cbp_job for CBP files whose upstream version (HEAD ETag/Last-Modified, or mirror sha256) is new.",
+)
+def cbp_new_vintage_sensor(context: dg.SensorEvaluationContext, observatory: ObservatoryResource):
+    settings = observatory.settings()
+    cursor = json.loads(context.cursor) if context.cursor else {}
+    vintages, cursor = detect_cbp_vintages(settings, cursor=cursor, log=context.log.warning)
+    new_cursor = json.dumps(cursor, sort_keys=True)
+    if not vintages:
+        return dg.SensorResult(skip_reason=dg.SkipReason("no new CBP vintage"), cursor=new_cursor)
+    context.log.info("new CBP vintages: " + ", ".join(f"{v.asset} {v.year} ({v.reason})" for v in vintages))
+    return dg.SensorResult(run_requests=vintage_run_requests(vintages, "sensor"), cursor=new_cursor)
+
+
+@dg.schedule(
+    name="cbp_release_window_schedule",
+    job=us.cbp_job,
+    cron_schedule="0 6 * 3-9 1",
+    execution_timezone="America/New_York",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="Weekly during the CBP release window (March–September): refresh changed CBP years only.",
+)
+def cbp_release_window_schedule(context: dg.ScheduleEvaluationContext, observatory: ObservatoryResource):
+    vintages, _ = detect_cbp_vintages(observatory.settings(), log=context.log.warning)
+    if not vintages:
+        return dg.SkipReason("no new CBP vintage this week")
+    return vintage_run_requests(vintages, "schedule")
+
+
+# --- downstream follow-up ----------------------------------------------------------------------
+
+
+def _changed_years(instance: dg.DagsterInstance, run_id: str) -> list[int]:
+    years: list[int] = []
+    for rec in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION):
+        mat = rec.asset_materialization
+        if mat is None:
+            continue
+        meta = mat.metadata.get("changed_years")
+        if meta is not None:
+            years.extend(int(y) for y in meta.value)
+    return sorted(set(years))
+
+
+# Everything downstream of the CBP files and reference tables: indicators, then the release.
+publish_job = dg.define_asset_job(
+    "publish_after_cbp_job",
+    selection=dg.AssetSelection.groups("us_indicators", "release"),
+    description="Indicators and the release, launched by us_publish_after_cbp (changed inputs only).",
+)
+
+
+@dg.run_status_sensor(
+    name="us_publish_after_cbp",
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitored_jobs=[us.cbp_job, us.us_reference_job],
+    request_job=publish_job,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="After a successful CBP run with changed years (or a reference refresh): indicators + release.",
+)
+def us_publish_after_cbp(context: dg.RunStatusSensorContext):
+    run = context.dagster_run
+    if run.job_name == us.cbp_job.name:
+        changed = _changed_years(context.instance, run.run_id)
+        if not changed:
+            return dg.SkipReason(f"run {run.run_id[:8]} changed no CBP year: nothing to publish")
+        reason = f"CBP years {changed} changed"
+    else:
+        reason = "reference tables refreshed"
+    years = publish_years(Settings.from_env())
+    run_config = {"resources": {"observatory": {"config": {"cbp_years": ",".join(map(str, years))}}}}
+    return dg.RunRequest(
+        run_key=f"publish-after-{run.run_id}", run_config=run_config, tags={TRIGGER_TAG: reason[:200]}
+    )
+
+
+def publish_years(settings: Settings) -> list[int]:
+    """Configured years, plus the contiguous run of later years staged for every geography.
+
+    A year published upstream after OBSERVATORY_CBP_YEARS was set joins sensor-launched releases
+    here; add it to OBSERVATORY_CBP_YEARS so `observatory run/refresh` keep it as well.
+    """
+    years = set(settings.cbp_years)
+    nxt = max(years) + 1
+    while nxt in PARTITION_YEARS and all(
+        stage.cbp_staged_path(settings, nxt, geo).exists() for geo in settings.cbp_geos
+    ):
+        years.add(nxt)
+        nxt += 1
+    return sorted(years)
+
+
+# --- Eurostat ----------------------------------------------------------------------------------
+
+
+def eurostat_updated(
+    dataset: str, *, base: str = EUROSTAT_API, session: requests.Session | None = None
+) -> str:
+    """The dataset's last data update, from the JSON-stat `updated` field (one small request).
+
+    Asks the dissemination API for the last time period only, so the body stays small; the
+    `updated` timestamp describes the whole dataset.
+    """
+    url = f"{base.rstrip('/')}/statistics/1.0/data/{dataset}?format=JSON&lang=EN&lastTimePeriod=1"
+    sid = f"eurostat/{dataset}"
+    own = session is None
+    sess = session or make_session(retries=3, backoff=1.0, max_backoff=30)
+    try:
+        resp = sess.get(url, timeout=(10, 60))
+    except requests.RequestException as exc:
+        raise SourceError(sid, url, redact_text(f"metadata request failed: {type(exc).__name__}: {exc}")) from None
+    finally:
+        if own:
+            sess.close()
+    if resp.status_code >= 400:
+        raise SourceError(sid, url, f"metadata: HTTP {resp.status_code} {resp.reason}")
+    try:
+        doc = resp.json()
+    except ValueError:
+        raise SourceError(sid, url, f"metadata is not JSON (starts with {resp.text[:60]!r})") from None
+    updated = doc.get("updated") if isinstance(doc, dict) else None
+    if not updated:
+        raise SourceError(sid, url, "metadata has no 'updated' field")
+    return str(updated)
+
+
+def eurostat_datasets() -> tuple[str, ...]:
+    raw = os.environ.get(EUROSTAT_DATASETS_ENV)
+    return tuple(d.strip() for d in raw.split(",") if d.strip()) if raw else EUROSTAT_DEFAULT_DATASETS
+
+
+def build_eurostat_sensor(
+    asset_key: str = EUROSTAT_ASSET,
+    datasets: Callable[[], Iterable[str]] = eurostat_datasets,
+    base: str = EUROSTAT_API,
+) -> dg.SensorDefinition:
+    """Sensor that materialises `asset_key` when any dataset's `updated` timestamp moves."""
+
+    @dg.sensor(
+        name=f"{asset_key}_new_vintage_sensor",
+        asset_selection=[dg.AssetKey(asset_key)],
+        minimum_interval_seconds=12 * 3600,
+        default_status=dg.DefaultSensorStatus.STOPPED,
+        description="Materialise Eurostat SBS when the dataset's JSON-stat 'updated' field changes.",
+    )
+    def _sensor(context: dg.SensorEvaluationContext, observatory: ObservatoryResource):
+        settings = observatory.settings()
+        cursor = json.loads(context.cursor) if context.cursor else {}
+        archive = RawArchive(settings.raw_dir)
+        changed = []
+        for ds in datasets():
+            try:
+                updated = eurostat_updated(ds, base=base)
+            except SourceError as exc:
+                context.log.warning(f"skipping {ds}: {exc}")
+                continue
+            never_fetched = not archive.entries(f"eurostat/{ds}")
+            if cursor.get(ds) != updated and (ds in cursor or never_fetched):
+                changed.append(f"{ds}@{updated}")
+            cursor[ds] = updated
+        new_cursor = json.dumps(cursor, sort_keys=True)
+        if not changed:
+            return dg.SensorResult(skip_reason=dg.SkipReason("Eurostat data not updated"), cursor=new_cursor)
+        return dg.SensorResult(
+            run_requests=[dg.RunRequest(run_key="|".join(changed), tags={TRIGGER_TAG: "eurostat-updated"})],
+            cursor=new_cursor,
+        )
+
+    return _sensor
+
+
+def build_eurostat_schedule(asset_key: str = EUROSTAT_ASSET) -> dg.ScheduleDefinition:
+    """Monthly refresh (Eurostat updates datasets on its monthly release calendar)."""
+    job = dg.define_asset_job(f"{asset_key}_job", selection=dg.AssetSelection.assets(asset_key))
+    return dg.ScheduleDefinition(
+        name=f"{asset_key}_monthly_schedule",
+        job=job,
+        cron_schedule="0 7 3 * *",
+        execution_timezone="Europe/Luxembourg",
+        default_status=dg.DefaultScheduleStatus.STOPPED,
+    )
+
+
+def _asset_exists(key: str) -> bool:
+    """Whether another module under pipelines/defs defines the asset (wired only if so)."""
+    import pipelines.defs as pkg
+
+    target = dg.AssetKey(key)
+    for mod in pkgutil.iter_modules(pkg.__path__):
+        if mod.name in {"schedules", "hooks"}:
+            continue
+        try:
+            module = importlib.import_module(f"{pkg.__name__}.{mod.name}")
+        except Exception:  # a broken sibling module is reported by its own loader
+            continue
+        for value in vars(module).values():
+            if isinstance(value, dg.AssetsDefinition) and target in value.keys:
+                return True
+    return False
+
+
+# --- Census CBP API: targeted pulls ------------------------------------------------------------
+
+
+class CensusApiResource(dg.ConfigurableResource):
+    """Census Data API access; the key is read from CENSUS_API_KEY (a Dagster EnvVar)."""
+
+    api_key: str | None = None
+    base_url: str = census_api.API_BASE
+
+
+class CbpApiPullConfig(dg.Config):
+    year: int
+    state: str  # 2-digit FIPS, or "*" for all states
+    naics: list[str] = Field(default_factory=list)  # empty: every industry
+
+
+@dg.asset(
+    name="cbp_api_pull",
+    group_name="us_cbp",
+    kinds={"polars", "parquet"},
+    pool="upstream_census",
+    retry_policy=dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL),
+    description=(
+        "Targeted pull from the Census CBP API (api.census.gov/data/{year}/cbp) for one year, a "
+        "state and a NAICS list, harmonised into the industry-employment schema under "
+        "staging/cbp_api/. Launch with run config {year, state, naics}."
+    ),
+)
+def cbp_api_pull(
+    context: dg.AssetExecutionContext,
+    config: CbpApiPullConfig,
+    observatory: ObservatoryResource,
+    census_api_client: CensusApiResource,
+) -> dg.MaterializeResult:
+    out = census_api.stage_cbp_api(
+        observatory.settings(),
+        config.year,
+        config.state,
+        config.naics,
+        key=census_api_client.api_key,
+        base=census_api_client.base_url,
+    )
+    context.log.info(f"{out['source_id']}: {out['rows']} rows staged at {out['path']}")
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": out["rows"],
+            "source_id": out["source_id"],
+            "url": out["url"],  # redacted by pipelines.http
+            "sha256": out["sha256"],
+            "path": dg.MetadataValue.path(out["path"]),
+        }
+    )
+
+
+cbp_api_job = dg.define_asset_job("cbp_api_job", selection=dg.AssetSelection.assets(cbp_api_pull))
+
+
+def census_api_resource() -> CensusApiResource:
+    if os.environ.get(census_api.KEY_ENV):
+        return CensusApiResource(api_key=dg.EnvVar(census_api.KEY_ENV))
+    return CensusApiResource()  # the API serves small keyless volumes too
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    sensors: list[dg.SensorDefinition] = [cbp_new_vintage_sensor, us_publish_after_cbp]
+    schedules: list[dg.ScheduleDefinition] = [cbp_release_window_schedule]
+    if _asset_exists(EUROSTAT_ASSET):
+        sensors.append(build_eurostat_sensor())
+        schedules.append(build_eurostat_schedule())
+    return dg.Definitions(
+        assets=[cbp_api_pull],
+        jobs=[cbp_api_job, publish_job],
+        sensors=sensors,
+        schedules=schedules,
+        resources={"census_api_client": census_api_resource()},
+    )
