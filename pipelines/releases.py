@@ -461,6 +461,8 @@ def changelog_section(diff: Mapping[str, Any], version: str, created: str) -> st
     lines.append("")
     lines += ["| table | status | rows | added | removed | rows with changed values | schema |", "|---|---|---:|---:|---:|---:|---|"]
     for n, t in diff["tables"].items():
+        if t["status"] == "unchanged":
+            continue
         sch = t.get("schema") or {}
         sch_txt = "; ".join(
             x for x in (
@@ -473,6 +475,9 @@ def changelog_section(diff: Mapping[str, Any], version: str, created: str) -> st
             f"| {n} | {t['status']} | {_fmt(t.get('rows_b', t.get('rows_a')))} | {_fmt(t.get('rows_added', {}).get('count', 0))} "
             f"| {_fmt(t.get('rows_removed', {}).get('count', 0))} | {_fmt(t.get('rows_changed', 0))} | {sch_txt} |"
         )
+    same = [n for n, t in diff["tables"].items() if t["status"] == "unchanged"]
+    if same:
+        lines += ["", f"Unchanged ({len(same)}): {', '.join(same)}."]
     for n, t in diff["tables"].items():
         vals = t.get("values_changed") or {}
         if not vals:

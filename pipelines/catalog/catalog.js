@@ -109,7 +109,8 @@
       el("rect", { x: 300, y: ly, width: 14, height: 14, fill: COLORS[k % COLORS.length] }, s);
       label(s, 320, ly + 12, short(p[0], 44) + "  " + (100 * share).toFixed(1) + "%", { "class": "lab" });
     });
-    label(s, cx, cy + 5, (100 * (parts[0][1] / total)).toFixed(0) + "% top", { "text-anchor": "middle", "class": "val" });
+    label(s, cx, cy - 2, fmt(total), { "text-anchor": "middle", "class": "val" });
+    label(s, cx, cy + 14, "traded jobs", { "text-anchor": "middle", "class": "axis" });
   }
 
   function drawTrend(r, c) {
