@@ -12,7 +12,7 @@ export OBSERVATORY_MIRROR ?= $(shell [ -f $(MIRROR_DEFAULT)/index.json ] && echo
 export DAGSTER_HOME ?= $(abspath warehouse/dagster)
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 
-.PHONY: venv run test lint ui bench clean-venv
+.PHONY: venv run test lint ui bench clean-venv postgres
 
 $(VENV)-tools/bin/uv:
 	$(PY) -m venv $(VENV)-tools
@@ -28,7 +28,13 @@ run: venv
 	@mkdir -p $(DAGSTER_HOME) && cp -n dagster.yaml $(DAGSTER_HOME)/dagster.yaml 2>/dev/null || true
 	$(VENV)/bin/observatory run
 
-test: venv
+# PostgreSQL server binaries for tests/test_postgres.py (Debian package), installed only when missing.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql; }
+
+test: venv postgres
 	$(VENV)/bin/ruff check pipelines tests benchmarks
 	$(VENV)/bin/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
