@@ -51,6 +51,10 @@ class Settings:
     offline: bool = False
     # CBP files per year: "state" (default), "county", "msa", "us" (national rows → LQ reference).
     cbp_geos: tuple[str, ...] = ("state",)
+    # User-defined regions (YAML, see assets/region_groups.example.yaml); None = none.
+    region_groups: Path | None = None
+    # Eurostat regional SBS (the European side) in every refresh.
+    eurostat: bool = True
 
     @property
     def raw_dir(self) -> Path:
@@ -74,12 +78,17 @@ class Settings:
         mirror = os.environ.get("OBSERVATORY_MIRROR") or None
         years = os.environ.get("OBSERVATORY_CBP_YEARS")
         geos = os.environ.get("OBSERVATORY_CBP_GEOS")
+        groups = os.environ.get("OBSERVATORY_REGION_GROUPS")
+        if groups is None:
+            groups = str(ASSETS_DIR / "region_groups.yaml")
         return cls(
             warehouse=Path(wh).resolve() if wh else _default_warehouse(),
             mirror=Path(mirror).resolve() if mirror else None,
             cbp_years=tuple(parse_years(years)) if years else tuple(range(2000, 2012)),
             offline=os.environ.get("OBSERVATORY_OFFLINE", "") in {"1", "true", "yes"},
             cbp_geos=parse_geos(geos) if geos else ("state",),
+            region_groups=Path(groups).resolve() if groups.strip() else None,
+            eurostat=os.environ.get("OBSERVATORY_EUROSTAT", "1").lower() not in {"0", "false", "no"},
         )
 
 

@@ -388,14 +388,14 @@ def build_eu(
     datasets: Sequence[str] = DEFAULT_DATASETS,
     target_nuts: str = nuts.DEFAULT_TARGET,
     weight_year: int = WEIGHT_YEAR,
-    region_groups: Path | None = None,
+    region_groups: Path | Sequence[Any] | None = None,
     client: eurostat.EurostatClient | None = None,
 ) -> dict[str, pl.DataFrame]:
     """Fetch, parse, fill, recode and map to clusters; returns the tables ready to publish:
     eu_industry_employment, nace_cluster_concordance, eu_cluster_totals, nuts_crosswalk.
 
     ``region_groups``: optional YAML file of user-defined regions (see
-    assets/region_groups.example.yaml); their rows (region_type 'custom') are added to
+    assets/region_groups.example.yaml), or already loaded RegionGroup objects; their rows (region_type 'custom') are added to
     eu_industry_employment and eu_cluster_totals.
     """
     from pipelines.sources import cbp, clustermapping
@@ -418,10 +418,11 @@ def build_eu(
         ],
         how="vertical_relaxed",
     ).collect()
-    if region_groups is not None:
+    if region_groups:
         from pipelines.region_groups import aggregate_region_groups, load_region_groups
 
-        custom = aggregate_region_groups(recoded, load_region_groups(region_groups), str(region_groups))
+        groups = load_region_groups(region_groups) if isinstance(region_groups, Path) else list(region_groups)
+        custom = aggregate_region_groups(recoded, groups, "region groups")
         recoded = pl.concat([recoded, custom], how="diagonal_relaxed")
 
     clusters, cluster_naics = clustermapping.parse_cluster_definitions(_ref(settings, "cluster_definitions").path)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import logging
 import os
 import re
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -251,10 +253,28 @@ def fetch(
             attribution=entry.attribution if entry else None,
             note=entry.note if entry else None,
         )
-        return archive.store(tmp, name, meta)
+        stored = archive.store(tmp, name, meta)
+        recorder = _recorder.get()
+        if recorder is not None:
+            recorder.append(stored)
+        return stored
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+_recorder: contextvars.ContextVar[list[RawFile] | None] = contextvars.ContextVar("fetch_recorder", default=None)
+
+
+@contextmanager
+def record_fetches() -> Iterator[list[RawFile]]:
+    """Collect the archive record of every fetch inside the block (provenance for releases)."""
+    records: list[RawFile] = []
+    token = _recorder.set(records)
+    try:
+        yield records
+    finally:
+        _recorder.reset(token)
 
 
 

@@ -77,6 +77,13 @@ def build_cluster_tables(
         "cluster_totals": create_table(con, "cluster_totals", "cluster_totals", params),
         "unmapped_industries": create_table(con, "unmapped_industries", "unmapped_industries", params),
     }
+    has_custom = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'custom_regions'"
+    ).fetchall()[0][0]
+    if has_custom:
+        sql = load_sql("custom_cluster_totals")
+        con.execute(f"INSERT INTO cluster_totals BY NAME {sql}", sql_params(sql, params))
+        counts["cluster_totals"] = int(con.execute("SELECT count(*) FROM cluster_totals").fetchall()[0][0])
     counts.update(build_indicator_tables(con, params))
     return counts
 

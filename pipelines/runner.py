@@ -7,6 +7,7 @@ Three runs, because a run targets one partition set: reference tables, the CBP y
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,37 +42,69 @@ def _resource(settings: Settings):
         mirror=str(settings.mirror) if settings.mirror else None,
         cbp_years=",".join(str(y) for y in settings.cbp_years),
         cbp_geos=",".join(settings.cbp_geos),
+        region_groups=str(settings.region_groups) if settings.region_groups else "",
         offline=settings.offline,
+        eurostat=settings.eurostat,
     )
 
 
-def refresh(settings: Settings, instance: dg.DagsterInstance | None = None) -> RefreshResult:
-    from pipelines.defs import checks, us
+def _year_ranges(years: tuple[int, ...]) -> list[tuple[int, int]]:
+    """(2000, 2001, 2002, 2005) → [(2000, 2002), (2005, 2005)]."""
+    out: list[tuple[int, int]] = []
+    for y in sorted(set(years)):
+        if out and y == out[-1][1] + 1:
+            out[-1] = (out[-1][0], y)
+        else:
+            out.append((y, y))
+    return out
+
+
+SOURCES = ("reference", "cbp", "publish")  # `observatory refresh --sources`; publish = indicators + release
+
+
+def refresh(
+    settings: Settings, instance: dg.DagsterInstance | None = None, sources: Collection[str] | None = None
+) -> RefreshResult:
+    """Run the refresh; `sources` limits it (e.g. {"cbp"}: only the CBP year partitions)."""
+    wanted = set(sources or SOURCES)
+    unknown = wanted - set(SOURCES)
+    if unknown:
+        raise ValueError(f"unknown sources {sorted(unknown)}; choose from {', '.join(SOURCES)}")
+    from pipelines.defs import checks, eu, us
+    from pipelines.defs import release as release_defs
 
     inst = instance or _instance(settings)
     resources = {"observatory": _resource(settings)}
     runs = []
     # Blocking validation checks run in each run: a failing one fails the run (no release).
-    r1 = dg.materialize([us.us_reference, *checks.REFERENCE_CHECKS], instance=inst, resources=resources)
-    runs.append(r1.run_id)
-    years = sorted(settings.cbp_years)
-    r2 = dg.materialize(
-        [*(us.CBP_ASSETS[g] for g in settings.cbp_geos), *(checks.CBP_CHECKS_BY_GEO[g] for g in settings.cbp_geos)],
+    if "reference" in wanted:
+        r1 = dg.materialize([us.us_reference, *checks.REFERENCE_CHECKS], instance=inst, resources=resources)
+        runs.append(r1.run_id)
+    cbp_defs = [
+        *(us.CBP_ASSETS[g] for g in settings.cbp_geos),
+        *(checks.CBP_CHECKS_BY_GEO[g] for g in settings.cbp_geos),
+    ]
+    for start, end in _year_ranges(settings.cbp_years) if "cbp" in wanted else []:
+        # One single-run backfill per contiguous range of years.
+        r2 = dg.materialize(
+            cbp_defs,
+            instance=inst,
+            resources=resources,
+            tags=None if start == end else {
+                "dagster/asset_partition_range_start": str(start),
+                "dagster/asset_partition_range_end": str(end),
+            },
+            partition_key=str(start) if start == end else None,
+        )
+        runs.append(r2.run_id)
+    if "publish" not in wanted:
+        return RefreshResult(run_ids=runs, release={})
+    r3 = dg.materialize(
+        [us.us_indicators, *checks.WAREHOUSE_CHECKS, *(eu.EU_ASSETS if settings.eurostat else []), release_defs.release],
         instance=inst,
         resources=resources,
-        tags={
-            "dagster/asset_partition_range_start": str(years[0]),
-            "dagster/asset_partition_range_end": str(years[-1]),
-        }
-        if len(years) > 1
-        else None,
-        partition_key=str(years[0]) if len(years) == 1 else None,
-    )
-    runs.append(r2.run_id)
-    r3 = dg.materialize(
-        [us.us_indicators, *checks.WAREHOUSE_CHECKS, us.us_release], instance=inst, resources=resources
     )
     runs.append(r3.run_id)
-    mats = r3.asset_materializations_for_node("us_release")
+    mats = r3.asset_materializations_for_node("release")
     meta = {k: v.value for k, v in mats[-1].metadata.items()} if mats else {}
     return RefreshResult(run_ids=runs, release=meta)

@@ -9,7 +9,7 @@ from typing import Any
 
 import duckdb
 
-from pipelines import stage, validation
+from pipelines import stage, stage_eu, validation
 from pipelines.config import Settings
 from pipelines.indicators import DEFAULT_PARAMS, build_cluster_tables
 from pipelines.publish import ReleaseResult, publish_release
@@ -17,6 +17,9 @@ from pipelines.publish import ReleaseResult, publish_release
 US_RELEASE_TABLES = (
     "industry_employment", "cluster_indicators", "region_indicators", "unmapped_industries",
     *stage.REFERENCE_TABLES,
+)  # fmt: skip
+EU_RELEASE_TABLES = (
+    "eu_industry_employment", "eu_cluster_indicators", "nace_cluster_concordance", "nuts_crosswalk",
 )  # fmt: skip
 
 
@@ -59,15 +62,30 @@ def _load_parquet(
 
 def build_us_indicators(settings: Settings, params: Mapping[str, Any] | None = None) -> dict[str, int]:
     """Load staged CBP + reference into DuckDB and run the indicator SQL; returns row counts."""
+    custom = stage_eu.stage_us_custom(settings)
     with connect(settings) as con:
         _load_parquet(con, "industry_employment", stage.staged_cbp_paths(settings), view=True)
+        _load_parquet(con, "custom_regions", [stage_eu.custom_dir(settings) / "custom_regions.parquet"])
         for name in stage.REFERENCE_TABLES:
             _load_parquet(con, name, [stage.reference_dir(settings) / f"{name}.parquet"])
         counts = {"industry_employment": int(con.execute("SELECT count(*) FROM industry_employment").fetchall()[0][0])}
         counts.update(build_cluster_tables(con, params))
+        counts["custom_regions"] = int(con.execute("SELECT count(*) FROM custom_regions").fetchall()[0][0])
+        counts["us_region_groups"] = custom["us_groups"]
         return counts
 
 
+def build_eu_indicators(settings: Settings, params: Mapping[str, Any] | None = None) -> dict[str, int]:
+    """Load the staged EU tables into DuckDB and run sql/eu_cluster_indicators.sql."""
+    from pipelines.eu_clusters import eu_indicators
+
+    with connect(settings) as con:
+        counts = {}
+        for name in stage_eu.EU_TABLES:
+            _load_parquet(con, name, [stage_eu.eu_dir(settings) / f"{name}.parquet"])
+            counts[name] = int(con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0])
+        counts["eu_cluster_indicators"] = eu_indicators(con, params).height
+        return counts
 
 
 def publish_us_release(
@@ -81,11 +99,17 @@ def publish_us_release(
         "cbp_geos": list(settings.cbp_geos),
     }
     sources = stage.staged_sources(settings)
+    seen = {s["source_id"] for s in sources}
+    if settings.eurostat:
+        sources += [s for s in stage_eu.staged_eu_sources(settings) if s["source_id"] not in seen]
     with connect(settings, read_only=True) as con:
         # Raises ValidationError (nothing is published) when an error-level expectation fails.
         checked = validation.release_validation(settings, con)
         nat = ", ".join(sorted(str(r[0]) for r in con.execute("SELECT DISTINCT national_reference FROM cluster_indicators").fetchall()))
         tables = {name: con.table(name) for name in US_RELEASE_TABLES}
+        tables["custom_regions"] = con.table("custom_regions")
+        eu = list(EU_RELEASE_TABLES) if settings.eurostat else []
+        tables.update({name: con.table(name) for name in eu})
         tables["cbp_quarantine"] = validation.quarantine_frame(settings)
         return publish_release(
             tables,
@@ -98,7 +122,12 @@ def publish_us_release(
                     "US cluster totals for LQ and shares: 'national rows' = the CBP US file; "
                     "'sum of regions' = sum of the regions of the same type (no US file in the inputs)."
                 ),
-                "coverage": {"cbp_years": list(settings.cbp_years), "cbp_geographies": list(settings.cbp_geos)},
+                "coverage": {
+                    "cbp_years": list(settings.cbp_years),
+                    "cbp_geographies": list(settings.cbp_geos),
+                    "eurostat": bool(eu),
+                    "region_groups": str(settings.region_groups) if settings.region_groups else None,
+                },
                 "validation": checked.metadata,
             },
             extra_files=checked.files,

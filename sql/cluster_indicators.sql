@@ -2,7 +2,8 @@
 -- Inputs: cluster_totals(year, region_type, region_code, cluster_code, emp, emp_reported, est,
 --         payroll), clusters(cluster_code, traded).
 -- National reference per year and region type: region_type 'country' rows when the year has
--- them, else the sum of the regions of that type (column national_reference says which).
+-- them, else the sum of the regions of that type (column national_reference says which);
+-- 'custom' regions (user-defined groups) use the states' (else counties') sum.
 -- LQ: traded clusters against the region's TRADED employment and the national traded total;
 -- local clusters against LOCAL. wage = payroll ($1000) × 1000 / emp_reported.
 -- strong (traded, per year × region type × cluster, among regions with emp > 0):
@@ -26,11 +27,29 @@ region_base AS (
 country_years AS (
     SELECT DISTINCT year FROM t WHERE region_type = 'country'
 ),
-nat_sum AS (
+region_sums AS (
     SELECT year, region_type, cluster_code, any_value(traded) AS traded, sum(emp) AS sum_emp
     FROM t
-    WHERE region_type <> 'country'
+    WHERE region_type NOT IN ('country', 'custom')
     GROUP BY ALL
+),
+-- User-defined ('custom') regions are compared with the nation, taken as the sum of the most
+-- complete base level present: states, else counties, else MSAs.
+reference_type AS (
+    SELECT
+        year,
+        arg_min(region_type, CASE region_type WHEN 'state' THEN 1 WHEN 'county' THEN 2 ELSE 3 END)
+            AS region_type
+    FROM region_sums
+    GROUP BY year
+),
+nat_sum AS (
+    SELECT * FROM region_sums
+    UNION ALL
+    SELECT s.year, 'custom', s.cluster_code, s.traded, s.sum_emp
+    FROM region_sums AS s
+    JOIN reference_type AS r USING (year, region_type)
+    WHERE EXISTS (SELECT 1 FROM t WHERE t.region_type = 'custom' AND t.year = s.year)
 ),
 nat AS (
     SELECT

@@ -12,7 +12,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from pipelines.config import PROJECT_ROOT, Settings
+from pipelines.config import ASSETS_DIR, PROJECT_ROOT, Settings
 from pipelines.publish import verify_release
 from pipelines.runner import refresh
 
@@ -22,7 +22,10 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
 
 
 def test_refresh_publishes_a_release_and_an_unchanged_rerun_publishes_nothing(mirror_dir: Path, tmp_path: Path) -> None:
-    settings = Settings(warehouse=tmp_path / "wh", mirror=mirror_dir, cbp_years=(2010, 2011), offline=True)
+    settings = Settings(
+        warehouse=tmp_path / "wh", mirror=mirror_dir, cbp_years=(2010, 2011), offline=True,
+        region_groups=ASSETS_DIR / "region_groups.yaml",
+    )
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
         result = refresh(settings, instance=instance)
         rel = result.release
@@ -35,7 +38,19 @@ def test_refresh_publishes_a_release_and_an_unchanged_rerun_publishes_nothing(mi
 
         # The release opens in DuckDB and Polars.
         ci = pl.read_parquet(path / "data/cluster_indicators.parquet")
-        assert ci.height == 2 * 51 * 67  # 50 states + DC, every cluster, two years
+        assert ci.filter(pl.col("region_type") == "state").height == 2 * 51 * 67  # 50 states + DC
+        # The configured region group (New England states) is published as a custom region.
+        ne = ci.filter((pl.col("region_type") == "custom") & (pl.col("region_code") == "NEW_ENGLAND"))
+        assert ne.height == 2 * 67
+        states_ne = ci.filter(pl.col("region_code").is_in(["09", "23", "25", "33", "44", "50"]))
+        assert ne["emp"].sum() == states_ne["emp"].sum()
+        # EU tables beside the US ones, on the same cluster codes, with the stars.
+        eu = pl.read_parquet(path / "data/eu_cluster_indicators.parquet")
+        assert set(eu["cluster_code"]) <= set(ci["cluster_code"]) and eu["cluster_code"].n_unique() >= 40
+        assert {"nuts0", "nuts1", "nuts2", "custom"} <= set(eu["region_type"])
+        assert eu["stars"].max() >= 2 and set(eu["year"]) == set(range(2008, 2016))
+        assert eu.filter(pl.col("region_code") == "MEDICON").height > 0
+        assert (path / "data/nace_cluster_concordance.parquet").exists()
         assert set(ci["year"].unique()) == {2010, 2011}
         con = duckdb.connect()
         n = con.execute(
@@ -49,7 +64,7 @@ def test_refresh_publishes_a_release_and_an_unchanged_rerun_publishes_nothing(mi
         pkg = json.loads((path / "datapackage.json").read_text())
         assert pkg["national_reference"] == "sum of regions"
         ids = {s["title"] for s in pkg["sources"]}
-        assert {"census/cbp/state/2010", "clustermapping/cluster_naics_definitions"} <= ids
+        assert {"census/cbp/state/2010", "clustermapping/cluster_naics_definitions", "eurostat/sbs_r_nuts06_r2"} <= ids
         assert all(s["sha256"] and s["attribution"] for s in pkg["sources"])
         res = {r["name"]: r for r in pkg["resources"]}
         assert res["cluster_indicators"]["schema"]["primaryKey"] == ["year", "region_type", "region_code", "cluster_code"]
@@ -72,7 +87,7 @@ def test_refresh_publishes_a_release_and_an_unchanged_rerun_publishes_nothing(mi
 def test_bad_input_stops_and_leaves_archive_and_releases_untouched(mirror_dir: Path, tmp_path: Path) -> None:
     mirror = tmp_path / "mirror"
     shutil.copytree(mirror_dir, mirror)
-    settings = Settings(warehouse=tmp_path / "wh", mirror=mirror, cbp_years=(2010, 2011), offline=True)
+    settings = Settings(warehouse=tmp_path / "wh", mirror=mirror, cbp_years=(2010, 2011), offline=True, eurostat=False)
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
         first = refresh(settings, instance=instance)
         assert first.release["published"]
@@ -108,7 +123,7 @@ def test_definitions_load_and_validate() -> None:
     d = defs()
     graph = d.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert {"cbp_state", "industry_employment", "cluster_indicators", "region_indicators", "us_release", "clusters"} <= keys
+    assert {"cbp_state", "industry_employment", "cluster_indicators", "region_indicators", "release", "clusters", "eu_cluster_indicators"} <= keys
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
         assert node.description, f"{key} has no description"

@@ -15,7 +15,9 @@ class ObservatoryResource(dg.ConfigurableResource):
     mirror: str | None = None
     cbp_years: str | None = None
     cbp_geos: str | None = None
+    region_groups: str | None = None  # path; "" = none; unset = OBSERVATORY_REGION_GROUPS/default
     offline: bool | None = None
+    eurostat: bool | None = None
 
     def settings(self) -> Settings:
         base = Settings.from_env()
@@ -25,6 +27,12 @@ class ObservatoryResource(dg.ConfigurableResource):
             cbp_years=tuple(parse_years(self.cbp_years)) if self.cbp_years else base.cbp_years,
             offline=base.offline if self.offline is None else self.offline,
             cbp_geos=parse_geos(self.cbp_geos) if self.cbp_geos else base.cbp_geos,
+            eurostat=base.eurostat if self.eurostat is None else self.eurostat,
+            region_groups=(
+                base.region_groups
+                if self.region_groups is None
+                else (Path(self.region_groups).resolve() if self.region_groups else None)
+            ),
         )
 
 

@@ -22,6 +22,7 @@ REFERENCE_DESCRIPTIONS = {
     "naics_concordance": "6-digit NAICS concordance 2002/2007/2012/2017/2022.",
 }
 WAREHOUSE_DESCRIPTIONS = {
+    "custom_regions": "User-defined regions (OBSERVATORY_REGION_GROUPS): US groups summed from member rows.",
     "industry_employment": "Harmonised long table: employment, establishments and payroll by region × industry × year.",
     "cluster_totals": "Cluster totals per region × cluster × year (sql/cluster_totals.sql).",
     "unmapped_industries": "6-digit industries no cluster definition covers (reported, not dropped).",
@@ -60,7 +61,6 @@ def _cbp_asset(geo: str) -> dg.AssetsDefinition:
         backfill_policy=dg.BackfillPolicy.single_run(),
         kinds={"polars", "parquet"},
         pool="upstream_census",
-        retry_policy=dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL),
         description=(
             f"County Business Patterns {CBP_FILES[geo]} by year: fetched (mirror or Census), "
             "checked, parsed and harmonised into staging Parquet, one file per year. "
@@ -102,7 +102,7 @@ cbp_state = CBP_ASSETS["state"]
             description=desc,
             group_name="us_indicators",
             kinds={"duckdb"},
-            deps=[*(f"cbp_{g}" for g in CBP_FILES), *REFERENCE_DESCRIPTIONS] if name == "industry_employment" else
+            deps=[*(f"cbp_{g}" for g in CBP_FILES), *REFERENCE_DESCRIPTIONS] if name in {"industry_employment", "custom_regions"} else
             (["industry_employment", "cluster_naics"] if name in {"cluster_totals", "unmapped_industries"} else
              ["cluster_totals", "clusters"] if name == "cluster_indicators" else ["cluster_indicators"]),
         )
@@ -116,40 +116,13 @@ def us_indicators(context: dg.AssetExecutionContext, observatory: ObservatoryRes
         yield dg.MaterializeResult(asset_key=name, metadata={"dagster/row_count": counts[name]})
 
 
-@dg.asset(
-    group_name="release",
-    deps=["cluster_indicators", "region_indicators", "unmapped_industries", *REFERENCE_DESCRIPTIONS],
-    kinds={"parquet"},
-    description="Versioned, immutable Parquet release with datapackage.json and SHA256SUMS.",
-)
-def us_release(context: dg.AssetExecutionContext, observatory: ObservatoryResource) -> dg.MaterializeResult:
-    settings = observatory.settings()
-    result = warehouse.publish_us_release(settings)
-    if result.unchanged:
-        context.log.info(f"inputs and code unchanged since {result.version}: nothing published")
-    else:
-        context.log.info(f"published release {result.version} at {result.path}")
-    return dg.MaterializeResult(
-        metadata={
-            "version": result.version or "",
-            "path": dg.MetadataValue.path(str(result.path)) if result.path else "",
-            "published": not result.unchanged,
-            "fingerprint": result.fingerprint,
-            "tables": dg.MetadataValue.json(result.tables),
-        }
-    )
-
-
 us_reference_job = dg.define_asset_job("us_reference_job", selection=dg.AssetSelection.assets(us_reference))
 cbp_job = dg.define_asset_job("cbp_job", selection=dg.AssetSelection.assets(*CBP_ASSETS.values()))
-us_publish_job = dg.define_asset_job(
-    "us_publish_job", selection=dg.AssetSelection.assets(us_indicators, us_release)
-)
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
     return dg.Definitions(
-        assets=[us_reference, *CBP_ASSETS.values(), us_indicators, us_release],
-        jobs=[us_reference_job, cbp_job, us_publish_job],
+        assets=[us_reference, *CBP_ASSETS.values(), us_indicators],
+        jobs=[us_reference_job, cbp_job],
     )

@@ -1,0 +1,58 @@
+"""Europe: Eurostat regional SBS → NACE-based clusters → EU indicators (DuckDB)."""
+
+import dagster as dg
+
+from pipelines import stage_eu, warehouse
+from pipelines.defs.resources import ObservatoryResource
+
+EU_DESCRIPTIONS = {
+    "eu_industry_employment": (
+        "Eurostat regional SBS (sbs_r_nuts06_r2, successor sbs_r_nuts2021) harmonised: persons employed, "
+        "local units, wages by NUTS region × NACE × year; flags kept, confidential cells filled from the parent."
+    ),
+    "nace_cluster_concordance": "NACE Rev.2 → US benchmark clusters via NAICS 2012 → ISIC Rev.4, apportioned by US employment.",
+    "eu_cluster_totals": "Cluster totals per NUTS region × cluster × year (apportioned NACE rows).",
+    "nuts_crosswalk": "NUTS codes recoded to the target version; splits and merges flagged, never mixed.",
+}
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(name, description=desc, group_name="eu", kinds={"polars", "parquet"}, deps=["clusters"])
+        for name, desc in EU_DESCRIPTIONS.items()
+    ],
+    pool="upstream_eurostat",
+)
+def eurostat_sbs(context: dg.AssetExecutionContext, observatory: ObservatoryResource):
+    """Fetch, parse, fill, recode and map the Eurostat data to clusters; stage as Parquet."""
+    result = stage_eu.stage_eu(observatory.settings())
+    if not result["changed"]:
+        context.log.info("Eurostat inputs and code unchanged: staged EU tables reused")
+    for name in EU_DESCRIPTIONS:
+        yield dg.MaterializeResult(
+            asset_key=name,
+            metadata={"dagster/row_count": result["rows"][name], "rebuilt": result["changed"]},
+        )
+
+
+@dg.asset(
+    group_name="eu",
+    deps=["eu_cluster_totals", "nace_cluster_concordance"],
+    kinds={"duckdb"},
+    description=(
+        "EU cluster indicators per NUTS region × cluster × year: employment, local units, wages, wage per "
+        "employee, LQ vs the European reference, shares, CAGR, European Cluster Observatory stars "
+        "(sql/eu_cluster_indicators.sql)."
+    ),
+)
+def eu_cluster_indicators(context: dg.AssetExecutionContext, observatory: ObservatoryResource) -> dg.MaterializeResult:
+    counts = warehouse.build_eu_indicators(observatory.settings())
+    return dg.MaterializeResult(metadata={"dagster/row_count": counts["eu_cluster_indicators"]})
+
+
+EU_ASSETS = [eurostat_sbs, eu_cluster_indicators]
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(assets=EU_ASSETS)

@@ -1,0 +1,42 @@
+"""The release: every published table, validated, as an immutable versioned folder."""
+
+import dagster as dg
+
+from pipelines import warehouse
+from pipelines.defs.resources import ObservatoryResource
+
+
+@dg.asset(
+    group_name="release",
+    deps=[
+        "cluster_indicators", "region_indicators", "unmapped_industries", "custom_regions",
+        "eu_cluster_indicators", "eu_industry_employment", "nace_cluster_concordance", "nuts_crosswalk",
+        "clusters", "cluster_naics", "regions",
+    ],
+    kinds={"parquet"},
+    description=(
+        "Versioned, immutable Parquet release (US and EU tables, reference tables, validation report) "
+        "with datapackage.json and SHA256SUMS; nothing is published when inputs and code are unchanged."
+    ),
+)
+def release(context: dg.AssetExecutionContext, observatory: ObservatoryResource) -> dg.MaterializeResult:
+    settings = observatory.settings()
+    result = warehouse.publish_us_release(settings)
+    if result.unchanged:
+        context.log.info(f"inputs and code unchanged since {result.version}: nothing published")
+    else:
+        context.log.info(f"published release {result.version} at {result.path}")
+    return dg.MaterializeResult(
+        metadata={
+            "version": result.version or "",
+            "path": dg.MetadataValue.path(str(result.path)) if result.path else "",
+            "published": not result.unchanged,
+            "fingerprint": result.fingerprint,
+            "tables": dg.MetadataValue.json(result.tables),
+        }
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(assets=[release])
