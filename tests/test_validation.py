@@ -185,22 +185,32 @@ def _indicators() -> pl.DataFrame:
 CLUSTER_PARAMS = {"cluster_codes": {"1", "2", "101"}}
 
 
-def test_clean_indicators_pass_except_columns_the_test_frame_lacks() -> None:
-    res = _run("eu_indicators", _indicators().with_columns(pl.lit("nuts2").alias("region_type"), pl.col("region_code").replace({"01": "DE11", "06": "FR10"})),
-               params={**CLUSTER_PARAMS, "nuts_codes": {"DE11", "FR10"}})  # fmt: skip
+def _eu(df: pl.DataFrame) -> pl.DataFrame:
+    """The indicator frame as EU indicators: NUTS 2 regions, stars instead of strong flags."""
+    return df.with_columns(
+        pl.lit("nuts2").alias("region_type"),
+        pl.col("region_code").replace({"01": "DE11", "06": "FR10"}),
+        pl.when(pl.col("strong")).then(2).otherwise(0).alias("stars"),
+    ).drop("strong", "strong10")
+
+
+EU_PARAMS = {**CLUSTER_PARAMS, "nuts_codes": {"DE11", "FR10"}}
+
+
+def test_clean_eu_indicators_pass() -> None:
+    res = _run("eu_indicators", _eu(_indicators()), params=EU_PARAMS)
     assert res.success and not res.warnings, v.outcomes_markdown(res.outcomes)
 
 
-def test_share_sums_off_negative_lq_and_strong_local_are_caught() -> None:
-    df = _indicators().with_columns(
-        pl.when((pl.col("region_code") == "06") & (pl.col("cluster_code") == "2"))
+def test_share_sums_off_negative_lq_and_stars_for_local_are_caught() -> None:
+    df = _eu(_indicators()).with_columns(
+        pl.when((pl.col("region_code") == "FR10") & (pl.col("cluster_code") == "2"))
         .then(0.5).otherwise(pl.col("region_emp_share")).alias("region_emp_share"),
         pl.when(pl.col("cluster_code") == "2").then(-0.5).otherwise(pl.col("lq")).alias("lq"),
-        pl.when(pl.col("cluster_type") == "local").then(True).otherwise(pl.col("strong")).alias("strong"),
+        pl.when(pl.col("cluster_type") == "local").then(1).otherwise(pl.col("stars")).alias("stars"),
     )
-    res = _run("eu_indicators", df.with_columns(pl.lit("nuts2").alias("region_type"), pl.col("region_code").replace({"01": "DE11", "06": "FR10"})),
-               params={**CLUSTER_PARAMS, "nuts_codes": {"DE11", "FR10"}})  # fmt: skip
-    assert res.failed_ids("error") == {"region_share_sums_to_one", "lq_non_negative", "strong_only_traded"}
+    res = _run("eu_indicators", df, params=EU_PARAMS)
+    assert res.failed_ids("error") == {"region_share_sums_to_one", "lq_non_negative", "stars_only_traded"}
     share = res.outcome("region_share_sums_to_one")
     assert share.failing_count == 1 and share.sample[0]["region_code"] == "FR10"
     assert share.sample[0]["cluster_type"] == "traded" and share.sample[0]["share_sum"] == pytest.approx(0.8)
@@ -210,10 +220,12 @@ def test_us_cluster_indicator_suite_catches_share_sums_and_unknown_clusters() ->
     df = _indicators().with_columns(
         pl.when(pl.col("region_code") == "01").then(pl.col("region_emp_share") * 2).otherwise(pl.col("region_emp_share")).alias("region_emp_share"),
         pl.col("cluster_code").replace({"2": "77"}),
+        pl.when(pl.col("cluster_type") == "local").then(True).otherwise(pl.col("strong")).alias("strong"),
     )  # fmt: skip
     res = _run("cluster_indicators", df, params=CLUSTER_PARAMS)
     failed = res.failed_ids("error")
-    assert {"region_share_sums_to_one", "region_emp_share_unit", "cluster_code_known"} <= failed
+    assert {"region_share_sums_to_one", "region_emp_share_unit", "cluster_code_known", "strong_only_traded"} <= failed
+    assert res.outcome("strong_only_traded").failing_count == 2
     # Columns the test frame lacks fail loudly (schema), they are not skipped.
     assert "schema_dtypes" in failed
 
@@ -323,3 +335,23 @@ def test_quarantine_leaves_structural_errors_to_the_parser() -> None:
     assert bad.height == 1 and bad["reason"][0] == "negative emp"  # no code list: NAICS rule off
     with pytest.raises(Exception, match="malformed"):
         cbp.check_rows(clean, layout, "test", "test")
+
+
+def test_stage_hook_writes_the_quarantine_and_stages_the_rest(tmp_path: Path) -> None:
+    import zipfile
+
+    from pipelines.stage import parse_cbp_file
+
+    raw = tmp_path / "cbp10st.zip"
+    with zipfile.ZipFile(raw, "w") as zf:
+        zf.writestr("cbp10st.txt", RAW)
+    q = tmp_path / "quarantine.parquet"
+    lf = parse_cbp_file(
+        raw, year=2010, source_id="census/cbp/state/2010", sha256=SHA, location="test", work_dir=tmp_path / "w",
+        quarantine=q, naics_codes=v.expand_naics(["541110", "311111"]),
+    )  # fmt: skip
+    staged = lf.collect()
+    assert staged["industry_code"].to_list() == ["TOTAL", "541", "311111"]
+    assert pl.read_parquet(q)["reason"].to_list() == ["negative emp", "NAICS code not in NAICS2007"]
+    res = _run("cbp_parsed", staged, params=PARAMS, by="year")
+    assert res.success
