@@ -915,13 +915,22 @@ def validate_reference(settings, *, use_cache: bool = True) -> list[SuiteResult]
 
 
 def validate_warehouse_table(
-    settings, con: duckdb.DuckDBPyConnection, suite_name: str, *, use_cache: bool = True
+    settings,
+    con: duckdb.DuckDBPyConnection,
+    suite_name: str,
+    table: str | None = None,
+    *,
+    params: Mapping[str, Any] | None = None,
+    use_cache: bool = True,
 ) -> SuiteResult:
-    """A warehouse suite on its DuckDB table (cached on the table contents and the suite)."""
-    table = US_WAREHOUSE_SUITES.get(suite_name) or load_suite(suite_name).table
-    params: dict[str, Any] = {}
+    """A suite on a DuckDB table (cached on the table contents, the suite and the parameters).
+
+    `cluster_codes` is filled from the clusters table when present; pass other runtime
+    parameters (e.g. `nuts_codes`, `nace_codes` for the EU suites) in `params`."""
+    table = table or US_WAREHOUSE_SUITES.get(suite_name) or load_suite(suite_name).table
+    params = dict(params or {})
     tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-    if "clusters" in tables:
+    if "clusters" in tables and "cluster_codes" not in params:
         params["cluster_codes"] = {r[0] for r in con.execute("SELECT cluster_code FROM clusters").fetchall()}
     suite = load_suite(suite_name)
     fp = fingerprint(suite, table_fingerprint(con, table), params)

@@ -7,11 +7,13 @@ failing rows. Results are also stored in <warehouse>/validation/, where the rele
 them up for the validation report it publishes.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import dagster as dg
 
 from pipelines import validation
+from pipelines.config import Settings
 from pipelines.defs.resources import ObservatoryResource
 from pipelines.validation import Outcome, SuiteResult
 
@@ -169,25 +171,58 @@ CBP_CHECKS_BY_GEO = {geo: _cbp_checks(geo) for geo in CBP_GEOS}
 # --- warehouse tables -----------------------------------------------------------------------
 
 
-@dg.multi_asset_check(
-    specs=[spec for suite, table in validation.US_WAREHOUSE_SUITES.items() for spec in _specs(table, suite)],
-    name="warehouse_checks",
+def table_suite_checks(
+    name: str,
+    suites: Mapping[str, str],
+    params: Callable[[Settings], Mapping[str, Any]] | None = None,
+    description: str = "",
+) -> dg.AssetChecksDefinition:
+    """Blocking/warning checks running suites on DuckDB warehouse tables, asset key = table name.
+
+    suites: {suite name in assets/expectations: warehouse table}. params: runtime parameters
+    per run (e.g. the NUTS codes of the version for the EU suites); absent ones are reported as
+    skipped expectations. For the EU side, e.g.::
+
+        table_suite_checks("eu_checks", {"eurostat_parsed": "eu_industry_employment",
+                                         "eu_indicators": "eu_cluster_indicators"}, eu_params)
+    """
+
+    @dg.multi_asset_check(
+        specs=[spec for suite, table in suites.items() for spec in _specs(table, suite)],
+        name=name,
+        description=description or "Expectation suites and SQL checks on warehouse tables (one year at a time).",
+    )
+    def _checks(context: dg.AssetCheckExecutionContext, observatory: ObservatoryResource):
+        from pipelines.warehouse import connect
+
+        settings = observatory.settings()
+        extra = dict(params(settings)) if params else {}
+        with connect(settings, read_only=True) as con:
+            for suite, table in suites.items():
+                res = validation.validate_warehouse_table(settings, con, suite, table, params=extra)
+                context.log.info(f"{suite} on {table}: {len(res.blocking_failures)} errors, {len(res.warnings)} warnings")
+                yield from _results(table, suite, [res])
+
+    return _checks
+
+
+warehouse_checks = table_suite_checks(
+    "warehouse_checks",
+    validation.US_WAREHOUSE_SUITES,
     description="Expectation suites and SQL checks on the DuckDB indicator tables (one year at a time).",
 )
-def warehouse_checks(context: dg.AssetCheckExecutionContext, observatory: ObservatoryResource):
-    from pipelines.warehouse import connect
-
-    settings = observatory.settings()
-    with connect(settings, read_only=True) as con:
-        for suite, table in validation.US_WAREHOUSE_SUITES.items():
-            res = validation.validate_warehouse_table(settings, con, suite)
-            context.log.info(f"{suite} on {table}: {len(res.blocking_failures)} errors, {len(res.warnings)} warnings")
-            yield from _results(table, suite, [res])
+# Ready for the EU assets (not in ALL_CHECKS until the lead wires them into the refresh):
+eu_checks = table_suite_checks(
+    "eu_checks",
+    {"eurostat_parsed": "eu_industry_employment", "eu_indicators": "eu_cluster_indicators"},
+    description="Eurostat and EU indicator suites on the DuckDB EU tables.",
+)
 
 
 REFERENCE_CHECKS = [reference_checks]
 CBP_CHECKS = list(CBP_CHECKS_BY_GEO.values())
 WAREHOUSE_CHECKS = [warehouse_checks]
+EU_CHECKS = [eu_checks]
 ALL_CHECKS = [*REFERENCE_CHECKS, *CBP_CHECKS, *WAREHOUSE_CHECKS]
 
 
