@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 TableInput = pl.DataFrame | pl.LazyFrame | duckdb.DuckDBPyRelation
 ROW_GROUP_ROWS = 64_000  # upper bound on rows per row group
 MIN_ROW_GROUP_ROWS = 1_024
+CSV_AUTO_MAX_ROWS = 250_000  # CSV copies by default for tables up to this size (not the fact table)
 TARGET_ROW_GROUPS = 64  # so that one region (of ~50+) touches a few row groups of a large table
 PACKAGE_NAME = "cluster-observatory"
 LICENSE = {"name": "CC-BY-4.0", "path": "https://creativecommons.org/licenses/by/4.0/", "title": "Creative Commons Attribution 4.0"}
@@ -243,14 +244,16 @@ def publish_release(
     extra_files: Mapping[str, Path] | None = None,
     force_new: bool = False,
     today: datetime | None = None,
-    csv: bool | Iterable[str] = False,
+    csv: bool | Iterable[str] | None = None,
     bundle: bool = True,
     catalog: bool = True,
 ) -> ReleaseResult:
     """Write a release; returns unchanged=True (and publishes nothing) when inputs and code match
     the latest release.
 
-    csv: True for CSV copies of every table, or the names of the tables to copy.
+    csv: True for CSV copies of every table, False for none, or the names of the tables to copy;
+        None (default) reads OBSERVATORY_RELEASE_CSV: "all", "none", a comma list of tables, or
+        "auto" (default: every table under CSV_AUTO_MAX_ROWS rows).
     bundle: write one zip with the data and metadata for download.
     catalog: write index.html into the release and refresh releases/index.html.
     force_new: publish a new version even when nothing changed (never overwrites one).
@@ -269,7 +272,7 @@ def publish_release(
     ):
         return ReleaseResult(latest["version"], releases_dir / latest["version"], fingerprint, unchanged=True)
     previous = latest["version"] if latest and (releases_dir / latest["version"]).is_dir() else None
-    csv_tables = set(tables) if csv is True else set(csv or [])
+    csv_tables = _csv_tables(csv, tables)
 
     version = next_version(releases_dir, today)
     tmp = releases_dir / f".tmp-{version}-{uuid.uuid4().hex[:8]}"
@@ -316,7 +319,7 @@ def publish_release(
                     "schema": table_schema,
                 }
             )
-            if name in csv_tables:
+            if name in csv_tables or (AUTO in csv_tables and rows <= CSV_AUTO_MAX_ROWS):
                 csv_path = f"csv/{name}.csv"
                 (tmp / "csv").mkdir(exist_ok=True)
                 pl.scan_parquet(out).sink_csv(tmp / csv_path)
@@ -394,6 +397,24 @@ def publish_release(
         except Exception:  # the release is complete and immutable; a catalog hiccup must not hide that
             log.exception("release %s published, but the catalog index could not be rebuilt", version)
     return ReleaseResult(version, final, fingerprint, counts, previous=previous, diff_summary=diff)
+
+
+AUTO = "\0auto"
+
+
+def _csv_tables(csv: bool | Iterable[str] | None, tables: Mapping[str, Any]) -> set[str]:
+    if csv is None:
+        spec = os.environ.get("OBSERVATORY_RELEASE_CSV", "auto").strip().lower()
+        csv = True if spec == "all" else False if spec in {"none", "0", "no", ""} else {AUTO} if spec == "auto" else [t.strip() for t in spec.split(",")]
+    if csv is True:
+        return set(tables)
+    if csv is False:
+        return set()
+    wanted = set(csv)
+    unknown = wanted - set(tables) - {AUTO}
+    if unknown:
+        raise ValueError(f"CSV copies asked for unknown tables: {sorted(unknown)}")
+    return wanted
 
 
 def _write_sums(folder: Path) -> None:

@@ -168,7 +168,10 @@ def test_release_contents_and_unchanged_rerun(tmp_path: Path) -> None:
 def test_changed_input_gives_second_release_with_diff(tmp_path: Path, monkeypatch, capsys) -> None:
     wh = tmp_path / "wh"
     rdir = wh / "releases"
+    monkeypatch.setenv("OBSERVATORY_RELEASE_CSV", "auto")
     r1 = publish_sample(rdir)
+    assert (rdir / r1.version / "csv" / "cluster_indicators.csv").exists()  # small tables get CSV copies by default
+    monkeypatch.setenv("OBSERVATORY_RELEASE_CSV", "none")
     t2 = sample_tables(years=(2009, 2010, 2011, 2012), bump=2.0)
     t2["cluster_indicators"] = t2["cluster_indicators"].filter(~((pl.col("region_code") == "48") & (pl.col("year") == 2009)))
     # same draws for the common years except the bumped cell and the new year: rebuild 2009–2011 from seed 1
@@ -178,6 +181,7 @@ def test_changed_input_gives_second_release_with_diff(tmp_path: Path, monkeypatc
     t2["clusters"] = t2["clusters"].with_columns(pl.lit("x").alias("note_col")).drop("note_col")  # unchanged schema
     r2 = publish_sample(rdir, tables=t2, tag="b")
     assert not r2.unchanged and r2.version == "v2026.03.14.2" and r2.previous == r1.version
+    assert not (rdir / r2.version / "csv").exists()
     assert list_versions(rdir) == [r1.version, r2.version]
 
     d = json.loads((rdir / r2.version / "diff.json").read_text())

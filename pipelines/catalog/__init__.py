@@ -48,6 +48,11 @@ def chart_data(folder: Path) -> dict[str, Any] | None:
     try:
         for t in CHART_TABLES:
             con.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{str(data / f'{t}.parquet').replace(chr(39), chr(39) * 2)}')")
+        names = "SELECT region_type, region_code, region_name FROM regions"
+        if (data / "custom_regions.parquet").exists():  # user-defined groups carry their own names
+            custom = str(data / "custom_regions.parquet").replace("'", "''")
+            names += f" UNION ALL SELECT region_type, region_code, region_name FROM read_parquet('{custom}')"
+        con.execute(f"CREATE VIEW region_names AS {names}")
         years = [r[0] for r in con.execute("SELECT DISTINCT year FROM cluster_indicators ORDER BY 1").fetchall()]
         if not years:
             return None
@@ -55,7 +60,7 @@ def chart_data(folder: Path) -> dict[str, Any] | None:
             """SELECT ci.region_type, ci.region_code, coalesce(any_value(r.region_name), ci.region_code) AS name,
                       sum(ci.emp) FILTER (WHERE ci.year = $y AND ci.cluster_type = 'traded') AS traded
                FROM (SELECT DISTINCT region_type, region_code, year, cluster_type, emp FROM cluster_indicators) ci
-               LEFT JOIN regions r USING (region_type, region_code)
+               LEFT JOIN region_names r USING (region_type, region_code)
                GROUP BY 1, 2 ORDER BY 1, name, 2""",
             {"y": years[-1]},
         ).fetchall()
