@@ -322,7 +322,7 @@ def publish_release(
             if name in csv_tables or (AUTO in csv_tables and rows <= CSV_AUTO_MAX_ROWS):
                 csv_path = f"csv/{name}.csv"
                 (tmp / "csv").mkdir(exist_ok=True)
-                pl.scan_parquet(out).sink_csv(tmp / csv_path)
+                _write_csv(out, tmp / csv_path)
                 resources.append(
                     {
                         "name": f"{name}-csv",
@@ -399,6 +399,16 @@ def publish_release(
     return ReleaseResult(version, final, fingerprint, counts, previous=previous, diff_summary=diff)
 
 
+def _write_csv(parquet: Path, dest: Path) -> None:
+    """CSV copy (header, UTF-8, nulls empty, lists as [a, b]) of a Parquet file, same row order."""
+    con = duckdb.connect()
+    try:
+        src, out = (str(p).replace("'", "''") for p in (parquet, dest))
+        con.execute(f"SET preserve_insertion_order = true; COPY (SELECT * FROM read_parquet('{src}')) TO '{out}' (FORMAT csv, HEADER)")
+    finally:
+        con.close()
+
+
 AUTO = "\0auto"
 
 
@@ -452,16 +462,17 @@ def verify_release(path: Path) -> list[str]:
     sums = path / "SHA256SUMS"
     if not sums.exists():
         return [f"{sums} missing"]
-    listed = set()
+    listed: dict[str, str] = {}  # path -> actual sha256
     for line in sums.read_text().splitlines():
         if not line.strip():
             continue
         digest, rel = line.split("  ", 1)
-        listed.add(rel)
         f = path / rel
         if not f.exists():
             problems.append(f"{rel}: missing")
-        elif sha256_file(f) != digest:
+            continue
+        listed[rel] = sha256_file(f)
+        if listed[rel] != digest:
             problems.append(f"{rel}: sha256 mismatch")
     for p in sorted(path.rglob("*")):
         rel = p.relative_to(path).as_posix()
@@ -472,6 +483,7 @@ def verify_release(path: Path) -> list[str]:
         for r in json.loads(pkg_path.read_text()).get("resources", []):
             f = path / r["path"]
             want = str(r.get("hash", "")).removeprefix("sha256:")
-            if want and f.exists() and sha256_file(f) != want and f"{r['path']}: sha256 mismatch" not in problems:
+            actual = listed.get(r["path"]) or (sha256_file(f) if f.exists() else None)
+            if want and actual and actual != want and f"{r['path']}: sha256 mismatch" not in problems:
                 problems.append(f"{r['path']}: sha256 differs from datapackage.json")
     return problems

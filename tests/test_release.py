@@ -368,3 +368,20 @@ def test_rebuild_from_raw_files_gives_the_same_data(mirror_dir: Path, tmp_path: 
     for n, df in frames[0].items():
         assert df.equals(frames[1][n]), n
     shutil.rmtree(tmp_path / "wh0", ignore_errors=True)
+
+
+def test_csv_copies_handle_list_columns(tmp_path: Path) -> None:
+    tables = sample_tables()
+    tables["custom_regions"] = pl.DataFrame(
+        {"region_type": ["custom"], "region_code": ["NE"], "region_name": ["New England, US"], "base_type": ["state"],
+         "nuts_version": [None], "members": [["09", "23"]]},
+        schema_overrides={"nuts_version": pl.String},
+    )
+    r = publish_sample(tmp_path / "releases", tables=tables, csv=True, catalog=False, bundle=False)
+    back = pl.read_csv(r.path / "csv" / "custom_regions.csv")
+    assert back["members"].to_list() == ["[09, 23]"] and back["region_name"].to_list() == ["New England, US"]
+    ci = pl.read_csv(r.path / "csv" / "cluster_indicators.csv", schema_overrides={"region_code": pl.String, "cluster_code": pl.String})
+    assert ci.select("region_code", "cluster_code", "year").equals(
+        pl.read_parquet(r.path / "data" / "cluster_indicators.parquet").select("region_code", "cluster_code", "year")
+    )
+    assert verify_release(r.path) == []
