@@ -36,6 +36,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_refresh(args: argparse.Namespace) -> int:
+    """Targeted refresh / backfill: chosen sources and years only (e.g. --years 2000-2011 --sources cbp)."""
+    from pipelines.runner import SOURCES, refresh
+
+    settings = _settings(args)
+    sources = [s.strip() for s in (args.sources or ",".join(SOURCES)).split(",") if s.strip()]
+    print(f"refresh {', '.join(sources)}; CBP years {settings.cbp_years[0]}–{settings.cbp_years[-1]}")
+    result = refresh(settings, sources=sources)
+    print(f"{len(result.run_ids)} run(s): {', '.join(r[:8] for r in result.run_ids)}")
+    rel = result.release
+    if rel:
+        state = "published" if rel.get("published") else "unchanged, nothing published:"
+        print(f"release {state} {rel.get('version')}")
+    return 0
+
+
 def cmd_indicators(args: argparse.Namespace) -> int:
     import polars as pl
 
@@ -138,6 +154,10 @@ def main(argv: list[str] | None = None) -> int:
     p_run = sub.add_parser("run", help="refresh sources, compute indicators, publish a release")
     p_run.add_argument("--years", help="CBP years, e.g. 2000-2011 (default: OBSERVATORY_CBP_YEARS)")
     p_run.set_defaults(func=cmd_run)
+    p_ref = sub.add_parser("refresh", help="refresh chosen sources and years (backfill), e.g. --years 2000-2011 --sources cbp")
+    p_ref.add_argument("--years", help="CBP years, e.g. 2000-2011 (default: OBSERVATORY_CBP_YEARS)")
+    p_ref.add_argument("--sources", help="comma list of reference, cbp, publish (default: all)")
+    p_ref.set_defaults(func=cmd_refresh)
     p_ind = sub.add_parser("indicators", help="indicators from your own cluster totals")
     p_ind.add_argument("--cluster-totals", required=True, help="CSV or Parquet: year, region_type, region_code, cluster_code, emp, emp_reported, est, payroll")
     p_ind.add_argument("--out", default=".", help="output folder (default: current)")
