@@ -38,7 +38,7 @@ DEFAULT_ATOL = 1e-9
 TOP_CHANGES = 5
 CONTENT_HASH_METHOD = (
     "contentHash = sha256 over the table read back from its Parquet file, rows sorted by the primary key "
-    "(then every other column), of: row count, column names and logical types, null masks, integers as "
+    "(by every column when there is none), of: row count, column names and logical types, null masks, integers as "
     "little-endian int64, floats rounded to 12 significant digits as float64, strings as UTF-8 with byte "
     "lengths. It depends on the data only, not on the Parquet writer, its version or compression."
 )
@@ -60,15 +60,23 @@ SOURCE_LICENSES = {
 
 
 def table_content_hash(path: Path, primary_key: list[str]) -> str:
-    """Writer-independent hash of a Parquet table's contents (see CONTENT_HASH_METHOD)."""
-    df = pl.read_parquet(path)
-    sortable = [c for c, t in df.schema.items() if not isinstance(t, (pl.List, pl.Struct, pl.Array, pl.Object))]
-    order = [c for c in primary_key if c in df.columns] + [c for c in sortable if c not in primary_key]
-    if order and df.height:
-        df = df.sort(order, nulls_last=True, maintain_order=True)
-    h = hashlib.sha256(f"rows={df.height}\n".encode())
-    for name, dtype in df.schema.items():
-        s = df[name]
+    """Writer-independent hash of a Parquet table's contents (see CONTENT_HASH_METHOD).
+
+    Reads the key columns to find the row order, then one column at a time (memory stays at
+    the keys plus one column, also for the county-scale fact table)."""
+    schema = pl.read_parquet_schema(path)
+    sortable = [c for c, t in schema.items() if not isinstance(t, (pl.List, pl.Struct, pl.Array, pl.Object))]
+    keys = [c for c in primary_key if c in schema] or sortable
+    if keys:
+        order = pl.read_parquet(path, columns=keys).with_row_index("__row").sort(keys, nulls_last=True, maintain_order=True)["__row"]
+        height = order.len()
+    else:
+        order, height = None, pl.scan_parquet(path).select(pl.len()).collect().item()
+    h = hashlib.sha256(f"rows={height}\n".encode())
+    for name, dtype in schema.items():
+        s = pl.read_parquet(path, columns=[name])[name]
+        if order is not None:
+            s = s.gather(order)
         h.update(f"{name}:{_logical(dtype)}\n".encode())
         h.update(s.is_null().to_numpy().tobytes())
         if dtype.is_integer() or dtype == pl.Boolean:
@@ -86,7 +94,7 @@ def table_content_hash(path: Path, primary_key: list[str]) -> str:
             txt = s.cast(pl.String) if dtype in (pl.String, pl.Categorical, pl.Enum) else s.map_elements(repr, return_dtype=pl.String)
             txt = txt.fill_null("")
             h.update(txt.str.len_bytes().cast(pl.Int64).to_numpy().astype("<i8").tobytes())
-            h.update(txt.str.join("").item().encode() if df.height else b"")
+            h.update(txt.str.join("").item().encode() if height else b"")
     return f"sha256:{h.hexdigest()}"
 
 
