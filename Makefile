@@ -9,6 +9,11 @@ UV := $(VENV)-tools/bin/uv
 endif
 MIRROR_DEFAULT := $(abspath ../shared/mirror)
 export OBSERVATORY_MIRROR ?= $(shell [ -f $(MIRROR_DEFAULT)/index.json ] && echo $(MIRROR_DEFAULT))
+# With the default mirror, stay offline: what the mirror lacks is skipped or an error, never a
+# network call (override with OBSERVATORY_OFFLINE=0 to let missing files go upstream).
+ifneq ($(OBSERVATORY_MIRROR),)
+export OBSERVATORY_OFFLINE ?= 1
+endif
 export DAGSTER_HOME ?= $(abspath warehouse/dagster)
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 

@@ -382,6 +382,23 @@ def load_eu_industry(
     return pl.concat(frames, how="vertical_relaxed")
 
 
+def collapse_recoded_duplicates(df: pl.DataFrame) -> pl.DataFrame:
+    """One row per key after recoding.
+
+    The bulk file carries a region under its old and its new code (e.g. ITD and ITH), each with
+    ':' where the other has the value. After recoding both land on one code: keep the row with
+    more known measures, and the natively published one when both are complete.
+    """
+    key = ["year", "region_type", "region_code", "classification", "industry_code", "lfo", "nuts_version"]
+    known = sum(pl.col(c).is_not_null().cast(pl.Int8) for c in ("emp", "est", "payroll"))
+    return (
+        df.with_columns(known.alias("_known"), (pl.col("nuts_change") != "unchanged").alias("_recoded"))
+        .sort([*key, "_known", "_recoded"], descending=[False] * len(key) + [True, False])
+        .unique(subset=key, keep="first", maintain_order=True)
+        .drop("_known", "_recoded")
+    )
+
+
 def build_eu(
     settings: Settings,
     *,
@@ -418,6 +435,7 @@ def build_eu(
         ],
         how="vertical_relaxed",
     ).collect()
+    recoded = collapse_recoded_duplicates(recoded)
     if region_groups:
         from pipelines.region_groups import aggregate_region_groups, load_region_groups
 

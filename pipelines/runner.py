@@ -100,7 +100,8 @@ def refresh(
     if "publish" not in wanted:
         return RefreshResult(run_ids=runs, release={})
     r3 = dg.materialize(
-        [us.us_indicators, *checks.WAREHOUSE_CHECKS, *(eu.EU_ASSETS if settings.eurostat else []), release_defs.release],
+        [us.us_indicators, *checks.WAREHOUSE_CHECKS, *(eu.EU_ASSETS + checks.EU_CHECKS if settings.eurostat else []),
+         release_defs.release],
         instance=inst,
         resources=resources,
     )

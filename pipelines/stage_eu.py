@@ -72,11 +72,35 @@ def stage_eu(settings: Settings) -> dict[str, Any]:
             return {"rows": prev["rows"], "changed": False, "sources": prev["sources"]}
     with record_fetches() as fetched:
         tables = build_eu(settings, region_groups=groups)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        _write_json(out_dir / "code_lists.json", _code_lists(settings, groups))
     rows = {name: _atomic_parquet(tables[name], out_dir / f"{name}.parquet") for name in EU_TABLES}
     unique = {r.source_id: _record(r) for r in fetched}
     sources = sorted(unique.values(), key=lambda r: r["source_id"])
     _write_json(meta_path, {"key": key, "rows": rows, "sources": sources})
     return {"rows": rows, "changed": True, "sources": sources}
+
+
+NACE_CODE_LIST = "eurostat-classifications/sbs_dsd_nace_r2"
+
+
+def _code_lists(settings: Settings, groups: list[RegionGroup]) -> dict[str, list[str]]:
+    """NUTS and NACE code lists the EU validation suites check membership against."""
+    from pipelines import nuts
+    from pipelines.eu_clusters import _ref
+
+    ref = nuts.NutsReference.load(_ref(settings, "sbs_nuts").path, _ref(settings, "nuts2016").path, _ref(settings, "nuts2021").path)
+    nace = fetch(NACE_CODE_LIST, None, settings, mirror_id=NACE_CODE_LIST)
+    nace_codes = pl.read_csv(nace.path, infer_schema=False, encoding="utf8-lossy")
+    return {
+        "nuts_codes": sorted(set(ref.sbs_codes["code"].to_list()) | ref.codes_2016 | ref.codes_2021 | {g.code for g in groups}),
+        "nace_codes": sorted(nace_codes[nace_codes.columns[0]].str.strip_chars().to_list()),
+    }
+
+
+def eu_code_lists(settings: Settings) -> dict[str, list[str]]:
+    path = eu_dir(settings) / "code_lists.json"
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def staged_eu_sources(settings: Settings) -> list[dict[str, Any]]:

@@ -940,6 +940,17 @@ def validate_warehouse_table(
     )  # fmt: skip
 
 
+EU_WAREHOUSE_SUITES = {"eurostat_parsed": "eu_industry_employment", "eu_indicators": "eu_cluster_indicators"}
+
+
+def validate_eu(settings, con: duckdb.DuckDBPyConnection) -> list[SuiteResult]:
+    """The EU suites on the warehouse EU tables, with the staged NUTS/NACE code lists."""
+    from pipelines.stage_eu import eu_code_lists
+
+    params = eu_code_lists(settings)
+    return [validate_warehouse_table(settings, con, s, t, params=params) for s, t in EU_WAREHOUSE_SUITES.items()]
+
+
 def validate_us(settings, con: duckdb.DuckDBPyConnection | None = None) -> list[SuiteResult]:
     """Every US suite on the current staging and warehouse (stored results reused when the data
     and suites are unchanged)."""
@@ -968,6 +979,14 @@ def release_validation(settings, con: duckdb.DuckDBPyConnection | None = None) -
     """Validate everything a US release carries and write the report; raises ValidationError
     (so nothing is published) when an error-level expectation failed."""
     results = validate_us(settings, con)
+    if getattr(settings, "eurostat", False):
+        if con is None:
+            from pipelines.warehouse import connect
+
+            with connect(settings, read_only=True) as c:
+                results += validate_eu(settings, c)
+        else:
+            results += validate_eu(settings, con)
     dest = results_dir(settings.warehouse) / "report"
     files = write_report(results, dest, "Cluster Observatory validation report")
     if not all(r.success for r in results):

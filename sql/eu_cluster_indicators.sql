@@ -15,6 +15,7 @@
 --   star_focus: top $star_top_share by region_emp_share (cluster share of the region's traded,
 --               or local, employment)
 -- Nulls stay null: a region × cluster without employment gets no LQ and no stars.
+-- Stars rate traded clusters only (as the US strong flag); local clusters get NULL stars.
 WITH t AS (
     SELECT
         year, region_type, region_code, nuts_version, cluster_code,
@@ -125,11 +126,11 @@ SELECT
         WHEN year > base_year AND base_emp > 0 AND emp >= 0
             THEN power(emp / base_emp, 1.0 / (year - base_year)) - 1
     END AS cagr,
-    star_size,
-    star_specialisation,
-    star_focus,
+    CASE WHEN traded THEN star_size END AS star_size,
+    CASE WHEN traded THEN star_specialisation END AS star_specialisation,
+    CASE WHEN traded THEN star_focus END AS star_focus,
     CASE
-        WHEN in_scope AND emp IS NOT NULL
+        WHEN traded AND in_scope AND emp IS NOT NULL
             THEN CAST(coalesce(star_size, false) AS INTEGER)
                 + CAST(coalesce(star_specialisation, false) AS INTEGER)
                 + CAST(coalesce(star_focus, false) AS INTEGER)

@@ -211,11 +211,17 @@ warehouse_checks = table_suite_checks(
     validation.US_WAREHOUSE_SUITES,
     description="Expectation suites and SQL checks on the DuckDB indicator tables (one year at a time).",
 )
-# Ready for the EU assets (not in ALL_CHECKS until the lead wires them into the refresh):
+def _eu_params(settings: Settings) -> Mapping[str, Any]:
+    from pipelines.stage_eu import eu_code_lists
+
+    return eu_code_lists(settings)
+
+
 eu_checks = table_suite_checks(
     "eu_checks",
-    {"eurostat_parsed": "eu_industry_employment", "eu_indicators": "eu_cluster_indicators"},
-    description="Eurostat and EU indicator suites on the DuckDB EU tables.",
+    validation.EU_WAREHOUSE_SUITES,
+    params=_eu_params,
+    description="Eurostat and EU indicator suites on the DuckDB EU tables (NUTS and NACE code lists from the mirror).",
 )
 
 
@@ -223,7 +229,7 @@ REFERENCE_CHECKS = [reference_checks]
 CBP_CHECKS = list(CBP_CHECKS_BY_GEO.values())
 WAREHOUSE_CHECKS = [warehouse_checks]
 EU_CHECKS = [eu_checks]
-ALL_CHECKS = [*REFERENCE_CHECKS, *CBP_CHECKS, *WAREHOUSE_CHECKS]
+ALL_CHECKS = [*REFERENCE_CHECKS, *CBP_CHECKS, *WAREHOUSE_CHECKS, *EU_CHECKS]
 
 
 @dg.definitions
