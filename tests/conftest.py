@@ -22,6 +22,19 @@ def _required_dir(env: str, default: Path, marker: str) -> Path:
     return path
 
 
+_RUN_ENV = (
+    "OBSERVATORY_OFFLINE", "OBSERVATORY_WAREHOUSE", "OBSERVATORY_CBP_YEARS", "OBSERVATORY_CBP_GEOS",
+    "OBSERVATORY_REGION_GROUPS", "OBSERVATORY_EUROSTAT", "OBSERVATORY_WEBHOOK_URL", "CENSUS_API_KEY",
+)  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests say what they run on: the caller's run settings (e.g. make's OFFLINE=1) never leak in."""
+    for name in _RUN_ENV:
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture(scope="session")
 def mirror_dir() -> Path:
     return _required_dir("OBSERVATORY_MIRROR", SHARED / "mirror", "index.json")
