@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -265,11 +266,24 @@ def run_dagster(work_root: Path) -> list[dict[str, Any]]:
         res = _spawn([str(exe), "run"], env=env, log=log)
         res["load"] = round(max(load, os.getloadavg()[0]), 1)
         res.update(stage=f"dagster {label}", years=None, rows=None)
-        res["detail"] = " ".join(res.pop("stdout").split()[-12:])
+        res.pop("stdout")
+        res["detail"] = "slowest steps: " + ", ".join(
+            f"{name} {secs:.1f}s" for name, secs in step_times(log.read_text())[:6]
+        )
         if not res["ok"]:
             res["error"] = log.read_text()[-2000:]
         out.append(res)
     return out
+
+
+_STEP = re.compile(r'Finished execution of step "([^"]+)" in ([0-9.]+)(ms|s|m)')
+
+
+def step_times(log: str) -> list[tuple[str, float]]:
+    """(step, seconds) from a Dagster run log, slowest first."""
+    scale = {"ms": 0.001, "s": 1.0, "m": 60.0}
+    steps = [(m[1], float(m[2]) * scale[m[3]]) for m in _STEP.finditer(log)]
+    return sorted(steps, key=lambda x: -x[1])
 
 
 def machine() -> str:
