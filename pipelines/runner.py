@@ -48,6 +48,14 @@ def _resource(settings: Settings):
     )
 
 
+def _materialize(assets: list, **kwargs) -> dg.ExecuteInProcessResult:
+    """dg.materialize with the console log at OBSERVATORY_LOG_LEVEL (default INFO, not DEBUG)."""
+    level = os.environ.get("OBSERVATORY_LOG_LEVEL", "INFO").upper()
+    return dg.materialize(
+        assets, run_config={"loggers": {"console": {"config": {"log_level": level}}}}, **kwargs
+    )
+
+
 def _year_ranges(years: tuple[int, ...]) -> list[tuple[int, int]]:
     """(2000, 2001, 2002, 2005) → [(2000, 2002), (2005, 2005)]."""
     out: list[tuple[int, int]] = []
@@ -59,7 +67,8 @@ def _year_ranges(years: tuple[int, ...]) -> list[tuple[int, int]]:
     return out
 
 
-SOURCES = ("reference", "cbp", "publish")  # `observatory refresh --sources`; publish = indicators + release
+# `observatory refresh --sources`: publish = US indicators + release; eurostat = the EU side.
+SOURCES = ("reference", "cbp", "eurostat", "publish")
 
 
 def refresh(
@@ -78,7 +87,7 @@ def refresh(
     runs = []
     # Blocking validation checks run in each run: a failing one fails the run (no release).
     if "reference" in wanted:
-        r1 = dg.materialize([us.us_reference, *checks.REFERENCE_CHECKS], instance=inst, resources=resources)
+        r1 = _materialize([us.us_reference, *checks.REFERENCE_CHECKS], instance=inst, resources=resources)
         runs.append(r1.run_id)
     cbp_defs = [
         *(us.CBP_ASSETS[g] for g in settings.cbp_geos),
@@ -86,7 +95,7 @@ def refresh(
     ]
     for start, end in _year_ranges(settings.cbp_years) if "cbp" in wanted else []:
         # One single-run backfill per contiguous range of years.
-        r2 = dg.materialize(
+        r2 = _materialize(
             cbp_defs,
             instance=inst,
             resources=resources,
@@ -97,11 +106,13 @@ def refresh(
             partition_key=str(start) if start == end else None,
         )
         runs.append(r2.run_id)
+    eu_defs = [*eu.EU_ASSETS, *checks.EU_CHECKS] if settings.eurostat and "eurostat" in wanted else []
     if "publish" not in wanted:
+        if eu_defs:
+            runs.append(_materialize(eu_defs, instance=inst, resources=resources).run_id)
         return RefreshResult(run_ids=runs, release={})
-    r3 = dg.materialize(
-        [us.us_indicators, *checks.WAREHOUSE_CHECKS, *(eu.EU_ASSETS + checks.EU_CHECKS if settings.eurostat else []),
-         release_defs.release],
+    r3 = _materialize(
+        [us.us_indicators, *checks.WAREHOUSE_CHECKS, *eu_defs, release_defs.release],
         instance=inst,
         resources=resources,
     )

@@ -222,7 +222,10 @@ class SuiteResult:
 def _json_safe(v: Any) -> Any:
     if isinstance(v, Mapping):
         return {str(k): _json_safe(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple, set)):
+    if isinstance(v, (set, frozenset)):
+        # Sorted: set order changes between processes (hash seeds) and fingerprints must not.
+        return sorted((_json_safe(x) for x in v), key=lambda x: json.dumps(x, sort_keys=True, default=str))
+    if isinstance(v, (list, tuple)):
         return [_json_safe(x) for x in v]
     if isinstance(v, float):
         return v if math.isfinite(v) else str(v)
