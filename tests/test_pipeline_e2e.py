@@ -129,8 +129,10 @@ def test_definitions_load_and_validate() -> None:
         assert node.description, f"{key} has no description"
         assert node.group_name and node.group_name != "default", f"{key} has no group"
     assert graph.get(dg.AssetKey("cbp_state")).partitions_def is not None
-    proc = subprocess.run(
-        [str(PROJECT_ROOT / ".venv/bin/dagster"), "definitions", "validate", "-m", "pipelines.definitions"],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for cmd in (["dagster", "definitions", "validate", "-m", "pipelines.definitions"], ["dg", "check", "defs"]):
+        proc = subprocess.run(
+            [str(PROJECT_ROOT / ".venv/bin" / cmd[0]), *cmd[1:]],
+            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=180,
+        )
+        assert proc.returncode == 0, f"{cmd}: {proc.stdout}{proc.stderr}"
+        assert "loaded successfully" in proc.stdout + proc.stderr or "passed validation" in proc.stdout + proc.stderr

@@ -39,6 +39,7 @@ def eurostat_sbs(context: dg.AssetExecutionContext, observatory: ObservatoryReso
     group_name="eu",
     deps=["eu_cluster_totals", "nace_cluster_concordance"],
     kinds={"duckdb"},
+    automation_condition=dg.AutomationCondition.eager(),
     description=(
         "EU cluster indicators per NUTS region × cluster × year: employment, local units, wages, wage per "
         "employee, LQ vs the European reference, shares, CAGR, European Cluster Observatory stars "

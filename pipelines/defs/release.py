@@ -14,6 +14,7 @@ from pipelines.defs.resources import ObservatoryResource
         "clusters", "cluster_naics", "regions",
     ],
     kinds={"parquet"},
+    automation_condition=dg.AutomationCondition.eager(),
     description=(
         "Versioned, immutable Parquet release (US and EU tables, reference tables, validation report) "
         "with datapackage.json and SHA256SUMS; nothing is published when inputs and code are unchanged."

@@ -11,7 +11,7 @@ All schedules and sensors ship STOPPED (turn them on in the UI, Automation tab, 
 - us_publish_after_cbp: when such a run succeeds with changed years (or the reference job
   succeeds), launch publish_after_cbp_job (indicators + release); an unchanged release is not published.
 - Eurostat: eurostat_updated() reads the dataset's JSON-stat `updated` field; the sensor and
-  monthly schedule are wired only when an asset `eurostat_sbs` exists in the code location.
+  monthly schedule target the Eurostat multi-asset (eu_industry_employment and its siblings).
 - cbp_api_pull: a targeted pull from the Census CBP API (year, state, NAICS list), launched
   from the Launchpad with run config; the key comes from the CENSUS_API_KEY env var.
 """
@@ -41,7 +41,7 @@ from pipelines.sources import cbp, census_api
 
 PARTITION_YEARS = {int(k) for k in us.CBP_YEARS}
 TRIGGER_TAG = "observatory/trigger"
-EUROSTAT_ASSET = "eurostat_sbs"
+EUROSTAT_ASSET = "eu_industry_employment"  # staged by the eurostat_sbs multi-asset
 EUROSTAT_DATASETS_ENV = "OBSERVATORY_EUROSTAT_DATASETS"
 EUROSTAT_DEFAULT_DATASETS = ("sbs_r_nuts06_r2",)
 EUROSTAT_API = "https://ec.europa.eu/eurostat/api/dissemination"
@@ -317,7 +317,7 @@ def build_eurostat_sensor(
 
     @dg.sensor(
         name=f"{asset_key}_new_vintage_sensor",
-        asset_selection=[dg.AssetKey(asset_key)],
+        asset_selection=_eurostat_selection(asset_key),
         minimum_interval_seconds=12 * 3600,
         default_status=dg.DefaultSensorStatus.STOPPED,
         description="Materialise Eurostat SBS when the dataset's JSON-stat 'updated' field changes.",
@@ -348,9 +348,17 @@ def build_eurostat_sensor(
     return _sensor
 
 
+def _eurostat_selection(asset_key: str) -> dg.AssetSelection:
+    """The whole EU group for the project's Eurostat asset (its multi-asset and multi-check
+    cannot be split), else just the named asset."""
+    if asset_key == EUROSTAT_ASSET:
+        return dg.AssetSelection.groups("eu")
+    return dg.AssetSelection.assets(asset_key)
+
+
 def build_eurostat_schedule(asset_key: str = EUROSTAT_ASSET) -> dg.ScheduleDefinition:
     """Monthly refresh (Eurostat updates datasets on its monthly release calendar)."""
-    job = dg.define_asset_job(f"{asset_key}_job", selection=dg.AssetSelection.assets(asset_key))
+    job = dg.define_asset_job(f"{asset_key}_job", selection=_eurostat_selection(asset_key))
     return dg.ScheduleDefinition(
         name=f"{asset_key}_monthly_schedule",
         job=job,

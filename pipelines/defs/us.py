@@ -102,6 +102,8 @@ cbp_state = CBP_ASSETS["state"]
             description=desc,
             group_name="us_indicators",
             kinds={"duckdb"},
+            # Follows new CBP years / reference tables when the automation sensor is on.
+            automation_condition=dg.AutomationCondition.eager(),
             deps=[*(f"cbp_{g}" for g in CBP_FILES), *REFERENCE_DESCRIPTIONS] if name in {"industry_employment", "custom_regions"} else
             (["industry_employment", "cluster_naics"] if name in {"cluster_totals", "unmapped_industries"} else
              ["cluster_totals", "clusters"] if name == "cluster_indicators" else ["cluster_indicators"]),
