@@ -13,6 +13,7 @@ from pipelines import stage, stage_eu, validation
 from pipelines.config import Settings
 from pipelines.indicators import DEFAULT_PARAMS, build_cluster_tables
 from pipelines.publish import ReleaseResult, publish_release
+from pipelines.sources import census_api
 
 US_RELEASE_TABLES = (
     "industry_employment", "cluster_indicators", "region_indicators", "unmapped_industries",
@@ -60,11 +61,32 @@ def _load_parquet(
     )
 
 
+def _load_api_rows(con: duckdb.DuckDBPyConnection, paths: list[Path]) -> None:
+    """industry_employment = the CBP file rows plus Census API pulls (pipelines/sources/census_api.py)
+    for keys the files do not hold: a targeted pull never doubles a file row."""
+    _drop(con, "industry_employment")
+    if not paths:
+        con.execute("CREATE VIEW industry_employment AS SELECT * FROM cbp_file_rows")
+        return
+    _load_parquet(con, "cbp_api_rows", paths, view=True)
+    con.execute(
+        """
+        CREATE VIEW industry_employment AS
+        SELECT * FROM cbp_file_rows
+        UNION ALL BY NAME
+        SELECT a.* FROM cbp_api_rows AS a
+        ANTI JOIN cbp_file_rows AS f
+            USING (year, region_type, region_code, classification, industry_code, lfo)
+        """
+    )
+
+
 def build_us_indicators(settings: Settings, params: Mapping[str, Any] | None = None) -> dict[str, int]:
     """Load staged CBP + reference into DuckDB and run the indicator SQL; returns row counts."""
     custom = stage_eu.stage_us_custom(settings)
     with connect(settings) as con:
-        _load_parquet(con, "industry_employment", stage.staged_cbp_paths(settings), view=True)
+        _load_parquet(con, "cbp_file_rows", stage.staged_cbp_paths(settings), view=True)
+        _load_api_rows(con, census_api.staged_paths(settings))
         _load_parquet(con, "custom_regions", [stage_eu.custom_dir(settings) / "custom_regions.parquet"])
         for name in stage.REFERENCE_TABLES:
             _load_parquet(con, name, [stage.reference_dir(settings) / f"{name}.parquet"])
@@ -102,6 +124,7 @@ def publish_us_release(
     seen = {s["source_id"] for s in sources}
     if settings.eurostat:
         sources += [s for s in stage_eu.staged_eu_sources(settings) if s["source_id"] not in seen]
+    sources += census_api.staged_sources(settings)
     with connect(settings, read_only=True) as con:
         # Raises ValidationError (nothing is published) when an error-level expectation fails.
         checked = validation.release_validation(settings, con)

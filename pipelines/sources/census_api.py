@@ -274,3 +274,21 @@ def stage_cbp_api(
         "sha256": raw.sha256,
         "new": raw.new,
     }
+
+
+def staged_sources(settings: Settings) -> list[dict[str, Any]]:
+    """Raw-archive records (URL redacted) behind the staged API rows, for release provenance."""
+    from pipelines.archive import RawArchive
+
+    paths = staged_paths(settings)
+    if not paths:
+        return []
+    used = pl.scan_parquet([str(p) for p in paths]).select("source_id", "source_sha256").unique().collect()
+    archive = RawArchive(settings.raw_dir)
+    out = []
+    for sid, sha in used.iter_rows():
+        for rec in archive.entries(sid):
+            if rec["sha256"] == sha:
+                out.append({**rec, "path": str(settings.raw_dir / rec["path"])})
+                break
+    return out
