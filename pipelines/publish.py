@@ -263,6 +263,8 @@ def publish_release(
     releases_dir.mkdir(parents=True, exist_ok=True)
     params = dict(params or {})
     fingerprint = input_fingerprint(sources, params)
+    _sweep_stale_tmp(releases_dir)
+    _recover_unpointed(releases_dir)
     latest = read_latest(releases_dir)
     if (
         latest
@@ -397,6 +399,39 @@ def publish_release(
         except Exception:  # the release is complete and immutable; a catalog hiccup must not hide that
             log.exception("release %s published, but the catalog index could not be rebuilt", version)
     return ReleaseResult(version, final, fingerprint, counts, previous=previous, diff_summary=diff)
+
+
+STALE_TMP_SECONDS = 15 * 60
+
+
+def _sweep_stale_tmp(releases_dir: Path, max_age: float = STALE_TMP_SECONDS) -> None:
+    """Remove half-written release folders left by a killed publish (never a published one)."""
+    import time
+
+    now = time.time()
+    for d in releases_dir.glob(".tmp-v*"):
+        if d.is_dir() and now - d.stat().st_mtime > max_age:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def _recover_unpointed(releases_dir: Path) -> None:
+    """A crash between the rename and the pointer leaves a complete release latest.json does not
+    name: point latest at it (when it is newer and intact) instead of publishing it again."""
+    versions = list_versions(releases_dir)
+    if not versions:
+        return
+    newest = versions[-1]
+    latest = read_latest(releases_dir) or {}
+    if latest.get("version") == newest:
+        return
+    if latest.get("version") and version_key(latest["version"]) > version_key(newest):
+        return
+    pkg_path = releases_dir / newest / "datapackage.json"
+    if not pkg_path.exists() or verify_release(releases_dir / newest):
+        return
+    pkg = json.loads(pkg_path.read_text())
+    if pkg.get("fingerprint"):
+        _point_latest(releases_dir, newest, pkg["fingerprint"], pkg.get("created", ""))
 
 
 def _write_csv(parquet: Path, dest: Path) -> None:
