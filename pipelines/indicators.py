@@ -42,6 +42,11 @@ def sql_params(sql: str, params: Mapping[str, Any] | None = None) -> dict[str, A
     return {n: merged[n] for n in names}
 
 
+def create_macros(con: duckdb.DuckDBPyConnection) -> None:
+    """Shared rules (sql/macros.sql) every indicator family may use."""
+    con.execute(load_sql("macros"))
+
+
 def create_table(
     con: duckdb.DuckDBPyConnection, table: str, sql_name: str, params: Mapping[str, Any] | None = None
 ) -> int:
@@ -73,6 +78,7 @@ def build_cluster_tables(
     con: duckdb.DuckDBPyConnection, params: Mapping[str, Any] | None = None
 ) -> dict[str, int]:
     """From industry_employment + cluster_naics + clusters in `con`: totals and indicators."""
+    create_macros(con)
     counts = {
         "cluster_totals": create_table(con, "cluster_totals", "cluster_totals", params),
         "unmapped_industries": create_table(con, "unmapped_industries", "unmapped_industries", params),

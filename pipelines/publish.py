@@ -40,6 +40,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines import __version__
+from pipelines.archive import sha256_file
 from pipelines.config import ASSETS_DIR, PROJECT_ROOT, SQL_DIR
 from pipelines.schemas import load_schema
 
@@ -68,14 +69,6 @@ class ReleaseResult:
     unchanged: bool = False
     previous: str | None = None
     diff_summary: dict[str, Any] | None = None
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @cache

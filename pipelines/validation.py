@@ -37,6 +37,7 @@ import duckdb
 import polars as pl
 import yaml
 
+from pipelines.archive import sha256_file
 from pipelines.config import ASSETS_DIR, SQL_DIR
 
 SUITE_DIR = ASSETS_DIR / "expectations"
@@ -832,14 +833,6 @@ US_REFERENCE_SUITES = {
 }
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def us_naics_codes(settings) -> dict[str, set[str]]:
     """Allowed industry codes per NAICS vintage, for vintages with a complete 6-digit code list
     staged (the concordance: 2002–2022). Empty when the reference tables are not staged yet."""
@@ -885,7 +878,7 @@ def validate_cbp_year(settings, year: int, geo: str = "state", *, use_cache: boo
         raise FileNotFoundError(f"CBP {year} not staged ({path})")
     suite = load_suite("cbp_parsed")
     params = cbp_year_params(settings, [year])
-    fp = fingerprint(suite, _sha256(path), params)
+    fp = fingerprint(suite, sha256_file(path), params)
 
     def run() -> SuiteResult:
         res = validate_frame("cbp_parsed", pl.read_parquet(path), params=params, by="year", scope=f"{geo} {year}")
@@ -907,7 +900,7 @@ def validate_reference(settings, *, use_cache: bool = True) -> list[SuiteResult]
         if not path.exists():
             continue
         suite = load_suite(suite_name)
-        fp = fingerprint(suite, _sha256(path), params)
+        fp = fingerprint(suite, sha256_file(path), params)
         out.append(
             cached(
                 settings.warehouse, suite_name, table, "", fp if use_cache else "",

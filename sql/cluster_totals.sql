@@ -2,7 +2,7 @@
 -- Inputs: industry_employment (harmonised long table), cluster_naics (definitions by NAICS vintage,
 -- with apportioning weights for codes derived through the concordance).
 -- Rule: 6-digit NAICS rows, all legal forms (lfo '-'); the definition vintage follows the year as
--- clustermapping.us does (< 2003: 1997, < 2008: 2002, < 2013: 2007, < 2017: 2012, then 2017/2022).
+-- clustermapping.us does (macro definition_vintage in sql/macros.sql).
 -- Withheld values are NULL and SUM skips them, so emp_reported and payroll cover reported cells only.
 -- Every region present in a year gets a row for every cluster: a cluster with no establishments
 -- there has a true zero (CBP lists every industry with at least one establishment).
@@ -10,14 +10,7 @@ WITH ind AS (
     SELECT
         year, region_type, region_code, industry_code AS naics,
         emp, emp_reported, est, payroll, qp1, emp_imputed,
-        CASE
-            WHEN year < 2003 THEN '1997'
-            WHEN year < 2008 THEN '2002'
-            WHEN year < 2013 THEN '2007'
-            WHEN year < 2017 THEN '2012'
-            WHEN year < 2022 THEN '2017'
-            ELSE '2022'
-        END AS naics_vintage
+        definition_vintage(year) AS naics_vintage
     FROM industry_employment
     WHERE classification LIKE 'NAICS%' AND lfo = '-' AND industry_level = 6
 ),

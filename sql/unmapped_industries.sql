@@ -3,14 +3,7 @@
 WITH ind AS (
     SELECT
         year, classification, region_type, industry_code AS naics, emp,
-        CASE
-            WHEN year < 2003 THEN '1997'
-            WHEN year < 2008 THEN '2002'
-            WHEN year < 2013 THEN '2007'
-            WHEN year < 2017 THEN '2012'
-            WHEN year < 2022 THEN '2017'
-            ELSE '2022'
-        END AS naics_vintage
+        definition_vintage(year) AS naics_vintage
     FROM industry_employment
     WHERE classification LIKE 'NAICS%' AND lfo = '-' AND industry_level = 6
 )

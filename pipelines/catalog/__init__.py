@@ -3,7 +3,6 @@ draws SVG charts from compact JSON extracted from the release with DuckDB."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from html import escape
@@ -11,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+
+from pipelines.archive import sha256_file
 
 HERE = Path(__file__).resolve().parent
 CHART_TABLES = ("cluster_indicators", "clusters", "regions")
@@ -28,14 +29,6 @@ def _size(n: int | None) -> str:
             return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
         n /= 1024
     return ""
-
-
-def _sha(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def chart_data(folder: Path) -> dict[str, Any] | None:
@@ -113,7 +106,7 @@ def _files(folder: Path, package: Mapping[str, Any]) -> list[tuple[str, int, str
         return out
     known = {r["path"]: r["hash"].removeprefix("sha256:") for r in package.get("resources", []) if "hash" in r}
     return [
-        (p.relative_to(folder).as_posix(), p.stat().st_size, known.get(p.relative_to(folder).as_posix()) or _sha(p))
+        (p.relative_to(folder).as_posix(), p.stat().st_size, known.get(p.relative_to(folder).as_posix()) or sha256_file(p))
         for p in sorted(folder.rglob("*"))
         if p.is_file() and p.name not in {"index.html", "SHA256SUMS"} and not p.name.startswith(".")
     ]
