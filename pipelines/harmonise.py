@@ -63,8 +63,9 @@ def _count(col: str, present: bool) -> pl.Expr:
     """Numeric cell as Int64; markers ("D", "N", "S") and blanks become null."""
     if not present:
         return pl.lit(None, dtype=pl.Int64)
-    v = pl.col(col).str.strip_chars().str.replace_all(",", "")
-    return pl.when(v.is_in(list(MARKERS)) | (v == "")).then(None).otherwise(v).cast(pl.Int64)
+    # check_rows has already rejected anything but digits, markers and blanks, so a non-strict
+    # cast turns exactly the markers and blanks into null.
+    return pl.col(col).str.strip_chars().cast(pl.Int64, strict=False)
 
 
 def _marker(col: str, present: bool) -> pl.Expr:
@@ -95,7 +96,7 @@ def harmonise_cbp(
     else:
         region_type, region = "country", pl.lit("US")
 
-    naics = pl.col("naics").str.strip_chars().str.replace_all(r"[\-/]", "")
+    naics = pl.col("naics").str.strip_chars().str.strip_chars_end("-/")  # "3364//" → "3364"
     empflag = _text("empflag", layout.has_empflag)
     emp_nf = _text("emp_nf", "emp_nf" in cols)
     emp_count = _count("emp", True)

@@ -124,6 +124,9 @@ def parse_cbp_file(
     `naics_codes`) are written there with the reason instead of failing the whole file."""
     member = cbp.extract_member(raw_zip, work_dir, source_id)
     lf, layout = cbp.scan_cbp(member, source_id, location)
+    # Parse the text once (only the used columns); the checks, quarantine and harmonising then
+    # run on the in-memory frame instead of re-reading the file three times. One year at a time.
+    lf = lf.collect().lazy()
     if quarantine is not None:
         from pipelines.validation import cbp_quarantine_split
 

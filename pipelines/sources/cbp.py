@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import shutil
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import polars as pl
@@ -31,6 +31,11 @@ MARKERS = {"N", "D", "S", "X"}  # not available / withheld / not meeting standar
 NUMERIC = ("emp", "qp1", "ap", "est")
 REQUIRED = {"naics", "emp", "ap", "est"}
 GEO_COLUMNS = {"state": ["fipstate"], "county": ["fipstate", "fipscty"], "msa": ["msa"], "us": []}
+# Columns the pipeline reads; the rest (size-class counts, census codes) are never parsed.
+USED_COLUMNS = {
+    "fipstate", "fipscty", "msa", "cbsa", "naics", "lfo", "empszes", "empflag", "emp_nf", "emp",
+    "qp1_nf", "qp1", "ap_nf", "ap", "est",
+}  # fmt: skip
 
 
 def source_id(year: int, geo: str) -> str:
@@ -121,7 +126,7 @@ def _read_header(path: Path) -> list[str]:
 
 
 def _clean_num(col: str) -> pl.Expr:
-    return pl.col(col).str.strip_chars().str.replace_all(",", "")
+    return pl.col(col).str.strip_chars()
 
 
 def scan_cbp(path: Path, source: str, location: str) -> tuple[pl.LazyFrame, CbpLayout]:
@@ -136,7 +141,8 @@ def scan_cbp(path: Path, source: str, location: str) -> tuple[pl.LazyFrame, CbpL
     )
     if layout.size_class_column:
         lf = lf.filter(pl.col(layout.size_class_column).str.strip_chars() == "001")
-    return lf, layout
+    kept = tuple(c for c in layout.columns if c in USED_COLUMNS)
+    return lf.select(kept), replace(layout, columns=kept)
 
 
 def malformed_rows(lf: pl.LazyFrame, layout: CbpLayout, limit: int = 10) -> pl.DataFrame:
