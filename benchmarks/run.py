@@ -24,6 +24,7 @@ cluster indicators are compared cell by cell.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -32,6 +33,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -190,6 +192,7 @@ def child_main(stage: str, data: Path, n_years: int, work: Path, ref_dir: Path, 
     t0 = time.perf_counter()
     info = CHILD_STAGES[stage](files, ref_dir, work, out)
     info["work_s"] = round(time.perf_counter() - t0, 2)
+    info["vmhwm_mb"] = _vmhwm_mb()
     print("RESULT " + json.dumps(info), flush=True)
     return 0
 
@@ -197,27 +200,56 @@ def child_main(stage: str, data: Path, n_years: int, work: Path, ref_dir: Path, 
 # --- parent: run children, measure, report ----------------------------------------------------
 
 
+def _vmhwm_mb(pid: int | str = "self") -> float | None:
+    """Peak resident set of a live process (VmHWM), MB. Unlike ru_maxrss it does not inherit the
+    parent's high-water mark across fork/exec, so a large parent cannot inflate it."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
 def _spawn(
     cmd: list[str], env: dict[str, str] | None = None, log: Path | None = None
 ) -> dict[str, Any]:
-    """Run a child, return wall seconds, peak RSS (MB, from wait4) and its RESULT json."""
+    """Run a child, return wall seconds, peak RSS (MB) and its RESULT json.
+
+    Peak RSS: the child's own VmHWM report when it gives one, else the last VmHWM polled from
+    /proc every 0.1 s while it runs (VmHWM only grows, so this misses at most the last 0.1 s)."""
     t0 = time.perf_counter()
+    peak = [0.0]
     with open(log or os.devnull, "w") as err:
         proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=err, env=env, cwd=PROJECT_ROOT, text=True
         )
+        done = threading.Event()
+
+        def poll() -> None:
+            while not done.wait(0.1):
+                v = _vmhwm_mb(proc.pid)
+                if v:
+                    peak[0] = max(peak[0], v)
+
+        poller = threading.Thread(target=poll, daemon=True)
+        poller.start()
         assert proc.stdout is not None
         stdout = proc.stdout.read()
-        _, status, usage = os.wait4(proc.pid, 0)
+        _, status, _usage = os.wait4(proc.pid, 0)
+        done.set()
+        poller.join()
         proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - t0
     result: dict[str, Any] = {}
     for line in stdout.splitlines():
         if line.startswith("RESULT "):
             result = json.loads(line[7:])
+    rss = result.pop("vmhwm_mb", None) or peak[0]
     return {
         "wall_s": round(wall, 2),
-        "rss_mb": round(usage.ru_maxrss / 1024, 0),
+        "rss_mb": round(rss, 0),
         "ok": proc.returncode == 0,
         "stdout": stdout,
         **result,
@@ -276,6 +308,10 @@ def run_dagster(work_root: Path) -> list[dict[str, Any]]:
     return out
 
 
+_LOGLINE = re.compile(
+    r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) \+0000 - dagster - \w+ - \S+ - [0-9a-f-]{36} - (\w+) - ",
+    re.M,
+)
 _STEP = re.compile(r'Finished execution of step "([^"]+)" in ([0-9.]+)(ms|s|m)')
 
 
@@ -283,6 +319,14 @@ def step_times(log: str) -> list[tuple[str, float]]:
     """(step, seconds) from a Dagster run log, slowest first."""
     scale = {"ms": 0.001, "s": 1.0, "m": 60.0}
     steps = [(m[1], float(m[2]) * scale[m[3]]) for m in _STEP.finditer(log)]
+    if not steps:  # no "Finished execution" lines: charge each gap between log lines to the step
+        lines = [
+            (datetime.strptime(m[1], "%Y-%m-%d %H:%M:%S"), m[2]) for m in _LOGLINE.finditer(log)
+        ]
+        total: dict[str, float] = {}
+        for (t, step), (t_next, _) in itertools.pairwise(lines):
+            total[step] = total.get(step, 0.0) + (t_next - t).total_seconds()
+        steps = list(total.items())
     return sorted(steps, key=lambda x: -x[1])
 
 
@@ -300,16 +344,10 @@ def machine() -> str:
         )
     except (OSError, StopIteration):
         mem = float("nan")
-    import duckdb
-    import numpy
-    import pandas
-    import polars
+    from importlib.metadata import version
 
-    return (
-        f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GB RAM, {platform.platform()}; "
-        f"Python {platform.python_version()}, polars {polars.__version__}, duckdb {duckdb.__version__}, "
-        f"pandas {pandas.__version__}, numpy {numpy.__version__}"
-    )
+    libs = ", ".join(f"{lib} {version(lib)}" for lib in ("polars", "duckdb", "pandas", "numpy"))
+    return f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GB RAM, {platform.platform()}; Python {platform.python_version()}, {libs}"
 
 
 def git_rev() -> str:
