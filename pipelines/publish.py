@@ -349,12 +349,17 @@ def publish_release(
             "title": "Cluster Observatory: regional cluster indicators",
             "description": (
                 "Regional cluster indicators reproducing clustermapping.us (US Cluster Mapping Project) "
-                "from public US County Business Patterns: employment, wages, location quotients and "
-                "strong clusters by region, cluster and year."
+                "from public US County Business Patterns, and the same clusters for European NUTS regions "
+                "from Eurostat regional structural business statistics (European Cluster Observatory "
+                "stars): employment, wages, location quotients and strong clusters by region, cluster "
+                "and year."
             ),
             "version": version,
             "created": created,
-            "keywords": ["clusters", "regional economics", "County Business Patterns", "location quotient"],
+            "keywords": [
+                "clusters", "regional economics", "County Business Patterns", "Eurostat",
+                "structural business statistics", "location quotient",
+            ],
             "licenses": [LICENSE],
             "contributors": [{"title": "Cluster Observatory contributors", "roles": ["creator", "publisher"]}],
             "fingerprint": fingerprint,
