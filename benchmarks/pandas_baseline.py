@@ -116,6 +116,9 @@ def cluster_totals_for_year(
         est=("est", "sum"),
         payroll=("payroll", lambda s: s.sum(min_count=1)),
     )
+    # apportioned sums are rounded to 1e-6, as in sql/cluster_totals.sql
+    for col in ("emp", "emp_reported", "est", "payroll"):
+        sums[col] = sums[col].round(6)
     # every region in the year × every cluster; a cluster absent from a region is a true zero
     regions = six[["year", "region_type", "region_code"]].drop_duplicates()
     clusters = pd.DataFrame({"cluster_code": sorted(cluster_naics["cluster_code"].unique())})

@@ -164,18 +164,47 @@ def stage_cbp(settings: Settings, year: int, geo: str = "state") -> dict[str, An
             and prev.get("quarantine_rules") == rules
         ):
             return {"rows": prev["rows"], "path": str(dest), "source": prev, "changed": False}
-    with tempfile.TemporaryDirectory(dir=settings.raw_dir / ".tmp") as work:
-        lf = parse_cbp_file(
-            raw.path, year=year, source_id=source_id, sha256=raw.sha256, location=url, work_dir=Path(work),
-            quarantine=quarantine, naics_codes=naics_codes,
-        )
-        rows = _atomic_parquet(lf, dest)
+    rows = stage_cbp_file(
+        raw.path, dest, year=year, source_id=source_id, sha256=raw.sha256, location=url,
+        work_dir=settings.raw_dir / ".tmp", quarantine=quarantine, naics_codes=naics_codes,
+    )
     rec = {
         **_record(raw), "rows": rows, "year": year, "geo": geo, "parser_version": PARSER_VERSION,
         "quarantine_rules": rules, "quarantined": pl.scan_parquet(quarantine).select(pl.len()).collect().item(),
     }
     _write_json(sidecar, rec)
     return {"rows": rows, "path": str(dest), "source": rec, "changed": True}
+
+
+def stage_cbp_file(
+    raw_zip: Path, dest: Path, *, year: int, source_id: str, sha256: str, location: str,
+    work_dir: Path | None = None, quarantine: Path | None = None, naics_codes: set[str] | None = None,
+) -> int:
+    """One raw CBP zip → harmonised staged Parquet at `dest` (atomic); returns the row count.
+
+    The same path the assets run, usable on files outside the archive (benchmarks)."""
+    if work_dir is not None:
+        work_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=work_dir) as work:
+        lf = parse_cbp_file(
+            raw_zip, year=year, source_id=source_id, sha256=sha256, location=location, work_dir=Path(work),
+            quarantine=quarantine, naics_codes=naics_codes,
+        )
+        return _atomic_parquet(lf, dest)
+
+
+def stage_cbp_years(
+    settings: Settings, years: list[int], geo: str = "state", workers: int = 2
+) -> dict[int, dict[str, Any]]:
+    """stage_cbp for several years, `workers` at a time: much of a year's parsing is
+    single-threaded string work, so two years in flight keep both cores busy."""
+    if workers <= 1 or len(years) <= 1:
+        return {y: stage_cbp(settings, y, geo) for y in years}
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {y: pool.submit(stage_cbp, settings, y, geo) for y in years}
+        return {y: f.result() for y, f in futures.items()}
 
 
 def staged_cbp_paths(settings: Settings, geos: tuple[str, ...] | None = None) -> list[Path]:

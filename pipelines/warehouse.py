@@ -81,17 +81,40 @@ def _load_api_rows(con: duckdb.DuckDBPyConnection, paths: list[Path]) -> None:
     )
 
 
+def build_indicators(
+    con: duckdb.DuckDBPyConnection,
+    staged: list[Path],
+    reference_dir: Path,
+    params: Mapping[str, Any] | None = None,
+    *,
+    api_rows: list[Path] | None = None,
+    custom_regions: Path | None = None,
+) -> dict[str, int]:
+    """Staged harmonised Parquet (read in place, never copied) + reference tables → the
+    indicator tables in `con`; the assets' path, callable without Dagster (benchmarks)."""
+    _load_parquet(con, "cbp_file_rows", staged, view=True)
+    _load_api_rows(con, api_rows or [])
+    if custom_regions is not None:
+        _load_parquet(con, "custom_regions", [custom_regions])
+    for name in stage.REFERENCE_TABLES:
+        _load_parquet(con, name, [reference_dir / f"{name}.parquet"])
+    counts = {"industry_employment": int(con.execute("SELECT count(*) FROM industry_employment").fetchall()[0][0])}
+    counts.update(build_cluster_tables(con, params))
+    return counts
+
+
 def build_us_indicators(settings: Settings, params: Mapping[str, Any] | None = None) -> dict[str, int]:
     """Load staged CBP + reference into DuckDB and run the indicator SQL; returns row counts."""
     custom = stage_eu.stage_us_custom(settings)
     with connect(settings) as con:
-        _load_parquet(con, "cbp_file_rows", stage.staged_cbp_paths(settings), view=True)
-        _load_api_rows(con, census_api.staged_paths(settings))
-        _load_parquet(con, "custom_regions", [stage_eu.custom_dir(settings) / "custom_regions.parquet"])
-        for name in stage.REFERENCE_TABLES:
-            _load_parquet(con, name, [stage.reference_dir(settings) / f"{name}.parquet"])
-        counts = {"industry_employment": int(con.execute("SELECT count(*) FROM industry_employment").fetchall()[0][0])}
-        counts.update(build_cluster_tables(con, params))
+        counts = build_indicators(
+            con,
+            stage.staged_cbp_paths(settings),
+            stage.reference_dir(settings),
+            params,
+            api_rows=census_api.staged_paths(settings),
+            custom_regions=stage_eu.custom_dir(settings) / "custom_regions.parquet",
+        )
         counts["custom_regions"] = int(con.execute("SELECT count(*) FROM custom_regions").fetchall()[0][0])
         counts["us_region_groups"] = custom["us_groups"]
         return counts

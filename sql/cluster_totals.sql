@@ -3,6 +3,8 @@
 -- with apportioning weights for codes derived through the concordance).
 -- Rule: 6-digit NAICS rows, all legal forms (lfo '-'); the definition vintage follows the year as
 -- clustermapping.us does (macro definition_vintage in sql/macros.sql).
+-- Apportioned sums are rounded to 1e-6 so that the order DuckDB adds in (not fixed) cannot
+-- move a value across a percentile threshold between two runs on the same input.
 -- Withheld values are NULL and SUM skips them, so emp_reported and payroll cover reported cells only.
 -- Every region present in a year gets a row for every cluster: a cluster with no establishments
 -- there has a true zero (CBP lists every industry with at least one establishment).
@@ -20,11 +22,11 @@ SELECT
     i.region_type,
     i.region_code,
     d.cluster_code,
-    sum(i.emp * d.weight) AS emp,
-    sum(i.emp_reported * d.weight) AS emp_reported,
-    sum(i.est * d.weight) AS est,
-    sum(i.payroll * d.weight) AS payroll,
-    sum(i.qp1 * d.weight) AS qp1,
+    round(sum(i.emp * d.weight), 6) AS emp,
+    round(sum(i.emp_reported * d.weight), 6) AS emp_reported,
+    round(sum(i.est * d.weight), 6) AS est,
+    round(sum(i.payroll * d.weight), 6) AS payroll,
+    round(sum(i.qp1 * d.weight), 6) AS qp1,
     count(*) AS n_industries,
     count(*) FILTER (WHERE i.emp_imputed) AS n_imputed
 FROM ind AS i

@@ -70,7 +70,7 @@ def _cbp_asset(geo: str) -> dg.AssetsDefinition:
     def _asset(context: dg.AssetExecutionContext, observatory: ObservatoryResource) -> dg.MaterializeResult:
         settings = observatory.settings()
         years = [int(k) for k in context.partition_keys]
-        results = {y: stage.stage_cbp(settings, y, geo) for y in years}
+        results = stage.stage_cbp_years(settings, years, geo)
         for y, r in results.items():
             context.log.info(
                 f"CBP {geo} {y}: {r['rows']} rows, sha256 {r['source']['sha256'][:12]}, changed={r['changed']}"
