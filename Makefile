@@ -40,6 +40,7 @@ postgres:
 	  $$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql; }
 
 test: venv postgres
+	@mkdir -p $(DAGSTER_HOME)
 	$(VENV)/bin/ruff check pipelines tests benchmarks
 	$(VENV)/bin/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 

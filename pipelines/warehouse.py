@@ -12,6 +12,7 @@ import duckdb
 from pipelines import stage, stage_eu, validation
 from pipelines.config import Settings
 from pipelines.indicators import DEFAULT_PARAMS, build_cluster_tables
+from pipelines.notes import write_release_notes
 from pipelines.publish import ReleaseResult, publish_release
 from pipelines.sources import census_api
 
@@ -151,6 +152,7 @@ def publish_us_release(
     with connect(settings, read_only=True) as con:
         # Raises ValidationError (nothing is published) when an error-level expectation fails.
         checked = validation.release_validation(settings, con)
+        notes = write_release_notes(con, settings.warehouse / "notes" / "lq_worked_example.md")
         nat = ", ".join(sorted(str(r[0]) for r in con.execute("SELECT DISTINCT national_reference FROM cluster_indicators").fetchall()))
         tables = {name: con.table(name) for name in US_RELEASE_TABLES}
         tables["custom_regions"] = con.table("custom_regions")
@@ -175,7 +177,8 @@ def publish_us_release(
                     "region_groups": str(settings.region_groups) if settings.region_groups else None,
                 },
                 "validation": checked.metadata,
+                "notes": ["notes/lq_worked_example.md"] if notes else [],
             },
-            extra_files=checked.files,
+            extra_files={**checked.files, **({"notes/lq_worked_example.md": notes} if notes else {})},
             force_new=force_new,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -51,6 +52,11 @@ def test_refresh_publishes_a_release_and_an_unchanged_rerun_publishes_nothing(mi
         assert eu["stars"].max() >= 2 and set(eu["year"]) == set(range(2008, 2016))
         assert eu.filter(pl.col("region_code") == "MEDICON").height > 0
         assert (path / "data/nace_cluster_concordance.parquet").exists()
+        # The release explains a published EU LQ: Automotive (via NACE C29) in Stuttgart, 2014.
+        notes = (path / "notes/lq_worked_example.md").read_text()
+        de11 = eu.filter((pl.col("region_code") == "DE11") & (pl.col("year") == 2014) & (pl.col("cluster_code") == "4"))
+        assert f"**{de11['lq'][0]:.4f}**" in notes
+        assert "Numerator" in notes and "Denominator" in notes and "Reference scope" in notes and "C29" in notes
         assert set(ci["year"].unique()) == {2010, 2011}
         con = duckdb.connect()
         n = con.execute(
@@ -117,7 +123,7 @@ def test_bad_input_stops_and_leaves_archive_and_releases_untouched(mirror_dir: P
         load_mirror.cache_clear()
 
 
-def test_definitions_load_and_validate() -> None:
+def test_definitions_load_and_validate(tmp_path: Path) -> None:
     from pipelines.definitions import defs
 
     d = defs()
@@ -133,6 +139,7 @@ def test_definitions_load_and_validate() -> None:
         proc = subprocess.run(
             [str(PROJECT_ROOT / ".venv/bin" / cmd[0]), *cmd[1:]],
             cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=180,
+            env={**os.environ, "DAGSTER_HOME": str(tmp_path)},
         )
         assert proc.returncode == 0, f"{cmd}: {proc.stdout}{proc.stderr}"
         assert "loaded successfully" in proc.stdout + proc.stderr or "passed validation" in proc.stdout + proc.stderr

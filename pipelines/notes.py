@@ -1,0 +1,109 @@
+"""Release notes that explain a published number from the tables themselves (worked examples)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+# The example issue 3 asks every release to explain: Motor vehicles (NACE C29) in Stuttgart, 2014.
+EU_LQ_EXAMPLE = {"region_code": "DE11", "nace_code": "C29", "year": 2014}
+
+
+def _one(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> dict | None:
+    cur = con.execute(sql, params)
+    names = [d[0] for d in cur.description]
+    rows = cur.fetchall()
+    return dict(zip(names, rows[0], strict=True)) if rows else None
+
+
+def eu_lq_worked_example(
+    con: duckdb.DuckDBPyConnection, region_code: str, nace_code: str, year: int
+) -> str | None:
+    """Markdown explaining the LQ of the cluster a NACE code mainly maps to, in one region and
+    year: numerator, denominators and the reference scope, all read back from the tables."""
+    link = _one(
+        con,
+        "SELECT c.cluster_code, c.weight, c.n_naics, c.us_emp, k.cluster_name FROM nace_cluster_concordance c "
+        "LEFT JOIN clusters k USING (cluster_code) WHERE c.nace_code = $n ORDER BY c.weight DESC LIMIT 1",
+        {"n": nace_code},
+    )
+    if link is None:
+        return None
+    p = {"r": region_code, "c": link["cluster_code"], "y": year, "n": nace_code}
+    ind = _one(
+        con,
+        "SELECT * FROM eu_cluster_indicators WHERE region_code = $r AND cluster_code = $c AND year = $y",
+        {k: p[k] for k in ("r", "c", "y")},
+    )
+    cell = _one(
+        con,
+        "SELECT emp, emp_reported, empflag, emp_imputed, nuts_version, nuts_code_original FROM eu_industry_employment "
+        "WHERE region_code = $r AND industry_code = $n AND year = $y",
+        {k: p[k] for k in ("r", "n", "y")},
+    )
+    if ind is None:
+        return None
+    scope = [
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT region_code FROM eu_cluster_indicators "
+            "WHERE region_type = 'nuts0' AND in_scope AND year = $y ORDER BY 1",
+            {"y": year},
+        ).fetchall()
+    ]
+    base_kind = "traded" if ind["cluster_type"] == "traded" else "local"
+    share_r = ind["emp"] / ind["region_base_emp"]
+    share_e = ind["europe_cluster_emp"] / ind["europe_base_emp"]
+    cell_line = (
+        f"- {nace_code} in {region_code}, {year}: **{cell['emp']:,.0f}** persons employed"
+        + (" (reported)" if cell["emp_reported"] is not None else " (filled from the parent region)")
+        + (f", flags `{cell['empflag']}`" if cell["empflag"] else "")
+        + f"; NUTS {cell['nuts_version']} code (published as {cell['nuts_code_original']}).\n"
+        if cell
+        else f"- {nace_code} has no row for {region_code} in {year}.\n"
+    )
+    return f"""# Worked example: the LQ of {link['cluster_name']} in {region_code}, {year}
+
+Why this number: NACE {nace_code} maps mainly to cluster {link['cluster_code']}
+({link['cluster_name']}) with weight **{link['weight']:.4f}** — the share of US national
+employment of the {link['n_naics']} NAICS 2012 industries behind the link that sit in this
+cluster (`nace_cluster_concordance`; the rest of {nace_code} goes to other clusters).
+
+{cell_line}- Cluster {link['cluster_code']} employment in {region_code}: **{ind['emp']:,.1f}** (sum of
+  the region's NACE rows × their weights to the cluster; `eu_cluster_indicators.emp`).
+
+**Numerator** — the cluster's share of the region's {base_kind} employment:
+{ind['emp']:,.1f} / {ind['region_base_emp']:,.1f} = **{share_r:.6f}**
+(`region_emp_share`; the denominator `region_base_emp` is all {base_kind}-cluster employment of
+{region_code}).
+
+**Denominator** — the same share for the European reference:
+{ind['europe_cluster_emp']:,.1f} / {ind['europe_base_emp']:,.1f} = **{share_e:.6f}**
+(`europe_cluster_emp` / `europe_base_emp`: sums over the country rows in scope).
+
+**LQ** = {share_r:.6f} / {share_e:.6f} = **{ind['lq']:.4f}** (`lq`).
+
+**Reference scope**: the {len(scope)} countries in scope in {year} ({', '.join(scope)};
+parameter `scope`, default all countries present), {ind['europe_n_countries']} of which report
+employment in this cluster.
+
+Stars: size {ind['star_size']}, specialisation (LQ ≥ 2) {ind['star_specialisation']},
+focus {ind['star_focus']} → **{ind['stars']}** star(s).
+
+Caveat: the NACE → cluster link is an approximation derived from US definitions (see
+`assets/eu/README.md` in the source repository); SBS covers the business economy only.
+"""
+
+
+def write_release_notes(con: duckdb.DuckDBPyConnection, dest: Path) -> Path | None:
+    """The notes file a release carries (None when the example's data is not in the tables)."""
+    tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    if not {"eu_cluster_indicators", "eu_industry_employment", "nace_cluster_concordance"} <= tables:
+        return None
+    text = eu_lq_worked_example(con, **EU_LQ_EXAMPLE)
+    if text is None:
+        return None
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(text)
+    return dest
