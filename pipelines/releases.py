@@ -405,6 +405,7 @@ def _diff_table(con, ra, fa: Path, rb, fb: Path, rtol: float, atol: float, top: 
     values: dict[str, Any] = {}
     if conds:
         counts = con.execute("SELECT " + ", ".join(f"count_if({cond})" for cond in conds.values()) + ", count_if(" + " OR ".join(f"({c})" for c in conds.values()) + ") FROM j").fetchall()[0]
+        counts = [c or 0 for c in counts]  # count_if over no joined rows is NULL
         out["rows_changed"] = int(counts[-1])
         for (c, cond), n in zip(conds.items(), counts[:-1], strict=False):
             if not n:

@@ -13,14 +13,14 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from pipelines import stage, warehouse
+from pipelines import stage
 from pipelines.archive import RawArchive
-from pipelines.config import Settings, parse_years
+from pipelines.config import Settings
 from pipelines.defs import schedules
 from pipelines.defs.resources import ObservatoryResource
 from pipelines.http import fetch, make_session
 from pipelines.mirror import load_mirror
-from pipelines.publish import publish_release, read_latest, verify_release
+from pipelines.publish import read_latest, verify_release
 
 TODAY = datetime(2014, 6, 1, tzinfo=UTC)
 
@@ -68,19 +68,11 @@ def test_definitions_ship_stopped_and_fit_release_rhythm():
     assert d.resolve_job_def("cbp_api_job") is not None
 
 
-def _publish(settings: Settings, run_config: dict) -> dict:
-    """What publish_after_cbp_job does (indicators + release), with the years the sensor chose."""
-    years = run_config["resources"]["observatory"]["config"]["cbp_years"]
-    s = Settings(**{**settings.__dict__, "cbp_years": tuple(parse_years(years))})
-    warehouse.build_us_indicators(s)
-    # publish_release directly with the US tables (the full release also carries EU tables)
-    with warehouse.connect(s, read_only=True) as con:
-        tables = {n: con.table(n) for n in ("industry_employment", "cluster_indicators", "region_indicators")}
-        publish_release(
-            tables, releases_dir=s.releases_dir, sources=stage.staged_sources(s),
-            params={"cbp_years": list(s.cbp_years)}, metadata={"coverage": {"cbp_years": list(s.cbp_years)}},
-        )
-    return read_latest(s.releases_dir)
+def _publish(instance: dg.DagsterInstance, job: dg.JobDefinition, settings: Settings, run_config: dict) -> dict:
+    """Run publish_after_cbp_job (indicators, their blocking checks, release) as the daemon would."""
+    result = job.execute_in_process(instance=instance, run_config=run_config)
+    assert result.success
+    return read_latest(settings.releases_dir)
 
 
 def test_new_cbp_year_in_mirror_walkthrough(tmp_path, mirror_dir, monkeypatch):
@@ -91,11 +83,13 @@ def test_new_cbp_year_in_mirror_walkthrough(tmp_path, mirror_dir, monkeypatch):
     monkeypatch.setenv("OBSERVATORY_MIRROR", str(mirror))
     monkeypatch.setenv("OBSERVATORY_CBP_YEARS", "2010-2011")
     monkeypatch.setenv("OBSERVATORY_OFFLINE", "1")
+    monkeypatch.setenv("OBSERVATORY_EUROSTAT", "0")  # the CBP side of the walk-through
+    monkeypatch.setenv("OBSERVATORY_REGION_GROUPS", "")
     from pipelines.definitions import defs
 
     d = defs()
     cbp_job = d.resolve_job_def("cbp_job")
-    assert d.resolve_job_def("publish_after_cbp_job") is not None
+    publish_job = d.resolve_job_def("publish_after_cbp_job")
     settings = Settings.from_env()
     with dg.instance_for_test() as instance:
 
@@ -113,7 +107,7 @@ def test_new_cbp_year_in_mirror_walkthrough(tmp_path, mirror_dir, monkeypatch):
         stage.stage_reference(settings)
         for req in res.run_requests:
             stage.stage_cbp(settings, int(req.partition_key), "state")
-        v1 = _publish(settings, {"resources": {"observatory": {"config": {"cbp_years": "2010-2011"}}}})
+        v1 = _publish(instance, publish_job, settings, {"resources": {"observatory": {"config": {"cbp_years": "2010-2011"}}}})
         manifests = {y: RawArchive(settings.raw_dir).entries(f"census/cbp/state/{y}") for y in (2010, 2011)}
 
         # 2. nothing new upstream: the sensor and the schedule skip
@@ -137,7 +131,7 @@ def test_new_cbp_year_in_mirror_walkthrough(tmp_path, mirror_dir, monkeypatch):
         follow = follow_up(result)
         assert isinstance(follow, dg.RunRequest)
         assert follow.run_config["resources"]["observatory"]["config"]["cbp_years"] == "2010,2011,2012"
-        v2 = _publish(settings, follow.run_config)
+        v2 = _publish(instance, publish_job, settings, follow.run_config)
         assert v2["version"] != v1["version"]
         pkg = json.loads((settings.releases_dir / v2["version"] / "datapackage.json").read_text())
         assert pkg["coverage"]["cbp_years"] == [2010, 2011, 2012]
