@@ -191,6 +191,7 @@ def table_suite_checks(
         specs=[spec for suite, table in suites.items() for spec in _specs(table, suite)],
         name=name,
         description=description or "Expectation suites and SQL checks on warehouse tables (one year at a time).",
+        pool="duckdb_warehouse",  # reads the DuckDB file: never beside a writer (file lock)
     )
     def _checks(context: dg.AssetCheckExecutionContext, observatory: ObservatoryResource):
         from pipelines.warehouse import connect

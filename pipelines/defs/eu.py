@@ -40,6 +40,7 @@ def eurostat_sbs(context: dg.AssetExecutionContext, observatory: ObservatoryReso
     deps=["eu_cluster_totals", "nace_cluster_concordance"],
     kinds={"duckdb"},
     automation_condition=dg.AutomationCondition.eager(),
+    pool="duckdb_warehouse",
     description=(
         "EU cluster indicators per NUTS region × cluster × year: employment, local units, wages, wage per "
         "employee, LQ vs the European reference, shares, CAGR, European Cluster Observatory stars "

@@ -15,6 +15,7 @@ from pipelines.defs.resources import ObservatoryResource
     ],
     kinds={"parquet"},
     automation_condition=dg.AutomationCondition.eager(),
+    pool="duckdb_warehouse",
     description=(
         "Versioned, immutable Parquet release (US and EU tables, reference tables, validation report) "
         "with datapackage.json and SHA256SUMS; nothing is published when inputs and code are unchanged."

@@ -110,6 +110,7 @@ cbp_state = CBP_ASSETS["state"]
         )
         for name, desc in WAREHOUSE_DESCRIPTIONS.items()
     ],
+    pool="duckdb_warehouse",  # one DuckDB writer at a time (file lock)
 )
 def us_indicators(context: dg.AssetExecutionContext, observatory: ObservatoryResource):
     """Load staged data into DuckDB and run the indicator SQL in sql/."""
