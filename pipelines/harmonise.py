@@ -96,40 +96,55 @@ def harmonise_cbp(
     else:
         region_type, region = "country", pl.lit("US")
 
-    naics = pl.col("naics").str.strip_chars().str.strip_chars_end("-/")  # "3364//" → "3364"
-    empflag = _text("empflag", layout.has_empflag)
-    emp_nf = _text("emp_nf", "emp_nf" in cols)
-    emp_count = _count("emp", True)
-    emp_marker = pl.coalesce(_marker("emp", True), _marker("empflag", layout.has_empflag))
-    suppressed_letter = empflag.is_in(list(EMPFLAG_MIDPOINTS))
-    # A suppressed cell's EMP is a placeholder 0: it is not a reported value.
-    withheld = suppressed_letter | emp_marker.is_not_null() | emp_nf.is_in(["D", "S", "N"])
-    emp_reported = pl.when(withheld).then(None).otherwise(emp_count)
-    midpoint = empflag.replace_strict(EMPFLAG_MIDPOINTS, default=None, return_dtype=pl.Int64)
-    ap_nf = _text("ap_nf", "ap_nf" in cols)
-    payroll_withheld = (
-        suppressed_letter | _marker("ap", True).is_not_null() | ap_nf.is_in(["D", "S", "N"])
+    # Stage 1: clean each source column once (shared by several outputs below).
+    base = lf.with_columns(
+        region.alias("_region"),
+        pl.col("naics").str.strip_chars().str.strip_chars_end("-/").alias("_naics"),  # "3364//" → "3364"
+        _text("empflag", layout.has_empflag).alias("_empflag"),
+        _text("emp_nf", "emp_nf" in cols).alias("_emp_nf"),
+        _text("ap_nf", "ap_nf" in cols).alias("_ap_nf"),
+        _text("qp1_nf", "qp1_nf" in cols).alias("_qp1_nf"),
+        pl.coalesce(_marker("emp", True), _marker("empflag", layout.has_empflag)).alias("_emp_marker"),
+        _marker("ap", True).alias("_ap_marker"),
+        _count("emp", True).alias("_emp"),
     )
-    qp1_nf = _text("qp1_nf", "qp1_nf" in cols)
+    withheld_flags = ["D", "S", "N"]
+    naics = pl.col("_naics")
+    empflag, emp_nf, ap_nf, qp1_nf = pl.col("_empflag"), pl.col("_emp_nf"), pl.col("_ap_nf"), pl.col("_qp1_nf")
+    # Stage 2: the flags that several outputs share.
+    flagged = base.with_columns(
+        empflag.is_in(list(EMPFLAG_MIDPOINTS)).alias("_suppressed"),
+        empflag.replace_strict(EMPFLAG_MIDPOINTS, default=None, return_dtype=pl.Int64).alias("_midpoint"),
+    ).with_columns(
+        # A suppressed cell's EMP is a placeholder 0: it is not a reported value.
+        pl.when(
+            pl.col("_suppressed") | pl.col("_emp_marker").is_not_null() | emp_nf.is_in(withheld_flags)
+        )
+        .then(None)
+        .otherwise(pl.col("_emp"))
+        .alias("_emp_reported"),
+    )
+    suppressed, midpoint, emp_reported = pl.col("_suppressed"), pl.col("_midpoint"), pl.col("_emp_reported")
+    payroll_withheld = suppressed | pl.col("_ap_marker").is_not_null() | ap_nf.is_in(withheld_flags)
 
-    out = lf.select(
+    out = flagged.select(
         pl.lit(year, dtype=pl.Int32).alias("year"),
         pl.lit(region_type).alias("region_type"),
-        region.alias("region_code"),
+        pl.col("_region").alias("region_code"),
         pl.lit(f"NAICS{cbp_naics_vintage(year)}").alias("classification"),
         pl.when(naics == "").then(pl.lit(TOTAL_CODE)).otherwise(naics).alias("industry_code"),
         naics.str.len_chars().cast(pl.Int8).alias("industry_level"),
         (_text("lfo", layout.has_lfo).fill_null("-") if layout.has_lfo else pl.lit("-")).alias("lfo"),
         pl.coalesce(emp_reported, midpoint).cast(pl.Float64).alias("emp"),
         emp_reported.alias("emp_reported"),
-        pl.coalesce(empflag, emp_marker).alias("empflag"),
+        pl.coalesce(empflag, pl.col("_emp_marker")).alias("empflag"),
         emp_nf.alias("emp_nf"),
         (emp_reported.is_null() & midpoint.is_not_null()).alias("emp_imputed"),
         _count("est", True).alias("est"),
         pl.when(payroll_withheld).then(None).otherwise(_count("ap", True)).alias("payroll"),
         ap_nf.alias("payroll_nf"),
         (
-            pl.when(suppressed_letter | qp1_nf.is_in(["D", "S", "N"]))
+            pl.when(suppressed | qp1_nf.is_in(withheld_flags))
             .then(None)
             .otherwise(_count("qp1", layout.has_qp1))
         ).alias("qp1"),
