@@ -16,7 +16,7 @@ import polars as pl
 from pipelines.config import Settings
 from pipelines.http import fetch, record_fetches
 from pipelines.region_groups import RegionGroup, check_groups, load_region_groups
-from pipelines.stage import _atomic_parquet, _write_json, staged_cbp_paths
+from pipelines.stage import _atomic_parquet, _record, _write_json, staged_cbp_paths
 
 EU_TABLES = ("eu_industry_employment", "nace_cluster_concordance", "eu_cluster_totals", "nuts_crosswalk")
 US_BASE_TYPES = {"state", "county", "msa"}
@@ -40,13 +40,6 @@ def eu_groups(settings: Settings) -> list[RegionGroup]:
 
 def us_groups(settings: Settings) -> list[RegionGroup]:
     return [g for g in _groups(settings) if g.base_type in US_BASE_TYPES]
-
-
-def _record(raw: Any) -> dict[str, Any]:
-    rec = asdict(raw)
-    rec["path"] = str(raw.path)
-    rec.pop("new", None)
-    return rec
 
 
 def _inputs_unchanged(settings: Settings, previous: list[dict[str, Any]]) -> bool:
