@@ -133,10 +133,13 @@ def run_pipeline(
     import duckdb
 
     from pipelines import stage, warehouse
+    from pipelines.harmonise import cbp_naics_vintage
     from pipelines.sources import cbp
+    from pipelines.validation import naics_codes_from
 
     manifest = {int(f["year"]): f for f in generate.read_manifest(files[0][1].parents[1])["files"]}  # type: ignore[index]
     t0 = time.perf_counter()
+    codes = naics_codes_from(ref_dir)  # as stage.stage_cbp: quarantine on, the vintage's code list
     jobs = [
         (
             z,
@@ -147,6 +150,8 @@ def run_pipeline(
                 sha256=str(manifest[year]["sha256"]),
                 location=cbp.url(year, "county"),
                 work_dir=work,
+                quarantine=work / "staging" / "cbp_quarantine" / "county" / f"year={year}.parquet",
+                naics_codes=codes.get(cbp_naics_vintage(year)),
             ),
         )
         for year, z in files

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.sources.cbp import EMPFLAG_MIDPOINTS, MARKERS, NUMERIC, CbpLayout
+from pipelines.sources.cbp import EMPFLAG_MIDPOINTS, MARKERS, NAICS_WELL_FORMED, NUMERIC, CbpLayout
 
 TOTAL_CODE = "TOTAL"
 
@@ -59,73 +59,126 @@ def _text(col: str, present: bool) -> pl.Expr:
     return pl.when(v == "").then(None).otherwise(v)
 
 
-def _count(col: str, present: bool) -> pl.Expr:
-    """Numeric cell as Int64; markers ("D", "N", "S") and blanks become null."""
-    if not present:
-        return pl.lit(None, dtype=pl.Int64)
-    # check_rows has already rejected anything but digits, markers and blanks, so a non-strict
-    # cast turns exactly the markers and blanks into null.
-    return pl.col(col).str.strip_chars().cast(pl.Int64, strict=False)
-
-
-def _marker(col: str, present: bool) -> pl.Expr:
-    if not present:
-        return pl.lit(None, dtype=pl.String)
-    v = pl.col(col).str.strip_chars()
-    return pl.when(v.is_in(list(MARKERS))).then(v).otherwise(None)
-
-
-def harmonise_cbp(
-    lf: pl.LazyFrame, layout: CbpLayout, *, year: int, source_id: str, sha256: str
-) -> pl.LazyFrame:
-    """Parsed CBP rows (lower-case text columns) → harmonised long table rows."""
-    cols = set(layout.columns)
-    geo = layout.geo
+def _region(layout: CbpLayout) -> tuple[str, pl.Expr, str | None]:
+    """(region type, region code expression, regex a valid code matches) of a layout."""
+    geo, cols = layout.geo, set(layout.columns)
     if geo == "state":
-        region_type, region = "state", pl.col("fipstate").str.strip_chars().str.zfill(2)
-    elif geo == "county":
-        region_type = "county"
-        region = pl.concat_str(
+        return "state", pl.col("fipstate").str.strip_chars().str.zfill(2), "^[0-9]{2}$"
+    if geo == "county":
+        code = pl.concat_str(
             pl.col("fipstate").str.strip_chars().str.zfill(2),
             pl.col("fipscty").str.strip_chars().str.zfill(3),
         )
-    elif geo == "msa":
-        region_type = "msa"
-        msa_col = "msa" if "msa" in cols else "cbsa"
-        region = pl.col(msa_col).str.strip_chars().str.zfill(5)
-    else:
-        region_type, region = "country", pl.lit("US")
+        return "county", code, "^[0-9]{5}$"
+    if geo == "msa":
+        return "msa", pl.col("msa" if "msa" in cols else "cbsa").str.strip_chars().str.zfill(5), "^[0-9]{5}$"
+    return "country", pl.lit("US"), None
 
-    # Stage 1: clean each source column once (shared by several outputs below).
-    base = lf.with_columns(
+
+def clean_cbp(lf: pl.LazyFrame, layout: CbpLayout) -> pl.LazyFrame:
+    """Add the cleaned source cells (`_`-prefixed columns) that harmonising and the row rules share:
+    each text column is stripped once, each count cast once."""
+    cols = set(layout.columns)
+    _, region, _ = _region(layout)
+    counts = [c for c in NUMERIC if c in cols]
+    stripped = lf.with_columns(
         region.alias("_region"),
-        pl.col("naics").str.strip_chars().str.strip_chars_end("-/").alias("_naics"),  # "3364//" → "3364"
+        pl.col("naics").str.strip_chars().alias("_naics_raw"),
         _text("empflag", layout.has_empflag).alias("_empflag"),
         _text("emp_nf", "emp_nf" in cols).alias("_emp_nf"),
         _text("ap_nf", "ap_nf" in cols).alias("_ap_nf"),
         _text("qp1_nf", "qp1_nf" in cols).alias("_qp1_nf"),
-        pl.coalesce(_marker("emp", True), _marker("empflag", layout.has_empflag)).alias("_emp_marker"),
-        _marker("ap", True).alias("_ap_marker"),
-        _count("emp", True).alias("_emp"),
+        *(pl.col(c).str.strip_chars().alias(f"_s_{c}") for c in counts),
     )
+    markers = list(MARKERS)
+    return stripped.with_columns(
+        pl.col("_naics_raw").str.strip_chars_end("-/").alias("_naics"),  # "3364//" → "3364"
+        *(pl.col(f"_s_{c}").cast(pl.Int64, strict=False).alias(f"_n_{c}") for c in counts),
+        *(pl.col(f"_s_{c}").is_in(markers).fill_null(False).alias(f"_m_{c}") for c in counts),
+        pl.col("_empflag").is_in(markers).fill_null(False).alias("_m_empflag"),
+    )
+
+
+def cbp_row_rules(
+    layout: CbpLayout, *, year: int, naics_codes: set[str] | None = None, quarantine: bool = False
+) -> tuple[pl.Expr, pl.Expr]:
+    """(malformed, quarantine reason) over `clean_cbp` columns, one pass for every rule.
+
+    Malformed rows (bad ids, unknown flags, non-numeric counts) make the file unusable: the parser
+    must not guess. With `quarantine`, negative counts and well-formed NAICS codes missing from the
+    year's vintage (`naics_codes`) are set aside with the reason instead (negatives are malformed
+    otherwise)."""
+    cols = set(layout.columns)
+    counts = [c for c in NUMERIC if c in cols]
+    _, _, region_ok = _region(layout)
+    well_formed = pl.col("_naics_raw").str.contains(NAICS_WELL_FORMED).fill_null(False)
+    bad = ~well_formed
+    if region_ok is not None:
+        bad = bad | ~pl.col("_region").str.contains(region_ok).fill_null(False)
+    if layout.has_empflag:
+        flag = pl.col("_empflag")
+        bad = bad | (flag.is_not_null() & ~flag.is_in(list(EMPFLAG_MIDPOINTS)) & ~pl.col("_m_empflag"))
+    reasons: list[pl.Expr] = []
+    for c in counts:
+        s, n = pl.col(f"_s_{c}"), pl.col(f"_n_{c}")
+        blank = s.is_null() | (s == "") | pl.col(f"_m_{c}")
+        bad = bad | (n.is_null() & ~blank)
+        if quarantine:
+            reasons.append(pl.when(n < 0).then(pl.lit(f"negative {c}")))
+        else:
+            bad = bad | (n < 0).fill_null(False)
+    if quarantine and naics_codes:
+        code = pl.when(pl.col("_naics") == "").then(pl.lit(TOTAL_CODE)).otherwise(pl.col("_naics"))
+        reasons.append(
+            pl.when(well_formed & ~code.is_in(sorted(naics_codes)))
+            .then(pl.lit(f"NAICS code not in NAICS{cbp_naics_vintage(year)}"))
+        )
+    bad = bad.fill_null(True)  # a rule that cannot tell is not a pass
+    if not reasons:
+        return bad, pl.lit(None, dtype=pl.String)
+    reason = pl.concat_str(reasons, separator="; ", ignore_nulls=True)
+    return bad, pl.when(reason != "").then(reason)
+
+
+def harmonise_cbp(
+    lf: pl.LazyFrame,
+    layout: CbpLayout,
+    *,
+    year: int,
+    source_id: str,
+    sha256: str,
+    rules: tuple[pl.Expr, pl.Expr] | None = None,
+) -> pl.LazyFrame:
+    """Parsed CBP rows (lower-case text columns) → harmonised long table rows.
+
+    With `rules` (from `cbp_row_rules`), two more columns come out of the same pass: `_malformed`
+    and `_reason`; the caller rejects or quarantines on them (pipelines.stage.parse_cbp_file)."""
+    region_type, _, _ = _region(layout)
+    cleaned = clean_cbp(lf, layout)
     withheld_flags = ["D", "S", "N"]
     naics = pl.col("_naics")
     empflag, emp_nf, ap_nf, qp1_nf = pl.col("_empflag"), pl.col("_emp_nf"), pl.col("_ap_nf"), pl.col("_qp1_nf")
-    # Stage 2: the flags that several outputs share.
-    flagged = base.with_columns(
+    emp_marker = pl.when(pl.col("_m_emp")).then(pl.col("_s_emp")).otherwise(
+        pl.when(pl.col("_m_empflag")).then(empflag)
+    )
+    # The flags that several outputs share.
+    flagged = cleaned.with_columns(
         empflag.is_in(list(EMPFLAG_MIDPOINTS)).alias("_suppressed"),
         empflag.replace_strict(EMPFLAG_MIDPOINTS, default=None, return_dtype=pl.Int64).alias("_midpoint"),
+        emp_marker.alias("_emp_marker"),
     ).with_columns(
         # A suppressed cell's EMP is a placeholder 0: it is not a reported value.
         pl.when(
             pl.col("_suppressed") | pl.col("_emp_marker").is_not_null() | emp_nf.is_in(withheld_flags)
         )
         .then(None)
-        .otherwise(pl.col("_emp"))
+        .otherwise(pl.col("_n_emp"))
         .alias("_emp_reported"),
     )
     suppressed, midpoint, emp_reported = pl.col("_suppressed"), pl.col("_midpoint"), pl.col("_emp_reported")
-    payroll_withheld = suppressed | pl.col("_ap_marker").is_not_null() | ap_nf.is_in(withheld_flags)
+    payroll_withheld = suppressed | pl.col("_m_ap") | ap_nf.is_in(withheld_flags)
+    qp1 = pl.col("_n_qp1") if layout.has_qp1 else pl.lit(None, dtype=pl.Int64)
+    extra = [rules[0].alias("_malformed"), rules[1].alias("_reason")] if rules is not None else []
 
     out = flagged.select(
         pl.lit(year, dtype=pl.Int32).alias("year"),
@@ -140,19 +193,19 @@ def harmonise_cbp(
         pl.coalesce(empflag, pl.col("_emp_marker")).alias("empflag"),
         emp_nf.alias("emp_nf"),
         (emp_reported.is_null() & midpoint.is_not_null()).alias("emp_imputed"),
-        _count("est", True).alias("est"),
-        pl.when(payroll_withheld).then(None).otherwise(_count("ap", True)).alias("payroll"),
+        pl.col("_n_est").alias("est"),
+        pl.when(payroll_withheld).then(None).otherwise(pl.col("_n_ap")).alias("payroll"),
         ap_nf.alias("payroll_nf"),
-        (
-            pl.when(suppressed | qp1_nf.is_in(withheld_flags))
-            .then(None)
-            .otherwise(_count("qp1", layout.has_qp1))
-        ).alias("qp1"),
+        pl.when(suppressed | qp1_nf.is_in(withheld_flags)).then(None).otherwise(qp1).alias("qp1"),
         qp1_nf.alias("qp1_nf"),
         pl.lit(source_id).alias("source_id"),
         pl.lit(sha256).alias("source_sha256"),
+        *extra,
     )
     return out.cast(HARMONISED_SCHEMA)  # type: ignore[arg-type]
 
 
-__all__ = ["HARMONISED_SCHEMA", "KEY", "NUMERIC", "TOTAL_CODE", "cbp_naics_vintage", "harmonise_cbp"]
+__all__ = [
+    "HARMONISED_SCHEMA", "KEY", "NUMERIC", "TOTAL_CODE", "cbp_naics_vintage", "cbp_row_rules", "clean_cbp",
+    "harmonise_cbp",
+]  # fmt: skip

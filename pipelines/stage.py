@@ -19,7 +19,8 @@ import polars as pl
 
 from pipelines.archive import RawFile
 from pipelines.config import Settings
-from pipelines.harmonise import harmonise_cbp
+from pipelines.errors import SourceError
+from pipelines.harmonise import cbp_row_rules, harmonise_cbp
 from pipelines.http import fetch
 from pipelines.sources import cbp, clustermapping, naics
 
@@ -124,18 +125,35 @@ def parse_cbp_file(
     `naics_codes`) are written there with the reason instead of failing the whole file."""
     member = cbp.extract_member(raw_zip, work_dir, source_id)
     lf, layout = cbp.scan_cbp(member, source_id, location)
-    # Parse the text once (only the used columns); the checks, quarantine and harmonising then
-    # run on the in-memory frame instead of re-reading the file three times. One year at a time.
-    lf = lf.collect().lazy()
+    # Parse the text once (only the used columns), then check, quarantine and harmonise it in a
+    # single pass; the text is read again only to describe rows that fail (rare).
+    text = lf.collect()
+    rules = cbp_row_rules(layout, year=year, naics_codes=naics_codes, quarantine=quarantine is not None)
+    df = harmonise_cbp(text.lazy(), layout, year=year, source_id=source_id, sha256=sha256, rules=rules).collect()
+    held = df["_reason"].is_not_null()
+    malformed = df["_malformed"] & ~held
+    if malformed.any():
+        lined = text.with_row_index("line", offset=2).filter(~held)
+        cbp.check_rows(lined.lazy(), layout, source_id, location)  # raises, naming the rows
+        lines = (malformed.arg_true() + 2).head(10).to_list()
+        raise SourceError(source_id, location, "malformed CBP rows", rows=f"lines {lines}")
     if quarantine is not None:
-        from pipelines.validation import cbp_quarantine_split
+        from pipelines.validation import quarantine_rows
 
-        lf, bad = cbp_quarantine_split(
-            lf, layout.columns, year=year, geo=layout.geo, source_id=source_id, naics_codes=naics_codes
+        tagged = pl.concat(
+            [
+                text.filter(held),
+                df.filter(held).select("region_code", "industry_code", "_reason"),
+                (held.arg_true() + 2).alias("_line").to_frame(),
+            ],
+            how="horizontal",
         )
-        _atomic_parquet(bad, quarantine)
-    cbp.check_rows(lf, layout, source_id, location)
-    return harmonise_cbp(lf, layout, year=year, source_id=source_id, sha256=sha256)
+        _atomic_parquet(
+            quarantine_rows(tagged, layout.columns, year=year, geo=layout.geo, source_id=source_id), quarantine
+        )
+        if held.any():
+            df = df.filter(~held)
+    return df.drop("_malformed", "_reason").lazy()
 
 
 def _vintage_codes(settings: Settings, year: int) -> set[str] | None:

@@ -741,7 +741,6 @@ QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
     "reason": pl.String(),
     "record": pl.String(),
 }
-_NAICS_WELL_FORMED = r"^(------|[0-9]{2}[0-9\-/]{0,4})$"
 
 
 def expand_naics(six_digit: Iterable[str]) -> set[str]:
@@ -752,6 +751,21 @@ def expand_naics(six_digit: Iterable[str]) -> set[str]:
         if c and len(c) == 6:
             codes.update(c[:n] for n in range(2, 7))
     return codes
+
+
+def quarantine_rows(tagged: pl.DataFrame, columns: Sequence[str], *, year: int, geo: str, source_id: str) -> pl.DataFrame:
+    """Quarantine table rows from text rows tagged with `_line`, `region_code`, `industry_code`
+    and `_reason`; the raw record is kept as JSON so nothing the source said is lost."""
+    return tagged.select(
+        pl.lit(year, dtype=pl.Int32).alias("year"),
+        pl.lit(geo).alias("geo"),
+        pl.lit(source_id).alias("source_id"),
+        pl.col("_line").cast(pl.Int64).alias("line"),
+        pl.col("region_code"),
+        pl.col("industry_code"),
+        pl.col("_reason").alias("reason"),
+        pl.struct(list(columns)).struct.json_encode().alias("record"),
+    ).cast(QUARANTINE_SCHEMA)  # type: ignore[arg-type]
 
 
 def cbp_quarantine_split(
@@ -768,55 +782,27 @@ def cbp_quarantine_split(
     Row-level rule failures go to quarantine: negative counts, and well-formed NAICS codes that do
     not exist in the year's vintage (when its code list is known). Structurally bad rows (bad ids,
     non-numeric counts, malformed codes) are left for the parser's check, which rejects the file.
+    The rules are pipelines.harmonise.cbp_row_rules, the ones staging applies in its single pass.
     """
-    from pipelines.harmonise import cbp_naics_vintage
-    from pipelines.sources.cbp import NUMERIC
+    from pipelines.harmonise import TOTAL_CODE, cbp_row_rules, clean_cbp
+    from pipelines.sources.cbp import detect_layout
 
     cols = list(columns)
-    reasons: list[pl.Expr] = []
-    for col in NUMERIC:
-        if col in cols:
-            v = pl.col(col).str.strip_chars().str.replace_all(",", "")
-            reasons.append(pl.when(v.str.contains(r"^-[0-9]+$")).then(pl.lit(f"negative {col}")))
-    raw_naics = pl.col("naics").str.strip_chars()
-    code = raw_naics.str.replace_all(r"[\-/]", "")
-    code = pl.when(code == "").then(pl.lit("TOTAL")).otherwise(code)
-    if naics_codes:
-        reasons.append(
-            pl.when(raw_naics.str.contains(_NAICS_WELL_FORMED) & ~code.is_in(sorted(naics_codes)))
-            .then(pl.lit(f"NAICS code not in NAICS{cbp_naics_vintage(year)}"))
-        )
-    if not reasons:
-        return lf, pl.DataFrame(schema=QUARANTINE_SCHEMA)
-    reason = pl.concat_str(reasons, separator="; ", ignore_nulls=True)
-    tagged = lf.with_row_index("_line", offset=2).with_columns(reason.alias("_reason"))
-    is_bad = pl.col("_reason").is_not_null() & (pl.col("_reason") != "")
-    if geo == "county":
-        region = pl.concat_str(pl.col("fipstate").str.strip_chars().str.zfill(2), pl.col("fipscty").str.strip_chars().str.zfill(3))
-    elif geo == "state":
-        region = pl.col("fipstate").str.strip_chars().str.zfill(2)
-    elif geo == "msa":
-        region = pl.col("msa" if "msa" in cols else "cbsa").str.strip_chars()
-    else:
-        region = pl.lit("US")
-    bad = (
-        tagged.filter(is_bad)
+    layout = detect_layout(cols, source_id, "")
+    _, reason = cbp_row_rules(layout, year=year, naics_codes=naics_codes, quarantine=True)
+    naics = pl.col("_naics")
+    tagged = (
+        clean_cbp(lf.with_row_index("_line", offset=2), layout)
         .select(
-            pl.lit(year, dtype=pl.Int32).alias("year"),
-            pl.lit(geo).alias("geo"),
-            pl.lit(source_id).alias("source_id"),
-            pl.col("_line").cast(pl.Int64).alias("line"),
-            region.alias("region_code"),
-            code.alias("industry_code"),
-            pl.col("_reason").alias("reason"),
-            pl.struct(cols).struct.json_encode().alias("record"),
+            *cols, "_line", pl.col("_region").alias("region_code"),
+            pl.when(naics == "").then(pl.lit(TOTAL_CODE)).otherwise(naics).alias("industry_code"),
+            reason.alias("_reason"),
         )
         .collect()
     )
-    if not bad.height:
-        return lf, pl.DataFrame(schema=QUARANTINE_SCHEMA)
-    clean = tagged.filter(~is_bad).drop("_line", "_reason")
-    return clean, bad.cast(QUARANTINE_SCHEMA)  # type: ignore[arg-type]
+    is_bad = tagged["_reason"].is_not_null()
+    bad = quarantine_rows(tagged.filter(is_bad), cols, year=year, geo=geo, source_id=source_id)
+    return tagged.filter(~is_bad).select(cols).lazy(), bad
 
 
 # --- the US pipeline ------------------------------------------------------------------------
@@ -838,11 +824,16 @@ def us_naics_codes(settings) -> dict[str, set[str]]:
     staged (the concordance: 2002–2022). Empty when the reference tables are not staged yet."""
     from pipelines import stage
 
-    path = stage.reference_dir(settings) / "naics_concordance.parquet"
+    return naics_codes_from(stage.reference_dir(settings))
+
+
+def naics_codes_from(reference_dir: Path) -> dict[str, set[str]]:
+    """us_naics_codes for a reference-table folder (also used by the benchmarks)."""
+    path = reference_dir / "naics_concordance.parquet"
     if not path.exists():
         return {}
     conc = pl.read_parquet(path)
-    defs_path = stage.reference_dir(settings) / "cluster_naics.parquet"
+    defs_path = reference_dir / "cluster_naics.parquet"
     defs = pl.read_parquet(defs_path) if defs_path.exists() else None
     out: dict[str, set[str]] = {}
     for col in conc.columns:
