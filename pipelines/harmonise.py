@@ -52,10 +52,15 @@ def cbp_naics_vintage(year: int) -> str:
     return "2022"
 
 
-def _text(col: str, present: bool) -> pl.Expr:
-    if not present:
+def _cell(col: str, layout: CbpLayout) -> pl.Expr:
+    """A text cell, stripped only when the file has whitespace to strip (CbpLayout.padded)."""
+    return pl.col(col).str.strip_chars() if layout.padded else pl.col(col)
+
+
+def _text(col: str, layout: CbpLayout) -> pl.Expr:
+    if col not in layout.columns:
         return pl.lit(None, dtype=pl.String)
-    v = pl.col(col).str.strip_chars()
+    v = _cell(col, layout)
     return pl.when(v == "").then(None).otherwise(v)
 
 
@@ -63,15 +68,15 @@ def _region(layout: CbpLayout) -> tuple[str, pl.Expr, str | None]:
     """(region type, region code expression, regex a valid code matches) of a layout."""
     geo, cols = layout.geo, set(layout.columns)
     if geo == "state":
-        return "state", pl.col("fipstate").str.strip_chars().str.zfill(2), "^[0-9]{2}$"
+        return "state", _cell("fipstate", layout).str.zfill(2), "^[0-9]{2}$"
     if geo == "county":
         code = pl.concat_str(
-            pl.col("fipstate").str.strip_chars().str.zfill(2),
-            pl.col("fipscty").str.strip_chars().str.zfill(3),
+            _cell("fipstate", layout).str.zfill(2),
+            _cell("fipscty", layout).str.zfill(3),
         )
         return "county", code, "^[0-9]{5}$"
     if geo == "msa":
-        return "msa", pl.col("msa" if "msa" in cols else "cbsa").str.strip_chars().str.zfill(5), "^[0-9]{5}$"
+        return "msa", _cell("msa" if "msa" in cols else "cbsa", layout).str.zfill(5), "^[0-9]{5}$"
     return "country", pl.lit("US"), None
 
 
@@ -83,12 +88,12 @@ def clean_cbp(lf: pl.LazyFrame, layout: CbpLayout) -> pl.LazyFrame:
     counts = [c for c in NUMERIC if c in cols]
     stripped = lf.with_columns(
         region.alias("_region"),
-        pl.col("naics").str.strip_chars().alias("_naics_raw"),
-        _text("empflag", layout.has_empflag).alias("_empflag"),
-        _text("emp_nf", "emp_nf" in cols).alias("_emp_nf"),
-        _text("ap_nf", "ap_nf" in cols).alias("_ap_nf"),
-        _text("qp1_nf", "qp1_nf" in cols).alias("_qp1_nf"),
-        *(pl.col(c).str.strip_chars().alias(f"_s_{c}") for c in counts),
+        _cell("naics", layout).alias("_naics_raw"),
+        _text("empflag", layout).alias("_empflag"),
+        _text("emp_nf", layout).alias("_emp_nf"),
+        _text("ap_nf", layout).alias("_ap_nf"),
+        _text("qp1_nf", layout).alias("_qp1_nf"),
+        *(_cell(c, layout).alias(f"_s_{c}") for c in counts),
     )
     markers = list(MARKERS)
     return stripped.with_columns(
@@ -187,7 +192,7 @@ def harmonise_cbp(
         pl.lit(f"NAICS{cbp_naics_vintage(year)}").alias("classification"),
         pl.when(naics == "").then(pl.lit(TOTAL_CODE)).otherwise(naics).alias("industry_code"),
         naics.str.len_chars().cast(pl.Int8).alias("industry_level"),
-        (_text("lfo", layout.has_lfo).fill_null("-") if layout.has_lfo else pl.lit("-")).alias("lfo"),
+        (_text("lfo", layout).fill_null("-") if layout.has_lfo else pl.lit("-")).alias("lfo"),
         pl.coalesce(emp_reported, midpoint).cast(pl.Float64).alias("emp"),
         emp_reported.alias("emp_reported"),
         pl.coalesce(empflag, pl.col("_emp_marker")).alias("empflag"),

@@ -115,3 +115,20 @@ def test_html_page_and_corrupt_zip_are_rejected(tmp_path: Path) -> None:
     truncated.write_bytes(z.read_bytes()[: z.stat().st_size // 2])
     with pytest.raises(ValueError, match="corrupt or truncated"):
         cbp.validate_zip(truncated)
+
+
+def test_padded_cells_are_stripped_and_unpadded_files_skip_the_strip(tmp_path: Path) -> None:
+    plain = _parse(tmp_path / "plain", COUNTY_2011, 2011)
+    # Same file with whitespace around ids, flags and counts (some old extracts pad cells).
+    padded_text = (
+        COUNTY_2011.replace('"01","001"', '" 01 ","001 "')
+        .replace(',"G",10454,', ',"G ",\t10454 ,')
+        .replace('"336411","C",', '" 336411","C ",')
+    )
+    assert padded_text != COUNTY_2011
+    z = write_zip(tmp_path / "padded.zip", "data.txt", padded_text)
+    member = cbp.extract_member(z, tmp_path / "x", "test")
+    assert cbp.has_padding(member)
+    assert not cbp.has_padding(cbp.extract_member(write_zip(tmp_path / "p.zip", "d.txt", COUNTY_2011), tmp_path / "y", "t"))
+    padded = _parse(tmp_path / "pad", padded_text, 2011)
+    assert padded.equals(plain)

@@ -78,6 +78,9 @@ class CbpLayout:
     has_lfo: bool
     has_qp1: bool
     size_class_column: str | None
+    # Whether any cell may carry whitespace to strip; False only when the whole file was scanned
+    # (has_padding) and holds none, which saves a copy of every text column.
+    padded: bool = True
 
 
 def detect_layout(header: list[str], source: str, location: str) -> CbpLayout:
@@ -161,6 +164,19 @@ def _read_header(path: Path) -> list[str]:
     return next(iter(pl.read_csv(io.StringIO(line), has_header=False, infer_schema=False).rows()), [])
 
 
+_WHITESPACE = (b" ", b"\t", b"\x0b", b"\x0c", b"\xa0")
+
+
+def has_padding(path: Path, chunk: int = 1 << 24) -> bool:
+    """Whether the file holds any space-like byte (a memchr scan, ~50 ms per county year): real
+    CBP files hold none, so their cells need no stripping. CRLF line ends are the reader's."""
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            if any(w in block for w in _WHITESPACE):
+                return True
+    return False
+
+
 def _clean_num(col: str) -> pl.Expr:
     return pl.col(col).str.strip_chars()
 
@@ -168,7 +184,7 @@ def _clean_num(col: str) -> pl.Expr:
 def scan_cbp(path: Path, source: str, location: str) -> tuple[pl.LazyFrame, CbpLayout]:
     """Lazily read a CBP text file with lower-case column names, all as text."""
     header = _read_header(path)
-    layout = detect_layout(header, source, location)
+    layout = replace(detect_layout(header, source, location), padded=has_padding(path))
     lf = pl.scan_csv(
         path,
         infer_schema=False,
