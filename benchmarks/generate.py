@@ -10,9 +10,9 @@ many other years are generated, so the 1-, 5- and 10-year inputs are prefixes of
 Shape of the data (see benchmarks/README.md):
 - regions: the 3,147 real county FIPS codes of the BEA economic-area table in the mirror plus one
   "999" statewide row per state (≈3,200 regions, as in the real county files);
-- industries: the 6-digit NAICS codes of the cluster definitions for the year's definition
-  vintage (1997/2002/2007/2012; 2017+ files carry the 2012 codes mapped through the NAICS year
-  concordance to 2017/2022 codes), plus every hierarchy row above them ("33641/", "3364//",
+- industries: the 6-digit NAICS codes of the cluster definitions in the file's NAICS vintage
+  (1997/2002/2007/2012 as upstream: a 2012 file carries 2012 codes; 2017+ files carry the 2012
+  codes mapped through the NAICS year concordance to 2017/2022 codes), plus every hierarchy row above them ("33641/", "3364//",
   "336///", "31----") and the all-industries row "------", with consistent sums;
 - employment: county size lognormal (heavy-tailed), industry share lognormal, a persistent
   county × industry specialisation, establishments Poisson so small cells are absent (sparse,
@@ -43,7 +43,7 @@ import polars as pl
 
 from pipelines.config import PROJECT_ROOT
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: 2012 files in NAICS 2012 (were 2007), as upstream
 FIRST_YEAR = 1998  # first NAICS-based CBP year
 DEFAULT_YEARS = 25
 DEFAULT_OUT = PROJECT_ROOT / "benchmarks" / "data"
@@ -106,9 +106,13 @@ def definition_vintage(year: int) -> str:
 
 
 def file_vintage(year: int) -> str:
-    """NAICS vintage of the codes written into a year's file."""
-    if year < 2017:
+    """NAICS vintage of the codes written into a year's file, as upstream (and
+    pipelines.harmonise.cbp_naics_vintage): 2012 files carry NAICS 2012 codes although the 2012
+    cluster totals use the 2007 definitions (the codes that changed are unmapped industries)."""
+    if year < 2012:
         return definition_vintage(year)
+    if year < 2017:
+        return "2012"
     return "2017" if year < 2022 else "2022"
 
 

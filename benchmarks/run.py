@@ -133,6 +133,7 @@ def run_pipeline(
     import duckdb
 
     from pipelines import stage, warehouse
+    from pipelines.config import Settings
     from pipelines.harmonise import cbp_naics_vintage
     from pipelines.sources import cbp
     from pipelines.validation import naics_codes_from
@@ -162,6 +163,7 @@ def run_pipeline(
     staged = [dest for _z, dest, _kw in jobs]
     t_stage = time.perf_counter() - t0
     with duckdb.connect(str(work / "observatory.duckdb")) as con:
+        warehouse.configure(con, Settings.from_env())  # as warehouse.connect: the memory cap
         counts = warehouse.build_indicators(con, staged, ref_dir)
         t_load = 0.0  # the staged Parquet is read in place by the SQL (no load step)
         t_sql = time.perf_counter() - t0 - t_stage

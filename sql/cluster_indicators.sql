@@ -158,4 +158,5 @@ SELECT
     national_base_emp,
     national_reference
 FROM qualified
-ORDER BY region_type, region_code, cluster_code, year
+-- No ORDER BY: the release writer sorts every table by its schema's sort keys
+-- (assets/schemas/cluster_indicators.yaml), so a sort here would be done twice.

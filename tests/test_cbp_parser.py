@@ -132,3 +132,14 @@ def test_padded_cells_are_stripped_and_unpadded_files_skip_the_strip(tmp_path: P
     assert not cbp.has_padding(cbp.extract_member(write_zip(tmp_path / "p.zip", "d.txt", COUNTY_2011), tmp_path / "y", "t"))
     padded = _parse(tmp_path / "pad", padded_text, 2011)
     assert padded.equals(plain)
+
+
+def test_corrupt_member_is_named(tmp_path: Path) -> None:
+    z = write_zip(tmp_path / "in.zip", "data.txt", COUNTY_2011 * 20)
+    assert cbp.extract_member(z, tmp_path / "ok", "test/cbp").read_text() == COUNTY_2011 * 20
+    raw = bytearray(z.read_bytes())
+    raw[60] ^= 0xFF  # a flipped byte inside the compressed data
+    bad = tmp_path / "bad.zip"
+    bad.write_bytes(bytes(raw))
+    with pytest.raises(SourceError, match=r"test/cbp.*(corrupt|CRC)"):
+        cbp.extract_member(bad, tmp_path / "x", "test/cbp")

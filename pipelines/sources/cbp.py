@@ -148,7 +148,10 @@ def _inflate_member(zip_path: Path, info: zipfile.ZipInfo, out: Path, chunk: int
             if not data:
                 raise zipfile.BadZipFile(f"{info.filename}: data ends early")
             left -= len(data)
-            block = inflater.decompress(data)
+            try:
+                block = inflater.decompress(data)
+            except isal_zlib.error as exc:
+                raise zipfile.BadZipFile(f"{info.filename}: {exc}") from exc
             crc, size = isal_zlib.crc32(block, crc), size + len(block)
             dst.write(block)
         block = inflater.flush()
