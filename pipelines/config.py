@@ -61,7 +61,7 @@ class Settings:
     eurostat: bool = True
     # DuckDB's memory cap for the warehouse: beyond it, joins, aggregates and sorts spill to
     # disk (observatory.duckdb.tmp) instead of growing with the years processed.
-    duckdb_memory_limit: str = "3GB"
+    duckdb_memory_limit: str = "3.5GB"
 
     def __post_init__(self) -> None:
         if not _MEMORY.match(self.duckdb_memory_limit):
@@ -102,7 +102,7 @@ class Settings:
             cbp_geos=parse_geos(geos) if geos else ("state",),
             region_groups=Path(groups).resolve() if groups.strip() else None,
             eurostat=os.environ.get("OBSERVATORY_EUROSTAT", "1").lower() not in {"0", "false", "no"},
-            duckdb_memory_limit=os.environ.get("OBSERVATORY_DUCKDB_MEMORY_LIMIT") or "3GB",
+            duckdb_memory_limit=os.environ.get("OBSERVATORY_DUCKDB_MEMORY_LIMIT") or "3.5GB",
         )
 
 

@@ -19,7 +19,7 @@ def test_memory_limit_reaches_duckdb(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 
 def test_default_and_bad_memory_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert Settings(warehouse=tmp_path).duckdb_memory_limit == "3GB"
+    assert Settings(warehouse=tmp_path).duckdb_memory_limit == "3.5GB"
     monkeypatch.setenv("OBSERVATORY_DUCKDB_MEMORY_LIMIT", "3GB; DROP TABLE x")
     with pytest.raises(ValueError, match="OBSERVATORY_DUCKDB_MEMORY_LIMIT"):
         Settings.from_env()
