@@ -172,7 +172,8 @@ _WHITESPACE = (b" ", b"\t", b"\x0b", b"\x0c", b"\xa0")
 
 def has_padding(path: Path, chunk: int = 1 << 24) -> bool:
     """Whether the file holds any space-like byte (a memchr scan, ~50 ms per county year): real
-    CBP files hold none, so their cells need no stripping. CRLF line ends are the reader's."""
+    CBP files (all 12 in the mirror) hold none, so their cells need no stripping. CRLF line ends
+    are the reader's."""
     with open(path, "rb") as fh:
         while block := fh.read(chunk):
             if any(w in block for w in _WHITESPACE):
