@@ -82,7 +82,7 @@ def _region(layout: CbpLayout) -> tuple[str, pl.Expr, str | None]:
 
 def clean_cbp(lf: pl.LazyFrame, layout: CbpLayout) -> pl.LazyFrame:
     """Add the cleaned source cells (`_`-prefixed columns) that harmonising and the row rules share:
-    each text column is stripped once, each count cast once."""
+    each text column is stripped once, each count cast once, the industry code derived once."""
     cols = set(layout.columns)
     _, region, _ = _region(layout)
     counts = [c for c in NUMERIC if c in cols]
@@ -101,6 +101,9 @@ def clean_cbp(lf: pl.LazyFrame, layout: CbpLayout) -> pl.LazyFrame:
         *(pl.col(f"_s_{c}").cast(pl.Int64, strict=False).alias(f"_n_{c}") for c in counts),
         *(pl.col(f"_s_{c}").is_in(markers).fill_null(False).alias(f"_m_{c}") for c in counts),
         pl.col("_empflag").is_in(markers).fill_null(False).alias("_m_empflag"),
+    ).with_columns(
+        # The published industry code: "------" (all industries) becomes TOTAL.
+        pl.when(pl.col("_naics") == "").then(pl.lit(TOTAL_CODE)).otherwise(pl.col("_naics")).alias("_code"),
     )
 
 
@@ -133,9 +136,8 @@ def cbp_row_rules(
         else:
             bad = bad | (n < 0).fill_null(False)
     if quarantine and naics_codes:
-        code = pl.when(pl.col("_naics") == "").then(pl.lit(TOTAL_CODE)).otherwise(pl.col("_naics"))
         reasons.append(
-            pl.when(well_formed & ~code.is_in(sorted(naics_codes)))
+            pl.when(well_formed & ~pl.col("_code").is_in(sorted(naics_codes)))
             .then(pl.lit(f"NAICS code not in NAICS{cbp_naics_vintage(year)}"))
         )
     bad = bad.fill_null(True)  # a rule that cannot tell is not a pass
@@ -190,7 +192,7 @@ def harmonise_cbp(
         pl.lit(region_type).alias("region_type"),
         pl.col("_region").alias("region_code"),
         pl.lit(f"NAICS{cbp_naics_vintage(year)}").alias("classification"),
-        pl.when(naics == "").then(pl.lit(TOTAL_CODE)).otherwise(naics).alias("industry_code"),
+        pl.col("_code").alias("industry_code"),
         naics.str.len_chars().cast(pl.Int8).alias("industry_level"),
         (_text("lfo", layout).fill_null("-") if layout.has_lfo else pl.lit("-")).alias("lfo"),
         pl.coalesce(emp_reported, midpoint).cast(pl.Float64).alias("emp"),

@@ -784,18 +784,16 @@ def cbp_quarantine_split(
     non-numeric counts, malformed codes) are left for the parser's check, which rejects the file.
     The rules are pipelines.harmonise.cbp_row_rules, the ones staging applies in its single pass.
     """
-    from pipelines.harmonise import TOTAL_CODE, cbp_row_rules, clean_cbp
+    from pipelines.harmonise import cbp_row_rules, clean_cbp
     from pipelines.sources.cbp import detect_layout
 
     cols = list(columns)
     layout = detect_layout(cols, source_id, "")
     _, reason = cbp_row_rules(layout, year=year, naics_codes=naics_codes, quarantine=True)
-    naics = pl.col("_naics")
     tagged = (
         clean_cbp(lf.with_row_index("_line", offset=2), layout)
         .select(
-            *cols, "_line", pl.col("_region").alias("region_code"),
-            pl.when(naics == "").then(pl.lit(TOTAL_CODE)).otherwise(naics).alias("industry_code"),
+            *cols, "_line", pl.col("_region").alias("region_code"), pl.col("_code").alias("industry_code"),
             reason.alias("_reason"),
         )
         .collect()
