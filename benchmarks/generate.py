@@ -42,6 +42,7 @@ import numpy as np
 import polars as pl
 
 from pipelines.config import PROJECT_ROOT
+from pipelines.harmonise import cbp_naics_vintage
 
 GENERATOR_VERSION = 2  # 2: 2012 files in NAICS 2012 (were 2007), as upstream
 FIRST_YEAR = 1998  # first NAICS-based CBP year
@@ -106,14 +107,10 @@ def definition_vintage(year: int) -> str:
 
 
 def file_vintage(year: int) -> str:
-    """NAICS vintage of the codes written into a year's file, as upstream (and
-    pipelines.harmonise.cbp_naics_vintage): 2012 files carry NAICS 2012 codes although the 2012
-    cluster totals use the 2007 definitions (the codes that changed are unmapped industries)."""
-    if year < 2012:
-        return definition_vintage(year)
-    if year < 2017:
-        return "2012"
-    return "2017" if year < 2022 else "2022"
+    """NAICS vintage of the codes written into a year's file: the upstream rule the pipeline
+    parses by (2012 files carry NAICS 2012 codes although the 2012 cluster totals use the 2007
+    definitions; the codes that changed are unmapped industries)."""
+    return cbp_naics_vintage(year)
 
 
 def file_name(year: int) -> str:
