@@ -96,6 +96,8 @@ def cmd_releases(args: argparse.Namespace) -> int:
         return 0
     if args.action == "diff":
         return _releases_diff(args, rdir)
+    if args.action == "push":
+        return _releases_push(args, settings)
     if not args.version:
         print("a version is required", file=sys.stderr)
         return 2
@@ -127,6 +129,18 @@ def cmd_releases(args: argparse.Namespace) -> int:
         print(f"FAIL {p}")
     print("OK: every sha256 matches" if not problems else f"{len(problems)} problem(s)")
     return 0 if not problems else 1
+
+
+def _releases_push(args: argparse.Namespace, settings: Settings) -> int:
+    from pipelines.push import push_release
+
+    if not args.version:
+        print("usage: observatory releases push DEST [--release V]  (DEST: s3://bucket/prefix, file:///path or a folder)", file=sys.stderr)
+        return 2
+    res = push_release(settings.releases_dir, args.version, args.release, endpoint_url=args.endpoint_url or settings.s3_endpoint_url)
+    print(f"pushed {res.version} to {args.version}: {len(res.written)} file(s) written ({res.bytes_written:,} bytes), {len(res.skipped)} already there")
+    print("latest.json now names " + res.version if res.latest_moved else "latest.json unchanged")
+    return 0
 
 
 def _releases_diff(args: argparse.Namespace, rdir: Path) -> int:
@@ -162,14 +176,16 @@ def main(argv: list[str] | None = None) -> int:
     p_ind.add_argument("--cluster-totals", required=True, help="CSV or Parquet: year, region_type, region_code, cluster_code, emp, emp_reported, est, payroll")
     p_ind.add_argument("--out", default=".", help="output folder (default: current)")
     p_ind.set_defaults(func=cmd_indicators)
-    p_rel = sub.add_parser("releases", help="list, show, diff, verify or delete releases")
-    p_rel.add_argument("action", choices=["list", "show", "diff", "verify", "delete"])
-    p_rel.add_argument("version", nargs="?", help="release version (diff: the older one, A)")
+    p_rel = sub.add_parser("releases", help="list, show, diff, verify, delete or push releases")
+    p_rel.add_argument("action", choices=["list", "show", "diff", "verify", "delete", "push"])
+    p_rel.add_argument("version", nargs="?", help="release version (diff: the older one, A; push: DEST)")
     p_rel.add_argument("other", nargs="?", help="diff: the newer release, B")
     p_rel.add_argument("--rtol", type=float, default=1e-9, help="diff: relative tolerance for numbers (default 1e-9)")
     p_rel.add_argument("--atol", type=float, default=1e-9, help="diff: absolute tolerance for numbers (default 1e-9)")
     p_rel.add_argument("--json", action="store_true", help="diff: machine-readable output")
     p_rel.add_argument("--yes", action="store_true", help="delete: confirm")
+    p_rel.add_argument("--release", help="push: the version to push (default: latest)")
+    p_rel.add_argument("--endpoint-url", help="push: S3-compatible endpoint (default: OBSERVATORY_S3_ENDPOINT_URL)")
     p_rel.set_defaults(func=cmd_releases)
     args = parser.parse_args(argv)
     try:

@@ -62,6 +62,8 @@ class Settings:
     # DuckDB's memory cap for the warehouse: beyond it, joins, aggregates and sorts spill to
     # disk (observatory.duckdb.tmp) instead of growing with the years processed.
     duckdb_memory_limit: str = "3.5GB"
+    # `observatory releases push s3://…`: S3-compatible endpoint (MinIO, R2 …); None = AWS or AWS_ENDPOINT_URL_S3.
+    s3_endpoint_url: str | None = None
 
     def __post_init__(self) -> None:
         if not _MEMORY.match(self.duckdb_memory_limit):
@@ -103,6 +105,7 @@ class Settings:
             region_groups=Path(groups).resolve() if groups.strip() else None,
             eurostat=os.environ.get("OBSERVATORY_EUROSTAT", "1").lower() not in {"0", "false", "no"},
             duckdb_memory_limit=os.environ.get("OBSERVATORY_DUCKDB_MEMORY_LIMIT") or "3.5GB",
+            s3_endpoint_url=os.environ.get("OBSERVATORY_S3_ENDPOINT_URL") or None,
         )
 
 
