@@ -53,6 +53,8 @@ SOURCE_LICENSES = {
     "census/": {"title": "U.S. Government work, public domain (17 U.S.C. 105)", "path": "https://www.usa.gov/government-works"},
     "naics/": {"title": "U.S. Government work, public domain (17 U.S.C. 105)", "path": "https://www.usa.gov/government-works"},
     "clustermapping/": {"title": "clustermapping.us terms of use: free use with attribution", "path": "https://clustermapping.us/"},
+    "geometry/us-atlas/": {"name": "ISC", "title": "us-atlas: ISC licence (boundaries: U.S. Census Bureau, public domain)", "path": "https://cdn.jsdelivr.net/npm/us-atlas@3.0.1/LICENSE"},
+    "geometry/nuts2json/": {"title": "Eurostat GISCO: free reuse with attribution, © EuroGeographics for the administrative boundaries", "path": "https://ec.europa.eu/eurostat/web/gisco/geodata/administrative-units"},
 }
 
 
@@ -263,13 +265,15 @@ def file_resources(folder: Path) -> list[dict[str, Any]]:
     out = []
     files = sorted(p for p in (folder / "validation").rglob("*") if p.is_file()) if (folder / "validation").is_dir() else []
     files += [folder / n for n in ("diff.json", "CHANGELOG.md") if (folder / n).is_file()]
+    files += sorted(p for p in (folder / "geometry").glob("*.json") if p.is_file())  # map geometry, upstream bytes
     for p in files:
         rel = p.relative_to(folder).as_posix()
         name = re.sub(r"[^a-z0-9._-]+", "-", rel.lower()).strip("-")
         out.append(
             {
                 "name": name,
-                "title": "Validation report" if rel.startswith("validation/") else {"diff.json": "Changes against the previous release (machine-readable)", "CHANGELOG.md": "Changelog"}[rel],
+                "title": "Validation report" if rel.startswith("validation/") else "Map geometry (upstream file, see sources)" if rel.startswith("geometry/")
+                else {"diff.json": "Changes against the previous release (machine-readable)", "CHANGELOG.md": "Changelog"}[rel],
                 "path": rel,
                 "format": p.suffix.lstrip(".") or "bin",
                 "mediatype": _MEDIATYPES.get(p.suffix, "application/octet-stream"),

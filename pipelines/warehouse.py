@@ -10,6 +10,7 @@ from typing import Any
 import duckdb
 
 from pipelines import stage, stage_eu, validation
+from pipelines.catalog import maps
 from pipelines.config import Settings
 from pipelines.indicators import DEFAULT_PARAMS, build_cluster_tables
 from pipelines.notes import write_release_notes
@@ -173,6 +174,8 @@ def publish_us_release(
     if settings.eurostat:
         sources += [s for s in stage_eu.staged_eu_sources(settings) if s["source_id"] not in seen]
     sources += census_api.staged_sources(settings)
+    map_sources, map_files = maps.fetch_geometry(settings)  # geometry for the release page's maps
+    sources += map_sources
     with connect(settings, read_only=True) as con:
         # Raises ValidationError (nothing is published) when an error-level expectation fails.
         checked = validation.release_validation(settings, con)
@@ -203,6 +206,6 @@ def publish_us_release(
                 "validation": checked.metadata,
                 "notes": ["notes/lq_worked_example.md"] if notes else [],
             },
-            extra_files={**checked.files, **({"notes/lq_worked_example.md": notes} if notes else {})},
+            extra_files={**checked.files, **({"notes/lq_worked_example.md": notes} if notes else {}), **map_files},
             force_new=force_new,
         )

@@ -12,6 +12,7 @@ from typing import Any
 import duckdb
 
 from pipelines.archive import sha256_file
+from pipelines.catalog.maps import maps_html
 
 HERE = Path(__file__).resolve().parent
 CHART_TABLES = ("cluster_indicators", "clusters", "regions")
@@ -247,6 +248,7 @@ national reference: {_e(package.get('national_reference', 'n/a'))}</p>
 <a href="{_e(base)}SHA256SUMS">SHA256SUMS</a></p>
 <p>{val_html}</p></section>
 <section id="charts"><h2>Charts</h2>{charts}</section>
+<section id="maps"><h2>Maps</h2>{maps_html(folder)}</section>
 <section id="changes"><h2>Changes</h2>{_changes_html(folder, base)}</section>
 <section id="tables"><h2>Tables</h2>{_tables_html(package, base)}</section>
 <section id="howto"><h2>How to read</h2>{_howto(base, example)}</section>
@@ -265,7 +267,7 @@ def _page(title: str, header: str, body: str, with_js: bool) -> str:
 <link rel="icon" href="data:,">
 <style>{css}</style></head>
 <body><header>{header}</header>
-<main><nav><a href="#charts">Charts</a><a href="#changes">Changes</a><a href="#tables">Tables</a><a href="#howto">How to read</a><a href="#downloads">Downloads</a><a href="#sources">Sources</a></nav>
+<main><nav><a href="#charts">Charts</a><a href="#maps">Maps</a><a href="#changes">Changes</a><a href="#tables">Tables</a><a href="#howto">How to read</a><a href="#downloads">Downloads</a><a href="#sources">Sources</a></nav>
 {body}</main>
 <script>{js}</script>
 </body></html>

@@ -1,0 +1,162 @@
+"""Map geometry for the release page: us-atlas TopoJSON (already projected to Albers USA in a
+975×610 pixel frame) and Eurostat GISCO Nuts2json GeoJSON (NUTS 2021, EPSG:3035 metres).
+
+URLs, content checks and parsing into SVG path strings only; fetching goes through
+`pipelines.http.fetch` (mirror, raw archive). No projection library is needed: us-atlas is
+pre-projected, and EPSG:3035 is an equal-area plane already, so a linear fit of the bounding box
+of the drawn regions into the SVG frame (y flipped) draws it faithfully.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipelines.errors import SourceError
+
+US_ATLAS = "https://cdn.jsdelivr.net/npm/us-atlas@3.0.1/"
+NUTS2JSON = "https://raw.githubusercontent.com/eurostat/Nuts2json/master/pub/v2/2021/3035/20M/"
+# layer → (source id, upstream URL, file name in the release's geometry/ folder)
+FILES: dict[str, tuple[str, str, str]] = {
+    "us_states": ("geometry/us-atlas/states-albers-10m", US_ATLAS + "states-albers-10m.json", "states-albers-10m.json"),
+    "us_counties": ("geometry/us-atlas/counties-albers-10m", US_ATLAS + "counties-albers-10m.json", "counties-albers-10m.json"),
+    "nuts2": ("geometry/nuts2json/2021/nutsrg_2", NUTS2JSON + "nutsrg_2.json", "nutsrg_2.json"),
+}
+US_FRAME = (0.0, 0.0, 975.0, 610.0)  # us-atlas *-albers-10m: pixels (x, y, width, height)
+EU_WIDTH = 800.0  # SVG width of the NUTS map; height follows the drawn regions' aspect
+
+
+def _load(path: Path, source_id: str) -> dict[str, Any]:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SourceError(source_id, str(path), f"not readable JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise SourceError(source_id, str(path), "top level is not a JSON object")
+    return data
+
+
+def validate_topojson(path: Path) -> None:
+    """A TopoJSON Topology with arcs and objects (raises SourceError naming the file)."""
+    data = _load(path, "geometry/us-atlas")
+    if data.get("type") != "Topology" or not isinstance(data.get("arcs"), list) or not isinstance(data.get("objects"), dict):
+        raise SourceError("geometry/us-atlas", str(path), f"not a TopoJSON Topology (type={data.get('type')!r}, keys={sorted(data)[:6]})")
+
+
+def validate_geojson(path: Path) -> None:
+    """A GeoJSON FeatureCollection whose features carry properties.id (raises SourceError)."""
+    data = _load(path, "geometry/nuts2json")
+    feats = data.get("features")
+    if data.get("type") != "FeatureCollection" or not isinstance(feats, list) or not feats:
+        raise SourceError("geometry/nuts2json", str(path), f"not a GeoJSON FeatureCollection (type={data.get('type')!r})")
+    bad = [i for i, f in enumerate(feats) if not (f.get("properties") or {}).get("id") or not f.get("geometry")]
+    if bad:
+        raise SourceError("geometry/nuts2json", str(path), f"features without properties.id or geometry at positions {bad[:10]}")
+
+
+VALIDATORS = {"us_states": validate_topojson, "us_counties": validate_topojson, "nuts2": validate_geojson}
+
+
+def _ring_d(points: np.ndarray) -> str:
+    """'Mx,y x,y …Z' with one decimal (sub-pixel), consecutive duplicates dropped."""
+    pts = np.round(points, 1)
+    if len(pts) > 1:
+        keep = np.ones(len(pts), dtype=bool)
+        keep[1:] = np.any(pts[1:] != pts[:-1], axis=1)
+        pts = pts[keep]
+    if len(pts) < 3:
+        return ""
+    return "M" + " ".join(f"{x:g},{y:g}" for x, y in pts.tolist()) + "Z"
+
+
+def _decode_arcs(topo: dict[str, Any]) -> list[np.ndarray]:
+    """Absolute arc coordinates: delta-decoded and de-quantized when the topology has a transform."""
+    tr = topo.get("transform")
+    out = []
+    for arc in topo["arcs"]:
+        a = np.asarray(arc, dtype=float)[:, :2]
+        if tr:
+            a = np.cumsum(a, axis=0) * np.asarray(tr["scale"], dtype=float) + np.asarray(tr["translate"], dtype=float)
+        out.append(a)
+    return out
+
+
+def _ring(arcs: list[np.ndarray], indices: list[int]) -> np.ndarray:
+    parts = []
+    for k, i in enumerate(indices):
+        a = arcs[i] if i >= 0 else arcs[~i][::-1]  # negative index ~i: arc i reversed
+        parts.append(a if k == 0 else a[1:])  # consecutive arcs share their end point
+    return np.concatenate(parts) if parts else np.empty((0, 2))
+
+
+def topojson_frame(path: Path, source_id: str = "geometry/us-atlas") -> tuple[float, float, float, float]:
+    """(x, y, width, height) to draw a projected topology in: its bbox (Alaska's Aleutians reach
+    west of the nominal 975×610 frame), else the nominal frame."""
+    bbox = _load(path, source_id).get("bbox")
+    if isinstance(bbox, list) and len(bbox) == 4:
+        x0, y0, x1, y1 = (float(v) for v in bbox)
+        return (x0, y0, x1 - x0, y1 - y0)
+    return US_FRAME
+
+
+def topojson_shapes(path: Path, object_name: str, source_id: str = "geometry/us-atlas") -> dict[str, tuple[str, str]]:
+    """{id: (name, SVG path d)} for every Polygon/MultiPolygon geometry of one TopoJSON object,
+    in the topology's own (already projected) frame."""
+    topo = _load(path, source_id)
+    obj = (topo.get("objects") or {}).get(object_name)
+    if not obj or "arcs" not in topo:
+        raise SourceError(source_id, str(path), f"no TopoJSON object {object_name!r} (objects: {sorted(topo.get('objects') or {})})")
+    arcs = _decode_arcs(topo)
+    shapes: dict[str, tuple[str, str]] = {}
+    for g in obj.get("geometries", []):
+        polys = g.get("arcs") or []
+        if g.get("type") == "Polygon":
+            polys = [polys]
+        elif g.get("type") != "MultiPolygon":
+            continue
+        try:
+            d = "".join(_ring_d(_ring(arcs, ring)) for poly in polys for ring in poly)
+        except IndexError as exc:
+            raise SourceError(source_id, str(path), f"geometry {g.get('id')!r} refers to a missing arc") from exc
+        if g.get("id") is not None and d:
+            shapes[str(g["id"])] = (str((g.get("properties") or {}).get("name") or g["id"]), d)
+    return shapes
+
+
+def _polygons(geom: dict[str, Any]) -> list[list[list[list[float]]]]:
+    if geom.get("type") == "Polygon":
+        return [geom["coordinates"]]
+    if geom.get("type") == "MultiPolygon":
+        return geom["coordinates"]
+    return []
+
+
+def geojson_shapes(
+    path: Path, codes: set[str] | None = None, width: float = EU_WIDTH, source_id: str = "geometry/nuts2json"
+) -> tuple[dict[str, tuple[str, str]], tuple[float, float, float, float]]:
+    """({id: (name, SVG path d)}, (0, 0, width, height)) for the features whose properties.id is in
+    `codes` (all when None), projected from planar metres (EPSG:3035) into a width-wide SVG frame
+    by a linear fit of their bounding box, north up."""
+    data = _load(path, source_id)
+    feats = [f for f in data.get("features", []) if codes is None or str((f.get("properties") or {}).get("id")) in codes]
+    rings = {
+        str(f["properties"]["id"]): (str(f["properties"].get("na") or f["properties"]["id"]), [np.asarray(r, dtype=float)[:, :2] for p in _polygons(f["geometry"]) for r in p])
+        for f in feats
+    }
+    pts = [r for _, rs in rings.values() for r in rs if len(r)]
+    if not pts:
+        return {}, (0.0, 0.0, width, 0.0)
+    allp = np.concatenate(pts)
+    (x0, y0), (x1, y1) = allp.min(axis=0), allp.max(axis=0)
+    pad = 4.0
+    s = (width - 2 * pad) / max(x1 - x0, 1e-9)
+    height = float(round((y1 - y0) * s + 2 * pad, 1))
+
+    def proj(r: np.ndarray) -> np.ndarray:
+        return np.column_stack(((r[:, 0] - x0) * s + pad, (y1 - r[:, 1]) * s + pad))
+
+    shapes = {code: (name, "".join(_ring_d(proj(r)) for r in rs)) for code, (name, rs) in rings.items()}
+    return {k: v for k, v in shapes.items() if v[1]}, (0.0, 0.0, width, height)
