@@ -4,12 +4,12 @@
   "use strict";
   var holder = document.getElementById("map-data");
   if (!holder) { return; }
-  var M = JSON.parse(holder.textContent);
+  var M;
   var NS = "http://www.w3.org/2000/svg";
-  var NODATA = "#eeeeee";
+  var NODATA = "#d4d4d4";  // darker than every class colour, so "no data" never reads as a value
   var SEQ = ["#deebf7", "#9ecae1", "#6baed6", "#3182bd", "#08519c"];
   var LQ_BINS = [0.5, 0.8, 1.25, 2, 3];
-  var LQ_COLORS = ["#2166ac", "#92c5de", "#f7f7f7", "#fdb863", "#e66101", "#993404"];
+  var LQ_COLORS = ["#2166ac", "#92c5de", "#fff7bc", "#fdb863", "#e66101", "#993404"];
   var STAR_COLORS = ["#f2f0f7", "#cbc9e2", "#9e9ac8", "#54278f"];
 
   function $(id) { return document.getElementById(id); }
@@ -25,93 +25,106 @@
   }
   function fmtInt(v) { return Math.round(v).toLocaleString("en-US"); }
 
-  var layerSel = $("map-layer"), clusterSel = $("map-cluster"), yearSel = $("map-year"), measureSel = $("map-measure");
-  M.layers.forEach(function (L, i) { option(layerSel, i, L.label + " (" + L.regions.length + ")"); });
+  function start() {
+    var layerSel = $("map-layer"), clusterSel = $("map-cluster"), yearSel = $("map-year"), measureSel = $("map-measure");
+    M.layers.forEach(function (L, i) { option(layerSel, i, L.label + " (" + L.regions.length + ")"); });
 
-  function layer() { return M.layers[Number(layerSel.value)]; }
-  function measure() { var L = layer(); return L.measures[Number(measureSel.value)] || L.measures[0]; }
+    function layer() { return M.layers[Number(layerSel.value)]; }
+    function measure() { var L = layer(); return L.measures[Number(measureSel.value)] || L.measures[0]; }
 
-  function fillPickers() {
-    var L = layer(), c = clusterSel.value, y = yearSel.value, m = measureSel.value;
-    [clusterSel, yearSel, measureSel].forEach(function (s) { while (s.firstChild) { s.removeChild(s.firstChild); } });
-    L.clusters.forEach(function (k, i) { option(clusterSel, i, M.clusters[k][1]); });
-    L.years.forEach(function (yy, i) { option(yearSel, i, String(yy)); });
-    L.measures.forEach(function (mm, i) { option(measureSel, i, mm[1]); });
-    clusterSel.value = c !== "" && Number(c) < L.clusters.length ? c : String(L.defaultCluster);
-    yearSel.value = y !== "" && Number(y) < L.years.length ? y : String(L.years.length - 1);
-    measureSel.value = m !== "" && Number(m) < L.measures.length ? m : "0";
-  }
-
-  // value → [color index, label] per measure kind
-  function scale(kind, values) {
-    if (kind === "lq") {
-      var labels = ["< 0.5", "0.5–0.8", "0.8–1.25", "1.25–2", "2–3", "≥ 3"];
-      return { colors: LQ_COLORS, labels: labels, bin: function (v) { var k = 0; while (k < LQ_BINS.length && v >= LQ_BINS[k]) { k++; } return k; } };
+    function fillPickers() {
+      var L = layer(), c = clusterSel.value, y = yearSel.value, m = measureSel.value;
+      [clusterSel, yearSel, measureSel].forEach(function (s) { while (s.firstChild) { s.removeChild(s.firstChild); } });
+      L.clusters.forEach(function (k, i) { option(clusterSel, i, M.clusters[k][1]); });
+      L.years.forEach(function (yy, i) { option(yearSel, i, String(yy)); });
+      L.measures.forEach(function (mm, i) { option(measureSel, i, mm[1]); });
+      clusterSel.value = c !== "" && Number(c) < L.clusters.length ? c : String(L.defaultCluster);
+      yearSel.value = y !== "" && Number(y) < L.years.length ? y : String(L.years.length - 1);
+      measureSel.value = m !== "" && Number(m) < L.measures.length ? m : "0";
     }
-    if (kind === "strong") {
-      return { colors: ["#d9e6f2", "#d95f02"], labels: ["not strong", "strong cluster"], bin: function (v) { return v ? 1 : 0; } };
+
+    // value → [color index, label] per measure kind
+    function scale(kind, values) {
+      if (kind === "lq") {
+        var labels = ["< 0.5", "0.5–0.8", "0.8–1.25", "1.25–2", "2–3", "≥ 3"];
+        return { colors: LQ_COLORS, labels: labels, bin: function (v) { var k = 0; while (k < LQ_BINS.length && v >= LQ_BINS[k]) { k++; } return k; } };
+      }
+      if (kind === "strong") {
+        return { colors: ["#d9e6f2", "#d95f02"], labels: ["not strong", "strong cluster"], bin: function (v) { return v ? 1 : 0; } };
+      }
+      if (kind === "stars") {
+        return { colors: STAR_COLORS, labels: ["0 stars", "1 star", "2 stars", "3 stars"], bin: function (v) { return Math.max(0, Math.min(3, v)); } };
+      }
+      // employment: quintile classes of the values on the map
+      var sorted = values.filter(function (v) { return v !== null; }).sort(function (a, b) { return a - b; });
+      var cuts = [];
+      for (var q = 1; q < SEQ.length; q++) { cuts.push(sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length / SEQ.length))] : 0); }
+      var lab = [], lo = sorted.length ? sorted[0] : 0;
+      cuts.concat([sorted.length ? sorted[sorted.length - 1] : 0]).forEach(function (hi, k) {
+        lab.push((k === 0 ? fmtInt(lo) : fmtInt(cuts[k - 1])) + "–" + fmtInt(hi)); });
+      return { colors: SEQ, labels: lab, bin: function (v) { var k = 0; while (k < cuts.length && v >= cuts[k]) { k++; } return k; } };
     }
-    if (kind === "stars") {
-      return { colors: STAR_COLORS, labels: ["0 stars", "1 star", "2 stars", "3 stars"], bin: function (v) { return Math.max(0, Math.min(3, v)); } };
+
+    function show(kind, v, div) {
+      if (v === null || v === undefined) { return "no data"; }
+      var x = v / div;
+      if (kind === "lq") { return "LQ " + x.toFixed(2); }
+      if (kind === "strong") { return x ? "strong cluster" : "not a strong cluster"; }
+      if (kind === "stars") { return x + (x === 1 ? " star" : " stars"); }
+      return fmtInt(x) + " " + (M.units[kind] || "");
     }
-    // employment: quintile classes of the values on the map
-    var sorted = values.filter(function (v) { return v !== null; }).sort(function (a, b) { return a - b; });
-    var cuts = [];
-    for (var q = 1; q < SEQ.length; q++) { cuts.push(sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length / SEQ.length))] : 0); }
-    var lab = [], lo = sorted.length ? sorted[0] : 0;
-    cuts.concat([sorted.length ? sorted[sorted.length - 1] : 0]).forEach(function (hi, k) {
-      lab.push((k === 0 ? fmtInt(lo) : fmtInt(cuts[k - 1])) + "–" + fmtInt(hi)); });
-    return { colors: SEQ, labels: lab, bin: function (v) { var k = 0; while (k < cuts.length && v >= cuts[k]) { k++; } return k; } };
+
+    function draw() {
+      var L = layer(), m = measure(), kind = m[0], div = m[2];
+      var ci = Number(clusterSel.value), yi = Number(yearSel.value);
+      var series = (L.values[kind][ci] || [])[yi] || [];
+      var vals = L.regions.map(function (r, i) { var v = series[i]; return v === null || v === undefined ? null : v / div; });
+      var sc = scale(kind, vals);
+      var box = $("map");
+      while (box.firstChild) { box.removeChild(box.firstChild); }
+      var X0 = L.frame[0], Y0 = L.frame[1], W = L.frame[2], H = L.frame[3];
+      var svg = el("svg", { viewBox: "0 0 " + W + " " + (H + 40), width: "100%", role: "img", "class": "map", "aria-label": "Map" }, box);
+      var title = el("text", { x: 4, y: 16, "class": "ctitle" }, svg);
+      title.textContent = m[1] + " — " + M.clusters[L.clusters[ci]][1] + ", " + L.label + ", " + L.years[yi];
+      var g = el("g", { transform: "translate(" + (-X0) + " " + (24 - Y0) + ")" }, svg);
+      var withData = 0;
+      L.regions.forEach(function (r, i) {
+        var v = vals[i];
+        var p = el("path", { d: r[2], "class": "region", "data-code": r[0], fill: v === null ? NODATA : sc.colors[sc.bin(v)], stroke: "#fff", "stroke-width": 0.4, "fill-rule": "evenodd" }, g);
+        var text = r[1] + " (" + r[0] + "): " + show(kind, series[i], div);
+        if (v !== null) { p.setAttribute("data-value", String(v)); withData++; }
+        el("title", {}, p).textContent = text;
+        p.addEventListener("mouseenter", function () { $("map-info").textContent = text; });
+      });
+      var leg = el("g", { "class": "legend", transform: "translate(4 " + (H + 28) + ")" }, svg);
+      var x = 0;
+      sc.labels.concat(["no data"]).forEach(function (lab, k) {
+        var color = k < sc.labels.length ? sc.colors[k] : NODATA;
+        el("rect", { x: x, y: -10, width: 12, height: 12, fill: color, stroke: "#999", "stroke-width": 0.5 }, leg);
+        var t = el("text", { x: x + 16, y: 0, "class": "axis" }, leg);
+        t.textContent = lab;
+        x += 22 + 6.5 * lab.length;
+      });
+      $("map-info").textContent = withData + " of " + L.regions.length + " regions with data; hover a region for its value." +
+        (L.unmapped ? " " + L.unmapped + " region(s) with data have no shape in this geometry." : "");
+      document.body.setAttribute("data-map", layerSel.value + "/" + clusterSel.value + "/" + yearSel.value + "/" + measureSel.value);
+    }
+
+    layerSel.addEventListener("change", function () { fillPickers(); draw(); });
+    [clusterSel, yearSel, measureSel].forEach(function (s) { s.addEventListener("change", draw); });
+    layerSel.value = "0";
+    fillPickers();
+    draw();
   }
 
-  function show(kind, v, div) {
-    if (v === null || v === undefined) { return "no data"; }
-    var x = v / div;
-    if (kind === "lq") { return "LQ " + x.toFixed(2); }
-    if (kind === "strong") { return x ? "strong cluster" : "not a strong cluster"; }
-    if (kind === "stars") { return x + (x === 1 ? " star" : " stars"); }
-    return fmtInt(x) + " " + (M.units[kind] || "");
-  }
-
-  function draw() {
-    var L = layer(), m = measure(), kind = m[0], div = m[2];
-    var ci = Number(clusterSel.value), yi = Number(yearSel.value);
-    var series = (L.values[kind][ci] || [])[yi] || [];
-    var vals = L.regions.map(function (r, i) { var v = series[i]; return v === null || v === undefined ? null : v / div; });
-    var sc = scale(kind, vals);
-    var box = $("map");
-    while (box.firstChild) { box.removeChild(box.firstChild); }
-    var X0 = L.frame[0], Y0 = L.frame[1], W = L.frame[2], H = L.frame[3];
-    var svg = el("svg", { viewBox: "0 0 " + W + " " + (H + 40), width: "100%", role: "img", "class": "map", "aria-label": "Map" }, box);
-    var title = el("text", { x: 4, y: 16, "class": "ctitle" }, svg);
-    title.textContent = m[1] + " — " + M.clusters[L.clusters[ci]][1] + ", " + L.label + ", " + L.years[yi];
-    var g = el("g", { transform: "translate(" + (-X0) + " " + (24 - Y0) + ")" }, svg);
-    var withData = 0;
-    L.regions.forEach(function (r, i) {
-      var v = vals[i];
-      var p = el("path", { d: r[2], "class": "region", "data-code": r[0], fill: v === null ? NODATA : sc.colors[sc.bin(v)], stroke: "#fff", "stroke-width": 0.4, "fill-rule": "evenodd" }, g);
-      var text = r[1] + " (" + r[0] + "): " + show(kind, series[i], div);
-      if (v !== null) { p.setAttribute("data-value", String(v)); withData++; }
-      el("title", {}, p).textContent = text;
-      p.addEventListener("mouseenter", function () { $("map-info").textContent = text; });
-    });
-    var leg = el("g", { "class": "legend", transform: "translate(4 " + (H + 28) + ")" }, svg);
-    var x = 0;
-    sc.labels.concat(["no data"]).forEach(function (lab, k) {
-      var color = k < sc.labels.length ? sc.colors[k] : NODATA;
-      el("rect", { x: x, y: -10, width: 12, height: 12, fill: color, stroke: "#999", "stroke-width": 0.5 }, leg);
-      var t = el("text", { x: x + 16, y: 0, "class": "axis" }, leg);
-      t.textContent = lab;
-      x += 22 + 6.5 * lab.length;
-    });
-    $("map-info").textContent = withData + " of " + L.regions.length + " regions with data; hover a region for its value." +
-      (L.unmapped ? " " + L.unmapped + " region(s) with data have no shape in this geometry." : "");
-    document.body.setAttribute("data-map", layerSel.value + "/" + clusterSel.value + "/" + yearSel.value + "/" + measureSel.value);
-  }
-
-  layerSel.addEventListener("change", function () { fillPickers(); draw(); });
-  [clusterSel, yearSel, measureSel].forEach(function (s) { s.addEventListener("change", draw); });
-  layerSel.value = "0";
-  fillPickers();
-  draw();
+  // #map-data is gzip + base64 (see maps.py); inflate it in the browser, no network involved.
+  var bin = atob(holder.textContent.trim()), bytes = new Uint8Array(bin.length);
+  for (var i = 0; i < bin.length; i++) { bytes[i] = bin.charCodeAt(i); }
+  new Response(new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"))).json().then(function (data) {
+    M = data;
+    start();
+  }).catch(function (err) {
+    $("map-info").textContent = "The map data could not be read in this browser: " + err;
+    throw err;
+  });
 })();
