@@ -13,7 +13,7 @@ six AS (
     SELECT year, region_type, region_code,
            sum(emp) AS six_digit_emp, sum(emp_reported) AS six_digit_emp_reported
     FROM rows
-    WHERE industry_level = 6
+    WHERE industry_code <> 'TOTAL'
     GROUP BY ALL
 ),
 total AS (

@@ -110,6 +110,7 @@ def _sql_outcomes(ri: pl.DataFrame) -> dict[str, validation.Outcome]:
 def test_coverage_warning_below_threshold() -> None:
     """The warning check lists region-years under the suite's threshold, ignores null, never blocks."""
     threshold = notes.coverage_threshold()
+    assert threshold == 0.95  # the issue's rule: warn below 95 %
     spec = validation.load_suite("region_indicators")
     assert next(e for e in spec.expectations if e.id == "coverage_below_min").severity == "warning"
     base = sample_tables(years=(2010,), n_states=3)["region_indicators"]
