@@ -149,13 +149,14 @@ def coverage_by_year(con: duckdb.DuckDBPyConnection, threshold: float | None = N
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
-def years_present(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, list[int]]]:
+def years_present(con: duckdb.DuckDBPyConnection, europe: bool = True) -> dict[str, dict[str, list[int]]]:
     """The years each region type actually has in the published indicator tables (not the
-    configured ones): {"United States": {"state": [...]}, "Europe": {"nuts2": [...]}}."""
+    configured ones): {"United States": {"state": [...]}, "Europe": {"nuts2": [...]}}.
+    europe=False: the EU tables are not released (a warehouse may still hold older ones)."""
     tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
     out: dict[str, dict[str, list[int]]] = {}
     for side, table in (("United States", "region_indicators"), ("Europe", "eu_cluster_indicators")):
-        if table not in tables:
+        if table not in tables or (side == "Europe" and not europe):
             continue
         rows = con.execute(
             f"SELECT region_type, list(DISTINCT year ORDER BY year) FROM {table} GROUP BY 1 ORDER BY 1"

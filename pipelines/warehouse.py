@@ -200,7 +200,7 @@ def publish_us_release(
                     "cbp_geographies": list(settings.cbp_geos),
                     "eurostat": bool(eu),
                     "region_groups": str(settings.region_groups) if settings.region_groups else None,
-                    "years_present": years_present(con),
+                    "years_present": years_present(con, europe=bool(eu)),
                     "six_digit": six_digit,
                 },
                 "validation": checked.metadata,

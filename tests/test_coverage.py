@@ -245,3 +245,13 @@ def test_release_on_complete_inputs_has_no_caveat(tmp_path: Path) -> None:
     assert "PARTIAL" not in desc and "PARTIAL" not in (rel / "CHANGELOG.md").read_text()
     assert "Partial data" not in (rel / "index.html").read_text()
     assert "Region types and years present" in desc
+
+
+def test_years_present_are_the_tables_years_and_europe_only_when_released() -> None:
+    with duckdb.connect() as con:
+        con.execute("CREATE TABLE region_indicators AS SELECT * FROM (VALUES (2001, 'state'), (2002, 'state'), (2005, 'state'), (2002, 'custom')) t(year, region_type)")
+        con.execute("CREATE TABLE eu_cluster_indicators AS SELECT * FROM (VALUES (2008, 'nuts2'), (2009, 'nuts2')) t(year, region_type)")
+        both = notes.years_present(con)
+        us_only = notes.years_present(con, europe=False)  # stale EU tables in the warehouse, not released
+    assert both == {"United States": {"custom": [2002], "state": [2001, 2002, 2005]}, "Europe": {"nuts2": [2008, 2009]}}
+    assert us_only == {"United States": {"custom": [2002], "state": [2001, 2002, 2005]}}
