@@ -565,10 +565,10 @@ def spatial_coverage(package: Mapping[str, Any]) -> list[dict[str, Any]]:
     names = set(_tables_of(package))
     places = []
     if "United States" in present or "cluster_indicators" in names:
-        types = ", ".join(present.get("United States", {})) or "regions"
-        places.append({"@type": "Place", "name": "United States", "description": f"US regions: {types}"})
+        types = _types_years(present.get("United States", {})) or "regions"
+        places.append({"@type": "Place", "name": "United States", "description": f"US regions (County Business Patterns): {types}"})
     if "Europe" in present or "eu_cluster_indicators" in names:
-        types = ", ".join(present.get("Europe", {})) or "NUTS regions"
+        types = _types_years(present.get("Europe", {})) or "NUTS regions"
         places.append({"@type": "Place", "name": "Europe", "description": f"EU/EFTA NUTS regions (Eurostat SBS): {types}"})
     return places
 
@@ -846,15 +846,18 @@ def partial_statement(package: Mapping[str, Any]) -> str | None:
     return text + " Per region and year: region_indicators.coverage; details: notes/coverage.md."
 
 
+def _types_years(types: Mapping[str, list[int]]) -> str:
+    """{'state': [2000, 2001], 'custom': [2000, 2001]} → 'state, custom 2000–2001'."""
+    by_years: dict[str, list[str]] = {}
+    for rtype, years in types.items():
+        by_years.setdefault(year_ranges(years), []).append(rtype)
+    return "; ".join(f"{', '.join(ts)} {ys}" for ys, ts in by_years.items())
+
+
 def years_sentence(package: Mapping[str, Any]) -> str:
     """'United States: state 2000–2011, custom 2000–2011; Europe: nuts0, nuts1, nuts2 2008–2015'."""
-    sides = []
-    for side, types in (_coverage(package).get("years_present") or {}).items():
-        by_years: dict[str, list[str]] = {}
-        for rtype, years in types.items():
-            by_years.setdefault(year_ranges(years), []).append(rtype)
-        sides.append(f"{side}: " + "; ".join(f"{', '.join(ts)} {ys}" for ys, ts in by_years.items()))
-    return "; ".join(sides)
+    present = _coverage(package).get("years_present") or {}
+    return "; ".join(f"{side}: {_types_years(types)}" for side, types in present.items())
 
 
 def describe_release(package: Mapping[str, Any]) -> str:

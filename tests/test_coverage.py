@@ -232,7 +232,8 @@ def test_release_built_on_partial_inputs_says_so_first(tmp_path: Path) -> None:
     assert page.index('id="coverage"') < page.index('id="charts"')
     ld = json.loads((rel / "dataset.jsonld").read_text())
     assert ld["description"] == desc and ld["temporalCoverage"] == "2008/2011"
-    assert {p["name"] for p in ld["spatialCoverage"]} == {"United States", "Europe"}
+    places = {p["name"]: p["description"] for p in ld["spatialCoverage"]}
+    assert places.keys() == {"United States", "Europe"} and places["Europe"].endswith("nuts2 2008–2009")
     assert any(c.startswith("Eurostat, Structural business statistics (CC BY 4.0): eurostat/sbs_r_nuts06_r2.") for c in ld["citation"])
     assert any("Delgado" in c for c in ld["citation"])
     eurostat = next(s for s in pkg["sources"] if s["title"].startswith("eurostat/"))
@@ -245,6 +246,7 @@ def test_release_on_complete_inputs_has_no_caveat(tmp_path: Path) -> None:
     assert "PARTIAL" not in desc and "PARTIAL" not in (rel / "CHANGELOG.md").read_text()
     assert "Partial data" not in (rel / "index.html").read_text()
     assert "Region types and years present" in desc
+    assert "European" not in desc.split(". ")[0]  # no EU table in this release: no claim about Europe
 
 
 def test_years_present_are_the_tables_years_and_europe_only_when_released() -> None:
