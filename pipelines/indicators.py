@@ -23,6 +23,11 @@ _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _COMMENT = re.compile(r"--[^\n]*")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
+# sql/region_coverage.sql's output, for an empty table when no industry rows are at hand.
+REGION_COVERAGE_COLUMNS = (
+    "year INTEGER, region_type VARCHAR, region_code VARCHAR, "
+    "six_digit_emp DOUBLE, six_digit_emp_reported DOUBLE, total_emp DOUBLE"
+)
 TOTALS_COLUMNS = ["year", "region_type", "region_code", "cluster_code", "emp", "emp_reported", "est", "payroll"]
 
 
@@ -82,14 +87,16 @@ def build_cluster_tables(
     counts = {
         "cluster_totals": create_table(con, "cluster_totals", "cluster_totals", params),
         "unmapped_industries": create_table(con, "unmapped_industries", "unmapped_industries", params),
+        "region_coverage": create_table(con, "region_coverage", "region_coverage", params),
     }
     has_custom = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'custom_regions'"
     ).fetchall()[0][0]
     if has_custom:
-        sql = load_sql("custom_cluster_totals")
-        con.execute(f"INSERT INTO cluster_totals BY NAME {sql}", sql_params(sql, params))
-        counts["cluster_totals"] = int(con.execute("SELECT count(*) FROM cluster_totals").fetchall()[0][0])
+        for table, sql_name in (("cluster_totals", "custom_cluster_totals"), ("region_coverage", "custom_region_coverage")):
+            sql = load_sql(sql_name)
+            con.execute(f"INSERT INTO {table} BY NAME {sql}", sql_params(sql, params))
+            counts[table] = int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
     counts.update(build_indicator_tables(con, params))
     return counts
 
@@ -97,7 +104,11 @@ def build_cluster_tables(
 def build_indicator_tables(
     con: duckdb.DuckDBPyConnection, params: Mapping[str, Any] | None = None
 ) -> dict[str, int]:
-    """From cluster_totals + clusters in `con`: cluster_indicators and region_indicators."""
+    """From cluster_totals + clusters in `con`: cluster_indicators and region_indicators.
+
+    Coverage comes from region_coverage (built from industry_employment by build_cluster_tables);
+    without it (cluster totals from elsewhere) there is no total row to compare with: NULL."""
+    con.execute(f"CREATE TABLE IF NOT EXISTS region_coverage ({REGION_COVERAGE_COLUMNS})")
     return {
         "cluster_indicators": create_table(con, "cluster_indicators", "cluster_indicators", params),
         "region_indicators": create_table(con, "region_indicators", "region_indicators", params),

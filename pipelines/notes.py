@@ -107,3 +107,115 @@ def write_release_notes(con: duckdb.DuckDBPyConnection, dest: Path) -> Path | No
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_text(text)
     return dest
+
+
+# --- coverage of the 6-digit detail (region_indicators.coverage) -----------------------------
+
+
+def coverage_threshold() -> float:
+    """The coverage below which a region is flagged: the warning check's own parameter
+    (assets/expectations/region_indicators.yaml), so notes and check cannot disagree."""
+    from pipelines.validation import load_suite
+
+    spec = next(e for e in load_suite("region_indicators").expectations if e.id == "coverage_below_min")
+    return float(spec.params["min_coverage"])
+
+
+def coverage_by_year(con: duckdb.DuckDBPyConnection, threshold: float | None = None) -> list[dict]:
+    """Per year × region type: how much of the source files' total employment the 6-digit rows
+    cover — pooled over the regions (sum of 6-digit / sum of totals, what the source notes state),
+    the range over regions, reported-only coverage, and the regions below the threshold. Regions
+    without a total row are counted apart, never as zero."""
+    threshold = coverage_threshold() if threshold is None else threshold
+    cur = con.execute(
+        """
+        SELECT year, region_type,
+               count(*) AS regions,
+               count(coverage) AS regions_with_total,
+               round(sum(six_digit_emp) FILTER (WHERE coverage IS NOT NULL)
+                     / nullif(sum(total_emp) FILTER (WHERE coverage IS NOT NULL), 0), 6) AS coverage,
+               round(sum(coverage_reported * total_emp)
+                     / nullif(sum(total_emp) FILTER (WHERE coverage IS NOT NULL), 0), 6) AS coverage_reported,
+               round(min(coverage), 6) AS coverage_min,
+               round(max(coverage), 6) AS coverage_max,
+               count(*) FILTER (WHERE coverage < $t) AS regions_below
+        FROM region_indicators
+        GROUP BY ALL
+        ORDER BY year, region_type
+        """,
+        {"t": threshold},
+    )
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def years_present(con: duckdb.DuckDBPyConnection, europe: bool = True) -> dict[str, dict[str, list[int]]]:
+    """The years each region type actually has in the published indicator tables (not the
+    configured ones): {"United States": {"state": [...]}, "Europe": {"nuts2": [...]}}.
+    europe=False: the EU tables are not released (a warehouse may still hold older ones)."""
+    tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    out: dict[str, dict[str, list[int]]] = {}
+    for side, table in (("United States", "region_indicators"), ("Europe", "eu_cluster_indicators")):
+        if table not in tables or (side == "Europe" and not europe):
+            continue
+        rows = con.execute(
+            f"SELECT region_type, list(DISTINCT year ORDER BY year) FROM {table} GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+        if rows:
+            out[side] = {str(t): [int(y) for y in years] for t, years in rows}
+    return out
+
+
+def _pct(v: float | None) -> str:
+    return "n/a" if v is None else f"{100 * v:.1f} %"
+
+
+def coverage_markdown(by_year: list[dict], threshold: float, partial: list[dict]) -> str:
+    """notes/coverage.md: the per-year coverage table and what the partial sources lack."""
+    lines = [
+        "# Coverage of the industry detail",
+        "",
+        "Cluster employment is built from the 6-digit industry rows of the source files. `coverage` "
+        "(in `region_indicators`, per region × year) is their employment — reported cells plus the "
+        "EMPFLAG range midpoints of suppressed ones — divided by the employment of the file's total "
+        "row (all industries). Below 100 % industries are missing from the inputs; midpoints can "
+        "push it slightly above 100 %. `coverage_reported` counts reported cells only. Regions "
+        f"below {100 * threshold:.0f} % are flagged by the warning check `coverage_below_min`.",
+        "",
+        "| year | region type | regions | with a total row | coverage (pooled) | reported only | lowest region | highest region | regions below |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in by_year:
+        lines.append(
+            f"| {r['year']} | {r['region_type']} | {r['regions']} | {r['regions_with_total']} | {_pct(r['coverage'])} "
+            f"| {_pct(r['coverage_reported'])} | {_pct(r['coverage_min'])} | {_pct(r['coverage_max'])} | {r['regions_below']} |"
+        )
+    if partial:
+        lines += ["", "## Partial source files", ""]
+        lines.append(
+            "These inputs are partial reconstructions of the upstream files (source kind "
+            "`partial-reconstruction`): their figures are real but incomplete. What each lacks:"
+        )
+        lines.append("")
+        for group in partial:
+            lines.append(f"- **{group['sources']}**: {group['note']}")
+    return "\n".join(lines) + "\n"
+
+
+def write_coverage_notes(
+    con: duckdb.DuckDBPyConnection, sources: list[dict], dest: Path
+) -> tuple[Path, dict]:
+    """notes/coverage.md and the datapackage `coverage.six_digit` entry, both from the tables."""
+    from pipelines.releases import partial_sources
+
+    threshold = coverage_threshold()
+    by_year = coverage_by_year(con, threshold)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(coverage_markdown(by_year, threshold, partial_sources(sources)))
+    entry = {
+        "definition": "6-digit industry employment (reported + EMPFLAG midpoints), all legal forms, over the "
+        "employment of the source file's total row; per region × year in region_indicators.coverage",
+        "threshold": threshold,
+        "by_year": by_year,
+    }
+    return dest, entry

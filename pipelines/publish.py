@@ -371,6 +371,7 @@ def publish_release(
             "resources": resources,
             **dict(metadata or {}),
         }
+        package["description"] = rel.describe_release(package)  # what it covers, partial inputs first
         diff = rel.write_changes(tmp, releases_dir / previous if previous else None, package)
         resources.extend(rel.file_resources(tmp))
         problems = rel.validate_datapackage(package, tmp)

@@ -48,13 +48,26 @@ SOURCE_HOMEPAGES = {
     "census/": "https://www.census.gov/programs-surveys/cbp.html",
     "clustermapping/": "https://clustermapping.us/",
     "naics/": "https://www.census.gov/naics/",
+    "eurostat/": "https://ec.europa.eu/eurostat/web/structural-business-statistics",
+    "eurostat-classifications/": "https://ec.europa.eu/eurostat/web/nuts",
+    "concordance/census_": "https://www.census.gov/naics/?68967",
+    "concordance/isic": "https://unstats.un.org/unsd/classifications/Econ/isic",
+    "concordance/nace": "https://ec.europa.eu/eurostat/web/nace",
+    "geometry/nuts2json": "https://github.com/eurostat/Nuts2json",
+    "geometry/us-atlas": "https://github.com/topojson/us-atlas",
 }
+_US_PUBLIC = {"title": "U.S. Government work, public domain (17 U.S.C. 105)", "path": "https://www.usa.gov/government-works"}
+_EUROSTAT = {"name": "CC-BY-4.0", "title": "Eurostat: Creative Commons Attribution 4.0 (reuse with acknowledgement of the source)", "path": "https://ec.europa.eu/eurostat/about-us/policies/copyright"}
 SOURCE_LICENSES = {
-    "census/": {"title": "U.S. Government work, public domain (17 U.S.C. 105)", "path": "https://www.usa.gov/government-works"},
-    "naics/": {"title": "U.S. Government work, public domain (17 U.S.C. 105)", "path": "https://www.usa.gov/government-works"},
+    "census/": _US_PUBLIC,
+    "naics/": _US_PUBLIC,
+    "concordance/census_": _US_PUBLIC,
     "clustermapping/": {"title": "clustermapping.us terms of use: free use with attribution", "path": "https://clustermapping.us/"},
     "geometry/us-atlas/": {"name": "ISC", "title": "us-atlas: ISC licence (boundaries: U.S. Census Bureau, public domain)", "path": "https://cdn.jsdelivr.net/npm/us-atlas@3.0.1/LICENSE"},
     "geometry/nuts2json/": {"title": "Eurostat GISCO: free reuse with attribution, © EuroGeographics for the administrative boundaries", "path": "https://ec.europa.eu/eurostat/web/gisco/geodata/administrative-units"},
+    "eurostat/": _EUROSTAT,
+    "eurostat-classifications/": _EUROSTAT,
+    "concordance/nace": _EUROSTAT,
 }
 
 
@@ -521,7 +534,12 @@ def write_changes(folder: Path, previous: Path | None, package: Mapping[str, Any
     older = ""
     if previous is not None and (previous / "CHANGELOG.md").exists():
         older = (previous / "CHANGELOG.md").read_text().split("\n", 2)[-1].lstrip("\n")
-    (folder / "CHANGELOG.md").write_text("# Changelog\n\n" + changelog_section(diff, version, created) + ("\n" + older if older else ""))
+    section = changelog_section(diff, version, created)
+    caveat = coverage_changelog(package)
+    if caveat:  # right under the version heading, where a reader looks first
+        head, rest = section.split("\n\n", 1)
+        section = f"{head}\n\n{caveat}\n{rest}"
+    (folder / "CHANGELOG.md").write_text("# Changelog\n\n" + section + ("\n" + older if older else ""))
     return diff
 
 
@@ -536,8 +554,42 @@ def _years(package: Mapping[str, Any]) -> list[int]:
     return sorted((package.get("coverage") or {}).get("cbp_years") or package.get("parameters", {}).get("cbp_years") or [])
 
 
+DELGADO_2016 = "Delgado, M., Porter, M. E., & Stern, S. (2016). Defining clusters of related industries. Journal of Economic Geography, 16(1), 1–38."
+
+
+def present_years(package: Mapping[str, Any]) -> list[int]:
+    """Years the indicator tables hold (both continents), else the configured CBP years."""
+    present = {y for types in (_coverage(package).get("years_present") or {}).values() for ys in types.values() for y in ys}
+    return sorted(present) or _years(package)
+
+
+def spatial_coverage(package: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """schema.org Places for the continents and region types the release holds."""
+    present = _coverage(package).get("years_present") or {}
+    names = set(_tables_of(package))
+    places = []
+    if "United States" in present or "cluster_indicators" in names:
+        types = _types_years(present.get("United States", {})) or "regions"
+        places.append({"@type": "Place", "name": "United States", "description": f"US regions (County Business Patterns): {types}"})
+    if "Europe" in present or "eu_cluster_indicators" in names:
+        types = _types_years(present.get("Europe", {})) or "NUTS regions"
+        places.append({"@type": "Place", "name": "Europe", "description": f"EU/EFTA NUTS regions (Eurostat SBS): {types}"})
+    return places
+
+
+def cited_sources(package: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """(attribution, homepage or URL, source ids) of every source the release is built from,
+    one entry per attribution and homepage."""
+    out: dict[tuple[str, str], list[str]] = {}
+    for s in package.get("sources", []):
+        sid = s.get("title", "")
+        who = s.get("attribution") or sid
+        out.setdefault((who, _by_prefix(SOURCE_HOMEPAGES, sid) or s.get("path", "")), []).append(sid)
+    return [(who, url, _id_ranges(ids)) for (who, url), ids in sorted(out.items())]
+
+
 def dataset_jsonld(package: Mapping[str, Any]) -> dict[str, Any]:
-    years = _years(package)
+    years = present_years(package)
     variables, seen = [], set()
     for r in _tables_of(package).values():
         for f in r["schema"]["fields"]:
@@ -570,9 +622,9 @@ def dataset_jsonld(package: Mapping[str, Any]) -> dict[str, Any]:
         "isAccessibleForFree": True,
         "keywords": package.get("keywords", []),
         "creator": {"@type": "Organization", "name": "Cluster Observatory contributors"},
-        "citation": "Delgado, M., Porter, M. E., & Stern, S. (2016). Defining clusters of related industries. Journal of Economic Geography, 16(1), 1–38.",
+        "citation": [DELGADO_2016, *(f"{who}: {ids}. {url}" for who, url, ids in cited_sources(package))],
         **({"temporalCoverage": f"{years[0]}/{years[-1]}"} if years else {}),
-        "spatialCoverage": {"@type": "Place", "name": "United States"},
+        "spatialCoverage": spatial_coverage(package),
         "isBasedOn": [
             {"@type": "CreativeWork", "name": s["title"], "url": s["path"], **({"sha256": s["sha256"]} if s.get("sha256") else {}), **({"creditText": s["attribution"]} if s.get("attribution") else {})}
             for s in package.get("sources", [])
@@ -613,7 +665,10 @@ def citation_cff(package: Mapping[str, Any]) -> str:
                 "issue": "1",
             },
             {"type": "database", "title": "U.S. Cluster Mapping Project", "authors": [{"name": "Institute for Strategy and Competitiveness, Harvard Business School"}], "url": "https://clustermapping.us/"},
-            {"type": "database", "title": "County Business Patterns", "authors": [{"name": "U.S. Census Bureau"}], "url": "https://www.census.gov/programs-surveys/cbp.html"},
+            *(
+                {"type": "database", "title": who, "authors": [{"name": who.split(",")[0].split(" (")[0]}], "url": url, "notes": f"inputs: {ids}"}
+                for who, url, ids in cited_sources(package)
+            ),
         ],
     }
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=1000)
@@ -692,3 +747,151 @@ def build_catalog(releases_dir: Path) -> Path:
     tmp.write_text(render_catalog_index(releases_dir))
     os.replace(tmp, out)
     return out
+
+
+# --- what the release covers: description, coverage, partial sources --------------------------
+
+PARTIAL_KIND = "partial-reconstruction"
+
+
+def year_ranges(years: list[int] | tuple[int, ...]) -> str:
+    """2000, 2001, 2002, 2005 → '2000–2002, 2005'."""
+    ys = sorted(set(int(y) for y in years))
+    parts: list[str] = []
+    i = 0
+    while i < len(ys):
+        j = i
+        while j + 1 < len(ys) and ys[j + 1] == ys[j] + 1:
+            j += 1
+        parts.append(str(ys[i]) if i == j else f"{ys[i]}–{ys[j]}")
+        i = j + 1
+    return ", ".join(parts)
+
+
+def _id_ranges(ids: list[str]) -> str:
+    """census/cbp/state/2000 … /2011 → 'census/cbp/state/2000–2011' (other ids listed as they are)."""
+    by_prefix: dict[str, list[int]] = {}
+    other: list[str] = []
+    for sid in sorted(ids):
+        head, _, tail = sid.rpartition("/")
+        if head and tail.isdigit():
+            by_prefix.setdefault(head, []).append(int(tail))
+        else:
+            other.append(sid)
+    return "; ".join([*(f"{h}/{year_ranges(ys)}" for h, ys in by_prefix.items()), *other])
+
+
+def partial_sources(sources: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Inputs the mirror marks as partial reconstructions (`mirror_kind`), grouped by their note:
+    [{"sources": "census/cbp/state/2000–2002", "ids": [...], "note": "..."}]."""
+    groups: dict[str, list[str]] = {}
+    for s in sources:
+        if (s.get("mirror_kind") or s.get("kind")) == PARTIAL_KIND:
+            sid = s.get("source_id") or s.get("title") or "?"
+            groups.setdefault(str(s.get("note") or "(no note)"), []).append(sid)
+    return [
+        {"sources": _id_ranges(ids), "ids": sorted(ids), "note": note}
+        for note, ids in sorted(groups.items(), key=lambda kv: sorted(kv[1])[0])
+    ]
+
+
+def _coverage(package: Mapping[str, Any]) -> Mapping[str, Any]:
+    return package.get("coverage") or {}
+
+
+def _pct(v: float | None) -> str:
+    return "n/a" if v is None else f"{100 * v:.1f} %"
+
+
+def coverage_by_type(package: Mapping[str, Any]) -> dict[str, list[Mapping[str, Any]]]:
+    """The per-year coverage rows of the release (notes.coverage_by_year), by region type;
+    custom regions left out (they repeat their members)."""
+    out: dict[str, list[Mapping[str, Any]]] = {}
+    for r in (_coverage(package).get("six_digit") or {}).get("by_year") or []:
+        if r["region_type"] != "custom" and r.get("coverage") is not None:
+            out.setdefault(r["region_type"], []).append(r)
+    return out
+
+
+def coverage_sentence(package: Mapping[str, Any]) -> str:
+    """'state: 2000 86.6 %, 2001 …; by state 82.5–105.9 %' — the per-year pooled coverage."""
+    parts = []
+    for rtype, rows in coverage_by_type(package).items():
+        per_year = ", ".join(f"{r['year']} {_pct(r['coverage'])}" for r in rows)
+        lo = min(r["coverage_min"] for r in rows if r.get("coverage_min") is not None)
+        hi = max(r["coverage_max"] for r in rows if r.get("coverage_max") is not None)
+        parts.append(f"{rtype} files, pooled: {per_year} (single regions {_pct(lo)}–{_pct(hi)})")
+    return "; ".join(parts)
+
+
+def partial_statement(package: Mapping[str, Any]) -> str | None:
+    """The caveat a release built on partial inputs leads with (None when it has none)."""
+    partial = [sid for g in partial_sources(package.get("sources", [])) for sid in g["ids"]]
+    threshold = float((_coverage(package).get("six_digit") or {}).get("threshold", 0.95))
+    below = {
+        rtype: (sum(r.get("regions_below", 0) for r in rows), sum(r["regions_with_total"] for r in rows))
+        for rtype, rows in coverage_by_type(package).items()
+    }
+    below = {k: v for k, v in below.items() if v[0]}
+    if not partial and not below:
+        return None
+    text = "PARTIAL DATA. "
+    if partial:
+        text += (
+            f"{len(partial)} of the {len(package.get('sources', []))} input files are partial reconstructions of the "
+            f"upstream files ({_id_ranges(partial)}): some industries are missing, so employment, shares and "
+            "location quotients built from them are real but partial. "
+        )
+    sentence = coverage_sentence(package)
+    if sentence:
+        text += f"6-digit industry employment as a share of the files' total employment — {sentence}."
+    if below:
+        text += " Below " + f"{100 * threshold:.0f} %: " + ", ".join(f"{n} of {of} {rtype}-years" for rtype, (n, of) in below.items()) + "."
+    return text + " Per region and year: region_indicators.coverage; details: notes/coverage.md."
+
+
+def _types_years(types: Mapping[str, list[int]]) -> str:
+    """{'state': [2000, 2001], 'custom': [2000, 2001]} → 'state, custom 2000–2001'."""
+    by_years: dict[str, list[str]] = {}
+    for rtype, years in types.items():
+        by_years.setdefault(year_ranges(years), []).append(rtype)
+    return "; ".join(f"{', '.join(ts)} {ys}" for ys, ts in by_years.items())
+
+
+def years_sentence(package: Mapping[str, Any]) -> str:
+    """'United States: state 2000–2011, custom 2000–2011; Europe: nuts0, nuts1, nuts2 2008–2015'."""
+    present = _coverage(package).get("years_present") or {}
+    return "; ".join(f"{side}: {_types_years(types)}" for side, types in present.items())
+
+
+def describe_release(package: Mapping[str, Any]) -> str:
+    """The release's description (datapackage, CITATION abstract, dataset.jsonld, release page):
+    what it really covers — continents, region types and years present — and, first thing after
+    the one-line summary, whether it rests on partial inputs."""
+    names = set(_tables_of(package))
+    us, eu = "cluster_indicators" in names, "eu_cluster_indicators" in names
+    what = []
+    if us:
+        what.append("reproducing clustermapping.us (US Cluster Mapping Project) from US County Business Patterns")
+    if eu:
+        what.append(
+            ("and " if us else "") + "for European NUTS regions, on the same clusters, from Eurostat regional "
+            "structural business statistics (European Cluster Observatory stars)"
+        )
+    text = (
+        f"Regional cluster indicators {' '.join(what)}: employment, wages, location quotients and strong "
+        "clusters by region, cluster and year."
+    ).replace("indicators :", "indicators:")
+    caveat = partial_statement(package)
+    if caveat:
+        text += " " + caveat
+    years = years_sentence(package)
+    if years:
+        text += f" Region types and years present — {years}."
+    return text
+
+
+def coverage_changelog(package: Mapping[str, Any]) -> str:
+    """The CHANGELOG paragraph on partial inputs and coverage (empty when there is nothing to say)."""
+    caveat = partial_statement(package)
+    return f"**{caveat.split('. ', 1)[0]}.** {caveat.split('. ', 1)[1]}\n" if caveat else ""

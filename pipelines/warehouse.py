@@ -13,7 +13,7 @@ from pipelines import stage, stage_eu, validation
 from pipelines.catalog import maps
 from pipelines.config import Settings
 from pipelines.indicators import DEFAULT_PARAMS, build_cluster_tables
-from pipelines.notes import write_release_notes
+from pipelines.notes import write_coverage_notes, write_release_notes, years_present
 from pipelines.publish import ReleaseResult, publish_release
 from pipelines.sources import census_api
 
@@ -180,6 +180,7 @@ def publish_us_release(
         # Raises ValidationError (nothing is published) when an error-level expectation fails.
         checked = validation.release_validation(settings, con)
         notes = write_release_notes(con, settings.warehouse / "notes" / "lq_worked_example.md")
+        coverage_md, six_digit = write_coverage_notes(con, sources, settings.warehouse / "notes" / "coverage.md")
         nat = ", ".join(sorted(str(r[0]) for r in con.execute("SELECT DISTINCT national_reference FROM cluster_indicators").fetchall()))
         tables = {name: con.table(name) for name in US_RELEASE_TABLES}
         tables["custom_regions"] = con.table("custom_regions")
@@ -202,10 +203,15 @@ def publish_us_release(
                     "cbp_geographies": list(settings.cbp_geos),
                     "eurostat": bool(eu),
                     "region_groups": str(settings.region_groups) if settings.region_groups else None,
+                    "years_present": years_present(con, europe=bool(eu)),
+                    "six_digit": six_digit,
                 },
                 "validation": checked.metadata,
-                "notes": ["notes/lq_worked_example.md"] if notes else [],
+                "notes": ["notes/coverage.md", *(["notes/lq_worked_example.md"] if notes else [])],
             },
-            extra_files={**checked.files, **({"notes/lq_worked_example.md": notes} if notes else {}), **map_files},
+            extra_files={
+                **checked.files, "notes/coverage.md": coverage_md,
+                **({"notes/lq_worked_example.md": notes} if notes else {}), **map_files,
+            },
             force_new=force_new,
         )

@@ -1,5 +1,8 @@
 -- Region indicators per year × region, from cluster_indicators.
 -- cluster_strength: share of the region's traded employment in its strong clusters.
+-- Coverage (region_coverage, sql/region_coverage.sql): 6-digit employment over the file's total
+-- row; NULL where the region has no total row (e.g. researcher-supplied cluster totals).
+WITH r AS (
 SELECT
     year,
     region_type,
@@ -19,4 +22,13 @@ SELECT
     any_value(national_reference) AS national_reference
 FROM cluster_indicators
 GROUP BY ALL
+)
+SELECT
+    r.*,
+    c.total_emp,
+    c.six_digit_emp,
+    c.six_digit_emp / nullif(c.total_emp, 0) AS coverage,
+    c.six_digit_emp_reported / nullif(c.total_emp, 0) AS coverage_reported
+FROM r
+LEFT JOIN region_coverage AS c USING (year, region_type, region_code)
 ORDER BY region_type, region_code, year

@@ -4,21 +4,58 @@ publishes the validation report."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import io
 import json
+import re
+import zipfile
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 import pytest
 
 from pipelines import validation, warehouse
 from pipelines.config import Settings
 from pipelines.runner import refresh
 
+SUPPRESSED_STATE = "10"  # Delaware: the test suppresses every 6-digit cell of its 2010 file
+
 
 def _us_settings(mirror_dir: Path, tmp_path: Path) -> Settings:
     """One CBP year, US side only (the EU side has its own tests)."""
     extra = {"eurostat": False} if "eurostat" in Settings.__dataclass_fields__ else {}
     return Settings(warehouse=tmp_path / "wh", mirror=mirror_dir, cbp_years=(2010,), offline=True, **extra)
+
+
+def _mirror_with_suppressed_state(src: Path, dest: Path, year: int = 2010, state: str = SUPPRESSED_STATE) -> Path:
+    """A mirror copy whose CBP state file for `year` has every 6-digit cell of `state` suppressed
+    the upstream way (EMPFLAG 'A' = 0–19 employees, EMP 0, EMP_NF/AP_NF 'D', AP 0): a suppressed
+    share far above the warning level and, at the 'A' midpoint, a coverage far below it.
+    Other files are the shared ones (symlinked, read-only)."""
+    dest.mkdir(parents=True)
+    index = json.loads((src / "index.json").read_text())
+    for top in {e["path"].split("/")[0] for e in index["entries"]}:
+        (dest / top).symlink_to(src / top)
+    entry = next(e for e in index["entries"] if e["id"] == f"census/cbp/state/{year}")
+    with zipfile.ZipFile(src / entry["path"]) as zf:
+        member = zf.namelist()[0]
+        df = pl.read_csv(io.BytesIO(zf.read(member)), infer_schema=False)
+    hit = (pl.col("FIPSTATE") == state) & pl.col("NAICS").str.contains(r"^[0-9]{6}$")
+    assert df.filter(hit).height > 0, f"state {state} has no 6-digit rows in {entry['path']}"
+    df = df.with_columns(
+        *(pl.when(hit).then(pl.lit(v)).otherwise(pl.col(c)).alias(c) for c, v in
+          {"EMPFLAG": "A", "EMP_NF": "D", "EMP": "0", "AP_NF": "D", "AP": "0"}.items()),
+    ).with_columns(pl.col("EMP", "AP", "EST").cast(pl.Int64))  # fmt: skip
+    rel = f"suppressed/cbp{year % 100:02d}st.zip"
+    (dest / "suppressed").mkdir()
+    with zipfile.ZipFile(dest / rel, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(member, df.write_csv(quote_style="non_numeric", null_value=""))
+    data = (dest / rel).read_bytes()
+    entry.update(path=rel, bytes=len(data), sha256=hashlib.sha256(data).hexdigest(),
+                 note=entry["note"] + f" [test: every 6-digit cell of state {state} suppressed]")  # fmt: skip
+    (dest / "index.json").write_text(json.dumps(index, indent=1))
+    return dest
 
 
 def _check_evaluations(instance: dg.DagsterInstance, run_id: str) -> dict[str, dg.AssetCheckEvaluation]:
@@ -30,9 +67,11 @@ def _check_evaluations(instance: dg.DagsterInstance, run_id: str) -> dict[str, d
 
 
 def test_suites_gate_the_release(mirror_dir: Path, tmp_path: Path, monkeypatch, request) -> None:
-    """One warehouse, three steps: a clean refresh publishes the report; a direct publish of
-    corrupted tables is refused; a refresh whose indicators fail a blocking check publishes nothing."""
-    settings = _us_settings(mirror_dir, tmp_path)
+    """One warehouse, three steps: a clean refresh publishes the report (warnings for a state whose
+    cells are all suppressed, published all the same); a direct publish of corrupted tables is
+    refused; a refresh whose indicators fail a blocking check publishes nothing."""
+    mirror = _mirror_with_suppressed_state(mirror_dir, tmp_path / "mirror")
+    settings = _us_settings(mirror, tmp_path)
     stack = contextlib.ExitStack()
     request.addfinalizer(stack.close)
     instance = stack.enter_context(dg.instance_for_test(temp_dir=str(tmp_path)))
@@ -47,6 +86,11 @@ def test_suites_gate_the_release(mirror_dir: Path, tmp_path: Path, monkeypatch, 
     warn = evals["cbp_state:cbp_parsed_warnings"]
     assert not warn.passed and warn.severity == dg.AssetCheckSeverity.WARN  # suppressed share: reported only
     assert "suppressed_share" in warn.metadata["failing_samples"].value
+    assert f"| {SUPPRESSED_STATE} |" in warn.metadata["failing_samples"].value
+    cov = evals["region_indicators:region_indicators_warnings"]  # coverage at the 'A' midpoints: reported only
+    assert not cov.passed and cov.severity == dg.AssetCheckSeverity.WARN
+    assert "coverage_below_min" in cov.metadata["failed_expectations"].value
+    assert f"| {SUPPRESSED_STATE} |" in cov.metadata["failing_samples"].value
 
     rel = Path(result.release["path"])
     assert result.release["published"] is True
@@ -60,6 +104,19 @@ def test_suites_gate_the_release(mirror_dir: Path, tmp_path: Path, monkeypatch, 
     assert pkg["validation"]["results"] == "validation/results.json" and pkg["validation"]["success"] is True
     assert "cbp_quarantine" in {r["name"] for r in pkg["resources"]}
     assert "suppressed_share" in (rel / "validation/report.md").read_text()
+    # The state's coverage is the file's own arithmetic: 6-digit rows × the 'A' midpoint over its total.
+    ri = pl.read_parquet(rel / "data/region_indicators.parquet").filter(pl.col("region_code") == SUPPRESSED_STATE)
+    ie = pl.read_parquet(rel / "data/industry_employment.parquet").filter(pl.col("region_code") == SUPPRESSED_STATE)
+    six = ie.filter((pl.col("industry_level") == 6) & (pl.col("lfo") == "-"))
+    total = ie.filter(pl.col("industry_code") == "TOTAL")["emp"][0]
+    assert six["emp_reported"].null_count() == six.height
+    assert ri["coverage"][0] == pytest.approx(six.height * 10 / total) and ri["coverage"][0] < 0.95
+    # The release says what its inputs are: the mirror marks the CBP files partial (or not).
+    partial = json.loads((mirror / "index.json").read_text())
+    partial = any(e["kind"] == "partial-reconstruction" and e["id"] == "census/cbp/state/2010" for e in partial["entries"])
+    assert ("PARTIAL DATA" in pkg["description"]) == partial
+    assert "| 2010 | state | " in (rel / "notes/coverage.md").read_text() and "notes/coverage.md" in pkg["notes"]
+    assert re.search(r"Below 95 %: [1-9][0-9]* of 51 state-years", pkg["description"])  # the suppressed state at least
 
     # Publishing directly re-validates: bad data in the warehouse never reaches a release.
     with warehouse.connect(settings) as con:

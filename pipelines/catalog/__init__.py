@@ -212,6 +212,50 @@ def _sources_html(package: Mapping[str, Any]) -> str:
     return f"<table><thead><tr><th>source</th><th>URL</th><th>retrieved</th><th>licence / attribution</th><th>sha256 of raw file</th></tr></thead><tbody>{rows}</tbody></table>"
 
 
+def _coverage_html(package: Mapping[str, Any], base: str) -> str:
+    """What the release covers, and — in a box a reader cannot miss — whether it rests on partial
+    inputs, with the per-year coverage of the 6-digit detail (datapackage `coverage`)."""
+    from pipelines.releases import (
+        coverage_by_type,
+        partial_sources,
+        partial_statement,
+        years_sentence,
+    )
+
+    parts = []
+    caveat = partial_statement(package)
+    if caveat:
+        parts.append(f'<div class="notice"><strong>Partial data.</strong> {_e(caveat.removeprefix("PARTIAL DATA. "))}</div>')
+    years = years_sentence(package)
+    if years:
+        parts.append(f"<p>Region types and years present — {_e(years)}.</p>")
+    rows = "".join(
+        f"<tr><td>{_e(r['year'])}</td><td>{_e(rtype)}</td><td class='num'>{_e(r['regions'])}</td>"
+        + "".join(
+            f"<td class='num'>{'n/a' if r.get(k) is None else f'{100 * r[k]:.1f} %'}</td>"
+            for k in ("coverage", "coverage_reported", "coverage_min", "coverage_max")
+        )
+        + f"<td class='num'>{_e(r.get('regions_below'))}</td></tr>"
+        for rtype, rs in coverage_by_type(package).items()
+        for r in rs
+    )
+    if rows:
+        parts.append(
+            "<p>Share of the source files' total employment the 6-digit industry rows account for "
+            "(reported cells plus midpoints of suppressed ones); per region and year in "
+            "<code>region_indicators.coverage</code>"
+            + (f', notes in <a href="{_e(base)}notes/coverage.md">notes/coverage.md</a>' if (package.get("notes") and "notes/coverage.md" in package["notes"]) else "")
+            + ".</p><table><thead><tr><th>year</th><th>region type</th><th class='num'>regions</th><th class='num'>coverage (pooled)</th>"
+            "<th class='num'>reported only</th><th class='num'>lowest region</th><th class='num'>highest region</th>"
+            f"<th class='num'>regions below threshold</th></tr></thead><tbody>{rows}</tbody></table>"
+        )
+    partial = partial_sources(package.get("sources", []))
+    if partial:
+        items = "".join(f"<li><strong>{_e(g['sources'])}</strong>: {_e(g['note'])}</li>" for g in partial)
+        parts.append(f"<p>Partial source files (kind <code>partial-reconstruction</code>):</p><ul>{items}</ul>")
+    return "".join(parts) or "<p class='muted'>No coverage information in this release.</p>"
+
+
 def _json_script(data: Any) -> str:
     return json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
 
@@ -247,6 +291,7 @@ national reference: {_e(package.get('national_reference', 'n/a'))}</p>
 <a href="{_e(base)}dataset.jsonld">dataset.jsonld</a> · <a href="{_e(base)}CITATION.cff">CITATION.cff</a> ·
 <a href="{_e(base)}SHA256SUMS">SHA256SUMS</a></p>
 <p>{val_html}</p></section>
+<section id="coverage"><h2>Coverage</h2>{_coverage_html(package, base)}</section>
 <section id="charts"><h2>Charts</h2>{charts}</section>
 <section id="maps"><h2>Maps</h2>{maps_html(folder)}</section>
 <section id="changes"><h2>Changes</h2>{_changes_html(folder, base)}</section>
@@ -267,7 +312,7 @@ def _page(title: str, header: str, body: str, with_js: bool) -> str:
 <link rel="icon" href="data:,">
 <style>{css}</style></head>
 <body><header>{header}</header>
-<main><nav><a href="#charts">Charts</a><a href="#maps">Maps</a><a href="#changes">Changes</a><a href="#tables">Tables</a><a href="#howto">How to read</a><a href="#downloads">Downloads</a><a href="#sources">Sources</a></nav>
+<main><nav><a href="#coverage">Coverage</a><a href="#charts">Charts</a><a href="#maps">Maps</a><a href="#changes">Changes</a><a href="#tables">Tables</a><a href="#howto">How to read</a><a href="#downloads">Downloads</a><a href="#sources">Sources</a></nav>
 {body}</main>
 <script>{js}</script>
 </body></html>
@@ -297,6 +342,8 @@ def render_catalog_index(releases_dir: Path) -> str:
             d = json.loads(diff_p.read_text())
             changed = "initial release" if not d.get("from") else f"vs {d['from']}: {', '.join(d['summary']['tables_changed']) or 'no table changed'}"
         tag = ' <span class="tag latest">latest</span>' if v == latest else ""
+        if any((s.get("mirror_kind") == "partial-reconstruction") for s in pkg.get("sources", [])):
+            tag += ' <span class="tag partial">partial inputs</span>'
         rows.append(
             f'<tr><td><a href="{_e(v)}/index.html">{_e(v)}</a>{tag}</td><td>{_e(pkg.get("created"))}</td>'
             f'<td class="num">{len(tables)}</td><td class="num">{_size(sum(r.get("bytes", 0) for r in tables))}</td>'
