@@ -21,7 +21,8 @@ US_RELEASE_TABLES = (
     *stage.REFERENCE_TABLES,
 )  # fmt: skip
 EU_RELEASE_TABLES = (
-    "eu_industry_employment", "eu_cluster_indicators", "nace_cluster_concordance", "nuts_crosswalk",
+    "eu_industry_employment", "eu_cluster_indicators", "nace_cluster_concordance", "nace_concordance_report",
+    "nuts_crosswalk",
 )  # fmt: skip
 
 

@@ -11,6 +11,10 @@ EU_DESCRIPTIONS = {
         "local units, wages by NUTS region × NACE × year; flags kept, confidential cells filled from the parent."
     ),
     "nace_cluster_concordance": "NACE Rev.2 → US benchmark clusters via NAICS 2012 → ISIC Rev.4, apportioned by US employment.",
+    "nace_concordance_report": (
+        "Where each NACE code's European employment goes: clusters, weights, method (employment split, "
+        "part-of note, equal split) and the persons employed each carries."
+    ),
     "eu_cluster_totals": "Cluster totals per NUTS region × cluster × year (apportioned NACE rows).",
     "nuts_crosswalk": "NUTS codes recoded to the target version; splits and merges flagged, never mixed.",
 }
