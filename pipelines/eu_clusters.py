@@ -611,9 +611,28 @@ def build_eu(
 
 
 EU_DEFAULT_PARAMS: dict[str, Any] = {
-    "scope": None,  # list of country codes for the European reference; None = all present
-    "star_top_share": 0.10,
-    "star_lq": 2.0,
+    # European reference: countries in scope (None = all present) and, when fixed_reference,
+    # only those present in every year, so stars and growth compare over time.
+    "scope": None,
+    "fixed_reference": False,
+    # Children of one parent with several NUTS versions whose employment exceeds the parent's by
+    # more than this share overlap: the older versions are not ranked.
+    "overlap_tolerance": 0.01,
+    # European Cluster Observatory (2011): size and focus = top 10 %, specialisation LQ >= 2 on
+    # total regional employment.
+    "eco2011_top_share": 0.10,
+    "eco2011_lq": 2.0,
+    # European Observatory for Clusters and Industrial Change (Panorama): size top 10 %,
+    # specialisation LQ >= 2 (total employment), productivity = wage per person employed at least
+    # 10 % above the cluster's European level (our default: the Panorama reports describe the
+    # dimension; set the cut-off to the edition you reproduce).
+    "panorama_top_share": 0.10,
+    "panorama_lq": 2.0,
+    "panorama_productivity_ratio": 1.10,
+    # the US strong-cluster rule (pipelines.indicators.DEFAULT_PARAMS), on the traded-base LQ
+    "strong_lq_pct": 0.75,
+    "size_pct": 0.25,
+    "min_lq": 1.0,
 }
 
 
