@@ -55,6 +55,12 @@ NOTE_PART_SHARE = 0.05
 NOTE_PARTS_MAX = 0.5
 EXTRA_REGIO = r"^[A-Z]{2}Z+$"  # NUTS extra-regio territories (FRZ, FRZZ, FRZZZ)
 
+
+def exact_sum(e: pl.Expr) -> pl.Expr:
+    """Sum at 1e-6 in fixed point: a float sum depends on the order rows are added in (threads),
+    an integer sum does not, so rebuilds give identical tables (issue 15)."""
+    return (e.cast(pl.Float64) * 1e6).round(0).cast(pl.Int64).sum().cast(pl.Float64) / 1e6
+
 CONCORDANCE_SCHEMA = {
     "nace_code": pl.String(),
     "nace_level": pl.Int8(),
@@ -192,7 +198,7 @@ def us_naics2012_employment(cbp_rows: pl.LazyFrame, naics_concordance: pl.DataFr
     nat = (
         cbp_rows.filter((pl.col("lfo") == "-") & (pl.col("industry_level") == 6))
         .group_by(pl.col("industry_code").alias("naics"))
-        .agg(pl.col("emp").sum())
+        .agg(exact_sum(pl.col("emp")).alias("emp"))
         .collect()
     )
     if naics_concordance is None or from_vintage == "2012":
@@ -204,7 +210,7 @@ def us_naics2012_employment(cbp_rows: pl.LazyFrame, naics_concordance: pl.DataFr
     mapped = nat.join(links, on="naics", how="left").select(
         pl.coalesce("naics12", "naics").alias("naics"), (pl.col("emp") * pl.col("share").fill_null(1.0)).alias("emp")
     )
-    return mapped.group_by("naics").agg(pl.col("emp").sum()).sort("naics")
+    return mapped.group_by("naics").agg(exact_sum(pl.col("emp")).alias("emp")).sort("naics")
 
 
 # --------------------------------------------------------------------------------------------
@@ -256,13 +262,13 @@ def build_nace_cluster_concordance(
             )
         )
         per = links.group_by("nace_code", "cluster_code").agg(
-            pl.col("emp_link").sum().alias("us_emp"),
-            pl.col("emp_link").filter(pl.col("_how") == "equal split").sum().alias("_eq"),
-            pl.col("emp_link").filter(pl.col("_how") == "part-of note").sum().alias("_note"),
-            pl.col("w_link").sum().alias("links"),
+            exact_sum(pl.col("emp_link")).alias("us_emp"),
+            exact_sum(pl.col("emp_link").filter(pl.col("_how") == "equal split")).alias("_eq"),
+            exact_sum(pl.col("emp_link").filter(pl.col("_how") == "part-of note")).alias("_note"),
+            exact_sum(pl.col("w_link")).alias("links"),
             pl.col("naics").n_unique().alias("n_naics"),
         )
-        tot = per.group_by("nace_code").agg(pl.col("us_emp").sum().alias("tot_emp"), pl.col("links").sum().alias("tot_links"))
+        tot = per.group_by("nace_code").agg(exact_sum(pl.col("us_emp")).alias("tot_emp"), exact_sum(pl.col("links")).alias("tot_links"))
         per = per.join(tot, on="nace_code").filter(pl.col("cluster_code").is_not_null())
         has_emp = pl.col("tot_emp") > 0
         whole = pl.col("us_emp") - pl.col("_eq") - pl.col("_note")
@@ -328,7 +334,7 @@ def fill_confidential(df: pl.DataFrame | pl.LazyFrame, levels: Sequence[tuple[st
                 & ~pl.col("region_code").str.contains(EXTRA_REGIO)
             )
             stats = kids.group_by(*key, "_parent").agg(
-                pl.col(value).cast(pl.Float64).sum().alias("_known"),
+                exact_sum(pl.col(value)).alias("_known"),
                 fillable.sum().alias("_nmiss"),
             )
             share = (
@@ -362,7 +368,7 @@ def select_mapping_rows(ind: pl.LazyFrame) -> pl.LazyFrame:
     divs = base.filter(pl.col("industry_level") == 2).with_columns(pl.col("industry_code").alias("_div"))
     groups = base.filter(pl.col("industry_level") == 3).with_columns(pl.col("industry_code").str.slice(0, 3).alias("_div"))
     gstat = groups.group_by(*rk, "_div").agg(
-        pl.col("emp").null_count().alias("_nnull"), pl.col("emp").sum().alias("_gsum")
+        pl.col("emp").null_count().alias("_nnull"), exact_sum(pl.col("emp")).alias("_gsum")
     )
     check = gstat.join(divs.select(*rk, "_div", pl.col("emp").alias("_demp")), on=[*rk, "_div"], how="left")
     use_groups = check.filter(
@@ -391,7 +397,7 @@ def apportion(ind: pl.LazyFrame, concordance: pl.DataFrame, clusters: pl.DataFra
     # The region's whole SBS employment (every mapping row, in a cluster or not): the base of the
     # European Cluster Observatory's LQ and focus, which are on total regional employment.
     totals = rows.group_by(rkey).agg(
-        pl.when(pl.col("emp").count() > 0).then(pl.col("emp").cast(pl.Float64).sum().round(6)).alias("region_total_emp")
+        pl.when(pl.col("emp").count() > 0).then(exact_sum(pl.col("emp"))).alias("region_total_emp")
     )
 
     def wsum(col: str, cond: pl.Expr | None = None) -> pl.Expr:
@@ -399,7 +405,7 @@ def apportion(ind: pl.LazyFrame, concordance: pl.DataFrame, clusters: pl.DataFra
         if cond is not None:
             v = pl.when(cond).then(v)
         # rounded: float sums must not depend on the summation order (content hashes, rank ties)
-        return pl.when(v.count() > 0).then(v.sum().round(6)).otherwise(None)
+        return pl.when(v.count() > 0).then(exact_sum(v)).otherwise(None)
 
     out = j.group_by("year", "region_type", "region_code", "nuts_version", "cluster_code").agg(
         wsum("emp").alias("emp"),
@@ -432,13 +438,13 @@ def concordance_report(ind: pl.LazyFrame, concordance: pl.DataFrame, year: int |
         year = rows["year"].max() if rows.height else None
     rows = rows.filter(pl.col("year") == year)
     per_code = rows.group_by(pl.col("industry_code").alias("nace_code")).agg(
-        pl.col("industry_level").first().cast(pl.Int8).alias("nace_level"), pl.col("emp").cast(pl.Float64).sum().alias("_code_emp")
+        pl.col("industry_level").first().cast(pl.Int8).alias("nace_level"), exact_sum(pl.col("emp")).alias("_code_emp")
     )
-    total = per_code["_code_emp"].sum()
+    total = per_code.select(exact_sum(pl.col("_code_emp"))).item()
     conc = concordance.select("nace_code", "cluster_code", "weight", "method", "equal_split_share")
     linked = per_code.join(conc, on="nace_code", how="inner")
     rest = per_code.join(
-        conc.group_by("nace_code").agg(pl.col("weight").sum().alias("_w")), on="nace_code", how="left"
+        conc.group_by("nace_code").agg(exact_sum(pl.col("weight")).alias("_w")), on="nace_code", how="left"
     ).select(
         "nace_code", "nace_level", "_code_emp",
         pl.lit(None, dtype=pl.String).alias("cluster_code"),

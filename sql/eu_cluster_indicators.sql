@@ -37,6 +37,7 @@
 -- region of an older NUTS version overlapping newer codes of the same territory that year
 -- (rank_exclusion says why a row is not ranked). Unranked rows keep emp, lq… but get no stars.
 -- Nulls stay null: a region × cluster without employment gets no LQ and no stars.
+-- Sums are exact (DECIMAL(38, 6)): results never depend on the order DuckDB's threads add rows in.
 WITH t AS (
     SELECT
         year, region_type, region_code, nuts_version, cluster_code,
@@ -82,25 +83,25 @@ ref AS (
     JOIN ref_set AS r ON t.region_type = 'nuts0' AND t.region_code = r.country AND t.year = r.year
 ),
 europe AS (
-    SELECT year, cluster_code, sum(emp) AS europe_cluster_emp,
+    SELECT year, cluster_code, CAST(sum(CAST(emp AS DECIMAL(38, 6))) AS DOUBLE) AS europe_cluster_emp,
            count(emp) AS europe_cluster_n_countries,
-           sum(payroll) * 1000.0 / nullif(sum(emp_payroll), 0) AS europe_wage
+           CAST(sum(CAST(payroll AS DECIMAL(38, 6))) AS DOUBLE) * 1000.0 / nullif(CAST(sum(CAST(emp_payroll AS DECIMAL(38, 6))) AS DOUBLE), 0) AS europe_wage
     FROM ref
     GROUP BY ALL
 ),
 europe_base AS (
-    SELECT e.year, k.traded, sum(e.europe_cluster_emp) AS europe_base_emp
+    SELECT e.year, k.traded, CAST(sum(CAST(e.europe_cluster_emp AS DECIMAL(38, 6))) AS DOUBLE) AS europe_base_emp
     FROM europe AS e
     JOIN (SELECT DISTINCT cluster_code, traded FROM t) AS k USING (cluster_code)
     GROUP BY ALL
 ),
 europe_total AS (
-    SELECT year, sum(region_total_emp) AS europe_total_emp
+    SELECT year, CAST(sum(CAST(region_total_emp AS DECIMAL(38, 6))) AS DOUBLE) AS europe_total_emp
     FROM (SELECT DISTINCT year, region_code, region_total_emp FROM ref)
     GROUP BY ALL
 ),
 region_base AS (
-    SELECT year, region_type, region_code, nuts_version, traded, sum(emp) AS region_base_emp
+    SELECT year, region_type, region_code, nuts_version, traded, CAST(sum(CAST(emp AS DECIMAL(38, 6))) AS DOUBLE) AS region_base_emp
     FROM t
     GROUP BY ALL
 ),
@@ -114,7 +115,7 @@ siblings AS (
     SELECT year, region_type, parent,
            count(DISTINCT nuts_version) FILTER (WHERE region_total_emp > 0) AS n_versions,
            max(nuts_version) FILTER (WHERE region_total_emp > 0) AS newest_version,
-           sum(region_total_emp) AS children_emp
+           CAST(sum(CAST(region_total_emp AS DECIMAL(38, 6))) AS DOUBLE) AS children_emp
     FROM regions
     GROUP BY ALL
 ),

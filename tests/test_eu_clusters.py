@@ -288,3 +288,17 @@ def test_build_eu_on_mirror(settings):
     de = tot.filter(pl.col("region_code") == "DE", pl.col("year") == 2014)
     assert de.height > 40 and de["emp"].drop_nulls().sum() > 1e7
     assert tot.filter(pl.col("emp") < 0).height == 0
+
+
+def test_recoded_duplicates_collapse_independent_of_row_order():
+    """Two published codes landing on one target code with equally complete rows (the bulk file's
+    old and new codes): the kept row never depends on the input order (issue 15)."""
+    df = rows([
+        {"region_code": "ITH1", "nuts_code_original": "ITD1", "nuts_change": "recoded", "emp": 5.0, "empflag": "p"},
+        {"region_code": "ITH1", "nuts_code_original": "ITE9", "nuts_change": "recoded", "emp": 7.0},
+        {"region_code": "ITH2", "nuts_code_original": "ITH2", "nuts_change": "unchanged", "emp": None},
+        {"region_code": "ITH2", "nuts_code_original": "ITD2", "nuts_change": "recoded", "emp": 3.0},
+    ])
+    kept = {eu.collapse_recoded_duplicates(df.sample(fraction=1.0, shuffle=True, seed=s)).sort("region_code")
+            .select("region_code", "nuts_code_original", "emp").rows().__repr__() for s in range(8)}
+    assert kept == {"[('ITH1', 'ITD1', 5.0), ('ITH2', 'ITD2', 3.0)]"}
