@@ -59,7 +59,9 @@ EXTRA_REGIO = r"^[A-Z]{2}Z+$"  # NUTS extra-regio territories (FRZ, FRZZ, FRZZZ)
 def exact_sum(e: pl.Expr) -> pl.Expr:
     """Sum at 1e-6 in fixed point: a float sum depends on the order rows are added in (threads),
     an integer sum does not, so rebuilds give identical tables (issue 15)."""
-    return (e.cast(pl.Float64) * 1e6).round(0).cast(pl.Int64).sum().cast(pl.Float64) / 1e6
+    micro = (e.cast(pl.Float64) * 1e6).round(0).cast(pl.Int64).sum()
+    # back through Decimal: a float multiply/divide by 1e-6 would not round-trip (58.1 → 58.0999…)
+    return micro.cast(pl.Decimal(38, 0)).cast(pl.Decimal(38, 6)).truediv(pl.lit(1_000_000, dtype=pl.Decimal(38, 0))).cast(pl.Float64)
 
 CONCORDANCE_SCHEMA = {
     "nace_code": pl.String(),

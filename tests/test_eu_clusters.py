@@ -261,6 +261,29 @@ def test_groups_used_when_complete_else_division():
     assert get == {("DE11", "3"): 60.0, ("DE11", "4"): 40.0, ("DE12", "3"): 100.0}
 
 
+@pytest.mark.parametrize(("g1", "g2", "uses_groups"), [
+    (61.9, 40.0, True),    # groups add up to 101.9 % of the division: within 2 %
+    (62.1, 40.0, False),   # 102.1 %: beyond, the division is used
+    (58.1, 40.0, True),    # 98.1 %
+    (57.9, 40.0, False),   # 97.9 %
+])
+def test_group_vs_division_tolerance(g1, g2, uses_groups):
+    """EU apportioning uses a division's groups only when they add up to the division within
+    GROUP_COVERAGE_TOLERANCE (2 %); otherwise the division (no double counting either way)."""
+    df = rows([
+        {"region_code": "DE11", "industry_code": "G45", "emp": 100.0},
+        {"region_code": "DE11", "industry_code": "G451", "industry_level": 3, "emp": g1},
+        {"region_code": "DE11", "industry_code": "G452", "industry_level": 3, "emp": g2},
+    ])
+    assert eu.GROUP_COVERAGE_TOLERANCE == 0.02
+    chosen = eu.select_mapping_rows(df.lazy()).collect()["industry_code"].sort().to_list()
+    assert chosen == (["G451", "G452"] if uses_groups else ["G45"])
+    t = eu.apportion(df.lazy(), CONC).collect()
+    get = {r["cluster_code"]: r["emp"] for r in t.iter_rows(named=True)}
+    assert get == ({"3": g1, "4": g2} if uses_groups else {"3": 100.0})
+    assert t["region_total_emp"].unique().to_list() == [pytest.approx(g1 + g2 if uses_groups else 100.0)]
+
+
 # --- end to end on the mirror ---------------------------------------------------------------
 
 @pytest.mark.mirror
@@ -284,6 +307,15 @@ def test_build_eu_on_mirror(settings):
     sums = conc.group_by("nace_code").agg(pl.col("weight").sum())
     assert sums["weight"].max() <= 1.0 + 1e-9
     assert conc["cluster_code"].n_unique() >= 60
+    # extra-regio codes keep their reported values, flagged, never filled
+    xr = ind.filter(pl.col("extra_regio"))
+    assert set(xr["region_code"].str.slice(2)) <= {"Z", "ZZ", "ZZZ"} and {"FRZZ", "FRZ"} <= set(xr["region_code"])
+    assert xr["emp_imputed"].sum() == 0 and xr["emp"].drop_nulls().len() > 0
+    # the concordance report shows where all of the EU employment used goes
+    rep = out["nace_concordance_report"]
+    assert rep["eu_emp_share"].sum() == pytest.approx(1.0)
+    assert set(rep["method"]) <= {"employment split", "part-of note", "equal split", "no cluster"}
+    assert rep.filter(pl.col("nace_code") == "C29").sort("eu_emp", descending=True)["cluster_code"][0] == "4"
     tot = out["eu_cluster_totals"]
     de = tot.filter(pl.col("region_code") == "DE", pl.col("year") == 2014)
     assert de.height > 40 and de["emp"].drop_nulls().sum() > 1e7
