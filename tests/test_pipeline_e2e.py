@@ -70,6 +70,11 @@ def test_refresh_publishes_a_release_and_an_unchanged_rerun_publishes_nothing(mi
             "census/cbp/state/2010", "census/cbp/state/2011"]
         pkg = json.loads((path / "datapackage.json").read_text())
         assert pkg["national_reference"] == "sum of regions"
+        # the EU thresholds and the reference option are recorded with the release
+        eu_params = pkg["parameters"]["eu_indicators"]
+        assert eu_params["eco2011_lq"] == 2.0 and eu_params["fixed_reference"] is False
+        assert eu_params["panorama_productivity_ratio"] == 1.10
+        assert (path / "data/nace_concordance_report.parquet").exists()
         ids = {s["title"] for s in pkg["sources"]}
         assert {"census/cbp/state/2010", "clustermapping/cluster_naics_definitions", "eurostat/sbs_r_nuts06_r2"} <= ids
         assert all(s["sha256"] and s["attribution"] for s in pkg["sources"])
