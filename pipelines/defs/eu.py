@@ -47,8 +47,9 @@ def eurostat_sbs(context: dg.AssetExecutionContext, observatory: ObservatoryReso
     pool="duckdb_warehouse",
     description=(
         "EU cluster indicators per NUTS region × cluster × year: employment, local units, wages, wage per "
-        "employee, LQ vs the European reference, shares, CAGR, European Cluster Observatory stars "
-        "(sql/eu_cluster_indicators.sql)."
+        "employee, US-style LQ and strong flag, LQ on total employment, shares, CAGR, and two named star "
+        "systems: European Cluster Observatory 2011 (eco2011_*) and Panorama (panorama_*), against one "
+        "European reference of countries per year (sql/eu_cluster_indicators.sql)."
     ),
 )
 def eu_cluster_indicators(context: dg.AssetExecutionContext, observatory: ObservatoryResource) -> dg.MaterializeResult:
