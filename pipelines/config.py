@@ -59,6 +59,9 @@ class Settings:
     region_groups: Path | None = None
     # Eurostat regional SBS (the European side) in every refresh.
     eurostat: bool = True
+    # European reference fixed to the countries present in every year (stars and growth compare
+    # over time); False: the countries present in each year.
+    eu_fixed_reference: bool = False
     # DuckDB's memory cap for the warehouse: beyond it, joins, aggregates and sorts spill to
     # disk (observatory.duckdb.tmp) instead of growing with the years processed.
     duckdb_memory_limit: str = "3.5GB"
@@ -106,6 +109,7 @@ class Settings:
             eurostat=os.environ.get("OBSERVATORY_EUROSTAT", "1").lower() not in {"0", "false", "no"},
             duckdb_memory_limit=os.environ.get("OBSERVATORY_DUCKDB_MEMORY_LIMIT") or "3.5GB",
             s3_endpoint_url=os.environ.get("OBSERVATORY_S3_ENDPOINT_URL") or None,
+            eu_fixed_reference=os.environ.get("OBSERVATORY_EU_FIXED_REFERENCE", "0").lower() in {"1", "true", "yes"},
         )
 
 

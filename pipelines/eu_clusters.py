@@ -48,6 +48,20 @@ DEFAULT_DATASETS = ("sbs_r_nuts06_r2", "sbs_r_nuts2021")
 DATASET_YEARS = {"sbs_r_nuts06_r2": (2008, 2020), "sbs_r_nuts2021": (2021, 9999)}
 WEIGHT_YEAR = 2011  # CBP year for US employment weights (NAICS 2007 codes, carried to 2012)
 GROUP_COVERAGE_TOLERANCE = 0.02
+# A NAICS→ISIC link whose note names a specific part of the NAICS industry (next to an "except …"
+# link carrying the rest) gets this share of the industry's employment; parts together at most
+# NOTE_PARTS_MAX. The notes say which products, not how much: 5 % is our documented assumption.
+NOTE_PART_SHARE = 0.05
+NOTE_PARTS_MAX = 0.5
+EXTRA_REGIO = r"^[A-Z]{2}Z+$"  # NUTS extra-regio territories (FRZ, FRZZ, FRZZZ)
+
+
+def exact_sum(e: pl.Expr) -> pl.Expr:
+    """Sum at 1e-6 in fixed point: a float sum depends on the order rows are added in (threads),
+    an integer sum does not, so rebuilds give identical tables (issue 15)."""
+    micro = (e.cast(pl.Float64) * 1e6).round(0).cast(pl.Int64).sum()
+    # back through Decimal: a float multiply/divide by 1e-6 would not round-trip (58.1 → 58.0999…)
+    return micro.cast(pl.Decimal(38, 0)).cast(pl.Decimal(38, 6)).truediv(pl.lit(1_000_000, dtype=pl.Decimal(38, 0))).cast(pl.Float64)
 
 CONCORDANCE_SCHEMA = {
     "nace_code": pl.String(),
@@ -57,6 +71,8 @@ CONCORDANCE_SCHEMA = {
     "n_naics": pl.Int64(),
     "us_emp": pl.Float64(),
     "provenance": pl.String(),
+    "method": pl.String(),
+    "equal_split_share": pl.Float64(),
 }
 MEASURES = (("emp", "empflag", "emp_imputed"), ("est", "est_flag", "est_imputed"), ("payroll", "payroll_flag", "payroll_imputed"))
 PARENT_LEVELS = (("nuts0", "nuts1"), ("nuts1", "nuts2"), ("nuts2", "nuts3"))
@@ -67,10 +83,12 @@ PARENT_LEVELS = (("nuts0", "nuts1"), ("nuts1", "nuts2"), ("nuts2", "nuts3"))
 
 
 def parse_naics_isic(path: Path, isic_classes: Sequence[str]) -> pl.DataFrame:
-    """Census '2012 NAICS to ISIC 4' xlsx → (naics, isic) links, ISIC as 4-digit strings.
+    """Census '2012 NAICS to ISIC 4' xlsx → (naics, isic, note) links, ISIC as 4-digit strings.
 
     Leading zeros lost in the sheet are restored (111 → 0111); group wildcards (012X) expand to
-    every ISIC class of the group; the household pseudo-rows (NAICS 0) are dropped.
+    every ISIC class of the group; the household pseudo-rows (NAICS 0) are dropped. ``note`` is
+    the sheet's Notes column ("link content based on NAICS definition, entire NAICS industry if
+    blank"): which part of the NAICS industry the link carries, '' when blank.
     """
     import openpyxl
 
@@ -85,10 +103,12 @@ def parse_naics_isic(path: Path, isic_classes: Sequence[str]) -> pl.DataFrame:
         wb.close()
     if not rows or "NAICS" not in str(rows[0][0]) or "ISIC" not in str(rows[0][2]):
         raise SourceError(src, str(path), f"unexpected header {rows[0][:4] if rows else None}")
+    has_notes = len(rows[0]) > 4 and "Notes" in str(rows[0][4] or "")
     raw = pl.DataFrame(
         {"naics": [str(r[0]).strip() if r[0] is not None else None for r in rows[1:]],
-         "isic": [str(r[2]).strip() if r[2] is not None else None for r in rows[1:]]},
-        schema={"naics": pl.String, "isic": pl.String},
+         "isic": [str(r[2]).strip() if r[2] is not None else None for r in rows[1:]],
+         "note": [str(r[4] or "").strip() if has_notes and len(r) > 4 else "" for r in rows[1:]]},
+        schema={"naics": pl.String, "isic": pl.String, "note": pl.String},
     ).filter(pl.col("naics").is_not_null() & (pl.col("naics") != "0"))
     raw = raw.with_columns(pl.col("isic").str.replace_all(r"\s+", ""))
     bad = raw.filter(~pl.col("naics").str.contains(r"^[0-9]{6}$") | ~pl.col("isic").str.contains(r"^[0-9]{2,4}X?$"))
@@ -99,10 +119,46 @@ def parse_naics_isic(path: Path, isic_classes: Sequence[str]) -> pl.DataFrame:
         pl.col("isic").str.strip_suffix("X").str.zfill(3).alias("prefix")
     )
     classes = pl.DataFrame({"isic": list(isic_classes)}).with_columns(pl.col("isic").str.slice(0, 3).alias("prefix"))
-    expanded = wild.drop("isic").join(classes, on="prefix", how="inner").select("naics", "isic")
+    expanded = wild.drop("isic").join(classes, on="prefix", how="inner").select("naics", "isic", "note")
     if expanded.select(pl.col("naics").n_unique()).item() != wild.select(pl.col("naics").n_unique()).item():
         raise SourceError(src, str(path), "an ISIC group wildcard matched no ISIC class", rows=str(wild))
-    return pl.concat([plain, expanded]).unique().sort("naics", "isic")
+    links = pl.concat([plain.select("naics", "isic", "note"), expanded])
+    # one note per link (a repeated pair keeps its first note in sorted order: deterministic)
+    return links.group_by("naics", "isic").agg(pl.col("note").sort().first()).sort("naics", "isic")
+
+
+def naics_isic_shares(naics_isic: pl.DataFrame, note_part_share: float = NOTE_PART_SHARE) -> pl.DataFrame:
+    """Share of each NAICS industry's employment carried by each of its ISIC links, and how.
+
+    A NAICS industry is split across its links, never counted whole in each:
+
+    * one link: the whole industry (``link_method`` 'whole');
+    * several links, exactly one of them noted "except …" (the rest of the industry) and the
+      others naming a specific part: each named part gets ``note_part_share`` (at most
+      ``NOTE_PARTS_MAX`` together), the "except" link the remainder ('part-of note');
+    * otherwise (no note, or no single "except" link): equal split ('equal split').
+    """
+    k = pl.len().over("naics")
+    is_rest = pl.col("note").fill_null("").str.to_lowercase().str.starts_with("except")
+    df = naics_isic.with_columns(k.alias("_k"), is_rest.alias("_rest"))
+    df = df.with_columns(
+        pl.col("_rest").cast(pl.Int32).sum().over("naics").alias("_n_rest"),
+        (pl.col("note").fill_null("") != "").cast(pl.Int32).sum().over("naics").alias("_n_noted"),
+    )
+    noted = (pl.col("_k") > 1) & (pl.col("_n_rest") == 1) & (pl.col("_n_noted") == pl.col("_k"))
+    part = pl.min_horizontal(pl.lit(note_part_share), pl.lit(NOTE_PARTS_MAX) / (pl.col("_k") - 1))
+    share = (
+        pl.when(pl.col("_k") == 1).then(pl.lit(1.0))
+        .when(noted & pl.col("_rest")).then(1.0 - part * (pl.col("_k") - 1))
+        .when(noted).then(part)
+        .otherwise(1.0 / pl.col("_k"))
+    )
+    method = (
+        pl.when(pl.col("_k") == 1).then(pl.lit("whole"))
+        .when(noted).then(pl.lit("part-of note"))
+        .otherwise(pl.lit("equal split"))
+    )
+    return df.select("naics", "isic", "note", share.alias("w_isic"), method.alias("link_method")).sort("naics", "isic")
 
 
 def parse_isic_classes(path: Path) -> list[str]:
@@ -144,7 +200,7 @@ def us_naics2012_employment(cbp_rows: pl.LazyFrame, naics_concordance: pl.DataFr
     nat = (
         cbp_rows.filter((pl.col("lfo") == "-") & (pl.col("industry_level") == 6))
         .group_by(pl.col("industry_code").alias("naics"))
-        .agg(pl.col("emp").sum())
+        .agg(exact_sum(pl.col("emp")).alias("emp"))
         .collect()
     )
     if naics_concordance is None or from_vintage == "2012":
@@ -156,7 +212,7 @@ def us_naics2012_employment(cbp_rows: pl.LazyFrame, naics_concordance: pl.DataFr
     mapped = nat.join(links, on="naics", how="left").select(
         pl.coalesce("naics12", "naics").alias("naics"), (pl.col("emp") * pl.col("share").fill_null(1.0)).alias("emp")
     )
-    return mapped.group_by("naics").agg(pl.col("emp").sum()).sort("naics")
+    return mapped.group_by("naics").agg(exact_sum(pl.col("emp")).alias("emp")).sort("naics")
 
 
 # --------------------------------------------------------------------------------------------
@@ -168,53 +224,76 @@ def build_nace_cluster_concordance(
     naics_isic: pl.DataFrame,
     nace_classes: pl.DataFrame,
     naics_emp: pl.DataFrame,
+    note_part_share: float = NOTE_PART_SHARE,
 ) -> pl.DataFrame:
-    """(nace_code, nace_level, cluster_code, weight, n_naics, us_emp, provenance) for NACE
-    divisions (level 2), groups (3) and classes (4).
+    """(nace_code, nace_level, cluster_code, weight, n_naics, us_emp, provenance, method,
+    equal_split_share) for NACE divisions (level 2), groups (3) and classes (4).
 
-    ``cluster_naics``: (naics, cluster_code) for NAICS 2012; ``naics_emp``: (naics, emp).
-    Weights of one NACE code sum to the share of its US employment that falls in clusters (1.0
-    unless some NAICS behind it are outside every cluster, e.g. farms). Without any US employment
-    behind a code, weights fall back to link counts (provenance 'equal-split, no US employment').
+    ``cluster_naics``: (naics, cluster_code) for NAICS 2012; ``naics_isic``: (naics, isic[, note]);
+    ``naics_emp``: (naics, emp). Each NAICS industry's US employment is split across its ISIC
+    links (:func:`naics_isic_shares`), each ISIC class across the NACE classes naming it (equal
+    split when it spans several NACE codes of the level). Weight of a cluster in a NACE code =
+    its share of the US employment that reaches the code; the weights of a code sum to the share
+    in clusters (< 1 when NAICS outside every cluster, e.g. farms, are behind it). Without any US
+    employment behind a code, weights fall back to link counts ('equal split').
+    ``method`` says how most of the pair's US employment reached the code ('employment split':
+    whole NAICS industries; 'part-of note'; 'equal split'); ``equal_split_share`` the share of it
+    that went through an equal split.
     """
     defs = cluster_naics.select(pl.col("naics").cast(pl.String), pl.col("cluster_code").cast(pl.String)).unique()
-    isic_links = naics_isic.with_columns((1.0 / pl.len().over("naics")).alias("w_isic"))
-    nace_links = nace_classes.select("nace_class", "nace_group", "nace_division", "isic").with_columns(
-        (1.0 / pl.len().over("isic")).alias("w_nace")
-    )
-    links = (
-        isic_links.join(nace_links, on="isic", how="inner")
-        .join(defs, on="naics", how="left")  # NAICS outside every cluster keep cluster null
-        .join(naics_emp.select("naics", pl.col("emp").cast(pl.Float64).alias("naics_emp")), on="naics", how="left")
-        .with_columns(
-            (pl.col("w_isic") * pl.col("w_nace")).alias("w_link"),
-            (pl.col("naics_emp").fill_null(0.0) * pl.col("w_isic") * pl.col("w_nace")).alias("emp_link"),
-        )
-    )
+    if "note" not in naics_isic.columns:
+        naics_isic = naics_isic.with_columns(pl.lit("").alias("note"))
+    shares = naics_isic_shares(naics_isic.select("naics", "isic", "note").unique(), note_part_share)
+    nace = nace_classes.select("nace_class", "nace_group", "nace_division", "isic").unique()
+    emp = naics_emp.select("naics", pl.col("emp").cast(pl.Float64).alias("naics_emp"))
     frames = []
     for level, col in ((2, "nace_division"), (3, "nace_group"), (4, "nace_class")):
-        per = links.group_by(pl.col(col).alias("nace_code"), "cluster_code").agg(
-            pl.col("emp_link").sum().alias("us_emp"),
-            pl.col("w_link").sum().alias("links"),
+        # ISIC class → NACE codes of this level: the share of the ISIC class's NACE classes in the code
+        isic_code = nace.group_by("isic", pl.col(col).alias("nace_code")).agg(pl.len().alias("_n")).with_columns(
+            (pl.col("_n") / pl.col("_n").sum().over("isic")).alias("w_nace"),
+            (pl.len().over("isic") > 1).alias("_nace_split"),
+        )
+        links = (
+            shares.join(isic_code, on="isic", how="inner")
+            .join(defs, on="naics", how="left")  # NAICS outside every cluster keep cluster null
+            .join(emp, on="naics", how="left")
+            .with_columns(
+                (pl.col("w_isic") * pl.col("w_nace")).alias("w_link"),
+                (pl.col("naics_emp").fill_null(0.0) * pl.col("w_isic") * pl.col("w_nace")).alias("emp_link"),
+                pl.when(pl.col("_nace_split")).then(pl.lit("equal split")).otherwise(pl.col("link_method")).alias("_how"),
+            )
+        )
+        per = links.group_by("nace_code", "cluster_code").agg(
+            exact_sum(pl.col("emp_link")).alias("us_emp"),
+            exact_sum(pl.col("emp_link").filter(pl.col("_how") == "equal split")).alias("_eq"),
+            exact_sum(pl.col("emp_link").filter(pl.col("_how") == "part-of note")).alias("_note"),
+            exact_sum(pl.col("w_link")).alias("links"),
             pl.col("naics").n_unique().alias("n_naics"),
         )
-        tot = per.group_by("nace_code").agg(pl.col("us_emp").sum().alias("tot_emp"), pl.col("links").sum().alias("tot_links"))
+        tot = per.group_by("nace_code").agg(exact_sum(pl.col("us_emp")).alias("tot_emp"), exact_sum(pl.col("links")).alias("tot_links"))
         per = per.join(tot, on="nace_code").filter(pl.col("cluster_code").is_not_null())
+        has_emp = pl.col("tot_emp") > 0
+        whole = pl.col("us_emp") - pl.col("_eq") - pl.col("_note")
+        method = (
+            pl.when(~has_emp | (pl.col("us_emp") <= 0)).then(pl.lit("equal split"))
+            .when((pl.col("_eq") >= pl.col("_note")) & (pl.col("_eq") > whole)).then(pl.lit("equal split"))
+            .when(pl.col("_note") > whole).then(pl.lit("part-of note"))
+            .otherwise(pl.lit("employment split"))
+        )
         frames.append(
             per.select(
                 "nace_code",
                 pl.lit(level, dtype=pl.Int8).alias("nace_level"),
                 "cluster_code",
-                pl.when(pl.col("tot_emp") > 0)
-                .then(pl.col("us_emp") / pl.col("tot_emp"))
-                .otherwise(pl.col("links") / pl.col("tot_links"))
-                .alias("weight"),
+                pl.when(has_emp).then(pl.col("us_emp") / pl.col("tot_emp")).otherwise(pl.col("links") / pl.col("tot_links")).alias("weight"),
                 pl.col("n_naics").cast(pl.Int64),
                 "us_emp",
-                pl.when(pl.col("tot_emp") > 0)
+                pl.when(has_emp)
                 .then(pl.lit("NAICS2012>ISIC4>NACE; US employment weights"))
                 .otherwise(pl.lit("NAICS2012>ISIC4>NACE; equal split, no US employment"))
                 .alias("provenance"),
+                method.alias("method"),
+                pl.when(has_emp & (pl.col("us_emp") > 0)).then(pl.col("_eq") / pl.col("us_emp")).otherwise(pl.lit(1.0)).alias("equal_split_share"),
             )
         )
     out = pl.concat(frames).filter(pl.col("weight") > 0)
@@ -229,7 +308,7 @@ def fill_confidential(df: pl.DataFrame | pl.LazyFrame, levels: Sequence[tuple[st
     """Fill confidential cells (flag contains 'c', value null) from the parent region.
 
     European Cluster Observatory rule: parent value minus the known children, the remainder split
-    equally over the children without a value; only the confidential ones are filled, flagged
+    equally over the confidential children (flag 'c', not extra-regio); only they are filled, flagged
     ``<measure>_imputed`` (the original flag is kept). Applied top-down (country → NUTS 1 →
     NUTS 2 → NUTS 3) so filled NUTS 1 cells feed NUTS 2. A negative remainder gives 0.
     Children are the rows of the next NUTS level whose code extends the parent's code, for the
@@ -248,17 +327,25 @@ def fill_confidential(df: pl.DataFrame | pl.LazyFrame, levels: Sequence[tuple[st
             kids = lf.filter(pl.col("region_type") == child_type).with_columns(
                 pl.col("region_code").str.slice(0, pl.col("region_code").str.len_chars() - 1).alias("_parent")
             )
+            # Only confidential children of real territory take a share: ':' without 'c' is a code
+            # not published that year (e.g. an older NUTS version of the same territory), and
+            # extra-regio codes (FRZZ) are never filled.
+            fillable = (
+                pl.col(value).is_null()
+                & pl.col(flag).fill_null("").str.contains("c")
+                & ~pl.col("region_code").str.contains(EXTRA_REGIO)
+            )
             stats = kids.group_by(*key, "_parent").agg(
-                pl.col(value).cast(pl.Float64).sum().alias("_known"),
-                pl.col(value).null_count().alias("_nmiss"),
+                exact_sum(pl.col(value)).alias("_known"),
+                fillable.sum().alias("_nmiss"),
             )
             share = (
                 stats.join(parents, on=[*key, "_parent"], how="inner")
                 .filter(pl.col("_pv").is_not_null() & (pl.col("_nmiss") > 0))
                 .select(*key, "_parent", (pl.max_horizontal(pl.col("_pv") - pl.col("_known"), pl.lit(0.0)) / pl.col("_nmiss")).alias("_share"))
             )
-            fill = pl.col(value).is_null() & pl.col(flag).fill_null("").str.contains("c") & pl.col("_share").is_not_null()
-            new_val = pl.col("_share").round(0).cast(pl.Int64) if is_int else pl.col("_share")
+            fill = fillable & pl.col("_share").is_not_null()
+            new_val = pl.col("_share").round(0).cast(pl.Int64) if is_int else pl.col("_share").round(6)
             kids = (
                 kids.join(share, on=[*key, "_parent"], how="left")
                 .with_columns(
@@ -283,7 +370,7 @@ def select_mapping_rows(ind: pl.LazyFrame) -> pl.LazyFrame:
     divs = base.filter(pl.col("industry_level") == 2).with_columns(pl.col("industry_code").alias("_div"))
     groups = base.filter(pl.col("industry_level") == 3).with_columns(pl.col("industry_code").str.slice(0, 3).alias("_div"))
     gstat = groups.group_by(*rk, "_div").agg(
-        pl.col("emp").null_count().alias("_nnull"), pl.col("emp").sum().alias("_gsum")
+        pl.col("emp").null_count().alias("_nnull"), exact_sum(pl.col("emp")).alias("_gsum")
     )
     check = gstat.join(divs.select(*rk, "_div", pl.col("emp").alias("_demp")), on=[*rk, "_div"], how="left")
     use_groups = check.filter(
@@ -308,12 +395,19 @@ def apportion(ind: pl.LazyFrame, concordance: pl.DataFrame, clusters: pl.DataFra
     conc = concordance.lazy().select(pl.col("nace_code").alias("industry_code"), "cluster_code", "weight")
     j = rows.join(conc, on="industry_code", how="inner")
     w = pl.col("weight")
+    rkey = ["year", "region_type", "region_code", "nuts_version"]
+    # The region's whole SBS employment (every mapping row, in a cluster or not): the base of the
+    # European Cluster Observatory's LQ and focus, which are on total regional employment.
+    totals = rows.group_by(rkey).agg(
+        pl.when(pl.col("emp").count() > 0).then(exact_sum(pl.col("emp"))).alias("region_total_emp")
+    )
 
     def wsum(col: str, cond: pl.Expr | None = None) -> pl.Expr:
         v = pl.col(col).cast(pl.Float64) * w
         if cond is not None:
             v = pl.when(cond).then(v)
-        return pl.when(v.count() > 0).then(v.sum()).otherwise(None)
+        # rounded: float sums must not depend on the summation order (content hashes, rank ties)
+        return pl.when(v.count() > 0).then(exact_sum(v)).otherwise(None)
 
     out = j.group_by("year", "region_type", "region_code", "nuts_version", "cluster_code").agg(
         wsum("emp").alias("emp"),
@@ -327,9 +421,52 @@ def apportion(ind: pl.LazyFrame, concordance: pl.DataFrame, clusters: pl.DataFra
         pl.col("nuts_change").first().alias("nuts_change"),
         pl.col("custom_base_type").first().alias("custom_base_type") if "custom_base_type" in ind.collect_schema().names() else pl.lit(None, dtype=pl.String).alias("custom_base_type"),
     )
+    out = out.join(totals, on=rkey, how="left", nulls_equal=True).with_columns(
+        pl.col("region_code").str.contains(EXTRA_REGIO).alias("extra_regio")
+    )
     if clusters is not None:
         out = out.join(clusters.lazy().select("cluster_code", "cluster_name", "traded"), on="cluster_code", how="left")
     return out.sort("region_type", "region_code", pl.col("cluster_code").cast(pl.Int32), "year")
+
+
+def concordance_report(ind: pl.LazyFrame, concordance: pl.DataFrame, year: int | None = None) -> pl.DataFrame:
+    """Where every NACE code's European employment goes: per NACE code used × cluster, the
+    weight, how it was derived, and the persons employed it carries in the countries of the data
+    (country rows, ``year`` = the latest year by default). The part of a code in no cluster is a
+    row with cluster_code null and method 'no cluster'; ``eu_emp_equal_split`` is the employment
+    carried by equal splits, the weakest link of the concordance."""
+    rows = select_mapping_rows(ind.filter((pl.col("region_type") == "nuts0") & pl.col("emp").is_not_null())).collect()
+    if year is None:
+        year = rows["year"].max() if rows.height else None
+    rows = rows.filter(pl.col("year") == year)
+    per_code = rows.group_by(pl.col("industry_code").alias("nace_code")).agg(
+        pl.col("industry_level").first().cast(pl.Int8).alias("nace_level"), exact_sum(pl.col("emp")).alias("_code_emp")
+    )
+    total = per_code.select(exact_sum(pl.col("_code_emp"))).item()
+    conc = concordance.select("nace_code", "cluster_code", "weight", "method", "equal_split_share")
+    linked = per_code.join(conc, on="nace_code", how="inner")
+    rest = per_code.join(
+        conc.group_by("nace_code").agg(exact_sum(pl.col("weight")).alias("_w")), on="nace_code", how="left"
+    ).select(
+        "nace_code", "nace_level", "_code_emp",
+        pl.lit(None, dtype=pl.String).alias("cluster_code"),
+        (1.0 - pl.col("_w").fill_null(0.0)).alias("weight"),
+        pl.lit("no cluster").alias("method"),
+        pl.lit(0.0).alias("equal_split_share"),
+    ).filter(pl.col("weight") > 1e-9)
+    out = pl.concat([linked.select(rest.columns), rest], how="vertical_relaxed")
+    return out.select(
+        pl.lit(year, dtype=pl.Int32).alias("year"),
+        "nace_code",
+        "nace_level",
+        "cluster_code",
+        pl.col("weight").cast(pl.Float64),
+        "method",
+        pl.col("equal_split_share").cast(pl.Float64),
+        (pl.col("_code_emp") * pl.col("weight")).round(3).alias("eu_emp"),
+        (pl.col("_code_emp") * pl.col("weight") / total).alias("eu_emp_share"),
+        (pl.col("_code_emp") * pl.col("weight") * pl.col("equal_split_share")).round(3).alias("eu_emp_equal_split"),
+    ).sort("nace_code", pl.col("cluster_code").cast(pl.Int32), nulls_last=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -391,57 +528,24 @@ def collapse_recoded_duplicates(df: pl.DataFrame) -> pl.DataFrame:
     """
     key = ["year", "region_type", "region_code", "classification", "industry_code", "lfo", "nuts_version"]
     known = sum(pl.col(c).is_not_null().cast(pl.Int8) for c in ("emp", "est", "payroll"))
+    imputed = sum(pl.col(c).fill_null(False).cast(pl.Int8) for c in ("emp_imputed", "est_imputed", "payroll_imputed"))
+    # Order-independent tie-breaks: more known values, fewer filled ones, natively published,
+    # then the published code itself, so equal candidates never depend on the input order.
+    order = [*key, "_known", "_imputed", "_recoded", "nuts_code_original", "source_id"]
     return (
-        df.with_columns(known.alias("_known"), (pl.col("nuts_change") != "unchanged").alias("_recoded"))
-        .sort([*key, "_known", "_recoded"], descending=[False] * len(key) + [True, False])
+        df.with_columns(known.alias("_known"), imputed.alias("_imputed"), (pl.col("nuts_change") != "unchanged").alias("_recoded"))
+        .sort(order, descending=[False] * len(key) + [True, False, False, False, False], nulls_last=True, maintain_order=True)
         .unique(subset=key, keep="first", maintain_order=True)
-        .drop("_known", "_recoded")
+        .drop("_known", "_imputed", "_recoded")
     )
 
 
-def build_eu(
-    settings: Settings,
-    *,
-    datasets: Sequence[str] = DEFAULT_DATASETS,
-    target_nuts: str = nuts.DEFAULT_TARGET,
-    weight_year: int = WEIGHT_YEAR,
-    region_groups: Path | Sequence[Any] | None = None,
-    client: eurostat.EurostatClient | None = None,
-) -> dict[str, pl.DataFrame]:
-    """Fetch, parse, fill, recode and map to clusters; returns the tables ready to publish:
-    eu_industry_employment, nace_cluster_concordance, eu_cluster_totals, nuts_crosswalk.
-
-    ``region_groups``: optional YAML file of user-defined regions (see
-    assets/region_groups.example.yaml), or already loaded RegionGroup objects; their rows (region_type 'custom') are added to
-    eu_industry_employment and eu_cluster_totals.
-    """
+def mirror_concordance(settings: Settings, weight_year: int = WEIGHT_YEAR) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(clusters, nace_cluster_concordance) from the reference files and the CBP state file of
+    ``weight_year`` (US national employment weights), all fetched through pipelines.http."""
     from pipelines.sources import cbp, clustermapping
     from pipelines.sources import naics as naics_src
     from pipelines.stage import parse_cbp_file
-
-    ind = load_eu_industry(settings, datasets, client)
-    filled = fill_confidential(ind).collect()
-
-    nref = nuts.NutsReference.load(_ref(settings, "sbs_nuts").path, _ref(settings, "nuts2016").path, _ref(settings, "nuts2021").path)
-    crosswalks = []
-    for sid, part in filled.partition_by("source_id", as_dict=True).items():
-        ds = sid[0].split("/", 1)[1]
-        crosswalks.append(nuts.build_crosswalk(nref, part["region_code"].unique().to_list(), eurostat.DATASETS.get(ds), target_nuts).with_columns(pl.lit(sid[0]).alias("source_id")))
-    cw = pl.concat(crosswalks)
-    recoded = pl.concat(
-        [
-            nuts.recode(filled.filter(pl.col("source_id") == sid).lazy(), cw.filter(pl.col("source_id") == sid).drop("source_id"))
-            for sid in cw["source_id"].unique().to_list()
-        ],
-        how="vertical_relaxed",
-    ).collect()
-    recoded = collapse_recoded_duplicates(recoded)
-    if region_groups:
-        from pipelines.region_groups import aggregate_region_groups, load_region_groups
-
-        groups = load_region_groups(region_groups) if isinstance(region_groups, Path) else list(region_groups)
-        custom = aggregate_region_groups(recoded, groups, "region groups")
-        recoded = pl.concat([recoded, custom], how="diagonal_relaxed")
 
     clusters, cluster_naics = clustermapping.parse_cluster_definitions(_ref(settings, "cluster_definitions").path)
     defs12 = cluster_naics.filter(pl.col("naics_vintage") == "2012")
@@ -456,20 +560,87 @@ def build_eu(
         lf = parse_cbp_file(raw.path, year=weight_year, source_id=sid, sha256=raw.sha256, location=url, work_dir=Path(work))
         vintage = "2007" if weight_year < 2012 else "2012"
         naics_emp = us_naics2012_employment(lf, conc_tab, vintage)
-    concordance = build_nace_cluster_concordance(defs12, naics_isic, nace_classes, naics_emp)
+    return clusters, build_nace_cluster_concordance(defs12, naics_isic, nace_classes, naics_emp)
+
+
+def build_eu(
+    settings: Settings,
+    *,
+    datasets: Sequence[str] = DEFAULT_DATASETS,
+    target_nuts: str = nuts.DEFAULT_TARGET,
+    weight_year: int = WEIGHT_YEAR,
+    region_groups: Path | Sequence[Any] | None = None,
+    client: eurostat.EurostatClient | None = None,
+) -> dict[str, pl.DataFrame]:
+    """Fetch, parse, fill, recode and map to clusters; returns the tables ready to publish:
+    eu_industry_employment, nace_cluster_concordance, nace_concordance_report, eu_cluster_totals,
+    nuts_crosswalk.
+
+    ``region_groups``: optional YAML file of user-defined regions (see
+    assets/region_groups.example.yaml), or already loaded RegionGroup objects; their rows (region_type 'custom') are added to
+    eu_industry_employment and eu_cluster_totals.
+    """
+    ind = load_eu_industry(settings, datasets, client)
+    filled = fill_confidential(ind).collect()
+
+    nref = nuts.NutsReference.load(_ref(settings, "sbs_nuts").path, _ref(settings, "nuts2016").path, _ref(settings, "nuts2021").path)
+    crosswalks = []
+    for sid, part in filled.partition_by("source_id", as_dict=True).items():
+        ds = sid[0].split("/", 1)[1]
+        crosswalks.append(nuts.build_crosswalk(nref, part["region_code"].unique().to_list(), eurostat.DATASETS.get(ds), target_nuts).with_columns(pl.lit(sid[0]).alias("source_id")))
+    cw = pl.concat(crosswalks).sort("source_id", "source_code")
+    recoded = pl.concat(
+        [
+            nuts.recode(filled.filter(pl.col("source_id") == sid).lazy(), cw.filter(pl.col("source_id") == sid).drop("source_id"))
+            for sid in sorted(cw["source_id"].unique().to_list())
+        ],
+        how="vertical_relaxed",
+    ).collect()
+    recoded = collapse_recoded_duplicates(recoded).with_columns(
+        pl.col("region_code").str.contains(EXTRA_REGIO).alias("extra_regio")
+    )
+    if region_groups:
+        from pipelines.region_groups import aggregate_region_groups, load_region_groups
+
+        groups = load_region_groups(region_groups) if isinstance(region_groups, Path) else list(region_groups)
+        custom = aggregate_region_groups(recoded, groups, "region groups")
+        recoded = pl.concat([recoded, custom], how="diagonal_relaxed")
+
+    clusters, concordance = mirror_concordance(settings, weight_year)
     totals = apportion(recoded.lazy(), concordance, clusters.select("cluster_code", "cluster_name", "traded")).collect()
+    report = concordance_report(recoded.lazy().filter(~pl.col("extra_regio") & (pl.col("region_type") != "custom")), concordance)
     return {
         "eu_industry_employment": recoded,
         "nace_cluster_concordance": concordance,
+        "nace_concordance_report": report,
         "eu_cluster_totals": totals,
         "nuts_crosswalk": cw,
     }
 
 
 EU_DEFAULT_PARAMS: dict[str, Any] = {
-    "scope": None,  # list of country codes for the European reference; None = all present
-    "star_top_share": 0.10,
-    "star_lq": 2.0,
+    # European reference: countries in scope (None = all present) and, when fixed_reference,
+    # only those present in every year, so stars and growth compare over time.
+    "scope": None,
+    "fixed_reference": False,
+    # Children of one parent with several NUTS versions whose employment exceeds the parent's by
+    # more than this share overlap: the older versions are not ranked.
+    "overlap_tolerance": 0.01,
+    # European Cluster Observatory (2011): size and focus = top 10 %, specialisation LQ >= 2 on
+    # total regional employment.
+    "eco2011_top_share": 0.10,
+    "eco2011_lq": 2.0,
+    # European Observatory for Clusters and Industrial Change (Panorama): size top 10 %,
+    # specialisation LQ >= 2 (total employment), productivity = wage per person employed at least
+    # 10 % above the cluster's European level (our default: the Panorama reports describe the
+    # dimension; set the cut-off to the edition you reproduce).
+    "panorama_top_share": 0.10,
+    "panorama_lq": 2.0,
+    "panorama_productivity_ratio": 1.10,
+    # the US strong-cluster rule (pipelines.indicators.DEFAULT_PARAMS), on the traded-base LQ
+    "strong_lq_pct": 0.75,
+    "size_pct": 0.25,
+    "min_lq": 1.0,
 }
 
 

@@ -10,6 +10,10 @@ import duckdb
 EU_LQ_EXAMPLE = {"region_code": "DE11", "nace_code": "C29", "year": 2014}
 
 
+def _fmt(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.4f}"
+
+
 def _one(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> dict | None:
     cur = con.execute(sql, params)
     names = [d[0] for d in cur.description]
@@ -24,7 +28,7 @@ def eu_lq_worked_example(
     year: numerator, denominators and the reference scope, all read back from the tables."""
     link = _one(
         con,
-        "SELECT c.cluster_code, c.weight, c.n_naics, c.us_emp, k.cluster_name FROM nace_cluster_concordance c "
+        "SELECT c.cluster_code, c.weight, c.n_naics, c.us_emp, c.method, k.cluster_name FROM nace_cluster_concordance c "
         "LEFT JOIN clusters k USING (cluster_code) WHERE c.nace_code = $n ORDER BY c.weight DESC LIMIT 1",
         {"n": nace_code},
     )
@@ -44,14 +48,7 @@ def eu_lq_worked_example(
     )
     if ind is None:
         return None
-    scope = [
-        r[0]
-        for r in con.execute(
-            "SELECT DISTINCT region_code FROM eu_cluster_indicators "
-            "WHERE region_type = 'nuts0' AND in_scope AND year = $y ORDER BY 1",
-            {"y": year},
-        ).fetchall()
-    ]
+    scope = list(ind["reference_countries"] or [])
     base_kind = "traded" if ind["cluster_type"] == "traded" else "local"
     share_r = ind["emp"] / ind["region_base_emp"]
     share_e = ind["europe_cluster_emp"] / ind["europe_base_emp"]
@@ -68,7 +65,9 @@ def eu_lq_worked_example(
 Why this number: NACE {nace_code} maps mainly to cluster {link['cluster_code']}
 ({link['cluster_name']}) with weight **{link['weight']:.4f}** — the share of US national
 employment of the {link['n_naics']} NAICS 2012 industries behind the link that sit in this
-cluster (`nace_cluster_concordance`; the rest of {nace_code} goes to other clusters).
+cluster (`nace_cluster_concordance`, method: {link['method']}; each NAICS industry's employment
+is split across its ISIC links by the Census concordance's part-of notes; the rest of
+{nace_code} goes to other clusters, see `nace_concordance_report`).
 
 {cell_line}- Cluster {link['cluster_code']} employment in {region_code}: **{ind['emp']:,.1f}** (sum of
   the region's NACE rows × their weights to the cluster; `eu_cluster_indicators.emp`).
@@ -84,12 +83,23 @@ cluster (`nace_cluster_concordance`; the rest of {nace_code} goes to other clust
 
 **LQ** = {share_r:.6f} / {share_e:.6f} = **{ind['lq']:.4f}** (`lq`).
 
-**Reference scope**: the {len(scope)} countries in scope in {year} ({', '.join(scope)};
-parameter `scope`, default all countries present), {ind['europe_n_countries']} of which report
-employment in this cluster.
+**Reference scope**: the {len(scope)} countries of the European reference in {year}
+({', '.join(scope)}; the same countries for the base and every cluster total; parameters
+`scope` and `fixed_reference`), {ind['europe_cluster_n_countries']} of which report employment in
+this cluster.
 
-Stars: size {ind['star_size']}, specialisation (LQ ≥ 2) {ind['star_specialisation']},
-focus {ind['star_focus']} → **{ind['stars']}** star(s).
+**Stars, two named systems** (traded clusters, NUTS regions of the same level ranked together;
+specialisation uses the LQ on the region's *total* SBS employment,
+{ind['emp']:,.1f} / {ind['region_total_emp']:,.1f} over {ind['europe_cluster_emp']:,.1f} /
+{ind['europe_total_emp']:,.1f} = **{_fmt(ind['lq_total'])}**, `lq_total`):
+
+- European Cluster Observatory (2011): size {ind['eco2011_size']}, specialisation (lq_total ≥ 2)
+  {ind['eco2011_specialisation']}, focus {ind['eco2011_focus']} → **{ind['eco2011_stars']}** star(s).
+- Panorama (European Observatory for Clusters and Industrial Change): size {ind['panorama_size']},
+  specialisation {ind['panorama_specialisation']}, productivity (wage per person employed
+  {_fmt(ind['relative_wage'])} × the cluster's European level) {ind['panorama_productivity']} →
+  **{ind['panorama_stars']}** star(s).
+- US rule on the traded-base LQ: strong = {ind['strong']}.
 
 Caveat: the NACE → cluster link is an approximation derived from US definitions (see
 `assets/eu/README.md` in the source repository); SBS covers the business economy only.

@@ -141,7 +141,7 @@ def aggregate_region_groups(
     complete = pl.col("region_code").n_unique() == pl.col("_n").first()
 
     def total(c: str) -> pl.Expr:
-        return pl.when(complete & (pl.col(c).null_count() == 0)).then(pl.col(c).sum()).otherwise(None).alias(c)
+        return pl.when(complete & (pl.col(c).null_count() == 0)).then(pl.col(c).sort().sum()).otherwise(None).alias(c)
 
     agg = j.group_by(*key, "_group", "_name", "_base").agg(
         *[total(c) for c in measures],

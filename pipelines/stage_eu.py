@@ -18,7 +18,9 @@ from pipelines.http import fetch, record_fetches
 from pipelines.region_groups import RegionGroup, check_groups, load_region_groups
 from pipelines.stage import _atomic_parquet, _record, _write_json, staged_cbp_paths
 
-EU_TABLES = ("eu_industry_employment", "nace_cluster_concordance", "eu_cluster_totals", "nuts_crosswalk")
+EU_TABLES = (
+    "eu_industry_employment", "nace_cluster_concordance", "nace_concordance_report", "eu_cluster_totals", "nuts_crosswalk",
+)  # fmt: skip
 US_BASE_TYPES = {"state", "county", "msa"}
 
 

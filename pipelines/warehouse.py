@@ -22,7 +22,8 @@ US_RELEASE_TABLES = (
     *stage.REFERENCE_TABLES,
 )  # fmt: skip
 EU_RELEASE_TABLES = (
-    "eu_industry_employment", "eu_cluster_indicators", "nace_cluster_concordance", "nuts_crosswalk",
+    "eu_industry_employment", "eu_cluster_indicators", "nace_cluster_concordance", "nace_concordance_report",
+    "nuts_crosswalk",
 )  # fmt: skip
 
 
@@ -148,15 +149,20 @@ def build_us_indicators(settings: Settings, params: Mapping[str, Any] | None = N
 
 def build_eu_indicators(settings: Settings, params: Mapping[str, Any] | None = None) -> dict[str, int]:
     """Load the staged EU tables into DuckDB and run sql/eu_cluster_indicators.sql."""
-    from pipelines.eu_clusters import eu_indicators
+    import json
 
+    from pipelines.eu_clusters import EU_DEFAULT_PARAMS, eu_indicators
+
+    used = {**EU_DEFAULT_PARAMS, "fixed_reference": settings.eu_fixed_reference, **(params or {})}
     with connect(settings) as con:
         counts = {}
         for name in stage_eu.EU_TABLES:
             _load_parquet(con, name, [stage_eu.eu_dir(settings) / f"{name}.parquet"])
             counts[name] = int(con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0])
-        counts["eu_cluster_indicators"] = eu_indicators(con, params).height
-        return counts
+        counts["eu_cluster_indicators"] = eu_indicators(con, used).height
+    # the release records the parameters the EU table was built with (thresholds, reference)
+    (stage_eu.eu_dir(settings) / "indicator_params.json").write_text(json.dumps(used, indent=1, sort_keys=True))
+    return counts
 
 
 def publish_us_release(
@@ -171,6 +177,11 @@ def publish_us_release(
     }
     sources = stage.staged_sources(settings)
     seen = {s["source_id"] for s in sources}
+    eu_params = stage_eu.eu_dir(settings) / "indicator_params.json"
+    if settings.eurostat and eu_params.exists():
+        import json
+
+        merged["eu_indicators"] = json.loads(eu_params.read_text())
     if settings.eurostat:
         sources += [s for s in stage_eu.staged_eu_sources(settings) if s["source_id"] not in seen]
     sources += census_api.staged_sources(settings)

@@ -94,3 +94,32 @@ def test_region_type_by_length():
     assert df.select(nuts.region_type(pl.col("c")).alias("t"))["t"].to_list() == [
         "nuts0", "nuts1", "nuts2", "nuts3", "aggregate", "aggregate"
     ]
+
+
+def test_recodes_against_independent_expected_table(ref, mirror_dir):
+    """Each recode checked against tests/data/nuts_recodes_expected.csv, transcribed from the NUTS
+    amendment history independently of PURE_RECODES_PRE2016 and the change sheet; and every code
+    of the SBS file that the crosswalk recodes or renames must be in that table."""
+    from pathlib import Path
+
+    exp = pl.read_csv(Path(__file__).parent / "data/nuts_recodes_expected.csv", infer_schema=False)
+    cw = {r[0]: r[1:] for r in nuts.build_crosswalk(ref, exp["source_code"].to_list()).iter_rows()}
+    wrong = [
+        (s, e, c, cw[s][1], cw[s][3])
+        for s, e, c in exp.select("source_code", "expected_code", "expected_change").iter_rows()
+        if (cw[s][1], cw[s][3]) != (e, c)
+    ]
+    assert not wrong, wrong
+    kept = exp.filter(~pl.col("expected_change").is_in(list(nuts.RECODABLE)))["source_code"].to_list()
+    assert all(cw[s][2] == cw[s][0] != "2021" for s in kept)  # kept in their own (older) version
+    # the region name the table gives matches the target code's name in the official lists
+    n16 = pl.read_csv(mirror_dir / REF / "nuts2016_names.csv", separator=";", infer_schema=False)
+    names = dict(zip(n16[n16.columns[0]], n16[n16.columns[1]], strict=True))
+    names.update(dict(zip(ref.sbs_codes["code"], ref.sbs_codes["label"], strict=True)))
+    for s, e, name in exp.filter(pl.col("expected_change") == "recoded").select("source_code", "expected_code", "region_name").iter_rows():
+        if not s.startswith("EL"):  # Greek names are in Greek script in the lists
+            assert difflib.SequenceMatcher(None, _fold(name), _fold(names.get(e, ""))).ratio() > 0.6, (s, e, name, names.get(e))
+    sbs_codes = [c for c in ref.sbs_codes["code"].to_list() if nuts.PURE_RECODES_PRE2016.get(c) or c in cw or len(c) <= 4]
+    moved = nuts.build_crosswalk(ref, sbs_codes).filter(pl.col("nuts_change").is_in(["recoded", "renamed"]))
+    unlisted = sorted(set(moved["source_code"]) - set(exp["source_code"]))
+    assert not unlisted, f"recoded/renamed without an independent expectation: {unlisted}"

@@ -49,7 +49,8 @@ def test_refresh_publishes_a_release_and_an_unchanged_rerun_publishes_nothing(mi
         eu = pl.read_parquet(path / "data/eu_cluster_indicators.parquet")
         assert set(eu["cluster_code"]) <= set(ci["cluster_code"]) and eu["cluster_code"].n_unique() >= 40
         assert {"nuts0", "nuts1", "nuts2", "custom"} <= set(eu["region_type"])
-        assert eu["stars"].max() >= 2 and set(eu["year"]) == set(range(2008, 2016))
+        assert eu["eco2011_stars"].max() >= 2 and eu["panorama_stars"].max() >= 2
+        assert set(eu["year"]) == set(range(2008, 2016))
         assert eu.filter(pl.col("region_code") == "MEDICON").height > 0
         assert (path / "data/nace_cluster_concordance.parquet").exists()
         # The release explains a published EU LQ: Automotive (via NACE C29) in Stuttgart, 2014.
@@ -69,6 +70,11 @@ def test_refresh_publishes_a_release_and_an_unchanged_rerun_publishes_nothing(mi
             "census/cbp/state/2010", "census/cbp/state/2011"]
         pkg = json.loads((path / "datapackage.json").read_text())
         assert pkg["national_reference"] == "sum of regions"
+        # the EU thresholds and the reference option are recorded with the release
+        eu_params = pkg["parameters"]["eu_indicators"]
+        assert eu_params["eco2011_lq"] == 2.0 and eu_params["fixed_reference"] is False
+        assert eu_params["panorama_productivity_ratio"] == 1.10
+        assert (path / "data/nace_concordance_report.parquet").exists()
         ids = {s["title"] for s in pkg["sources"]}
         assert {"census/cbp/state/2010", "clustermapping/cluster_naics_definitions", "eurostat/sbs_r_nuts06_r2"} <= ids
         assert all(s["sha256"] and s["attribution"] for s in pkg["sources"])

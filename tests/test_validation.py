@@ -190,8 +190,10 @@ def _eu(df: pl.DataFrame) -> pl.DataFrame:
     return df.with_columns(
         pl.lit("nuts2").alias("region_type"),
         pl.col("region_code").replace({"01": "DE11", "06": "FR10"}),
-        pl.when(pl.col("strong")).then(2).otherwise(0).alias("stars"),
-    ).drop("strong", "strong10")
+        pl.when(pl.col("strong")).then(2).otherwise(0).alias("eco2011_stars"),
+        pl.when(pl.col("strong")).then(1).otherwise(0).alias("panorama_stars"),
+        pl.lit(False).alias("extra_regio"),
+    ).drop("strong10")
 
 
 EU_PARAMS = {**CLUSTER_PARAMS, "nuts_codes": {"DE11", "FR10"}}
@@ -207,7 +209,7 @@ def test_share_sums_off_negative_lq_and_stars_for_local_are_caught() -> None:
         pl.when((pl.col("region_code") == "FR10") & (pl.col("cluster_code") == "2"))
         .then(0.5).otherwise(pl.col("region_emp_share")).alias("region_emp_share"),
         pl.when(pl.col("cluster_code") == "2").then(-0.5).otherwise(pl.col("lq")).alias("lq"),
-        pl.when(pl.col("cluster_type") == "local").then(1).otherwise(pl.col("stars")).alias("stars"),
+        pl.when(pl.col("cluster_type") == "local").then(1).otherwise(pl.col("eco2011_stars")).alias("eco2011_stars"),
     )
     res = _run("eu_indicators", df, params=EU_PARAMS)
     assert res.failed_ids("error") == {"region_share_sums_to_one", "lq_non_negative", "stars_only_traded"}

@@ -11,6 +11,10 @@ EU_DESCRIPTIONS = {
         "local units, wages by NUTS region × NACE × year; flags kept, confidential cells filled from the parent."
     ),
     "nace_cluster_concordance": "NACE Rev.2 → US benchmark clusters via NAICS 2012 → ISIC Rev.4, apportioned by US employment.",
+    "nace_concordance_report": (
+        "Where each NACE code's European employment goes: clusters, weights, method (employment split, "
+        "part-of note, equal split) and the persons employed each carries."
+    ),
     "eu_cluster_totals": "Cluster totals per NUTS region × cluster × year (apportioned NACE rows).",
     "nuts_crosswalk": "NUTS codes recoded to the target version; splits and merges flagged, never mixed.",
 }
@@ -43,8 +47,9 @@ def eurostat_sbs(context: dg.AssetExecutionContext, observatory: ObservatoryReso
     pool="duckdb_warehouse",
     description=(
         "EU cluster indicators per NUTS region × cluster × year: employment, local units, wages, wage per "
-        "employee, LQ vs the European reference, shares, CAGR, European Cluster Observatory stars "
-        "(sql/eu_cluster_indicators.sql)."
+        "employee, US-style LQ and strong flag, LQ on total employment, shares, CAGR, and two named star "
+        "systems: European Cluster Observatory 2011 (eco2011_*) and Panorama (panorama_*), against one "
+        "European reference of countries per year (sql/eu_cluster_indicators.sql)."
     ),
 )
 def eu_cluster_indicators(context: dg.AssetExecutionContext, observatory: ObservatoryResource) -> dg.MaterializeResult:
