@@ -876,7 +876,8 @@ def describe_release(package: Mapping[str, Any]) -> str:
     if eu:
         what.append(
             ("and " if us else "") + "for European NUTS regions, on the same clusters, from Eurostat regional "
-            "structural business statistics (European Cluster Observatory stars)"
+            "structural business statistics (stars of the European Cluster Observatory 2011 and of the European "
+            "Observatory for Clusters and Industrial Change)"
         )
     text = (
         f"Regional cluster indicators {' '.join(what)}: employment, wages, location quotients and strong "

@@ -123,9 +123,9 @@ def _eu_table(years=(2013, 2014, 2015), seed: int = 5) -> pl.DataFrame:
             "emp": [float(rng.randint(10, 50_000)) for _ in keys], "lq": [round(rng.uniform(0.1, 4), 4) for _ in keys]}  # fmt: skip
     stars = [rng.randint(0, 3) for _ in keys]
     return _complete("eu_cluster_indicators", base, rng).with_columns(
-        pl.Series("stars", stars, dtype=pl.Int32), pl.lit("2021").alias("nuts_version"), pl.lit(True).alias("in_scope"),
-        pl.Series("star_size", [s > 0 for s in stars]), pl.Series("star_specialisation", [s > 1 for s in stars]),
-        pl.Series("star_focus", [s > 2 for s in stars]),
+        pl.Series("eco2011_stars", stars, dtype=pl.Int32), pl.lit("2021").alias("nuts_version"),
+        pl.Series("eco2011_size", [s > 0 for s in stars]), pl.Series("eco2011_specialisation", [s > 1 for s in stars]),
+        pl.Series("eco2011_focus", [s > 2 for s in stars]),
     )
 
 
@@ -215,11 +215,11 @@ def test_maps_render_in_chromium_and_pickers_redraw(tmp_path: Path, mirror_dir: 
     # The EU layer: NUTS 2 regions with data and a NUTS 2021 shape (Guadeloupe, FRY1, is outside the frame: counted, not drawn).
     _pick(browser, "map-layer", "EU NUTS 2 regions (4)")
     _pick(browser, "map-cluster", cluster)
-    _pick(browser, "map-measure", "Cluster stars")
+    _pick(browser, "map-measure", "Stars, European Cluster Observatory 2011")
     _pick(browser, "map-year", "2014")
     titles = _titles(browser)
     assert set(titles) == {"DE11", "FR10", "ITC4", "ES51"}
-    stars = want(2014, "stars", tables["eu_cluster_indicators"])
+    stars = want(2014, "eco2011_stars", tables["eu_cluster_indicators"])
     assert all(titles[rc].endswith(f": {s} star" + ("" if s == 1 else "s")) for rc, s in stars.items() if rc in titles)
     assert titles["DE11"].startswith("Stuttgart (DE11)")
     assert "1 region(s) with data have no shape" in browser.eval("document.getElementById('map-info').textContent")

@@ -52,7 +52,7 @@
       if (kind === "strong") {
         return { colors: ["#d9e6f2", "#d95f02"], labels: ["not strong", "strong cluster"], bin: function (v) { return v ? 1 : 0; } };
       }
-      if (kind === "stars") {
+      if (/stars$/.test(kind)) {
         return { colors: STAR_COLORS, labels: ["0 stars", "1 star", "2 stars", "3 stars"], bin: function (v) { return Math.max(0, Math.min(3, v)); } };
       }
       // employment: quintile classes of the values on the map
@@ -70,7 +70,7 @@
       var x = v / div;
       if (kind === "lq") { return "LQ " + x.toFixed(2); }
       if (kind === "strong") { return x ? "strong cluster" : "not a strong cluster"; }
-      if (kind === "stars") { return x + (x === 1 ? " star" : " stars"); }
+      if (/stars$/.test(kind)) { return x + (x === 1 ? " star" : " stars"); }
       return fmtInt(x) + " " + (M.units[kind] || "");
     }
 

@@ -36,7 +36,8 @@ LAYERS: tuple[tuple[str, str, str, str, str, tuple[tuple[str, str, int], ...]], 
     ("us_msa", "US metro areas", "cluster_indicators", "msa", "us_counties",
      (("lq", "Location quotient", 100), ("emp", "Employment", 1), ("strong", "Strong clusters", 1))),
     ("eu_nuts2", "EU NUTS 2 regions", "eu_cluster_indicators", "nuts2", "nuts2",
-     (("lq", "Location quotient", 100), ("emp", "Employment", 1), ("stars", "Cluster stars", 1))),
+     (("lq", "Location quotient", 100), ("emp", "Employment", 1), ("eco2011_stars", "Stars, European Cluster Observatory 2011", 1),
+      ("panorama_stars", "Stars, European Observatory for Clusters (Panorama)", 1))),
 )  # fmt: skip
 UNITS = {"emp": "jobs / persons employed"}
 
