@@ -9,7 +9,7 @@ from typing import Any
 
 import duckdb
 
-from pipelines import stage, stage_eu, validation
+from pipelines import families, stage, stage_eu, validation
 from pipelines.config import Settings
 from pipelines.indicators import DEFAULT_PARAMS, build_cluster_tables
 from pipelines.notes import write_release_notes
@@ -142,6 +142,7 @@ def build_us_indicators(settings: Settings, params: Mapping[str, Any] | None = N
         )
         counts["custom_regions"] = int(con.execute("SELECT count(*) FROM custom_regions").fetchall()[0][0])
         counts["us_region_groups"] = custom["us_groups"]
+        counts.update(families.build_families(con, "us", params))  # issue 12: pipelines/families.py
         return counts
 
 
@@ -155,6 +156,7 @@ def build_eu_indicators(settings: Settings, params: Mapping[str, Any] | None = N
             _load_parquet(con, name, [stage_eu.eu_dir(settings) / f"{name}.parquet"])
             counts[name] = int(con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0])
         counts["eu_cluster_indicators"] = eu_indicators(con, params).height
+        counts.update(families.build_families(con, "eu", families.FAMILY_PARAMS))  # issue 12
         return counts
 
 
@@ -164,6 +166,7 @@ def publish_us_release(
     """Publish the current warehouse tables as a new release (or report that nothing changed)."""
     merged = {
         **DEFAULT_PARAMS,
+        **families.FAMILY_PARAMS,
         **(params or {}),
         "cbp_years": list(settings.cbp_years),
         "cbp_geos": list(settings.cbp_geos),
@@ -182,6 +185,7 @@ def publish_us_release(
         tables["custom_regions"] = con.table("custom_regions")
         eu = list(EU_RELEASE_TABLES) if settings.eurostat else []
         tables.update({name: con.table(name) for name in eu})
+        tables.update({n: con.table(n) for n in families.release_tables(con, "us", "eu" if eu else None)})
         tables["cbp_quarantine"] = validation.quarantine_frame(settings)
         return publish_release(
             tables,

@@ -1,0 +1,117 @@
+"""Indicator families beyond the anchors (issue 12): shift-share, emerging clusters and their
+backtest, diversification, cluster-to-cluster links. One SQL file per family in sql/, run by
+DuckDB on a common panel (sql/families_panel.sql) built from the published indicator table of
+one side: US (cluster_indicators, with custom regions) or EU (eu_cluster_indicators, with custom
+regions). The same rules run on both; EU tables carry the prefix ``eu_``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import duckdb
+
+from pipelines.indicators import DEFAULT_PARAMS, create_macros, load_sql, sql_params
+
+Side = Literal["us", "eu"]
+
+# Named SQL parameters of the families, with their defaults; every release records the values.
+FAMILY_PARAMS: dict[str, Any] = {
+    # shift-share (sql/shift_share.sql)
+    "ss_window_years": 5,
+}
+
+# Stable columns of the source tables the families read (see sql/families_panel.sql).
+SOURCE_COLUMNS = (
+    "year",
+    "region_type",
+    "region_code",
+    "cluster_code",
+    "cluster_type",
+    "emp",
+    "lq",
+    "strong",
+    "est",
+)
+SOURCE_TABLES: dict[Side, str] = {"us": "cluster_indicators", "eu": "eu_cluster_indicators"}
+PREFIX: dict[Side, str] = {"us": "", "eu": "eu_"}
+# family table (US name) → its SQL file in sql/
+FAMILY_TABLES: dict[str, str] = {
+    "shift_share": "shift_share",
+}
+
+
+def family_table_names(side: Side) -> list[str]:
+    """Published names of the family tables of one side (e.g. shift_share, eu_shift_share)."""
+    return [PREFIX[side] + t for t in FAMILY_TABLES]
+
+
+def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {
+        r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    }
+
+
+def _merged(params: Mapping[str, Any] | None) -> dict[str, Any]:
+    merged = {**DEFAULT_PARAMS, **FAMILY_PARAMS, **(params or {})}
+    return merged
+
+
+def build_panel(
+    con: duckdb.DuckDBPyConnection, side: Side, params: Mapping[str, Any] | None = None
+) -> int:
+    """TEMP table family_panel from the side's indicator table (stable columns only)."""
+    source = SOURCE_TABLES[side]
+    if source not in _tables(con):
+        raise ValueError(f"indicator families ({side}): table {source} is not in the warehouse")
+    cols = con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = $t", {"t": source}
+    ).fetchall()
+    present = {c[0] for c in cols}
+    select = ", ".join(
+        c if c in present else f"CAST(NULL AS BOOLEAN) AS {c}" for c in SOURCE_COLUMNS
+    )
+    missing = [c for c in SOURCE_COLUMNS if c not in present and c != "strong"]
+    if missing:
+        raise ValueError(f"indicator families ({side}): {source} lacks columns {missing}")
+    create_macros(con)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW family_source AS SELECT {select} FROM {source}")
+    sql = load_sql("families_panel")
+    p = sql_params(sql, {**_merged(params), "side": side})
+    con.execute(f"CREATE OR REPLACE TEMP TABLE family_panel AS {sql}", p)
+    return int(con.execute("SELECT count(*) FROM family_panel").fetchall()[0][0])
+
+
+def build_families(
+    con: duckdb.DuckDBPyConnection, side: Side, params: Mapping[str, Any] | None = None
+) -> dict[str, int]:
+    """Create every family table of one side in `con`; returns their row counts."""
+    build_panel(con, side, params)
+    merged = _merged(params)
+    counts: dict[str, int] = {}
+    for table, sql_name in FAMILY_TABLES.items():
+        name = PREFIX[side] + table
+        sql = load_sql(sql_name)
+        con.execute(f"CREATE OR REPLACE TABLE {name} AS {sql}", sql_params(sql, merged))
+        counts[name] = int(con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0])
+    return counts
+
+
+def release_tables(con: duckdb.DuckDBPyConnection, *sides: Side | None) -> list[str]:
+    """Family tables of the given sides to publish; an indicator table without its family
+    tables (a warehouse built before issue 12) is an error, not a silently thinner release."""
+    present = _tables(con)
+    names: list[str] = []
+    for side in sides:
+        if side is None:
+            continue
+        wanted = family_table_names(side)
+        missing = [n for n in wanted if n not in present]
+        if missing:
+            raise ValueError(
+                f"indicator families ({side}): tables {missing} are not in the warehouse; "
+                "rebuild the indicators (observatory refresh --sources publish)"
+            )
+        names += wanted
+    return names
