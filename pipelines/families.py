@@ -20,6 +20,13 @@ Side = Literal["us", "eu"]
 FAMILY_PARAMS: dict[str, Any] = {
     # shift-share (sql/shift_share.sql)
     "ss_window_years": 5,
+    # emerging clusters (sql/emerging.sql) and their backtest (sql/emerging_backtest.sql)
+    "em_window_years": 5,
+    "em_max_lq": 1.0,
+    "em_min_lq_rise": 0.10,
+    "em_min_growth_excess": 0.0,
+    "em_min_emp": 250.0,
+    "bt_max_horizon": 5,
 }
 
 # Stable columns of the source tables the families read (see sql/families_panel.sql).
@@ -39,6 +46,8 @@ PREFIX: dict[Side, str] = {"us": "", "eu": "eu_"}
 # family table (US name) → its SQL file in sql/
 FAMILY_TABLES: dict[str, str] = {
     "shift_share": "shift_share",
+    "emerging_clusters": "emerging",
+    "emerging_backtest": "emerging_backtest",
 }
 
 
@@ -95,6 +104,8 @@ def build_families(
         sql = load_sql(sql_name)
         con.execute(f"CREATE OR REPLACE TABLE {name} AS {sql}", sql_params(sql, merged))
         counts[name] = int(con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0])
+        # later families read earlier ones under a side-independent name (family_<table>)
+        con.execute(f"CREATE OR REPLACE TEMP VIEW family_{table} AS SELECT * FROM {name}")
     return counts
 
 

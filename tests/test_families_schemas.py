@@ -1,0 +1,43 @@
+"""Every family table is documented, and the EU copy of each schema matches the US one."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipelines.families import FAMILY_TABLES, build_families
+from pipelines.schemas import load_schema
+from tests.families_data import connection, indicator_rows
+
+
+@pytest.mark.parametrize("table", list(FAMILY_TABLES))
+def test_eu_schema_is_the_us_schema(table):
+    us, eu = load_schema(table), load_schema(f"eu_{table}")
+    assert eu.name == f"eu_{table}"
+    assert (eu.fields, eu.primary_key, eu.sort_by, eu.description) == (
+        us.fields,
+        us.primary_key,
+        us.sort_by,
+        us.description,
+    )
+
+
+def test_every_family_column_is_documented_and_keys_unique():
+    emp = {
+        (r, c): [100.0 + i, 120.0, 90.0 + i, 130.0, 150.0, 160.0, 170.0]
+        for i, r in enumerate("ABC")
+        for c in "12"
+    }
+    con = connection(
+        "cluster_indicators", indicator_rows(emp, list(range(2000, 2007)), traded={"1"})
+    )
+    build_families(con, "us", {"ss_window_years": 2, "em_window_years": 2})
+    for table in FAMILY_TABLES:
+        schema = load_schema(table)
+        cols = [d[0] for d in con.execute(f"SELECT * FROM {table} LIMIT 0").description]
+        schema.check_columns(cols)
+        key = ", ".join(schema.primary_key)
+        dup = con.execute(
+            f"SELECT {key}, count(*) FROM {table} GROUP BY ALL HAVING count(*) > 1"
+        ).fetchall()
+        assert dup == [], (table, dup[:3])
+        assert con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] > 0, table
