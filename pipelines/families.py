@@ -11,8 +11,16 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 import duckdb
+import polars as pl
 
-from pipelines.indicators import DEFAULT_PARAMS, create_macros, load_sql, sql_params
+from pipelines.indicators import (
+    DEFAULT_PARAMS,
+    create_macros,
+    fetch_frame,
+    load_sql,
+    register_frame,
+    sql_params,
+)
 
 Side = Literal["us", "eu"]
 
@@ -48,6 +56,7 @@ FAMILY_TABLES: dict[str, str] = {
     "shift_share": "shift_share",
     "emerging_clusters": "emerging",
     "emerging_backtest": "emerging_backtest",
+    "diversification": "diversification",
 }
 
 
@@ -92,11 +101,61 @@ def build_panel(
     return int(con.execute("SELECT count(*) FROM family_panel").fetchall()[0][0])
 
 
+def build_industry_pieces(con: duckdb.DuckDBPyConnection, side: Side) -> int:
+    """TEMP table family_industry (year, region_type, region_code, industry_code, cluster_code,
+    emp): the industry pieces behind the cluster totals, for the diversification family.
+    US: sql/families_industry_us.sql; EU: the NACE rows the EU cluster totals are apportioned from
+    (pipelines.eu_clusters.select_mapping_rows) × the NACE → cluster weights."""
+    need = {
+        "us": ["industry_employment", "cluster_naics", "custom_regions"],
+        "eu": ["eu_industry_employment", "nace_cluster_concordance"],
+    }[side]
+    missing = [t for t in need if t not in _tables(con)]
+    if missing:
+        raise ValueError(f"indicator families ({side}): diversification needs tables {missing}")
+    if side == "us":
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE family_industry AS {load_sql('families_industry_us')}"
+        )
+    else:
+        from pipelines.eu_clusters import select_mapping_rows
+
+        ind = fetch_frame(
+            con,
+            "SELECT year, region_type, region_code, nuts_version, source_id, classification, industry_code, "
+            "industry_level, emp FROM eu_industry_employment WHERE classification = 'NACE_R2' AND industry_level IN (2, 3)",
+        )
+        conc = fetch_frame(
+            con,
+            "SELECT nace_code AS industry_code, cluster_code, weight FROM nace_cluster_concordance",
+        )
+        pieces = (
+            select_mapping_rows(ind.lazy())
+            .join(conc.lazy(), on="industry_code", how="inner")
+            .select(
+                pl.col("year").cast(pl.Int32),
+                "region_type",
+                "region_code",
+                "industry_code",
+                "cluster_code",
+                (pl.col("emp").cast(pl.Float64) * pl.col("weight")).alias("emp"),
+            )
+            .collect()
+        )
+        register_frame(con, "family_industry_src", pieces)
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE family_industry AS SELECT * FROM family_industry_src"
+        )
+        con.execute("DROP TABLE family_industry_src")
+    return int(con.execute("SELECT count(*) FROM family_industry").fetchall()[0][0])
+
+
 def build_families(
     con: duckdb.DuckDBPyConnection, side: Side, params: Mapping[str, Any] | None = None
 ) -> dict[str, int]:
     """Create every family table of one side in `con`; returns their row counts."""
     build_panel(con, side, params)
+    build_industry_pieces(con, side)
     merged = _merged(params)
     counts: dict[str, int] = {}
     for table, sql_name in FAMILY_TABLES.items():

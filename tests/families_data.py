@@ -52,7 +52,22 @@ def indicator_rows(
     )
 
 
-def connection(table: str, df: pl.DataFrame) -> duckdb.DuckDBPyConnection:
+def connection(table: str, df: pl.DataFrame, *, industry: bool = True) -> duckdb.DuckDBPyConnection:
+    """`df` as `table`, plus empty industry-level inputs of both sides unless `industry` is False
+    (the diversification family then has no industry pieces: its entropies are null)."""
     con = duckdb.connect()
     register_frame(con, table, df)
+    if industry:
+        con.execute(
+            "CREATE TABLE industry_employment (year INTEGER, region_type VARCHAR, region_code VARCHAR, "
+            "classification VARCHAR, industry_code VARCHAR, industry_level TINYINT, lfo VARCHAR, emp DOUBLE)"
+        )
+        con.execute("CREATE TABLE cluster_naics (naics_vintage VARCHAR, naics VARCHAR, cluster_code VARCHAR, weight DOUBLE)")
+        con.execute("CREATE TABLE custom_regions (region_code VARCHAR, base_type VARCHAR, members VARCHAR[])")
+        con.execute(
+            "CREATE TABLE eu_industry_employment (year INTEGER, region_type VARCHAR, region_code VARCHAR, "
+            "nuts_version VARCHAR, source_id VARCHAR, classification VARCHAR, industry_code VARCHAR, "
+            "industry_level TINYINT, emp DOUBLE)"
+        )
+        con.execute("CREATE TABLE nace_cluster_concordance (nace_code VARCHAR, cluster_code VARCHAR, weight DOUBLE)")
     return con
