@@ -35,6 +35,8 @@ FAMILY_PARAMS: dict[str, Any] = {
     "em_min_growth_excess": 0.0,
     "em_min_emp": 250.0,
     "bt_max_horizon": 5,
+    # co-location relatedness and density (sql/cluster_relatedness.sql, sql/relatedness_density.sql)
+    "rel_min_lq": 1.0,
 }
 
 # Stable columns of the source tables the families read (see sql/families_panel.sql).
@@ -57,6 +59,10 @@ FAMILY_TABLES: dict[str, str] = {
     "emerging_clusters": "emerging",
     "emerging_backtest": "emerging_backtest",
     "diversification": "diversification",
+    "cluster_links": "cluster_links",
+    "cluster_relatedness": "cluster_relatedness",
+    "relatedness_density": "relatedness_density",
+    "relatedness_agreement": "relatedness_agreement",
 }
 
 
@@ -154,6 +160,10 @@ def build_families(
     con: duckdb.DuckDBPyConnection, side: Side, params: Mapping[str, Any] | None = None
 ) -> dict[str, int]:
     """Create every family table of one side in `con`; returns their row counts."""
+    if "related_clusters" not in _tables(con):
+        raise ValueError(
+            f"indicator families ({side}): the reference table related_clusters is not in the warehouse"
+        )
     build_panel(con, side, params)
     build_industry_pieces(con, side)
     merged = _merged(params)

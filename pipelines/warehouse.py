@@ -156,6 +156,7 @@ def build_eu_indicators(settings: Settings, params: Mapping[str, Any] | None = N
             _load_parquet(con, name, [stage_eu.eu_dir(settings) / f"{name}.parquet"])
             counts[name] = int(con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0])
         counts["eu_cluster_indicators"] = eu_indicators(con, params).height
+        _load_parquet(con, "related_clusters", [stage.reference_dir(settings) / "related_clusters.parquet"])
         counts.update(families.build_families(con, "eu", families.FAMILY_PARAMS))  # issue 12
         return counts
 

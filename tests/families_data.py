@@ -62,12 +62,21 @@ def connection(table: str, df: pl.DataFrame, *, industry: bool = True) -> duckdb
             "CREATE TABLE industry_employment (year INTEGER, region_type VARCHAR, region_code VARCHAR, "
             "classification VARCHAR, industry_code VARCHAR, industry_level TINYINT, lfo VARCHAR, emp DOUBLE)"
         )
-        con.execute("CREATE TABLE cluster_naics (naics_vintage VARCHAR, naics VARCHAR, cluster_code VARCHAR, weight DOUBLE)")
-        con.execute("CREATE TABLE custom_regions (region_code VARCHAR, base_type VARCHAR, members VARCHAR[])")
+        con.execute(
+            "CREATE TABLE cluster_naics (naics_vintage VARCHAR, naics VARCHAR, cluster_code VARCHAR, weight DOUBLE)"
+        )
+        con.execute(
+            "CREATE TABLE custom_regions (region_code VARCHAR, base_type VARCHAR, members VARCHAR[])"
+        )
         con.execute(
             "CREATE TABLE eu_industry_employment (year INTEGER, region_type VARCHAR, region_code VARCHAR, "
             "nuts_version VARCHAR, source_id VARCHAR, classification VARCHAR, industry_code VARCHAR, "
             "industry_level TINYINT, emp DOUBLE)"
         )
-        con.execute("CREATE TABLE nace_cluster_concordance (nace_code VARCHAR, cluster_code VARCHAR, weight DOUBLE)")
+        con.execute(
+            "CREATE TABLE related_clusters (cluster_code VARCHAR, related_cluster_code VARCHAR, related_avg DOUBLE)"
+        )
+        con.execute(
+            "CREATE TABLE nace_cluster_concordance (nace_code VARCHAR, cluster_code VARCHAR, weight DOUBLE)"
+        )
     return con

@@ -27,9 +27,11 @@ def test_every_family_column_is_documented_and_keys_unique():
         for i, r in enumerate("ABC")
         for c in "12"
     }
-    con = connection(
-        "cluster_indicators", indicator_rows(emp, list(range(2000, 2007)), traded={"1"})
-    )
+    lq = {(r, c): [0.5 + i * 0.4 + int(c) * 0.1] * 7 for i, r in enumerate("ABC") for c in "123"}
+    emp.update({(r, "3"): [50.0] * 7 for r in "ABC"})
+    rows = indicator_rows(emp, list(range(2000, 2007)), traded={"1", "2"}, lq=lq)
+    con = connection("cluster_indicators", rows)
+    con.execute("INSERT INTO related_clusters VALUES ('1', '2', 0.5)")
     build_families(con, "us", {"ss_window_years": 2, "em_window_years": 2})
     for table in FAMILY_TABLES:
         schema = load_schema(table)
