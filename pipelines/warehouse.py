@@ -181,6 +181,7 @@ def publish_us_release(
         # Raises ValidationError (nothing is published) when an error-level expectation fails.
         checked = validation.release_validation(settings, con)
         notes = write_release_notes(con, settings.warehouse / "notes" / "lq_worked_example.md")
+        family_notes = families.write_family_notes(con, settings.warehouse)  # notes/<family>_worked_example.md
         nat = ", ".join(sorted(str(r[0]) for r in con.execute("SELECT DISTINCT national_reference FROM cluster_indicators").fetchall()))
         tables = {name: con.table(name) for name in US_RELEASE_TABLES}
         tables["custom_regions"] = con.table("custom_regions")
@@ -206,8 +207,8 @@ def publish_us_release(
                     "region_groups": str(settings.region_groups) if settings.region_groups else None,
                 },
                 "validation": checked.metadata,
-                "notes": ["notes/lq_worked_example.md"] if notes else [],
+                "notes": (["notes/lq_worked_example.md"] if notes else []) + list(family_notes),
             },
-            extra_files={**checked.files, **({"notes/lq_worked_example.md": notes} if notes else {})},
+            extra_files={**checked.files, **({"notes/lq_worked_example.md": notes} if notes else {}), **family_notes},
             force_new=force_new,
         )

@@ -43,3 +43,37 @@ def test_every_family_column_is_documented_and_keys_unique():
         ).fetchall()
         assert dup == [], (table, dup[:3])
         assert con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] > 0, table
+
+
+def test_worked_examples_read_back_the_tables(tmp_path):
+    from pipelines.families import write_family_notes
+
+    years = list(range(2000, 2012))
+    emp = {
+        (r, c): [100.0 * (i + 1) + 10 * y * (c == "2") * (r == "B") for y in range(12)]
+        for i, r in enumerate("ABCD")
+        for c in "123"
+    }
+    lq = {
+        (r, c): [0.5 + 0.04 * y * ((r, c) == ("B", "2")) for y in range(12)]
+        for r in "ABCD"
+        for c in "123"
+    }
+    for k in (("A", "1"), ("C", "1"), ("C", "2"), ("D", "1"), ("D", "3")):
+        lq[k] = [2.0] * 12
+    rows = indicator_rows(emp, years, lq=lq, strong={("A", "1"): [True] * 12})
+    con = connection("cluster_indicators", rows)
+    con.execute("CREATE TABLE clusters AS SELECT '1' AS cluster_code, 'Alpha' AS cluster_name")
+    con.execute("INSERT INTO related_clusters VALUES ('1', '2', 0.5), ('2', '3', 0.4)")
+    build_families(con, "us", {"em_min_emp": 100})
+    notes = write_family_notes(con, tmp_path)
+    assert set(notes) == {
+        "notes/shift_share_worked_example.md",
+        "notes/emerging_worked_example.md",
+        "notes/links_worked_example.md",
+    }  # no industry rows here: no diversification example
+    text = notes["notes/shift_share_worked_example.md"].read_text()
+    full = con.execute(
+        "SELECT emp_change FROM shift_share WHERE window_kind = 'full' AND region_code = 'D' AND cluster_code = '1'"
+    ).fetchall()[0][0]
+    assert f"change **{full:+,.0f}**" in text and "Alpha (1)" in text
