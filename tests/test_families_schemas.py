@@ -77,3 +77,27 @@ def test_worked_examples_read_back_the_tables(tmp_path):
         "SELECT emp_change FROM shift_share WHERE window_kind = 'full' AND region_code = 'D' AND cluster_code = '1'"
     ).fetchall()[0][0]
     assert f"change **{full:+,.0f}**" in text and "Alpha (1)" in text
+
+
+def test_release_page_section(tmp_path):
+    from pipelines.families import release_page_html
+
+    assert release_page_html(tmp_path) == ""  # a release without the families: no section
+    emp = {
+        (r, c): [100.0 * (i + 1) + 5 * y for y in range(7)]
+        for i, r in enumerate("ABC")
+        for c in "12"
+    }
+    lq = {
+        (r, c): [0.5 + 0.6 * (r == "A") + 0.05 * y for y in range(7)] for r in "ABC" for c in "12"
+    }
+    con = connection("cluster_indicators", indicator_rows(emp, list(range(2000, 2007)), lq=lq))
+    con.execute("INSERT INTO related_clusters VALUES ('1', '2', 0.5)")
+    build_families(con, "us", {"em_window_years": 2, "em_min_emp": 0})
+    (tmp_path / "data").mkdir()
+    for t in ("emerging_backtest", "relatedness_agreement", "shift_share"):
+        con.execute(f"COPY {t} TO '{tmp_path / 'data' / (t + '.parquet')}' (FORMAT parquet)")
+    html = release_page_html(tmp_path)
+    assert (
+        "<svg" in html and "became strong within k years" in html and "Shift-share, state C" in html
+    )
