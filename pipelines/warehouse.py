@@ -9,7 +9,7 @@ from typing import Any
 
 import duckdb
 
-from pipelines import stage, stage_eu, validation
+from pipelines import families, stage, stage_eu, validation
 from pipelines.catalog import maps
 from pipelines.config import Settings
 from pipelines.indicators import DEFAULT_PARAMS, build_cluster_tables
@@ -144,6 +144,7 @@ def build_us_indicators(settings: Settings, params: Mapping[str, Any] | None = N
         )
         counts["custom_regions"] = int(con.execute("SELECT count(*) FROM custom_regions").fetchall()[0][0])
         counts["us_region_groups"] = custom["us_groups"]
+        counts.update(families.build_families(con, "us", params))  # issue 12: pipelines/families.py
         return counts
 
 
@@ -160,6 +161,8 @@ def build_eu_indicators(settings: Settings, params: Mapping[str, Any] | None = N
             _load_parquet(con, name, [stage_eu.eu_dir(settings) / f"{name}.parquet"])
             counts[name] = int(con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0])
         counts["eu_cluster_indicators"] = eu_indicators(con, used).height
+        _load_parquet(con, "related_clusters", [stage.reference_dir(settings) / "related_clusters.parquet"])
+        counts.update(families.build_families(con, "eu", families.FAMILY_PARAMS))  # issue 12
     # the release records the parameters the EU table was built with (thresholds, reference)
     (stage_eu.eu_dir(settings) / "indicator_params.json").write_text(json.dumps(used, indent=1, sort_keys=True))
     return counts
@@ -171,6 +174,7 @@ def publish_us_release(
     """Publish the current warehouse tables as a new release (or report that nothing changed)."""
     merged = {
         **DEFAULT_PARAMS,
+        **families.FAMILY_PARAMS,
         **(params or {}),
         "cbp_years": list(settings.cbp_years),
         "cbp_geos": list(settings.cbp_geos),
@@ -192,11 +196,13 @@ def publish_us_release(
         checked = validation.release_validation(settings, con)
         notes = write_release_notes(con, settings.warehouse / "notes" / "lq_worked_example.md")
         coverage_md, six_digit = write_coverage_notes(con, sources, settings.warehouse / "notes" / "coverage.md")
+        family_notes = families.write_family_notes(con, settings.warehouse)  # notes/<family>_worked_example.md
         nat = ", ".join(sorted(str(r[0]) for r in con.execute("SELECT DISTINCT national_reference FROM cluster_indicators").fetchall()))
         tables = {name: con.table(name) for name in US_RELEASE_TABLES}
         tables["custom_regions"] = con.table("custom_regions")
         eu = list(EU_RELEASE_TABLES) if settings.eurostat else []
         tables.update({name: con.table(name) for name in eu})
+        tables.update({n: con.table(n) for n in families.release_tables(con, "us", "eu" if eu else None)})
         tables["cbp_quarantine"] = validation.quarantine_frame(settings)
         return publish_release(
             tables,
@@ -218,11 +224,11 @@ def publish_us_release(
                     "six_digit": six_digit,
                 },
                 "validation": checked.metadata,
-                "notes": ["notes/coverage.md", *(["notes/lq_worked_example.md"] if notes else [])],
+                "notes": ["notes/coverage.md", *(["notes/lq_worked_example.md"] if notes else []), *family_notes],
             },
             extra_files={
                 **checked.files, "notes/coverage.md": coverage_md,
-                **({"notes/lq_worked_example.md": notes} if notes else {}), **map_files,
+                **({"notes/lq_worked_example.md": notes} if notes else {}), **family_notes, **map_files,
             },
             force_new=force_new,
         )

@@ -58,6 +58,23 @@ def test_refresh_publishes_a_release_and_an_unchanged_rerun_publishes_nothing(mi
         de11 = eu.filter((pl.col("region_code") == "DE11") & (pl.col("year") == 2014) & (pl.col("cluster_code") == "4"))
         assert f"**{de11['lq'][0]:.4f}**" in notes
         assert "Numerator" in notes and "Denominator" in notes and "Reference scope" in notes and "C29" in notes
+        # Indicator families (issue 12) for US + custom and EU + custom regions, documented, with notes.
+        from pipelines.families import FAMILY_TABLES
+
+        for table in [*FAMILY_TABLES, *(f"eu_{t}" for t in FAMILY_TABLES)]:
+            assert (path / f"data/{table}.parquet").exists(), table
+        ss = pl.read_parquet(path / "data/shift_share.parquet")
+        assert set(ss["window_kind"]) == {"full"} and {"state", "custom"} <= set(ss["region_type"])
+        parts = ss["national_effect"] + ss["mix_effect"] + ss["competitive_effect"]
+        assert (parts - ss["emp_change"]).abs().max() < 1e-6
+        # the states are the reference: their national effects add up to its growth
+        st = ss.filter(pl.col("region_type") == "state")
+        assert st["national_effect"].sum() == pytest.approx(st["emp_change"].sum(), rel=1e-9)
+        dv = pl.read_parquet(path / "data/eu_diversification.parquet").drop_nulls("total_entropy")
+        assert dv.height > 0 and {"nuts2", "custom"} <= set(dv["region_type"])
+        assert ((dv["related_variety"] + dv["unrelated_variety"] - dv["total_entropy"]).abs() < 1e-9).all()
+        assert (path / "notes/shift_share_worked_example.md").exists()
+        assert "ss_window_years" in json.loads((path / "datapackage.json").read_text())["parameters"]
         assert set(ci["year"].unique()) == {2010, 2011}
         con = duckdb.connect()
         n = con.execute(

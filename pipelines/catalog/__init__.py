@@ -261,6 +261,8 @@ def _json_script(data: Any) -> str:
 
 
 def _body(folder: Path, package: Mapping[str, Any], base: str) -> str:
+    from pipelines.families import release_page_html  # issue 12: the indicator families' section
+
     data = chart_data(folder)
     validation = [r for r in package.get("resources", []) if str(r.get("path", "")).startswith("validation/")]
     val_html = (
@@ -294,6 +296,7 @@ national reference: {_e(package.get('national_reference', 'n/a'))}</p>
 <section id="coverage"><h2>Coverage</h2>{_coverage_html(package, base)}</section>
 <section id="charts"><h2>Charts</h2>{charts}</section>
 <section id="maps"><h2>Maps</h2>{maps_html(folder)}</section>
+{release_page_html(folder)}
 <section id="changes"><h2>Changes</h2>{_changes_html(folder, base)}</section>
 <section id="tables"><h2>Tables</h2>{_tables_html(package, base)}</section>
 <section id="howto"><h2>How to read</h2>{_howto(base, example)}</section>

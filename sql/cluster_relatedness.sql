@@ -1,0 +1,47 @@
+-- Relatedness measured from the data (co-location): per region type × year × ordered pair of
+-- traded clusters, φ = the minimum of the two conditional probabilities that a region holds one
+-- cluster (LQ ≥ $rel_min_lq) given that it holds the other (Hidalgo et al. 2007 proximity):
+--   φ_ij = n_both / max(n_i, n_j)
+-- over the regions of the type with an LQ for both clusters that year. Custom regions and the
+-- national rows do not form a matrix of their own. Published next to the reference relatedness
+-- (related_clusters: reference_related, reference_related_avg).
+-- Inputs: family_panel, related_clusters. Parameters: $rel_min_lq (default 1.0).
+WITH m AS (
+    SELECT year, region_type, region_code, cluster_code, lq >= $rel_min_lq AS present
+    FROM family_panel
+    WHERE traded AND lq IS NOT NULL AND region_type NOT IN ('country', 'custom')
+),
+counts AS (
+    SELECT
+        a.year, a.region_type, a.cluster_code, b.cluster_code AS related_cluster_code,
+        count(*) AS n_regions,
+        count(*) FILTER (WHERE a.present) AS n_cluster,
+        count(*) FILTER (WHERE b.present) AS n_related,
+        count(*) FILTER (WHERE a.present AND b.present) AS n_both
+    FROM m AS a
+    JOIN m AS b ON b.year = a.year AND b.region_type = a.region_type
+        AND b.region_code = a.region_code AND b.cluster_code <> a.cluster_code
+    GROUP BY ALL
+),
+ref AS (
+    SELECT cluster_code, related_cluster_code, max(related_avg) AS related_avg FROM (
+        SELECT cluster_code, related_cluster_code, related_avg FROM related_clusters
+        UNION ALL
+        SELECT related_cluster_code, cluster_code, related_avg FROM related_clusters
+    )
+    GROUP BY ALL
+)
+SELECT
+    c.region_type,
+    c.year,
+    c.cluster_code,
+    c.related_cluster_code,
+    c.n_regions,
+    c.n_cluster,
+    c.n_related,
+    c.n_both,
+    c.n_both / nullif(greatest(c.n_cluster, c.n_related), 0) AS proximity,
+    r.cluster_code IS NOT NULL AS reference_related,
+    r.related_avg AS reference_related_avg
+FROM counts AS c
+LEFT JOIN ref AS r USING (cluster_code, related_cluster_code)
