@@ -18,6 +18,9 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "strong10_lq_pct": 0.90,
     "size_pct": 0.25,
     "min_lq": 1.0,
+    # Release gate (sql/checks/unmapped_share.sql): the largest share of a geography-year's
+    # 6-digit employment that may map to no cluster in its NAICS vintage.
+    "max_unmapped_share": 0.01,
 }
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _COMMENT = re.compile(r"--[^\n]*")
@@ -137,6 +140,8 @@ def indicators_from_totals(
     if unknown.height:
         codes = sorted(unknown["cluster_code"].unique().to_list())[:20]
         raise ValueError(f"unknown cluster codes in totals: {codes}")
+    if "definition_vintage" not in totals.columns:  # optional: without it vintage_break is null
+        totals = totals.with_columns(pl.lit(None, dtype=pl.String).alias("definition_vintage"))
     with duckdb.connect() as con:
         register_frame(con, "cluster_totals", totals)
         register_frame(con, "clusters", clusters.select("cluster_code", "traded"))

@@ -207,10 +207,18 @@ def table_suite_checks(
     return _checks
 
 
+def _us_params(settings: Settings) -> Mapping[str, Any]:
+    return validation.us_warehouse_params()
+
+
+# Includes the blocking cluster_mapping gate (sql/checks/unmapped_share.sql): 6-digit employment
+# mapped to no cluster above max_unmapped_share of a geography-year stops the release.
 warehouse_checks = table_suite_checks(
     "warehouse_checks",
     validation.US_WAREHOUSE_SUITES,
-    description="Expectation suites and SQL checks on the DuckDB indicator tables (one year at a time).",
+    params=_us_params,
+    description="Expectation suites and SQL checks on the DuckDB indicator tables (one year at a time), "
+    "including the cluster_mapping gate (unmapped 6-digit employment ≤ max_unmapped_share).",
 )
 def _eu_params(settings: Settings) -> Mapping[str, Any]:
     from pipelines.stage_eu import eu_code_lists
