@@ -89,8 +89,8 @@ def detect_naics_vintage(
     """The NAICS vintage of a file from its codes, the year rule as the prior.
 
     For each vintage with a code list, the share of the file's distinct 6-digit codes valid in it;
-    the highest share wins, a tie goes to the year rule, then to the vintage nearest to it (a file
-    of codes common to all vintages stays with its year). Without code lists or 6-digit codes
+    the highest share wins, a tie goes to the year rule, then to the vintage nearest to it, then to
+    the later one (a file of codes common to all vintages stays with its year). Without code lists or 6-digit codes
     the year rule stands. `codes`: the industry codes (a Series, or a frame's `industry_code`)."""
     prior = cbp_naics_vintage(year)
     if isinstance(codes, pl.Series):
@@ -107,10 +107,7 @@ def detect_naics_vintage(
     if six.len() == 0 or not lists:
         return VintageEvidence(prior, prior, {}, six.len())
     shares = {v: float(six.is_in(sorted(cs)).mean() or 0.0) for v, cs in lists.items()}
-    best = max(
-        shares,
-        key=lambda v: (shares[v], v == prior, -abs(int(v) - int(prior))),
-    )
+    best = max(shares, key=lambda v: (shares[v], -abs(int(v) - int(prior)), int(v)))
     return VintageEvidence(best, prior, shares, six.len())
 
 

@@ -12,7 +12,7 @@ import duckdb
 from pipelines import stage, stage_eu, validation
 from pipelines.config import Settings
 from pipelines.indicators import DEFAULT_PARAMS, build_cluster_tables
-from pipelines.notes import write_release_notes
+from pipelines.notes import naics_vintage_notes, write_release_notes
 from pipelines.publish import ReleaseResult, publish_release
 from pipelines.sources import census_api
 
@@ -158,6 +158,14 @@ def build_eu_indicators(settings: Settings, params: Mapping[str, Any] | None = N
         return counts
 
 
+def _write_note(dest: Path, text: str | None) -> Path | None:
+    if text is None:
+        return None
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(text)
+    return dest
+
+
 def publish_us_release(
     settings: Settings, params: Mapping[str, Any] | None = None, *, force_new: bool = False
 ) -> ReleaseResult:
@@ -177,6 +185,7 @@ def publish_us_release(
         # Raises ValidationError (nothing is published) when an error-level expectation fails.
         checked = validation.release_validation(settings, con)
         notes = write_release_notes(con, settings.warehouse / "notes" / "lq_worked_example.md")
+        vintages = _write_note(settings.warehouse / "notes" / "naics_vintages.md", naics_vintage_notes(con, sources))
         nat = ", ".join(sorted(str(r[0]) for r in con.execute("SELECT DISTINCT national_reference FROM cluster_indicators").fetchall()))
         tables = {name: con.table(name) for name in US_RELEASE_TABLES}
         tables["custom_regions"] = con.table("custom_regions")
@@ -201,8 +210,11 @@ def publish_us_release(
                     "region_groups": str(settings.region_groups) if settings.region_groups else None,
                 },
                 "validation": checked.metadata,
-                "notes": ["notes/lq_worked_example.md"] if notes else [],
+                "notes": (["notes/lq_worked_example.md"] if notes else []) + (["notes/naics_vintages.md"] if vintages else []),
             },
-            extra_files={**checked.files, **({"notes/lq_worked_example.md": notes} if notes else {})},
+            extra_files={
+                **checked.files, **({"notes/lq_worked_example.md": notes} if notes else {}),
+                **({"notes/naics_vintages.md": vintages} if vintages else {}),
+            },
             force_new=force_new,
         )
