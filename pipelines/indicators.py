@@ -122,6 +122,8 @@ def read_cluster_totals(path: Path) -> pl.DataFrame:
         pl.col("region_code").cast(pl.String),
         pl.col("cluster_code").cast(pl.String).str.strip_chars().str.replace(r"\.0$", ""),
         *[pl.col(c).cast(pl.Float64) for c in ("emp", "emp_reported", "est", "payroll")],
+        # optional: the NAICS vintage of the definitions behind each row (fills vintage_break)
+        *([pl.col("definition_vintage").cast(pl.String)] if "definition_vintage" in df.columns else []),
     )
     dup = out.filter(pl.struct("year", "region_type", "region_code", "cluster_code").is_duplicated())
     if dup.height:

@@ -357,3 +357,15 @@ def test_staging_records_the_vintage_in_the_sidecar_and_the_archive_manifest(set
     assert src["naics_vintage"] == "1997"
     with pytest.raises(KeyError, match="no archived file"):
         archive.record_naics_vintage(sid, "f" * 64, {"naics_vintage": "2002"})
+
+
+def test_researcher_totals_keep_their_definition_vintage(tmp_path: Path) -> None:
+    from pipelines.indicators import read_cluster_totals
+
+    csv = tmp_path / "totals.csv"
+    csv.write_text(
+        "year,region_type,region_code,cluster_code,emp,emp_reported,est,payroll,definition_vintage\n"
+        "2016,state,01,1,10,10,1,100,2012\n2017,state,01,1,12,12,1,120,2017\n"
+    )
+    ci = indicators_from_totals(read_cluster_totals(csv), pl.DataFrame({"cluster_code": ["1"], "traded": [True]}))
+    assert ci["cluster_indicators"].sort("year")["vintage_break"].to_list() == [None, True]
