@@ -134,16 +134,18 @@ def naics_vintage_notes(con: duckdb.DuckDBPyConnection, sources: list[dict]) -> 
         "prior). The 2017 and 2022 definitions are derived from 2012 through the NAICS concordance",
         "(`cluster_naics.weight`, `derived_from`; splits in `naics_cluster_splits`).",
         "",
-        "| file | NAICS vintage found | year rule | share of 6-digit codes valid |",
-        "|---|---|---|---|",
+        "| file | NAICS vintage found | year rule | share of 6-digit codes valid | next best vintage |",
+        "|---|---|---|---|---|",
     ]
     for s in files:
         ev = s.get("naics_vintage_evidence") or {}
-        share = (ev.get("shares") or {}).get(s["naics_vintage"])
+        shares = ev.get("shares") or {}
+        share = shares.get(s["naics_vintage"])
+        rivals = sorted(((v, x) for v, x in shares.items() if v != s["naics_vintage"]), key=lambda r: -r[1])
         rule = ev.get("year_rule", "")
         lines.append(
             f"| {s['source_id']} | {s['naics_vintage']} | {rule}{'' if rule in ('', s['naics_vintage']) else ' (disagrees)'} "
-            f"| {'' if share is None else f'{share:.4f}'} |"
+            f"| {'' if share is None else f'{share:.4f}'} | {f'{rivals[0][0]} ({rivals[0][1]:.4f})' if rivals else ''} |"
         )
     lines += ["", "## Breaks in the cluster definitions", ""]
     if breaks:

@@ -329,7 +329,7 @@ def test_release_note_lists_each_files_vintage_and_the_breaks() -> None:
     assert text is not None
     assert "- 2002 → 2003: NAICS 1997 → NAICS 2002 definitions" in text
     assert "- 2007 → 2008: NAICS 2002 → NAICS 2007 definitions" in text
-    assert "| census/cbp/state/2012 | 2007 | 2012 (disagrees) | 1.0000 |" in text
+    assert "| census/cbp/state/2012 | 2007 | 2012 (disagrees) | 1.0000 | 2012 (0.8000) |" in text
     assert "(3 rows)" in text and "clustermapping/regions" not in text
 
 
