@@ -369,3 +369,22 @@ def test_researcher_totals_keep_their_definition_vintage(tmp_path: Path) -> None
     )
     ci = indicators_from_totals(read_cluster_totals(csv), pl.DataFrame({"cluster_code": ["1"], "traded": [True]}))
     assert ci["cluster_indicators"].sort("year")["vintage_break"].to_list() == [None, True]
+
+
+def test_dagster_registers_the_gate_as_blocking_and_warns_on_a_disagreeing_year(tmp_path: Path) -> None:
+    from pipelines.defs import checks
+
+    specs = {(s.asset_key.to_user_string(), s.name): s for s in checks.warehouse_checks.check_specs}
+    assert specs[("industry_employment", "cluster_mapping_errors")].blocking
+    cbp_specs = {s.name: s for s in checks.CBP_CHECKS_BY_GEO["state"].check_specs}
+    assert not cbp_specs["cbp_naics_vintage"].blocking
+
+    settings = Settings(warehouse=tmp_path / "wh", mirror=None)
+    for year, found in ((2011, "2007"), (2012, "2007")):
+        side = stage.cbp_staged_path(settings, year, "state").with_suffix(".json")
+        side.parent.mkdir(parents=True, exist_ok=True)
+        ev = {"naics_vintage": found, "year_rule": cbp_naics_vintage(year), "shares": {found: 1.0}}
+        side.write_text(json.dumps({"naics_vintage_evidence": ev}))
+    res = checks._vintage_check("cbp_state", settings, [2011, 2012], "state")
+    assert not res.passed and res.metadata["disagreeing_years"].value == [2012]
+    assert checks._vintage_check("cbp_state", settings, [2011], "state").passed
