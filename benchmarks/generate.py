@@ -95,21 +95,9 @@ def mirror_root() -> Path:
     return Path(env) if env else PROJECT_ROOT.parent / "shared" / "mirror"
 
 
-def definition_vintage(year: int) -> str:
-    """Cluster-definition vintage of a year (2017+: the latest definitions, 2012)."""
-    if year < 2003:
-        return "1997"
-    if year < 2008:
-        return "2002"
-    if year < 2013:
-        return "2007"
-    return "2012"
-
-
 def file_vintage(year: int) -> str:
-    """NAICS vintage of the codes written into a year's file: the upstream rule the pipeline
-    parses by (2012 files carry NAICS 2012 codes although the 2012 cluster totals use the 2007
-    definitions; the codes that changed are unmapped industries)."""
+    """NAICS vintage of the codes written into a year's file: the upstream year rule (the
+    pipeline detects it from the codes and maps each file with the definitions of its vintage)."""
     return cbp_naics_vintage(year)
 
 

@@ -34,15 +34,17 @@ KEY = ["year", "region_type", "region_code", "cluster_code"]
 
 
 def definition_vintage(year: int) -> str:
+    """Definitions of a generated file: those of the NAICS vintage its codes are in (CBP's year
+    rule; 2022 and 2023 are still NAICS 2017)."""
     if year < 2003:
         return "1997"
     if year < 2008:
         return "2002"
-    if year < 2013:
+    if year < 2012:
         return "2007"
     if year < 2017:
         return "2012"
-    if year < 2022:
+    if year < 2024:
         return "2017"
     return "2022"
 

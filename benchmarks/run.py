@@ -105,7 +105,7 @@ def run_floor(
     t_unzip = time.perf_counter() - t0
     parts = []
     for year, path in texts:
-        vintage = generate.definition_vintage(year) if year < 2017 else generate.file_vintage(year)
+        vintage = generate.file_vintage(year)
         parts.append(
             f"SELECT {year} AS year, '{vintage}' AS v, fipstate || fipscty AS region, naics, "
             f"CAST(emp AS BIGINT) AS emp, CAST(est AS BIGINT) AS est "
@@ -134,13 +134,12 @@ def run_pipeline(
 
     from pipelines import stage, warehouse
     from pipelines.config import Settings
-    from pipelines.harmonise import cbp_naics_vintage
     from pipelines.sources import cbp
     from pipelines.validation import naics_codes_from
 
     manifest = {int(f["year"]): f for f in generate.read_manifest(files[0][1].parents[1])["files"]}  # type: ignore[index]
     t0 = time.perf_counter()
-    codes = naics_codes_from(ref_dir)  # as stage.stage_cbp: quarantine on, the vintage's code list
+    codes = naics_codes_from(ref_dir)  # as stage.stage_cbp: vintage detected, quarantine on its code list
     jobs = [
         (
             z,
@@ -152,7 +151,7 @@ def run_pipeline(
                 location=cbp.url(year, "county"),
                 work_dir=work,
                 quarantine=work / "staging" / "cbp_quarantine" / "county" / f"year={year}.parquet",
-                naics_codes=codes.get(cbp_naics_vintage(year)),
+                vintage_codes=codes,
             ),
         )
         for year, z in files

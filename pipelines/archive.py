@@ -10,7 +10,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-_lock = threading.Lock()
+_lock = threading.RLock()
+ANNOTATION = "annotation"  # manifest lines adding a field to an archived file's record
 
 
 def sha256_file(path: Path) -> str:
@@ -38,6 +39,7 @@ class RawFile:
     mirror_kind: str | None = None
     attribution: str | None = None
     note: str | None = None
+    naics_vintage: str | None = None  # NAICS vintage detected from the file's codes (CBP; at staging)
     new: bool = True
 
     def manifest_record(self, root: Path) -> dict[str, Any]:
@@ -67,10 +69,36 @@ class RawArchive:
         return self.source_dir(source_id) / "manifest.jsonl"
 
     def entries(self, source_id: str) -> list[dict[str, Any]]:
+        """The archived files of a source, oldest first, with their latest annotations folded in."""
         mf = self.manifest_path(source_id)
         if not mf.exists():
             return []
-        return [json.loads(line) for line in mf.read_text().splitlines() if line.strip()]
+        lines = [json.loads(line) for line in mf.read_text().splitlines() if line.strip()]
+        files = [rec for rec in lines if ANNOTATION not in rec]
+        for note in (rec for rec in lines if ANNOTATION in rec):
+            for rec in files:
+                if rec["sha256"] == note["sha256"]:
+                    rec.update(note["fields"])
+        return files
+
+    def record_naics_vintage(self, source_id: str, sha256: str, evidence: dict[str, Any]) -> bool:
+        """Append the NAICS vintage detected in an archived file (and the evidence) to its manifest.
+
+        The manifest stays append-only: an annotation line names the file by sha256; nothing is
+        written when the manifest already says the same. Returns whether a line was written."""
+        fields = {"naics_vintage": evidence["naics_vintage"]}
+        with _lock:
+            current = next((r for r in self.entries(source_id) if r["sha256"] == sha256), None)
+            if current is None:
+                raise KeyError(f"{source_id}: no archived file with sha256 {sha256}")
+            if all(current.get(k) == v for k, v in fields.items()):
+                return False
+            line = json.dumps({ANNOTATION: "naics_vintage", "sha256": sha256, "fields": fields, "evidence": evidence}, sort_keys=True)
+            with open(self.manifest_path(source_id), "a", encoding="utf-8") as fh:
+                fh.write(line + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+        return True
 
     def latest(self, source_id: str) -> RawFile | None:
         entries = self.entries(source_id)

@@ -51,7 +51,11 @@ SOURCE_COLUMNS = (
     "lq",
     "strong",
     "est",
+    "definition_vintage",
 )
+# Columns a source may lack: strong (EU before the US rule was applied, supplied totals) and
+# definition_vintage (EU rows are NACE Rev.2 throughout; supplied totals may not say).
+OPTIONAL_COLUMNS = {"strong": "BOOLEAN", "definition_vintage": "VARCHAR"}
 SOURCE_TABLES: dict[Side, str] = {"us": "cluster_indicators", "eu": "eu_cluster_indicators"}
 PREFIX: dict[Side, str] = {"us": "", "eu": "eu_"}
 # family table (US name) → its SQL file in sql/
@@ -95,9 +99,11 @@ def build_panel(
     ).fetchall()
     present = {c[0] for c in cols}
     select = ", ".join(
-        c if c in present else f"CAST(NULL AS BOOLEAN) AS {c}" for c in SOURCE_COLUMNS
+        c if c in present else f"CAST(NULL AS {OPTIONAL_COLUMNS[c]}) AS {c}"
+        for c in SOURCE_COLUMNS
+        if c in present or c in OPTIONAL_COLUMNS
     )
-    missing = [c for c in SOURCE_COLUMNS if c not in present and c != "strong"]
+    missing = [c for c in SOURCE_COLUMNS if c not in present and c not in OPTIONAL_COLUMNS]
     if missing:
         raise ValueError(f"indicator families ({side}): {source} lacks columns {missing}")
     create_macros(con)

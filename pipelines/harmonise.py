@@ -7,6 +7,10 @@ values the source withheld.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
 import polars as pl
 
 from pipelines.sources.cbp import EMPFLAG_MIDPOINTS, MARKERS, NAICS_WELL_FORMED, NUMERIC, CbpLayout
@@ -37,19 +41,74 @@ HARMONISED_SCHEMA: dict[str, pl.DataType] = {
 KEY = ["year", "region_type", "region_code", "classification", "industry_code", "lfo"]
 
 
+# The year rule: the NAICS vintage CBP files of a year are coded in, as published upstream
+# (CBP 2022 and 2023 are still NAICS 2017: the Census CBP API names the 2023 variable NAICS2017).
+# It is only the prior of `detect_naics_vintage`; the codes of the file decide.
+YEAR_RULE: tuple[tuple[int, str], ...] = (
+    (2003, "1997"), (2008, "2002"), (2012, "2007"), (2017, "2012"), (2024, "2017"),
+)  # fmt: skip
+LATEST_VINTAGE = "2022"
+
+
 def cbp_naics_vintage(year: int) -> str:
-    """NAICS vintage the CBP files of a year are coded in."""
-    if year < 2003:
-        return "1997"
-    if year < 2008:
-        return "2002"
-    if year < 2012:
-        return "2007"
-    if year < 2017:
-        return "2012"
-    if year < 2022:
-        return "2017"
-    return "2022"
+    """NAICS vintage the CBP files of a year are coded in by the year rule (1998–2002 → 1997,
+    2003–2007 → 2002, 2008–2011 → 2007, 2012–2016 → 2012, 2017–2023 → 2017, later → 2022)."""
+    for first_after, vintage in YEAR_RULE:
+        if year < first_after:
+            return vintage
+    return LATEST_VINTAGE
+
+
+@dataclass(frozen=True)
+class VintageEvidence:
+    """What a file's codes say about its NAICS vintage: the vintage chosen, the year rule's,
+    and the share of the file's distinct 6-digit codes valid in each vintage."""
+
+    vintage: str
+    year_rule: str
+    shares: dict[str, float]
+    codes: int
+
+    @property
+    def agrees(self) -> bool:
+        return self.vintage == self.year_rule
+
+    def record(self) -> dict[str, Any]:
+        """JSON form kept in the staging sidecar, the raw-archive manifest and the release."""
+        return {
+            "naics_vintage": self.vintage, "year_rule": self.year_rule, "agrees": self.agrees,
+            "six_digit_codes": self.codes, "shares": {k: round(v, 6) for k, v in sorted(self.shares.items())},
+        }  # fmt: skip
+
+
+def detect_naics_vintage(
+    codes: pl.DataFrame | pl.LazyFrame | pl.Series,
+    year: int,
+    vintage_codes: Mapping[str, Iterable[str]] | None,
+) -> VintageEvidence:
+    """The NAICS vintage of a file from its codes, the year rule as the prior.
+
+    For each vintage with a code list, the share of the file's distinct 6-digit codes valid in it;
+    the highest share wins, a tie goes to the year rule, then to the vintage nearest to it, then to
+    the later one (a file of codes common to all vintages stays with its year). Without code lists or 6-digit codes
+    the year rule stands. `codes`: the industry codes (a Series, or a frame's `industry_code`)."""
+    prior = cbp_naics_vintage(year)
+    if isinstance(codes, pl.Series):
+        codes = codes.to_frame("industry_code")
+    six = (
+        codes.lazy()
+        .select(pl.col("industry_code").cast(pl.String))
+        .filter(pl.col("industry_code").str.contains(r"^[0-9]{6}$"))
+        .unique()
+        .collect()["industry_code"]
+    )
+    lists = {v: {c for c in cs if len(c) == 6} for v, cs in (vintage_codes or {}).items()}
+    lists = {v: cs for v, cs in lists.items() if cs}
+    if six.len() == 0 or not lists:
+        return VintageEvidence(prior, prior, {}, six.len())
+    shares = {v: float(six.is_in(sorted(cs)).mean() or 0.0) for v, cs in lists.items()}
+    best = max(shares, key=lambda v: (shares[v], -abs(int(v) - int(prior)), int(v)))
+    return VintageEvidence(best, prior, shares, six.len())
 
 
 def _cell(col: str, layout: CbpLayout) -> pl.Expr:
@@ -108,14 +167,15 @@ def clean_cbp(lf: pl.LazyFrame, layout: CbpLayout) -> pl.LazyFrame:
 
 
 def cbp_row_rules(
-    layout: CbpLayout, *, year: int, naics_codes: set[str] | None = None, quarantine: bool = False
+    layout: CbpLayout, *, year: int, naics_codes: set[str] | None = None, quarantine: bool = False,
+    vintage: str | None = None,
 ) -> tuple[pl.Expr, pl.Expr]:
     """(malformed, quarantine reason) over `clean_cbp` columns, one pass for every rule.
 
     Malformed rows (bad ids, unknown flags, non-numeric counts) make the file unusable: the parser
     must not guess. With `quarantine`, negative counts and well-formed NAICS codes missing from the
     year's vintage (`naics_codes`) are set aside with the reason instead (negatives are malformed
-    otherwise)."""
+    otherwise). `vintage`: the file's NAICS vintage (detected; default the year rule)."""
     cols = set(layout.columns)
     counts = [c for c in NUMERIC if c in cols]
     _, _, region_ok = _region(layout)
@@ -138,7 +198,7 @@ def cbp_row_rules(
     if quarantine and naics_codes:
         reasons.append(
             pl.when(well_formed & ~pl.col("_code").is_in(sorted(naics_codes)))
-            .then(pl.lit(f"NAICS code not in NAICS{cbp_naics_vintage(year)}"))
+            .then(pl.lit(f"NAICS code not in NAICS{vintage or cbp_naics_vintage(year)}"))
         )
     bad = bad.fill_null(True)  # a rule that cannot tell is not a pass
     if not reasons:
@@ -155,11 +215,14 @@ def harmonise_cbp(
     source_id: str,
     sha256: str,
     rules: tuple[pl.Expr, pl.Expr] | None = None,
+    vintage: str | None = None,
 ) -> pl.LazyFrame:
     """Parsed CBP rows (lower-case text columns) → harmonised long table rows.
 
     With `rules` (from `cbp_row_rules`), two more columns come out of the same pass: `_malformed`
-    and `_reason`; the caller rejects or quarantines on them (pipelines.stage.parse_cbp_file)."""
+    and `_reason`; the caller rejects or quarantines on them (pipelines.stage.parse_cbp_file).
+    `vintage`: the file's NAICS vintage (`detect_naics_vintage`; default the year rule), written
+    to `classification` so the cluster definitions of that vintage are joined."""
     region_type, _, _ = _region(layout)
     cleaned = clean_cbp(lf, layout)
     withheld_flags = ["D", "S", "N"]
@@ -191,7 +254,7 @@ def harmonise_cbp(
         pl.lit(year, dtype=pl.Int32).alias("year"),
         pl.lit(region_type).alias("region_type"),
         pl.col("_region").alias("region_code"),
-        pl.lit(f"NAICS{cbp_naics_vintage(year)}").alias("classification"),
+        pl.lit(f"NAICS{vintage or cbp_naics_vintage(year)}").alias("classification"),
         pl.col("_code").alias("industry_code"),
         naics.str.len_chars().cast(pl.Int8).alias("industry_level"),
         (_text("lfo", layout).fill_null("-") if layout.has_lfo else pl.lit("-")).alias("lfo"),
@@ -213,6 +276,6 @@ def harmonise_cbp(
 
 
 __all__ = [
-    "HARMONISED_SCHEMA", "KEY", "NUMERIC", "TOTAL_CODE", "cbp_naics_vintage", "cbp_row_rules", "clean_cbp",
-    "harmonise_cbp",
+    "HARMONISED_SCHEMA", "KEY", "NUMERIC", "TOTAL_CODE", "VintageEvidence", "cbp_naics_vintage", "cbp_row_rules",
+    "clean_cbp", "detect_naics_vintage", "harmonise_cbp",
 ]  # fmt: skip

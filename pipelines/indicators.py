@@ -18,6 +18,9 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "strong10_lq_pct": 0.90,
     "size_pct": 0.25,
     "min_lq": 1.0,
+    # Release gate (sql/checks/unmapped_share.sql): the largest share of a geography-year's
+    # 6-digit employment that may map to no cluster in its NAICS vintage.
+    "max_unmapped_share": 0.01,
 }
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _COMMENT = re.compile(r"--[^\n]*")
@@ -130,6 +133,8 @@ def read_cluster_totals(path: Path) -> pl.DataFrame:
         pl.col("region_code").cast(pl.String),
         pl.col("cluster_code").cast(pl.String).str.strip_chars().str.replace(r"\.0$", ""),
         *[pl.col(c).cast(pl.Float64) for c in ("emp", "emp_reported", "est", "payroll")],
+        # optional: the NAICS vintage of the definitions behind each row (fills vintage_break)
+        *([pl.col("definition_vintage").cast(pl.String)] if "definition_vintage" in df.columns else []),
     )
     dup = out.filter(pl.struct("year", "region_type", "region_code", "cluster_code").is_duplicated())
     if dup.height:
@@ -148,6 +153,8 @@ def indicators_from_totals(
     if unknown.height:
         codes = sorted(unknown["cluster_code"].unique().to_list())[:20]
         raise ValueError(f"unknown cluster codes in totals: {codes}")
+    if "definition_vintage" not in totals.columns:  # optional: without it vintage_break is null
+        totals = totals.with_columns(pl.lit(None, dtype=pl.String).alias("definition_vintage"))
     with duckdb.connect() as con:
         register_frame(con, "cluster_totals", totals)
         register_frame(con, "clusters", clusters.select("cluster_code", "traded"))

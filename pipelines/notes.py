@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import duckdb
@@ -229,3 +230,53 @@ def write_coverage_notes(
         "by_year": by_year,
     }
     return dest, entry
+
+
+def naics_vintage_notes(con: duckdb.DuckDBPyConnection, sources: list[dict]) -> str | None:
+    """Markdown for the release: the NAICS vintage found in each CBP file (and whether the year
+    rule agreed), and the breaks in the cluster definitions between years, so a reader knows
+    which growth figures (`vintage_break`) compare two definitions. None without CBP files."""
+    files = sorted(
+        (s for s in sources if s.get("naics_vintage")), key=lambda s: (s["source_id"].rsplit("/", 1)[-1], s["source_id"])
+    )
+    if not files:
+        return None
+    years = con.execute(
+        "SELECT year, any_value(definition_vintage) FROM cluster_indicators "
+        "WHERE definition_vintage IS NOT NULL GROUP BY year ORDER BY year"
+    ).fetchall()
+    breaks = [(a, va, b, vb) for (a, va), (b, vb) in pairwise(years) if va != vb]
+    flagged = con.execute("SELECT count(*) FROM cluster_indicators WHERE vintage_break").fetchall()[0][0]
+    lines = [
+        "# NAICS vintages and definition breaks",
+        "",
+        "Each CBP file is mapped to clusters with the definitions of the NAICS vintage its codes are in,",
+        "decided from the share of its 6-digit codes valid in each vintage (the year rule — 1998–2002",
+        "NAICS 1997, 2003–2007 2002, 2008–2011 2007, 2012–2016 2012, 2017–2023 2017, later 2022 — is the",
+        "prior). The 2017 and 2022 definitions are derived from 2012 through the NAICS concordance",
+        "(`cluster_naics.weight`, `derived_from`; splits in `naics_cluster_splits`).",
+        "",
+        "| file | NAICS vintage found | year rule | share of 6-digit codes valid | next best vintage |",
+        "|---|---|---|---|---|",
+    ]
+    for s in files:
+        ev = s.get("naics_vintage_evidence") or {}
+        shares = ev.get("shares") or {}
+        share = shares.get(s["naics_vintage"])
+        rivals = sorted(((v, x) for v, x in shares.items() if v != s["naics_vintage"]), key=lambda r: -r[1])
+        rule = ev.get("year_rule", "")
+        lines.append(
+            f"| {s['source_id']} | {s['naics_vintage']} | {rule}{'' if rule in ('', s['naics_vintage']) else ' (disagrees)'} "
+            f"| {'' if share is None else f'{share:.4f}'} | {f'{rivals[0][0]} ({rivals[0][1]:.4f})' if rivals else ''} |"
+        )
+    lines += ["", "## Breaks in the cluster definitions", ""]
+    if breaks:
+        lines += [f"- {a} → {b}: NAICS {va} → NAICS {vb} definitions" for a, va, b, vb in breaks]
+        lines += [
+            "",
+            f"Growth figures (`cagr`, `job_creation`) whose window spans a break carry `vintage_break = true`"
+            f" in `cluster_indicators` ({flagged:,} rows): they compare clusters built from two definitions.",
+        ]
+    else:
+        lines.append("None: every year of this release uses the same definitions.")
+    return "\n".join(lines) + "\n"

@@ -136,7 +136,10 @@ def source_entry(s: Mapping[str, Any]) -> dict[str, Any]:
     entry: dict[str, Any] = {"title": sid, "path": s.get("url") or _by_prefix(SOURCE_HOMEPAGES, sid) or "https://clustermapping.us/"}
     if not s.get("url"):
         entry["servedBy"] = f"mirror id {sid} (no single upstream file URL)"
-    for k in ("sha256", "bytes", "retrieved_at", "served_from", "mirror_kind", "attribution", "note", "etag", "last_modified"):
+    for k in (
+        "sha256", "bytes", "retrieved_at", "served_from", "mirror_kind", "attribution", "note", "etag", "last_modified",
+        "naics_vintage", "naics_vintage_evidence",  # CBP: the NAICS vintage detected from the file's codes
+    ):
         if s.get(k) is not None:
             entry[k] = s[k]
     lic = _by_prefix(SOURCE_LICENSES, sid)

@@ -8,19 +8,27 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import tempfile
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from pipelines.archive import RawFile
+from pipelines.archive import RawArchive, RawFile
 from pipelines.config import Settings
 from pipelines.errors import SourceError
-from pipelines.harmonise import cbp_row_rules, harmonise_cbp
+from pipelines.harmonise import (
+    VintageEvidence,
+    cbp_row_rules,
+    clean_cbp,
+    detect_naics_vintage,
+    harmonise_cbp,
+)
 from pipelines.http import fetch
 from pipelines.sources import cbp, clustermapping, naics
 
@@ -28,7 +36,9 @@ REFERENCE_TABLES = (
     "clusters", "cluster_naics", "naics_cluster_splits", "subclusters", "naics_subclusters",
     "related_clusters", "regions", "region_members", "naics_concordance",
 )  # fmt: skip
-PARSER_VERSION = "1"
+PARSER_VERSION = "2"  # 2: the NAICS vintage is detected from the codes (sidecar naics_vintage)
+
+log = logging.getLogger(__name__)
 
 
 def _record(raw: RawFile) -> dict[str, Any]:
@@ -120,18 +130,49 @@ def cbp_quarantine_path(settings: Settings, year: int, geo: str) -> Path:
 def parse_cbp_file(
     raw_zip: Path, *, year: int, source_id: str, sha256: str, location: str, work_dir: Path,
     quarantine: Path | None = None, naics_codes: set[str] | None = None,
+    vintage_codes: Mapping[str, set[str]] | None = None,
 ) -> pl.LazyFrame:
     """Raw CBP zip → harmonised LazyFrame (the caller sinks it before work_dir is removed).
 
     With `quarantine`, rows failing a row-level rule (negative counts, NAICS codes not in
-    `naics_codes`) are written there with the reason instead of failing the whole file."""
+    `naics_codes`) are written there with the reason instead of failing the whole file. With
+    `vintage_codes` (code lists per NAICS vintage) the file's vintage is detected from its codes
+    (`parse_cbp_file_vintage`) and its list is the quarantine's."""
+    return parse_cbp_file_vintage(
+        raw_zip, year=year, source_id=source_id, sha256=sha256, location=location, work_dir=work_dir,
+        quarantine=quarantine, naics_codes=naics_codes, vintage_codes=vintage_codes,
+    )[0]  # fmt: skip
+
+
+def parse_cbp_file_vintage(
+    raw_zip: Path, *, year: int, source_id: str, sha256: str, location: str, work_dir: Path,
+    quarantine: Path | None = None, naics_codes: set[str] | None = None,
+    vintage_codes: Mapping[str, set[str]] | None = None,
+) -> tuple[pl.LazyFrame, VintageEvidence]:
+    """parse_cbp_file, and the evidence for the file's NAICS vintage: the vintage is decided from
+    the share of its 6-digit codes valid in each vintage, the year rule as the prior
+    (pipelines.harmonise.detect_naics_vintage); a disagreement with the year rule is logged."""
     member = cbp.extract_member(raw_zip, work_dir, source_id)
     lf, layout = cbp.scan_cbp(member, source_id, location)
     # Parse the text once (only the used columns), then check, quarantine and harmonise it in a
     # single pass; the text is read again only to describe rows that fail (rare).
     text = lf.collect()
-    rules = cbp_row_rules(layout, year=year, naics_codes=naics_codes, quarantine=quarantine is not None)
-    df = harmonise_cbp(text.lazy(), layout, year=year, source_id=source_id, sha256=sha256, rules=rules).collect()
+    evidence = detect_naics_vintage(
+        clean_cbp(text.lazy(), layout).select(pl.col("_code").alias("industry_code")), year, vintage_codes
+    )
+    if not evidence.agrees:
+        log.warning(
+            "%s (%s): codes say NAICS %s, the year rule says NAICS %s for %s (shares valid: %s)",
+            source_id, location, evidence.vintage, evidence.year_rule, year, evidence.record()["shares"],
+        )  # fmt: skip
+    if naics_codes is None and vintage_codes:
+        naics_codes = vintage_codes.get(evidence.vintage)
+    rules = cbp_row_rules(
+        layout, year=year, naics_codes=naics_codes, quarantine=quarantine is not None, vintage=evidence.vintage
+    )
+    df = harmonise_cbp(
+        text.lazy(), layout, year=year, source_id=source_id, sha256=sha256, rules=rules, vintage=evidence.vintage
+    ).collect()
     held = df["_reason"].is_not_null()
     malformed = df["_malformed"] & ~held
     if malformed.any():
@@ -155,15 +196,15 @@ def parse_cbp_file(
         )
         if held.any():
             df = df.filter(~held)
-    return df.drop("_malformed", "_reason").lazy()
+    return df.drop("_malformed", "_reason").lazy(), evidence
 
 
-def _vintage_codes(settings: Settings, year: int) -> set[str] | None:
-    """Industry codes of the year's NAICS vintage when a complete list is staged (else None)."""
-    from pipelines.harmonise import cbp_naics_vintage
+def _vintage_codes(settings: Settings) -> dict[str, set[str]]:
+    """Industry codes of every NAICS vintage with a complete list staged (empty before the
+    reference tables are staged: then the year rule decides and nothing is quarantined)."""
     from pipelines.validation import us_naics_codes
 
-    return us_naics_codes(settings).get(cbp_naics_vintage(year))
+    return us_naics_codes(settings)
 
 
 def stage_cbp(settings: Settings, year: int, geo: str = "state") -> dict[str, Any]:
@@ -174,8 +215,10 @@ def stage_cbp(settings: Settings, year: int, geo: str = "state") -> dict[str, An
     dest = cbp_staged_path(settings, year, geo)
     sidecar = dest.with_suffix(".json")
     quarantine = cbp_quarantine_path(settings, year, geo)
-    naics_codes = _vintage_codes(settings, year)
-    rules = hashlib.sha256(json.dumps(sorted(naics_codes or [])).encode()).hexdigest()[:16]
+    vintage_codes = _vintage_codes(settings)
+    rules = hashlib.sha256(
+        json.dumps({v: sorted(c) for v, c in sorted(vintage_codes.items())}).encode()
+    ).hexdigest()[:16]
     if dest.exists() and sidecar.exists() and quarantine.exists():
         prev = json.loads(sidecar.read_text())
         if (
@@ -184,12 +227,16 @@ def stage_cbp(settings: Settings, year: int, geo: str = "state") -> dict[str, An
             and prev.get("quarantine_rules") == rules
         ):
             return {"rows": prev["rows"], "path": str(dest), "source": prev, "changed": False}
-    rows = stage_cbp_file(
+    rows, evidence = _stage_cbp_file(
         raw.path, dest, year=year, source_id=source_id, sha256=raw.sha256, location=url,
-        work_dir=settings.raw_dir / ".tmp", quarantine=quarantine, naics_codes=naics_codes,
+        work_dir=settings.raw_dir / ".tmp", quarantine=quarantine, vintage_codes=vintage_codes,
     )
+    vintage = evidence.record()
+    # The archive keeps what the file was found to be, beside what it is (append-only manifest).
+    RawArchive(settings.raw_dir).record_naics_vintage(source_id, raw.sha256, vintage)
     rec = {
-        **_record(raw), "rows": rows, "year": year, "geo": geo, "parser_version": PARSER_VERSION,
+        **_record(raw), "naics_vintage": vintage["naics_vintage"], "naics_vintage_evidence": vintage,
+        "rows": rows, "year": year, "geo": geo, "parser_version": PARSER_VERSION,
         "quarantine_rules": rules, "quarantined": pl.scan_parquet(quarantine).select(pl.len()).collect().item(),
     }
     _write_json(sidecar, rec)
@@ -199,18 +246,30 @@ def stage_cbp(settings: Settings, year: int, geo: str = "state") -> dict[str, An
 def stage_cbp_file(
     raw_zip: Path, dest: Path, *, year: int, source_id: str, sha256: str, location: str,
     work_dir: Path | None = None, quarantine: Path | None = None, naics_codes: set[str] | None = None,
+    vintage_codes: Mapping[str, set[str]] | None = None,
 ) -> int:
     """One raw CBP zip → harmonised staged Parquet at `dest` (atomic); returns the row count.
 
     The same path the assets run, usable on files outside the archive (benchmarks)."""
+    return _stage_cbp_file(
+        raw_zip, dest, year=year, source_id=source_id, sha256=sha256, location=location, work_dir=work_dir,
+        quarantine=quarantine, naics_codes=naics_codes, vintage_codes=vintage_codes,
+    )[0]  # fmt: skip
+
+
+def _stage_cbp_file(
+    raw_zip: Path, dest: Path, *, year: int, source_id: str, sha256: str, location: str,
+    work_dir: Path | None = None, quarantine: Path | None = None, naics_codes: set[str] | None = None,
+    vintage_codes: Mapping[str, set[str]] | None = None,
+) -> tuple[int, VintageEvidence]:
     if work_dir is not None:
         work_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=work_dir) as work:
-        lf = parse_cbp_file(
+        lf, evidence = parse_cbp_file_vintage(
             raw_zip, year=year, source_id=source_id, sha256=sha256, location=location, work_dir=Path(work),
-            quarantine=quarantine, naics_codes=naics_codes,
+            quarantine=quarantine, naics_codes=naics_codes, vintage_codes=vintage_codes,
         )
-        return _atomic_parquet(lf, dest)
+        return _atomic_parquet(lf, dest), evidence
 
 
 def stage_cbp_years(
@@ -242,5 +301,6 @@ def staged_sources(settings: Settings) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = json.loads(ref.read_text()) if ref.exists() else []
     for p in staged_cbp_paths(settings):
         rec = json.loads(p.with_suffix(".json").read_text())
+        # The detected NAICS vintage stays in the source entry: the release names each file's vintage.
         out.append({k: v for k, v in rec.items() if k not in {"rows", "year", "geo", "parser_version", "quarantine_rules", "quarantined"}})
     return out

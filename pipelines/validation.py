@@ -536,7 +536,9 @@ def validate_table(
     cols = [d[0] for d in con.execute(f"SELECT * FROM {table} LIMIT 0").description]
     parts = []
     rows = int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
-    if by and by in cols:
+    if not (suite.by_engine("gx") or suite.by_engine("schema")):
+        pass  # SQL checks only (e.g. cluster_mapping): no frame to fetch
+    elif by and by in cols:
         keys = [r[0] for r in con.execute(f"SELECT DISTINCT {by} FROM {table} ORDER BY 1").fetchall()]
         for k in keys:
             part = fetch_frame(con, f"SELECT * FROM {table} WHERE {by} IS NOT DISTINCT FROM $k", {"k": k})
@@ -807,6 +809,7 @@ def cbp_quarantine_split(
 
 US_WAREHOUSE_SUITES = {
     "harmonised": "industry_employment",
+    "cluster_mapping": "industry_employment",
     "cluster_indicators": "cluster_indicators",
     "region_indicators": "region_indicators",
 }
@@ -818,40 +821,47 @@ US_REFERENCE_SUITES = {
 
 
 def us_naics_codes(settings) -> dict[str, set[str]]:
-    """Allowed industry codes per NAICS vintage, for vintages with a complete 6-digit code list
-    staged (the concordance: 2002–2022). Empty when the reference tables are not staged yet."""
+    """Allowed industry codes per NAICS vintage, for vintages with a 6-digit code list staged
+    (the concordance: 2002–2022; NAICS 1997: the 1997 cluster definitions). Empty when the
+    reference tables are not staged yet."""
     from pipelines import stage
 
     return naics_codes_from(stage.reference_dir(settings))
 
 
 def naics_codes_from(reference_dir: Path) -> dict[str, set[str]]:
-    """us_naics_codes for a reference-table folder (also used by the benchmarks)."""
+    """us_naics_codes for a reference-table folder (also used by the benchmarks).
+
+    A vintage the concordance lacks (NAICS 1997) gets the codes of its cluster definitions: they
+    cover every 6-digit code of the 1997-coded CBP files (checked on the mirror's 2000–2002
+    files), and without a list the vintage could not be detected nor its unknown codes held."""
     path = reference_dir / "naics_concordance.parquet"
     if not path.exists():
         return {}
     conc = pl.read_parquet(path)
     defs_path = reference_dir / "cluster_naics.parquet"
     defs = pl.read_parquet(defs_path) if defs_path.exists() else None
-    out: dict[str, set[str]] = {}
-    for col in conc.columns:
-        if not col.startswith("naics_"):
-            continue
-        vintage = col.split("_", 1)[1]
-        six = set(conc[col].drop_nulls().to_list())
-        if defs is not None:
-            six |= set(defs.filter(pl.col("naics_vintage") == vintage)["naics"].to_list())
-        out[vintage] = expand_naics(six)
-    return out
+    six_by_vintage: dict[str, set[str]] = {
+        col.split("_", 1)[1]: set(conc[col].drop_nulls().to_list()) for col in conc.columns if col.startswith("naics_")
+    }
+    if defs is not None:
+        for vintage, codes in defs.group_by("naics_vintage").agg("naics").iter_rows():
+            six_by_vintage.setdefault(vintage, set()).update(codes)
+    return {v: expand_naics(six) for v, six in six_by_vintage.items()}
 
 
-def cbp_year_params(settings, years: Iterable[int]) -> dict[str, Any]:
+def cbp_year_params(settings, years: Iterable[int], geo: str = "state") -> dict[str, Any]:
+    """Per-year code lists of the cbp_parsed suite: those of the NAICS vintage detected in the
+    staged file (its sidecar), else the year rule's."""
+    from pipelines import stage
     from pipelines.harmonise import cbp_naics_vintage
 
     codes = us_naics_codes(settings)
     params: dict[str, Any] = {}
     for y in years:
-        v = cbp_naics_vintage(y)
+        sidecar = stage.cbp_staged_path(settings, y, geo).with_suffix(".json")
+        detected = json.loads(sidecar.read_text()).get("naics_vintage") if sidecar.exists() else None
+        v = detected or cbp_naics_vintage(y)
         params[f"classifications@{y}"] = [f"NAICS{v}"]
         if v in codes:
             params[f"naics_codes@{y}"] = codes[v]
@@ -866,7 +876,7 @@ def validate_cbp_year(settings, year: int, geo: str = "state", *, use_cache: boo
     if not path.exists():
         raise FileNotFoundError(f"CBP {year} not staged ({path})")
     suite = load_suite("cbp_parsed")
-    params = cbp_year_params(settings, [year])
+    params = cbp_year_params(settings, [year], geo)
     fp = fingerprint(suite, sha256_file(path), params)
 
     def run() -> SuiteResult:
@@ -917,6 +927,8 @@ def validate_warehouse_table(
     tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     if "clusters" in tables and "cluster_codes" not in params:
         params["cluster_codes"] = {r[0] for r in con.execute("SELECT cluster_code FROM clusters").fetchall()}
+    if "cluster_naics" in tables:  # the cluster_mapping gate reads it: a new definition re-validates
+        params.setdefault("cluster_naics_fingerprint", table_fingerprint(con, "cluster_naics"))
     suite = load_suite(suite_name)
     fp = fingerprint(suite, table_fingerprint(con, table), params)
     return cached(
@@ -943,14 +955,23 @@ def validate_us(settings, con: duckdb.DuckDBPyConnection | None = None) -> list[
     for geo in settings.cbp_geos:
         for y in settings.cbp_years:
             results.append(validate_cbp_year(settings, y, geo))
+    params = us_warehouse_params()
     if con is None:
         from pipelines.warehouse import connect
 
         with connect(settings, read_only=True) as c:
-            results += [validate_warehouse_table(settings, c, s) for s in US_WAREHOUSE_SUITES]
+            results += [validate_warehouse_table(settings, c, s, params=params) for s in US_WAREHOUSE_SUITES]
     else:
-        results += [validate_warehouse_table(settings, con, s) for s in US_WAREHOUSE_SUITES]
+        results += [validate_warehouse_table(settings, con, s, params=params) for s in US_WAREHOUSE_SUITES]
     return results
+
+
+def us_warehouse_params() -> dict[str, Any]:
+    """Runtime parameters of the US warehouse suites: the release parameters they gate on
+    (pipelines.indicators.DEFAULT_PARAMS, recorded in every release)."""
+    from pipelines.indicators import DEFAULT_PARAMS
+
+    return {"max_unmapped_share": DEFAULT_PARAMS["max_unmapped_share"]}
 
 
 @dataclass

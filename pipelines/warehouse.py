@@ -13,7 +13,12 @@ from pipelines import families, stage, stage_eu, validation
 from pipelines.catalog import maps
 from pipelines.config import Settings
 from pipelines.indicators import DEFAULT_PARAMS, build_cluster_tables
-from pipelines.notes import write_coverage_notes, write_release_notes, years_present
+from pipelines.notes import (
+    naics_vintage_notes,
+    write_coverage_notes,
+    write_release_notes,
+    years_present,
+)
 from pipelines.publish import ReleaseResult, publish_release
 from pipelines.sources import census_api
 
@@ -168,6 +173,14 @@ def build_eu_indicators(settings: Settings, params: Mapping[str, Any] | None = N
     return counts
 
 
+def _write_note(dest: Path, text: str | None) -> Path | None:
+    if text is None:
+        return None
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(text)
+    return dest
+
+
 def publish_us_release(
     settings: Settings, params: Mapping[str, Any] | None = None, *, force_new: bool = False
 ) -> ReleaseResult:
@@ -197,6 +210,7 @@ def publish_us_release(
         notes = write_release_notes(con, settings.warehouse / "notes" / "lq_worked_example.md")
         coverage_md, six_digit = write_coverage_notes(con, sources, settings.warehouse / "notes" / "coverage.md")
         family_notes = families.write_family_notes(con, settings.warehouse)  # notes/<family>_worked_example.md
+        vintages = _write_note(settings.warehouse / "notes" / "naics_vintages.md", naics_vintage_notes(con, sources))
         nat = ", ".join(sorted(str(r[0]) for r in con.execute("SELECT DISTINCT national_reference FROM cluster_indicators").fetchall()))
         tables = {name: con.table(name) for name in US_RELEASE_TABLES}
         tables["custom_regions"] = con.table("custom_regions")
@@ -224,11 +238,15 @@ def publish_us_release(
                     "six_digit": six_digit,
                 },
                 "validation": checked.metadata,
-                "notes": ["notes/coverage.md", *(["notes/lq_worked_example.md"] if notes else []), *family_notes],
+                "notes": [
+                    "notes/coverage.md", *(["notes/lq_worked_example.md"] if notes else []),
+                    *(["notes/naics_vintages.md"] if vintages else []), *family_notes,
+                ],
             },
             extra_files={
                 **checked.files, "notes/coverage.md": coverage_md,
-                **({"notes/lq_worked_example.md": notes} if notes else {}), **family_notes, **map_files,
+                **({"notes/lq_worked_example.md": notes} if notes else {}),
+                **({"notes/naics_vintages.md": vintages} if vintages else {}), **family_notes, **map_files,
             },
             force_new=force_new,
         )

@@ -9,15 +9,25 @@
 -- strong (traded, per year × region type × cluster, among regions with emp > 0):
 --   lq ≥ P[$strong_lq_pct](lq) AND emp > P[$size_pct](emp) AND est > P[$size_pct](est) AND lq ≥ $min_lq
 -- strong10: the same with P[$strong10_lq_pct](lq). Percentiles interpolate linearly.
+-- definition_vintage: the NAICS vintage(s) of the cluster definitions used in the year (from
+-- cluster_totals; NULL for totals without it). vintage_break: the growth window base_year → year
+-- spans a change of definition vintage, so cagr and job_creation mix two definitions.
 WITH t AS (
     SELECT
         ct.year, ct.region_type, ct.region_code, ct.cluster_code, c.traded,
         CAST(ct.emp AS DOUBLE) AS emp,
         CAST(ct.emp_reported AS DOUBLE) AS emp_reported,
         CAST(ct.est AS DOUBLE) AS est,
-        CAST(ct.payroll AS DOUBLE) AS payroll
+        CAST(ct.payroll AS DOUBLE) AS payroll,
+        ct.definition_vintage
     FROM cluster_totals AS ct
     JOIN clusters AS c USING (cluster_code)
+),
+year_vintage AS (
+    SELECT year, string_agg(DISTINCT definition_vintage, ',' ORDER BY definition_vintage) AS definition_vintage
+    FROM t
+    WHERE definition_vintage IS NOT NULL
+    GROUP BY year
 ),
 region_base AS (
     SELECT year, region_type, region_code, traded, sum(emp) AS region_base_emp
@@ -115,10 +125,14 @@ qualified AS (
         f.base_emp,
         b.emp > 0 AND b.emp > p.emp_p AND b.est > p.est_p AND b.lq >= $min_lq AS qualifies,
         p.lq_p_strong,
-        p.lq_p_strong10
+        p.lq_p_strong10,
+        yv.definition_vintage AS year_vintage,
+        bv.definition_vintage AS base_vintage
     FROM base AS b
     LEFT JOIN pct AS p USING (year, region_type, cluster_code)
     LEFT JOIN firsts AS f USING (region_type, region_code, cluster_code)
+    LEFT JOIN year_vintage AS yv ON yv.year = b.year
+    LEFT JOIN year_vintage AS bv ON bv.year = f.base_year
 )
 SELECT
     year,
@@ -149,6 +163,8 @@ SELECT
         WHEN year > base_year AND base_emp > 0 AND emp >= 0
             THEN power(emp / base_emp, 1.0 / (year - base_year)) - 1
     END AS cagr,
+    year_vintage AS definition_vintage,
+    CASE WHEN year > base_year THEN year_vintage <> base_vintage END AS vintage_break,
     rank() OVER (PARTITION BY year, region_type, cluster_code ORDER BY emp DESC NULLS LAST)
         AS emp_rank,
     rank() OVER (PARTITION BY year, region_type, cluster_code ORDER BY lq DESC NULLS LAST)

@@ -1,8 +1,10 @@
 -- Cluster totals per year × region × cluster, from the harmonised industry table.
 -- Inputs: industry_employment (harmonised long table), cluster_naics (definitions by NAICS vintage,
 -- with apportioning weights for codes derived through the concordance).
--- Rule: 6-digit NAICS rows, all legal forms (lfo '-'); the definition vintage follows the year as
--- clustermapping.us does (macro definition_vintage in sql/macros.sql).
+-- Rule: 6-digit NAICS rows, all legal forms (lfo '-'), joined to the cluster definitions of the
+-- row's own NAICS vintage (its file's, detected at staging; macro naics_vintage in sql/macros.sql).
+-- definition_vintage: the vintage(s) of the definitions used in the year (comma-separated when
+-- files of one year differ), for the growth flag of sql/cluster_indicators.sql.
 -- Apportioned sums are rounded to 1e-6 so that the order DuckDB adds in (not fixed) cannot
 -- move a value across a percentile threshold between two runs on the same input.
 -- Withheld values are NULL and SUM skips them, so emp_reported and payroll cover reported cells only.
@@ -14,7 +16,7 @@ WITH ind AS NOT MATERIALIZED (
     SELECT
         year, region_type, region_code, industry_code AS naics,
         emp, emp_reported, est, payroll, qp1, emp_imputed,
-        definition_vintage(year) AS naics_vintage
+        naics_vintage(classification) AS naics_vintage
     FROM industry_employment
     WHERE classification LIKE 'NAICS%' AND lfo = '-' AND industry_level = 6
 ),
@@ -36,9 +38,14 @@ JOIN cluster_naics AS d
     ON d.naics_vintage = i.naics_vintage AND d.naics = i.naics
 GROUP BY ALL
 ),
+regions AS (
+    SELECT year, region_type, region_code, string_agg(DISTINCT naics_vintage, ',' ORDER BY naics_vintage) AS definition_vintage
+    FROM ind
+    GROUP BY ALL
+),
 frame AS (
-    SELECT r.year, r.region_type, r.region_code, c.cluster_code
-    FROM (SELECT DISTINCT year, region_type, region_code FROM ind) AS r
+    SELECT r.year, r.region_type, r.region_code, r.definition_vintage, c.cluster_code
+    FROM regions AS r
     CROSS JOIN (SELECT DISTINCT cluster_code FROM cluster_naics) AS c
 )
 SELECT
@@ -52,6 +59,7 @@ SELECT
     CASE WHEN s.year IS NULL THEN 0 ELSE s.payroll END AS payroll,
     CASE WHEN s.year IS NULL THEN 0 ELSE s.qp1 END AS qp1,
     coalesce(s.n_industries, 0) AS n_industries,
-    coalesce(s.n_imputed, 0) AS n_imputed
+    coalesce(s.n_imputed, 0) AS n_imputed,
+    f.definition_vintage
 FROM frame AS f
 LEFT JOIN sums AS s USING (year, region_type, region_code, cluster_code)

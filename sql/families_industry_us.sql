@@ -1,6 +1,6 @@
 -- Industry pieces for the diversification family (US side): region × year × 6-digit NAICS ×
 -- cluster employment, the same rows and definitions as sql/cluster_totals.sql (6-digit, all
--- legal forms, the year's definition vintage, apportioning weights), plus the custom regions
+-- legal forms, the definitions of the row's own NAICS vintage, apportioning weights), plus the custom regions
 -- summed from their members' rows (custom_regions.members of base_type).
 WITH base AS (
     SELECT
@@ -8,7 +8,7 @@ WITH base AS (
         i.emp * d.weight AS emp
     FROM industry_employment AS i
     JOIN cluster_naics AS d
-        ON d.naics_vintage = definition_vintage(i.year) AND d.naics = i.industry_code
+        ON d.naics_vintage = naics_vintage(i.classification) AND d.naics = i.industry_code
     WHERE i.classification LIKE 'NAICS%' AND i.lfo = '-' AND i.industry_level = 6
 ),
 members AS (

@@ -16,14 +16,15 @@
 -- regions, is compared with that one reference. is_ref marks the rows it sums, so that growth
 -- over a window can be taken on the reference cells present at both ends (the mirror's EU
 -- country rows come and go between years; a sum over a changing set is not growth).
--- vintage: the cluster-definition vintage of the row's year. THE ONE PLACE windows get their
--- vintage_break flag from: US years follow definition_vintage (sql/macros.sql); EU rows are NACE
--- Rev.2 throughout. (When cluster_indicators carries its own vintage-break column, switch here.)
+-- vintage: the cluster-definition vintage of the row. THE ONE PLACE windows get their
+-- vintage_break flag from: US rows carry cluster_indicators.definition_vintage (the NAICS vintage
+-- detected in the year's files, sql/cluster_totals.sql); EU rows are NACE Rev.2 throughout.
 WITH src AS (
     SELECT
         CAST(year AS INTEGER) AS year, region_type, region_code, cluster_code,
         cluster_type = 'traded' AS traded,
-        CAST(emp AS DOUBLE) AS emp, CAST(lq AS DOUBLE) AS lq, strong, CAST(est AS DOUBLE) AS est
+        CAST(emp AS DOUBLE) AS emp, CAST(lq AS DOUBLE) AS lq, strong, CAST(est AS DOUBLE) AS est,
+        definition_vintage
     FROM family_source
 ),
 pct AS (
@@ -95,7 +96,7 @@ SELECT
     ft.ref_total_emp,
     rb.region_base_emp,
     rt.region_total_emp,
-    CASE WHEN $side = 'eu' THEN 'NACE Rev.2' ELSE definition_vintage(r.year) END AS vintage
+    CASE WHEN $side = 'eu' THEN 'NACE Rev.2' ELSE r.definition_vintage END AS vintage
 FROM rule AS r
 LEFT JOIN ref AS f ON f.year = r.year AND f.cluster_code = r.cluster_code
 LEFT JOIN ref_base AS fb ON fb.year = r.year AND fb.traded = r.traded

@@ -1,13 +1,9 @@
 -- Shared SQL rules, created before the indicator families run (pipelines.indicators).
--- Cluster-definition vintage of a CBP year, as clustermapping.us maps years to NAICS vintages:
--- < 2003: 1997, < 2008: 2002, < 2013: 2007, < 2017: 2012; then the 2017 and 2022 definitions
--- derived from 2012 through the concordance.
-CREATE OR REPLACE MACRO definition_vintage(y) AS
-    CASE
-        WHEN y < 2003 THEN '1997'
-        WHEN y < 2008 THEN '2002'
-        WHEN y < 2013 THEN '2007'
-        WHEN y < 2017 THEN '2012'
-        WHEN y < 2022 THEN '2017'
-        ELSE '2022'
-    END;
+-- NAICS vintage of a harmonised row: the file's own vintage, detected from its codes at staging
+-- (pipelines.harmonise.detect_naics_vintage, the year rule as the prior) and carried in
+-- `classification` ('NAICS2012' → '2012'). Rows are joined to the cluster definitions of that
+-- vintage (2017 and 2022: derived from 2012 through the concordance, weights in cluster_naics).
+-- There is deliberately no year → vintage rule here: the year rule lives once, in
+-- pipelines.harmonise.cbp_naics_vintage.
+CREATE OR REPLACE MACRO naics_vintage(classification) AS
+    CASE WHEN classification SIMILAR TO 'NAICS[0-9]{4}' THEN substr(classification, 6) END;

@@ -1,9 +1,10 @@
--- 6-digit industries that no cluster definition covers for their year's vintage (reported, not
--- silently dropped). One row per year × classification × code with the employment it carries.
+-- 6-digit industries that no cluster definition covers in their own NAICS vintage (the file's,
+-- detected at staging; reported, not silently dropped). One row per year × classification ×
+-- region type × code with the employment it carries.
 WITH ind AS (
     SELECT
         year, classification, region_type, industry_code AS naics, emp,
-        definition_vintage(year) AS naics_vintage
+        naics_vintage(classification) AS naics_vintage
     FROM industry_employment
     WHERE classification LIKE 'NAICS%' AND lfo = '-' AND industry_level = 6
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
+from pipelines.harmonise import cbp_naics_vintage
 from pipelines.indicators import register_frame
 
 
@@ -33,6 +34,8 @@ def indicator_rows(
                     "lq": (lq or {}).get((region, cluster), [1.0] * len(years))[i],
                     "strong": (strong or {}).get((region, cluster), [False] * len(years))[i],
                     "payroll": None,
+                    # the definitions' vintage, as sql/cluster_totals.sql carries it (year rule here)
+                    "definition_vintage": cbp_naics_vintage(y),
                 }
             )
     return pl.DataFrame(
@@ -48,6 +51,7 @@ def indicator_rows(
             "lq": pl.Float64,
             "strong": pl.Boolean,
             "payroll": pl.Float64,
+            "definition_vintage": pl.String,
         },
     )
 

@@ -82,7 +82,7 @@ def test_parts_add_up_to_the_change_exactly():
 
 def test_vintage_break_follows_the_definition_vintage():
     df = _shift_share()
-    # 2002 is a NAICS 1997-definition year, 2003 and 2004 NAICS 2002 (sql/macros.sql).
+    # 2002 rows carry the NAICS 1997 definitions, 2003 and 2004 NAICS 2002 (cluster_indicators.definition_vintage).
     assert _row(df, "A", "1", 2002, 2004)["vintage_break"] is True
     assert _row(df, "A", "1", 2002, 2003)["vintage_break"] is True
     assert _row(df, "A", "1", 2003, 2004)["vintage_break"] is False

@@ -95,6 +95,15 @@ def test_refresh_publishes_a_release_and_an_unchanged_rerun_publishes_nothing(mi
         ids = {s["title"] for s in pkg["sources"]}
         assert {"census/cbp/state/2010", "clustermapping/cluster_naics_definitions", "eurostat/sbs_r_nuts06_r2"} <= ids
         assert all(s["sha256"] and s["attribution"] for s in pkg["sources"])
+        # Each CBP file's NAICS vintage, as found in its codes, and the gate's threshold (issue 11).
+        cbp_src = {s["title"]: s for s in pkg["sources"] if s["title"].startswith("census/cbp/state/")}
+        assert {t: s["naics_vintage"] for t, s in cbp_src.items()} == {f"census/cbp/state/{y}": "2007" for y in (2010, 2011)}
+        assert all(s["naics_vintage_evidence"]["shares"]["2007"] == 1.0 for s in cbp_src.values())
+        assert pkg["parameters"]["max_unmapped_share"] == 0.01
+        assert "notes/naics_vintages.md" in pkg["notes"]
+        assert "same definitions" in (path / "notes/naics_vintages.md").read_text()
+        assert {"weight", "derived_from"} <= set(pl.read_parquet(path / "data/cluster_naics.parquet").columns)
+        assert ci["vintage_break"].drop_nulls().to_list() == [False] * ci.filter(pl.col("year") == 2011).height
         res = {r["name"]: r for r in pkg["resources"]}
         assert res["cluster_indicators"]["schema"]["primaryKey"] == ["year", "region_type", "region_code", "cluster_code"]
         lq = next(f for f in res["cluster_indicators"]["schema"]["fields"] if f["name"] == "lq")

@@ -127,6 +127,10 @@ def _cbp_checks(geo: str) -> dg.AssetChecksDefinition:
                 "cbp_quarantine", asset=asset, blocking=False,
                 description="Rows set aside during harmonisation (negative counts, NAICS codes unknown in the vintage).",
             ),
+            dg.AssetCheckSpec(
+                "cbp_naics_vintage", asset=asset, blocking=False,
+                description="NAICS vintage detected in each file's codes; warns where it is not the year rule's.",
+            ),
         ],
         name=f"{asset}_checks",
         description=f"cbp_parsed suite on each staged CBP {geo} year, and the quarantine report.",
@@ -161,8 +165,36 @@ def _cbp_checks(geo: str) -> dg.AssetChecksDefinition:
                 ),
             },
         )
+        yield _vintage_check(asset, settings, years, geo)
 
     return _checks
+
+
+def _vintage_check(asset: str, settings: Settings, years: list[int], geo: str) -> dg.AssetCheckResult:
+    """Per staged year: the NAICS vintage its codes say, the year rule's, and the shares behind it
+    (from the staging sidecar). Fails (warning) where the two disagree: the file is mapped by its
+    codes, but a reader should know."""
+    import json
+
+    from pipelines import stage
+
+    rows = []
+    for y in years:
+        side = stage.cbp_staged_path(settings, y, geo).with_suffix(".json")
+        ev = json.loads(side.read_text()).get("naics_vintage_evidence") if side.exists() else None
+        if ev:
+            rows.append({"year": y, "naics_vintage": ev["naics_vintage"], "year_rule": ev["year_rule"], "shares": ev["shares"]})
+    disagree = [r for r in rows if r["naics_vintage"] != r["year_rule"]]
+    return dg.AssetCheckResult(
+        asset_key=asset,
+        check_name="cbp_naics_vintage",
+        passed=not disagree,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "disagreeing_years": dg.MetadataValue.json([r["year"] for r in disagree]),
+            "vintages": dg.MetadataValue.md(validation.markdown_table(rows, 50) or "(none staged)"),
+        },
+    )
 
 
 CBP_CHECKS_BY_GEO = {geo: _cbp_checks(geo) for geo in CBP_GEOS}
@@ -207,10 +239,18 @@ def table_suite_checks(
     return _checks
 
 
+def _us_params(settings: Settings) -> Mapping[str, Any]:
+    return validation.us_warehouse_params()
+
+
+# Includes the blocking cluster_mapping gate (sql/checks/unmapped_share.sql): 6-digit employment
+# mapped to no cluster above max_unmapped_share of a geography-year stops the release.
 warehouse_checks = table_suite_checks(
     "warehouse_checks",
     validation.US_WAREHOUSE_SUITES,
-    description="Expectation suites and SQL checks on the DuckDB indicator tables (one year at a time).",
+    params=_us_params,
+    description="Expectation suites and SQL checks on the DuckDB indicator tables (one year at a time), "
+    "including the cluster_mapping gate (unmapped 6-digit employment ≤ max_unmapped_share).",
 )
 def _eu_params(settings: Settings) -> Mapping[str, Any]:
     from pipelines.stage_eu import eu_code_lists
