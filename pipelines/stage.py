@@ -129,7 +129,13 @@ def parse_cbp_file(
     lf, layout = cbp.scan_cbp(member, source_id, location)
     # Parse the text once (only the used columns), then check, quarantine and harmonise it in a
     # single pass; the text is read again only to describe rows that fail (rare).
-    text = lf.collect()
+    try:
+        text = lf.collect()
+    except pl.exceptions.PolarsError as exc:  # e.g. a row with more fields than the header
+        cbp.raise_ragged(member, layout, source_id, location)
+        raise SourceError(source_id, location, f"{member.name}: unreadable CSV: {exc}") from exc
+    cbp.check_fields(text, member, layout, source_id, location)  # short/long rows, header only
+    text = text.drop("_short")
     rules = cbp_row_rules(layout, year=year, naics_codes=naics_codes, quarantine=quarantine is not None)
     df = harmonise_cbp(text.lazy(), layout, year=year, source_id=source_id, sha256=sha256, rules=rules).collect()
     held = df["_reason"].is_not_null()
