@@ -45,6 +45,18 @@ def parse_geos(spec: str) -> tuple[str, ...]:
 _MEMORY = re.compile(r"^[0-9]+(\.[0-9]+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
 
 
+DEFAULT_MAX_SHRINK = 0.2
+
+
+def _max_shrink(value: str | None) -> float:
+    if not value:
+        return DEFAULT_MAX_SHRINK
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"OBSERVATORY_MAX_SHRINK must be a share between 0 and 1, got {value!r}") from None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where the pipeline reads and writes; one instance per process, built from env vars."""
@@ -62,8 +74,13 @@ class Settings:
     # DuckDB's memory cap for the warehouse: beyond it, joins, aggregates and sorts spill to
     # disk (observatory.duckdb.tmp) instead of growing with the years processed.
     duckdb_memory_limit: str = "3.5GB"
+    # Blocking completeness check: a CBP year × geography whose rows or employment fall by more
+    # than this share against the previous release stops the release (sql/checks/shrink_vs_previous.sql).
+    max_shrink: float = DEFAULT_MAX_SHRINK
 
     def __post_init__(self) -> None:
+        if not 0 <= self.max_shrink <= 1:
+            raise ValueError(f"OBSERVATORY_MAX_SHRINK must be a share between 0 and 1, got {self.max_shrink!r}")
         if not _MEMORY.match(self.duckdb_memory_limit):
             raise ValueError(
                 f"OBSERVATORY_DUCKDB_MEMORY_LIMIT must look like 3GB or 512MB, got {self.duckdb_memory_limit!r}"
@@ -103,6 +120,7 @@ class Settings:
             region_groups=Path(groups).resolve() if groups.strip() else None,
             eurostat=os.environ.get("OBSERVATORY_EUROSTAT", "1").lower() not in {"0", "false", "no"},
             duckdb_memory_limit=os.environ.get("OBSERVATORY_DUCKDB_MEMORY_LIMIT") or "3.5GB",
+            max_shrink=_max_shrink(os.environ.get("OBSERVATORY_MAX_SHRINK")),
         )
 
 
