@@ -108,3 +108,48 @@ def test_short_and_long_rows_that_cancel_out(tmp_path: Path) -> None:
     text = text.replace(',"63","003"\n', ',"63"\n', 1)
     msg = _error(tmp_path, text)
     assert "line 5: 27 of 26 fields" in msg and "line 6: 25 of 26 fields" in msg
+
+
+# --- Eurostat TSV -------------------------------------------------------------------------------
+
+ESID, EURL = "eurostat/sbs_r_nuts06_r2", "https://example.test/sbs_r_nuts06_r2.tsv"
+TSV = "nace_r2,indic_sb,geo\\time\t2015\t2014\t2013\nC,V11210,DE1\t12 p\t12\t: c\nC,V11210,DE2\t5\t4\t3\n"
+
+
+@pytest.mark.parametrize(
+    ("edit", "line"),
+    [
+        (lambda t: t.replace("\t12\t: c\n", "\n"), "line 2: 2 of 4 fields"),  # two cells missing
+        (lambda t: t.replace("\t4\t3\n", "\t4\t3\t2\n"), "line 3: 5 of 4 fields"),  # one cell too many
+    ],
+    ids=["missing-cells", "extra-cell"],
+)
+def test_eurostat_row_with_missing_or_extra_cells(tmp_path: Path, edit, line: str) -> None:
+    from pipelines.sources import eurostat
+
+    p = tmp_path / "sbs.tsv"
+    p.write_text(edit(TSV))
+    with pytest.raises(SourceError) as err:
+        eurostat.parse_tsv(p, ESID, EURL).collect()
+    msg = str(err.value)
+    assert ESID in msg and EURL in msg and "sbs.tsv" in msg and line in msg, msg
+
+
+def test_eurostat_withheld_cells_stay_null_and_good_rows_parse(tmp_path: Path) -> None:
+    from pipelines.sources import eurostat
+
+    p = tmp_path / "sbs.tsv"
+    p.write_text(TSV + "\n")  # a trailing blank line is not a row
+    df = eurostat.parse_tsv(p, ESID, EURL).collect()
+    assert df.height == 6 and df["value"].null_count() == 1
+    assert df.filter(pl.col("value").is_null())["flags"].to_list() == ["c"]
+
+
+def test_eurostat_row_without_key_is_malformed(tmp_path: Path) -> None:
+    from pipelines.sources import eurostat
+
+    p = tmp_path / "sbs.tsv"
+    p.write_text(TSV + "\t1\t2\t3\n")
+    with pytest.raises(SourceError, match="malformed TSV") as err:
+        eurostat.parse_tsv(p, ESID, EURL).collect()
+    assert "4" in str(err.value)  # its line
