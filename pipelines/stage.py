@@ -28,7 +28,7 @@ REFERENCE_TABLES = (
     "clusters", "cluster_naics", "naics_cluster_splits", "subclusters", "naics_subclusters",
     "related_clusters", "regions", "region_members", "naics_concordance",
 )  # fmt: skip
-PARSER_VERSION = "1"
+PARSER_VERSION = "2"  # 2: short/long rows rejected, file line numbers in size-class files
 
 
 def _record(raw: RawFile) -> dict[str, Any]:
@@ -140,19 +140,21 @@ def parse_cbp_file(
     df = harmonise_cbp(text.lazy(), layout, year=year, source_id=source_id, sha256=sha256, rules=rules).collect()
     held = df["_reason"].is_not_null()
     malformed = df["_malformed"] & ~held
+    # Each row's line in the file (scan_cbp numbers them when it filters rows out).
+    line = text["_line"].cast(pl.Int64) if "_line" in text.columns else pl.int_range(2, text.height + 2, eager=True)
     if malformed.any():
-        lined = text.with_row_index("line", offset=2).filter(~held)
-        cbp.check_rows(lined.lazy(), layout, source_id, location)  # raises, naming the rows
-        lines = (malformed.arg_true() + 2).head(10).to_list()
-        raise SourceError(source_id, location, "malformed CBP rows", rows=f"lines {lines}")
+        lined = text.drop("_line", strict=False).with_columns(line.alias("line")).filter(~held)
+        cbp.check_rows(lined.lazy(), layout, source_id, location, member.name)  # raises, naming the rows
+        lines = line.filter(malformed).head(10).to_list()
+        raise SourceError(source_id, location, f"{member.name}: malformed CBP rows", rows=f"lines {lines}")
     if quarantine is not None:
         from pipelines.validation import quarantine_rows
 
         tagged = pl.concat(
             [
-                text.filter(held),
+                text.drop("_line", strict=False).filter(held),
                 df.filter(held).select("region_code", "industry_code", "_reason"),
-                (held.arg_true() + 2).alias("_line").to_frame(),
+                line.filter(held).alias("_line").to_frame(),
             ],
             how="horizontal",
         )

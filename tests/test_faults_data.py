@@ -153,3 +153,18 @@ def test_eurostat_row_without_key_is_malformed(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="malformed TSV") as err:
         eurostat.parse_tsv(p, ESID, EURL).collect()
     assert "4" in str(err.value)  # its line
+
+
+def test_quarantine_and_errors_give_the_file_line_in_size_class_files(tmp_path: Path) -> None:
+    """US files carry employment-size rows that are dropped before the row rules: the line
+    reported must still be the row's line in the file, not its position among the kept rows."""
+    text = US_2019.replace('"336411","C","001","G",170000', '"336411","C","001","G",-5')
+    q = tmp_path / "q.parquet"
+    z = write_zip(tmp_path / "cbp19us.zip", "cbp19us.txt", text)
+    parse_cbp_file(z, year=2019, source_id="census/cbp/us/2019", sha256="0" * 64, location=URL,
+                   work_dir=tmp_path / "w", quarantine=q).collect()  # fmt: skip
+    held = pl.read_parquet(q)
+    assert held["line"].to_list() == [5] and held["reason"].to_list() == ["negative emp"]
+    bad = US_2019.replace('"336411","C","001","G",170000', '"336411","C","001","G",1x0')
+    msg = _error(tmp_path / "b", bad, member="cbp19us.txt", year=2019)
+    assert "line 5:" in msg, msg

@@ -236,12 +236,16 @@ def scan_cbp(path: Path, source: str, location: str) -> tuple[pl.LazyFrame, CbpL
         infer_schema=False,
         encoding="utf8-lossy",
         new_columns=list(layout.columns),
+        # Rows are filtered below: keep each row's own line number for errors and quarantine.
+        row_index_name="_line" if layout.size_class_column else None,
+        row_index_offset=2,
     )
     if layout.size_class_column:
         lf = lf.filter(pl.col(layout.size_class_column).str.strip_chars() == "001")
     kept = tuple(c for c in layout.columns if c in USED_COLUMNS)
     short = pl.col(layout.last_column).is_null().alias("_short")
-    return lf.select(*kept, short), replace(layout, columns=kept)
+    line = ["_line"] if layout.size_class_column else []
+    return lf.select(*kept, short, *line), replace(layout, columns=kept)
 
 
 def malformed_rows(lf: pl.LazyFrame, layout: CbpLayout, limit: int = 10) -> pl.DataFrame:
@@ -282,7 +286,8 @@ def malformed_rows(lf: pl.LazyFrame, layout: CbpLayout, limit: int = 10) -> pl.D
     )
 
 
-def check_rows(lf: pl.LazyFrame, layout: CbpLayout, source: str, location: str) -> None:
+def check_rows(lf: pl.LazyFrame, layout: CbpLayout, source: str, location: str, member: str = "") -> None:
+    """Raise a SourceError naming (up to 10) malformed rows with their line and cells."""
     bad = malformed_rows(lf, layout)
     if bad.height:
         shown = "\n".join(
@@ -291,7 +296,7 @@ def check_rows(lf: pl.LazyFrame, layout: CbpLayout, source: str, location: str) 
             for r in bad.iter_rows(named=True)
         )
         raise SourceError(
-            source, location, f"malformed CBP rows (first {bad.height} shown)", rows=shown
+            source, location, f"{member + ': ' if member else ''}malformed CBP rows (first {bad.height} shown)", rows=shown
         )
 
 
