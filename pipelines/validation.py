@@ -994,7 +994,6 @@ def completeness_params(settings) -> dict[str, Any]:
     """Runtime parameters of the `completeness` suite: the requested CBP year × geography pairs
     (with their source ids) and, per pair requested again, the previous release's row count and
     employment (from the release's own industry_employment.parquet), plus the shrink threshold."""
-    from pipelines.publish import read_latest
     from pipelines.sources import cbp
 
     pairs = [(y, CBP_REGION_TYPES[g], cbp.source_id(y, g)) for g in settings.cbp_geos for y in settings.cbp_years]
@@ -1006,28 +1005,51 @@ def completeness_params(settings) -> dict[str, Any]:
         "previous_release": "",
         "prev_year": [], "prev_region_type": [], "prev_rows": [], "prev_emp": [],
     }  # fmt: skip
-    latest = read_latest(settings.releases_dir)
-    prev_path = settings.releases_dir / str((latest or {}).get("version", "")) / "data" / "industry_employment.parquet"
-    if not latest or not prev_path.is_file():
-        return params
     wanted = pl.DataFrame({"year": params["expected_year"], "region_type": params["expected_region_type"]},
                           schema={"year": pl.Int32, "region_type": pl.String})  # fmt: skip
+    params.update(_previous_totals(settings, "industry_employment", wanted))
+    return params
+
+
+def _previous_totals(settings, table: str, wanted: pl.DataFrame | None = None) -> dict[str, Any]:
+    """count(*) and sum(emp) per year × region_type of `table` in the latest release, as the
+    parallel-list parameters of sql/checks/shrink_vs_previous.sql (only `wanted` pairs if given)."""
+    from pipelines.publish import read_latest
+
+    empty: dict[str, Any] = {"previous_release": "", "prev_year": [], "prev_region_type": [], "prev_rows": [], "prev_emp": []}
+    latest = read_latest(settings.releases_dir)
+    path = settings.releases_dir / str((latest or {}).get("version", "")) / "data" / f"{table}.parquet"
+    if not latest or not path.is_file():
+        return empty
     prev = (
-        pl.scan_parquet(prev_path)
+        pl.scan_parquet(path)
+        .filter(pl.col("region_type") != "custom")  # user-defined regions may change freely
         .group_by("year", "region_type")
         .agg(pl.len().alias("rows"), pl.col("emp").sum().alias("emp"))
-        .join(wanted.lazy(), on=["year", "region_type"], how="semi")
-        .sort("year", "region_type")
-        .collect()
     )
-    params.update(
-        previous_release=str(latest["version"]),
-        prev_year=prev["year"].to_list(),
-        prev_region_type=prev["region_type"].to_list(),
-        prev_rows=prev["rows"].to_list(),
-        prev_emp=prev["emp"].to_list(),
-    )
-    return params
+    if wanted is not None:
+        prev = prev.join(wanted.lazy(), on=["year", "region_type"], how="semi")
+    df = prev.sort("year", "region_type").collect()
+    return {
+        "previous_release": str(latest["version"]),
+        "prev_year": df["year"].to_list(),
+        "prev_region_type": df["region_type"].to_list(),
+        "prev_rows": df["rows"].to_list(),
+        "prev_emp": df["emp"].to_list(),
+    }
+
+
+def eu_completeness_params(settings) -> dict[str, Any]:
+    """Runtime parameters of the `eu_completeness` suite: the Eurostat datasets the refresh
+    fetches (those an offline mirror holds) and the previous release's totals per year × level."""
+    from pipelines.eu_clusters import DEFAULT_DATASETS, _available
+    from pipelines.sources import eurostat
+
+    return {
+        "expected_source": [eurostat.source_id(ds) for ds in DEFAULT_DATASETS if _available(settings, ds)],
+        "max_shrink": float(settings.max_shrink),
+        **_previous_totals(settings, "eu_industry_employment"),
+    }
 
 
 def validate_completeness(settings, con: duckdb.DuckDBPyConnection, *, use_cache: bool = True) -> SuiteResult:
@@ -1045,7 +1067,11 @@ def validate_eu(settings, con: duckdb.DuckDBPyConnection) -> list[SuiteResult]:
     from pipelines.stage_eu import eu_code_lists
 
     params = eu_code_lists(settings)
-    return [validate_warehouse_table(settings, con, s, t, params=params) for s, t in EU_WAREHOUSE_SUITES.items()]
+    out = [validate_warehouse_table(settings, con, s, t, params=params) for s, t in EU_WAREHOUSE_SUITES.items()]
+    out.append(
+        validate_warehouse_table(settings, con, "eu_completeness", "eu_industry_employment", params=eu_completeness_params(settings))
+    )
+    return out
 
 
 def validate_us(settings, con: duckdb.DuckDBPyConnection | None = None) -> list[SuiteResult]:

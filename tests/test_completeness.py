@@ -101,3 +101,25 @@ def test_max_shrink_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OBSERVATORY_MAX_SHRINK", "1.5")
     with pytest.raises(ValueError, match="OBSERVATORY_MAX_SHRINK"):
         Settings.from_env()
+
+
+def test_eurostat_dataset_without_rows_fails_and_eu_years_are_compared(tmp_path: Path) -> None:
+    eu = _table({2014: 4, 2015: 4}, region_type="nuts2").with_columns(pl.lit("eurostat/sbs_r_nuts06_r2").alias("source_id"))
+    ok = validation.validate_frame("eu_completeness", eu, params={"expected_source": ["eurostat/sbs_r_nuts06_r2"]})
+    assert ok.outcome("datasets_present").status == "passed"
+    params = {"expected_source": ["eurostat/sbs_r_nuts06_r2", "eurostat/sbs_r_nuts2021"]}
+    o = validation.validate_frame("eu_completeness", eu, params=params).outcome("datasets_present")
+    assert o.failed and o.sample == [{"source_id": "eurostat/sbs_r_nuts2021", "rows": 0}]
+
+    # The previous release had 2013 as well: the year vanished (0 rows) and blocks.
+    settings = Settings(warehouse=tmp_path / "wh", mirror=None)
+    rel = settings.releases_dir / "v2026.01.01"
+    (rel / "data").mkdir(parents=True)
+    prev = pl.concat([_table({2013: 4}, region_type="nuts2"), eu.drop("source_id"), _table({2015: 9}, region_type="custom")])
+    prev.write_parquet(rel / "data/eu_industry_employment.parquet")
+    (settings.releases_dir / "latest.json").write_text(json.dumps({"version": "v2026.01.01"}))
+    params = validation.eu_completeness_params(settings)
+    assert params["expected_source"] == ["eurostat/sbs_r_nuts06_r2", "eurostat/sbs_r_nuts2021"]
+    assert params["prev_year"] == [2013, 2014, 2015] and "custom" not in params["prev_region_type"]
+    o = validation.validate_frame("eu_completeness", eu, params=params).outcome("no_sharp_shrink")
+    assert o.failed and [r["year"] for r in o.sample] == [2013]

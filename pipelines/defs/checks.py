@@ -250,10 +250,21 @@ completeness_checks = table_suite_checks(
 )
 
 
+eu_completeness_checks = table_suite_checks(
+    "eu_completeness_checks",
+    {"eu_completeness": "eu_industry_employment"},
+    params=validation.eu_completeness_params,
+    description=(
+        "Blocking: every Eurostat dataset fetched has rows, and no year × NUTS level lost more than "
+        "OBSERVATORY_MAX_SHRINK of its rows or persons employed against the previous release."
+    ),
+)
+
+
 REFERENCE_CHECKS = [reference_checks]
 CBP_CHECKS = list(CBP_CHECKS_BY_GEO.values())
 WAREHOUSE_CHECKS = [warehouse_checks, completeness_checks]
-EU_CHECKS = [eu_checks]
+EU_CHECKS = [eu_checks, eu_completeness_checks]
 ALL_CHECKS = [*REFERENCE_CHECKS, *CBP_CHECKS, *WAREHOUSE_CHECKS, *EU_CHECKS]
 
 
