@@ -40,7 +40,8 @@ GOOD_CSV = (
 def zip_bytes(text: str = GOOD_CSV, member: str = "cbp11st.txt") -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr(member, text)
+        # A fixed timestamp: the same text gives the same bytes (and sha256) whenever it is zipped.
+        zf.writestr(zipfile.ZipInfo(member, date_time=(2012, 1, 1, 0, 0, 0)), text, zipfile.ZIP_DEFLATED)
     return buf.getvalue()
 
 
