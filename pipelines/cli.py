@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 from pipelines.config import Settings, parse_years
@@ -172,8 +173,6 @@ def main(argv: list[str] | None = None) -> int:
     p_rel.add_argument("--yes", action="store_true", help="delete: confirm")
     p_rel.set_defaults(func=cmd_releases)
     args = parser.parse_args(argv)
-    import time
-
     started = time.time()
     try:
         return int(args.func(args))
