@@ -125,3 +125,30 @@ def test_shrunk_year_blocks_the_release_and_says_why(mini, tmp_path: Path, monke
     failed = {(s["suite"], o["id"]) for s in data["suites"] for o in s["outcomes"] if o["status"] == "failed"}
     assert ("completeness", "no_sharp_shrink") in failed
     assert "no_sharp_shrink" in (report / "report.md").read_text()
+
+
+def test_run_report_merges_one_runs_checks_and_says_what_blocked(tmp_path: Path) -> None:
+    from pipelines.validation import Outcome, SuiteResult
+
+    ok = SuiteResult("harmonised", "industry_employment", "", [Outcome("key_unique", "x", "error", "d", "passed")])
+    bad = SuiteResult("completeness", "industry_employment", "", [Outcome(
+        "requested_years_present", "sql:years_present", "error", "Every requested year has rows.", "failed",
+        failing_count=1, sample=[{"year": 2011, "region_type": "state", "source_id": "census/cbp/state/2011", "rows": 0}],
+    )])  # fmt: skip
+    wh = tmp_path / "wh"
+    results = validation.report_dir(wh) / "results.json"
+    validation.write_run_report(wh, [ok], "run-a")
+    assert json.loads(results.read_text())["success"] is True
+    assert validation.blocked_message(wh) is None
+    validation.write_run_report(wh, [bad], "run-a")  # a second check of the same run: merged
+    data = json.loads(results.read_text())
+    assert data["success"] is False and data["blocked"] is True and data["run_id"] == "run-a"
+    assert [s["suite"] for s in data["suites"]] == ["harmonised", "completeness"]
+    msg = validation.blocked_message(wh)
+    assert msg is not None and msg.startswith("release blocked: 1 error-level")
+    assert "industry_employment: completeness/requested_years_present failed, 1 failing" in msg
+    assert "year=2011, region_type=state, source_id=census/cbp/state/2011, rows=0" in msg
+    assert validation.blocked_message(wh, since=results.stat().st_mtime + 60) is None  # an older report
+    validation.write_run_report(wh, [ok], "run-b")  # the next run starts its own report
+    data = json.loads(results.read_text())
+    assert data["success"] is True and [s["suite"] for s in data["suites"]] == ["harmonised"]
