@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 from pipelines.config import Settings, parse_years
@@ -188,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     p_rel.add_argument("--endpoint-url", help="push: S3-compatible endpoint (default: OBSERVATORY_S3_ENDPOINT_URL)")
     p_rel.set_defaults(func=cmd_releases)
     args = parser.parse_args(argv)
+    started = time.time()
     try:
         return int(args.func(args))
     except Exception as exc:  # a clear one-line error for users; tracebacks with OBSERVATORY_DEBUG=1
@@ -195,8 +197,34 @@ def main(argv: list[str] | None = None) -> int:
 
         if os.environ.get("OBSERVATORY_DEBUG"):
             raise
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {error_message(exc, since=started)}", file=sys.stderr)
         return 1
+
+
+def error_message(exc: BaseException, *, since: float | None = None) -> str:
+    """What a user can act on: for a run stopped by a blocking check, the failing expectations,
+    tables and sample rows (from the run's validation report); for a failed step, the error the
+    step raised (a SourceError names source, file/URL and rows); never Dagster's stack trace."""
+    from pipelines import validation
+
+    if "blocking asset check" in str(exc):
+        try:
+            warehouse = Settings.from_env().warehouse
+        except ValueError:
+            warehouse = None
+        blocked = validation.blocked_message(warehouse, since=since) if warehouse else None
+        if blocked:
+            return blocked
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:  # the user code's own error, not the wrapper
+        seen.add(id(cause))
+        inner = getattr(cause, "user_exception", None) or cause.__cause__
+        if inner is None:
+            break
+        cause = inner
+    text = str(cause or exc)
+    return text.split("\n\nStack Trace:", 1)[0].strip()
 
 
 if __name__ == "__main__":

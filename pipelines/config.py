@@ -45,6 +45,18 @@ def parse_geos(spec: str) -> tuple[str, ...]:
 _MEMORY = re.compile(r"^[0-9]+(\.[0-9]+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
 
 
+DEFAULT_MAX_SHRINK = 0.2
+
+
+def _max_shrink(value: str | None) -> float:
+    if not value:
+        return DEFAULT_MAX_SHRINK
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"OBSERVATORY_MAX_SHRINK must be a share between 0 and 1, got {value!r}") from None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where the pipeline reads and writes; one instance per process, built from env vars."""
@@ -67,8 +79,13 @@ class Settings:
     duckdb_memory_limit: str = "3.5GB"
     # `observatory releases push s3://…`: S3-compatible endpoint (MinIO, R2 …); None = AWS or AWS_ENDPOINT_URL_S3.
     s3_endpoint_url: str | None = None
+    # Blocking completeness check: a CBP year × geography whose rows or employment fall by more
+    # than this share against the previous release stops the release (sql/checks/shrink_vs_previous.sql).
+    max_shrink: float = DEFAULT_MAX_SHRINK
 
     def __post_init__(self) -> None:
+        if not 0 <= self.max_shrink <= 1:
+            raise ValueError(f"OBSERVATORY_MAX_SHRINK must be a share between 0 and 1, got {self.max_shrink!r}")
         if not _MEMORY.match(self.duckdb_memory_limit):
             raise ValueError(
                 f"OBSERVATORY_DUCKDB_MEMORY_LIMIT must look like 3GB or 512MB, got {self.duckdb_memory_limit!r}"
@@ -110,6 +127,7 @@ class Settings:
             duckdb_memory_limit=os.environ.get("OBSERVATORY_DUCKDB_MEMORY_LIMIT") or "3.5GB",
             s3_endpoint_url=os.environ.get("OBSERVATORY_S3_ENDPOINT_URL") or None,
             eu_fixed_reference=os.environ.get("OBSERVATORY_EU_FIXED_REFERENCE", "0").lower() in {"1", "true", "yes"},
+            max_shrink=_max_shrink(os.environ.get("OBSERVATORY_MAX_SHRINK")),
         )
 
 

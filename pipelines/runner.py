@@ -45,6 +45,7 @@ def _resource(settings: Settings):
         region_groups=str(settings.region_groups) if settings.region_groups else "",
         offline=settings.offline,
         eurostat=settings.eurostat,
+        max_shrink=settings.max_shrink,
     )
 
 

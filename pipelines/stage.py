@@ -36,7 +36,7 @@ REFERENCE_TABLES = (
     "clusters", "cluster_naics", "naics_cluster_splits", "subclusters", "naics_subclusters",
     "related_clusters", "regions", "region_members", "naics_concordance",
 )  # fmt: skip
-PARSER_VERSION = "2"  # 2: the NAICS vintage is detected from the codes (sidecar naics_vintage)
+PARSER_VERSION = "3"  # 2: NAICS vintage detected from the codes; 3: short/long rows rejected, file line numbers
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +156,13 @@ def parse_cbp_file_vintage(
     lf, layout = cbp.scan_cbp(member, source_id, location)
     # Parse the text once (only the used columns), then check, quarantine and harmonise it in a
     # single pass; the text is read again only to describe rows that fail (rare).
-    text = lf.collect()
+    try:
+        text = lf.collect()
+    except pl.exceptions.PolarsError as exc:  # e.g. a row with more fields than the header
+        cbp.raise_ragged(member, layout, source_id, location)
+        raise SourceError(source_id, location, f"{member.name}: unreadable CSV: {exc}") from exc
+    cbp.check_fields(text, member, layout, source_id, location)  # short/long rows, header only
+    text = text.drop("_short")
     evidence = detect_naics_vintage(
         clean_cbp(text.lazy(), layout).select(pl.col("_code").alias("industry_code")), year, vintage_codes
     )
@@ -175,19 +181,21 @@ def parse_cbp_file_vintage(
     ).collect()
     held = df["_reason"].is_not_null()
     malformed = df["_malformed"] & ~held
+    # Each row's line in the file (scan_cbp numbers them when it filters rows out).
+    line = text["_line"].cast(pl.Int64) if "_line" in text.columns else pl.int_range(2, text.height + 2, eager=True)
     if malformed.any():
-        lined = text.with_row_index("line", offset=2).filter(~held)
-        cbp.check_rows(lined.lazy(), layout, source_id, location)  # raises, naming the rows
-        lines = (malformed.arg_true() + 2).head(10).to_list()
-        raise SourceError(source_id, location, "malformed CBP rows", rows=f"lines {lines}")
+        lined = text.drop("_line", strict=False).with_columns(line.alias("line")).filter(~held)
+        cbp.check_rows(lined.lazy(), layout, source_id, location, member.name)  # raises, naming the rows
+        lines = line.filter(malformed).head(10).to_list()
+        raise SourceError(source_id, location, f"{member.name}: malformed CBP rows", rows=f"lines {lines}")
     if quarantine is not None:
         from pipelines.validation import quarantine_rows
 
         tagged = pl.concat(
             [
-                text.filter(held),
+                text.drop("_line", strict=False).filter(held),
                 df.filter(held).select("region_code", "industry_code", "_reason"),
-                (held.arg_true() + 2).alias("_line").to_frame(),
+                line.filter(held).alias("_line").to_frame(),
             ],
             how="horizontal",
         )

@@ -537,7 +537,7 @@ def validate_table(
     parts = []
     rows = int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
     if not (suite.by_engine("gx") or suite.by_engine("schema")):
-        pass  # SQL checks only (e.g. cluster_mapping): no frame to fetch
+        pass  # SQL checks only (e.g. cluster_mapping, completeness): no frame to fetch
     elif by and by in cols:
         keys = [r[0] for r in con.execute(f"SELECT DISTINCT {by} FROM {table} ORDER BY 1").fetchall()]
         for k in keys:
@@ -709,14 +709,17 @@ def render_html(results: Sequence[SuiteResult], title: str = "Validation report"
     return "\n".join(parts)
 
 
-def write_report(results: Sequence[SuiteResult], dest: Path, title: str = "Validation report") -> dict[str, Path]:
-    """validation/results.json, report.md and report.html in `dest`."""
+def write_report(
+    results: Sequence[SuiteResult], dest: Path, title: str = "Validation report", extra: Mapping[str, Any] | None = None
+) -> dict[str, Path]:
+    """validation/results.json, report.md and report.html in `dest` (each replaced atomically)."""
     dest.mkdir(parents=True, exist_ok=True)
     summary = {
         "success": all(r.success for r in results),
         "failed_errors": sum(len(r.blocking_failures) for r in results),
         "failed_warnings": sum(len(r.warnings) for r in results),
         "expectations": sum(len(r.outcomes) for r in results),
+        **(extra or {}),
         "suites": [r.to_dict() for r in results],
     }
     files = {
@@ -726,9 +729,66 @@ def write_report(results: Sequence[SuiteResult], dest: Path, title: str = "Valid
     }
     out = {}
     for name, text in files.items():
-        (dest / name).write_text(text)
+        tmp = dest / f".{name}.{uuid.uuid4().hex[:8]}"
+        tmp.write_text(text)
+        os.replace(tmp, dest / name)
         out[name] = dest / name
     return out
+
+
+def report_dir(warehouse: Path) -> Path:
+    """The validation report of the latest run (a release copies it into validation/)."""
+    return results_dir(warehouse) / "report"
+
+
+def write_run_report(warehouse: Path, results: Sequence[SuiteResult], run_id: str) -> dict[str, Path]:
+    """Add one check's results to the report of run `run_id` (a report of another run is replaced),
+    so a run whose blocking check fails leaves its own report, not the previous run's."""
+    dest = report_dir(warehouse)
+    merged: list[SuiteResult] = []
+    try:
+        prev = json.loads((dest / "results.json").read_text())
+        if prev.get("run_id") == run_id:
+            merged = [SuiteResult.from_dict(d) for d in prev.get("suites", [])]
+    except (OSError, ValueError, KeyError, TypeError):
+        merged = []
+    new = {(r.suite, r.table, r.scope) for r in results}
+    merged = [r for r in merged if (r.suite, r.table, r.scope) not in new] + list(results)
+    blocked = not all(r.success for r in merged)
+    title = "Cluster Observatory validation report" + (" (run blocked: nothing published)" if blocked else "")
+    return write_report(merged, dest, title, extra={"run_id": run_id, "blocked": blocked})
+
+
+def blocked_message(warehouse: Path, *, since: float | None = None, samples: int = 3) -> str | None:
+    """What blocked the last run, for the console: per failing error-level expectation its table,
+    suite/id, failing count and sample rows; None when the latest report (written after `since`,
+    a time.time()) shows no blocking failure."""
+    path = report_dir(warehouse) / "results.json"
+    try:
+        if since is not None and path.stat().st_mtime < since:
+            return None
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if data.get("success", True):
+        return None
+    lines = []
+    for suite in data.get("suites", []):
+        for o in suite.get("outcomes", []):
+            if o.get("status") != "failed" or o.get("severity") != "error":
+                continue
+            scope = f" ({suite['scope']})" if suite.get("scope") else ""
+            lines.append(
+                f"  {suite['table']}{scope}: {suite['suite']}/{o['id']} failed, {o.get('failing_count', 0)} failing"
+                f" — {o.get('description', '')}".rstrip(" —")
+            )
+            if o.get("message"):
+                lines.append(f"    {o['message']}")
+            for row in (o.get("sample") or [])[:samples]:
+                lines.append("    e.g. " + ", ".join(f"{k}={_cell(v, 40)}" for k, v in row.items()))
+    n = sum(1 for ln in lines if not ln.startswith("    "))
+    head = f"release blocked: {n} error-level expectation(s) failed; nothing published. Report: {path.parent / 'report.md'}"
+    return "\n".join([head, *lines])
 
 
 # --- CBP quarantine -------------------------------------------------------------------------
@@ -937,6 +997,78 @@ def validate_warehouse_table(
     )  # fmt: skip
 
 
+CBP_REGION_TYPES = {"state": "state", "county": "county", "msa": "msa", "us": "country"}
+
+
+def completeness_params(settings) -> dict[str, Any]:
+    """Runtime parameters of the `completeness` suite: the requested CBP year × geography pairs
+    (with their source ids) and, per pair requested again, the previous release's row count and
+    employment (from the release's own industry_employment.parquet), plus the shrink threshold."""
+    from pipelines.sources import cbp
+
+    pairs = [(y, CBP_REGION_TYPES[g], cbp.source_id(y, g)) for g in settings.cbp_geos for y in settings.cbp_years]
+    params: dict[str, Any] = {
+        "expected_year": [p[0] for p in pairs],
+        "expected_region_type": [p[1] for p in pairs],
+        "expected_source": [p[2] for p in pairs],
+        "max_shrink": float(settings.max_shrink),
+        "previous_release": "",
+        "prev_year": [], "prev_region_type": [], "prev_rows": [], "prev_emp": [],
+    }  # fmt: skip
+    wanted = pl.DataFrame({"year": params["expected_year"], "region_type": params["expected_region_type"]},
+                          schema={"year": pl.Int32, "region_type": pl.String})  # fmt: skip
+    params.update(_previous_totals(settings, "industry_employment", wanted))
+    return params
+
+
+def _previous_totals(settings, table: str, wanted: pl.DataFrame | None = None) -> dict[str, Any]:
+    """count(*) and sum(emp) per year × region_type of `table` in the latest release, as the
+    parallel-list parameters of sql/checks/shrink_vs_previous.sql (only `wanted` pairs if given)."""
+    from pipelines.publish import read_latest
+
+    empty: dict[str, Any] = {"previous_release": "", "prev_year": [], "prev_region_type": [], "prev_rows": [], "prev_emp": []}
+    latest = read_latest(settings.releases_dir)
+    path = settings.releases_dir / str((latest or {}).get("version", "")) / "data" / f"{table}.parquet"
+    if not latest or not path.is_file():
+        return empty
+    prev = (
+        pl.scan_parquet(path)
+        .filter(pl.col("region_type") != "custom")  # user-defined regions may change freely
+        .group_by("year", "region_type")
+        .agg(pl.len().alias("rows"), pl.col("emp").sum().alias("emp"))
+    )
+    if wanted is not None:
+        prev = prev.join(wanted.lazy(), on=["year", "region_type"], how="semi")
+    df = prev.sort("year", "region_type").collect()
+    return {
+        "previous_release": str(latest["version"]),
+        "prev_year": df["year"].to_list(),
+        "prev_region_type": df["region_type"].to_list(),
+        "prev_rows": df["rows"].to_list(),
+        "prev_emp": df["emp"].to_list(),
+    }
+
+
+def eu_completeness_params(settings) -> dict[str, Any]:
+    """Runtime parameters of the `eu_completeness` suite: the Eurostat datasets the refresh
+    fetches (those an offline mirror holds) and the previous release's totals per year × level."""
+    from pipelines.eu_clusters import DEFAULT_DATASETS, _available
+    from pipelines.sources import eurostat
+
+    return {
+        "expected_source": [eurostat.source_id(ds) for ds in DEFAULT_DATASETS if _available(settings, ds)],
+        "max_shrink": float(settings.max_shrink),
+        **_previous_totals(settings, "eu_industry_employment"),
+    }
+
+
+def validate_completeness(settings, con: duckdb.DuckDBPyConnection, *, use_cache: bool = True) -> SuiteResult:
+    """The `completeness` suite on industry_employment: requested years present, none shrunk."""
+    return validate_warehouse_table(
+        settings, con, "completeness", "industry_employment", params=completeness_params(settings), use_cache=use_cache
+    )
+
+
 EU_WAREHOUSE_SUITES = {"eurostat_parsed": "eu_industry_employment", "eu_indicators": "eu_cluster_indicators"}
 
 
@@ -945,7 +1077,11 @@ def validate_eu(settings, con: duckdb.DuckDBPyConnection) -> list[SuiteResult]:
     from pipelines.stage_eu import eu_code_lists
 
     params = eu_code_lists(settings)
-    return [validate_warehouse_table(settings, con, s, t, params=params) for s, t in EU_WAREHOUSE_SUITES.items()]
+    out = [validate_warehouse_table(settings, con, s, t, params=params) for s, t in EU_WAREHOUSE_SUITES.items()]
+    out.append(
+        validate_warehouse_table(settings, con, "eu_completeness", "eu_industry_employment", params=eu_completeness_params(settings))
+    )
+    return out
 
 
 def validate_us(settings, con: duckdb.DuckDBPyConnection | None = None) -> list[SuiteResult]:
@@ -961,8 +1097,10 @@ def validate_us(settings, con: duckdb.DuckDBPyConnection | None = None) -> list[
 
         with connect(settings, read_only=True) as c:
             results += [validate_warehouse_table(settings, c, s, params=params) for s in US_WAREHOUSE_SUITES]
+            results.append(validate_completeness(settings, c))
     else:
         results += [validate_warehouse_table(settings, con, s, params=params) for s in US_WAREHOUSE_SUITES]
+        results.append(validate_completeness(settings, con))
     return results
 
 
@@ -993,7 +1131,7 @@ def release_validation(settings, con: duckdb.DuckDBPyConnection | None = None) -
                 results += validate_eu(settings, c)
         else:
             results += validate_eu(settings, con)
-    dest = results_dir(settings.warehouse) / "report"
+    dest = report_dir(settings.warehouse)
     files = write_report(results, dest, "Cluster Observatory validation report")
     if not all(r.success for r in results):
         raise ValidationError(results)

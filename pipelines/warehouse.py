@@ -191,6 +191,7 @@ def publish_us_release(
         **(params or {}),
         "cbp_years": list(settings.cbp_years),
         "cbp_geos": list(settings.cbp_geos),
+        "max_shrink": settings.max_shrink,
     }
     sources = stage.staged_sources(settings)
     seen = {s["source_id"] for s in sources}

@@ -65,6 +65,11 @@ def _results(
     )
 
 
+def _report(context: dg.AssetCheckExecutionContext, settings: Settings, results: Sequence[SuiteResult]) -> None:
+    """Add the results to this run's validation report, so a blocked run leaves its own report."""
+    validation.write_run_report(settings.warehouse, results, context.op_execution_context.run_id)
+
+
 def _specs(asset_key: str, suite: str) -> list[dg.AssetCheckSpec]:
     s = validation.load_suite(suite)
     return [
@@ -98,7 +103,10 @@ def reference_checks(context: dg.AssetCheckExecutionContext, observatory: Observ
                 message=f"reference table {table} not staged",
             )  # fmt: skip
             res = SuiteResult(suite, table, "", [missing])
-        yield from _results(table, suite, [res])
+        by_table[table] = res
+    _report(context, settings, list(by_table.values()))
+    for suite, table in validation.US_REFERENCE_SUITES.items():
+        yield from _results(table, suite, [by_table[table]])
 
 
 # --- CBP, one staged year at a time ---------------------------------------------------------
@@ -147,6 +155,7 @@ def _cbp_checks(geo: str) -> dg.AssetChecksDefinition:
             r = validation.validate_cbp_year(settings, y, geo)
             context.log.info(f"cbp_parsed {geo} {y}: {len(r.blocking_failures)} errors, {len(r.warnings)} warnings")
             results.append(r)
+        _report(context, settings, results)
         yield from _results(asset, "cbp_parsed", results)
 
         paths = [p for y in years if (p := stage.cbp_quarantine_path(settings, y, geo)).exists()]
@@ -230,11 +239,15 @@ def table_suite_checks(
 
         settings = observatory.settings()
         extra = dict(params(settings)) if params else {}
+        results = {}
         with connect(settings, read_only=True) as con:
             for suite, table in suites.items():
                 res = validation.validate_warehouse_table(settings, con, suite, table, params=extra)
                 context.log.info(f"{suite} on {table}: {len(res.blocking_failures)} errors, {len(res.warnings)} warnings")
-                yield from _results(table, suite, [res])
+                results[suite] = res
+        _report(context, settings, list(results.values()))
+        for suite, table in suites.items():
+            yield from _results(table, suite, [results[suite]])
 
     return _checks
 
@@ -266,10 +279,32 @@ eu_checks = table_suite_checks(
 )
 
 
+completeness_checks = table_suite_checks(
+    "completeness_checks",
+    {"completeness": "industry_employment"},
+    params=validation.completeness_params,
+    description=(
+        "Blocking: every requested CBP year × geography has rows, and none lost more than "
+        "OBSERVATORY_MAX_SHRINK of its rows or employment against the previous release."
+    ),
+)
+
+
+eu_completeness_checks = table_suite_checks(
+    "eu_completeness_checks",
+    {"eu_completeness": "eu_industry_employment"},
+    params=validation.eu_completeness_params,
+    description=(
+        "Blocking: every Eurostat dataset fetched has rows, and no year × NUTS level lost more than "
+        "OBSERVATORY_MAX_SHRINK of its rows or persons employed against the previous release."
+    ),
+)
+
+
 REFERENCE_CHECKS = [reference_checks]
 CBP_CHECKS = list(CBP_CHECKS_BY_GEO.values())
-WAREHOUSE_CHECKS = [warehouse_checks]
-EU_CHECKS = [eu_checks]
+WAREHOUSE_CHECKS = [warehouse_checks, completeness_checks]
+EU_CHECKS = [eu_checks, eu_completeness_checks]
 ALL_CHECKS = [*REFERENCE_CHECKS, *CBP_CHECKS, *WAREHOUSE_CHECKS, *EU_CHECKS]
 
 

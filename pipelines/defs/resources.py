@@ -18,6 +18,7 @@ class ObservatoryResource(dg.ConfigurableResource):
     region_groups: str | None = None  # path; "" = none; unset = OBSERVATORY_REGION_GROUPS/default
     offline: bool | None = None
     eurostat: bool | None = None
+    max_shrink: float | None = None  # unset = OBSERVATORY_MAX_SHRINK / default
 
     def settings(self) -> Settings:
         base = Settings.from_env()
@@ -28,6 +29,7 @@ class ObservatoryResource(dg.ConfigurableResource):
             offline=base.offline if self.offline is None else self.offline,
             cbp_geos=parse_geos(self.cbp_geos) if self.cbp_geos else base.cbp_geos,
             eurostat=base.eurostat if self.eurostat is None else self.eurostat,
+            max_shrink=base.max_shrink if self.max_shrink is None else self.max_shrink,
             region_groups=(
                 base.region_groups
                 if self.region_groups is None

@@ -14,6 +14,7 @@ import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 from isal import isal_zlib
 
@@ -81,6 +82,11 @@ class CbpLayout:
     # Whether any cell may carry whitespace to strip; False only when the whole file was scanned
     # (has_padding) and holds none, which saves a copy of every text column.
     padded: bool = True
+    # Fields in the header (every row must have exactly as many) and the last header column,
+    # whose null marks a row that ends early (see check_fields).
+    n_fields: int = 0
+    last_column: str = ""
+    text: TextStats | None = None  # set by scan_cbp
 
 
 def detect_layout(header: list[str], source: str, location: str) -> CbpLayout:
@@ -106,6 +112,8 @@ def detect_layout(header: list[str], source: str, location: str) -> CbpLayout:
         has_lfo="lfo" in cols,
         has_qp1="qp1" in cols,
         size_class_column=size_col if size_col == "empszes" else None,
+        n_fields=len(cols),
+        last_column=cols[-1] if cols else "",
     )
 
 
@@ -170,6 +178,33 @@ def _read_header(path: Path) -> list[str]:
 _WHITESPACE = (b" ", b"\t", b"\x0b", b"\x0c", b"\xa0")
 
 
+@dataclass(frozen=True)
+class TextStats:
+    """What one byte scan of a CBP text file tells: whitespace, separators and (optionally) lines."""
+
+    padded: bool
+    separators: int  # commas, quoted ones included
+    lines: int | None = None  # lines incl. the header (a last line without newline counts)
+
+
+def text_stats(path: Path, *, count_lines: bool = False, chunk: int = 1 << 24) -> TextStats:
+    """One pass over the raw bytes: whether any cell may carry whitespace (memchr), and the number
+    of commas (numpy, ~0.08 s per county year), so check_fields can prove every row has exactly
+    the header's field count without parsing the file a second time."""
+    padded, commas, newlines, last = False, 0, 0, b""
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            if not padded and any(w in block for w in _WHITESPACE):
+                padded = True
+            arr = np.frombuffer(block, np.uint8)
+            commas += int(np.count_nonzero(arr == 44))
+            if count_lines:
+                newlines += int(np.count_nonzero(arr == 10))
+            last = block[-1:]
+    lines = newlines + (1 if last not in (b"", b"\n") else 0) if count_lines else None
+    return TextStats(padded, commas, lines)
+
+
 def has_padding(path: Path, chunk: int = 1 << 24) -> bool:
     """Whether the file holds any space-like byte (a memchr scan, ~50 ms per county year): real
     CBP files (all 12 in the mirror) hold none, so their cells need no stripping. CRLF line ends
@@ -186,19 +221,31 @@ def _clean_num(col: str) -> pl.Expr:
 
 
 def scan_cbp(path: Path, source: str, location: str) -> tuple[pl.LazyFrame, CbpLayout]:
-    """Lazily read a CBP text file with lower-case column names, all as text."""
+    """Lazily read a CBP text file with lower-case column names, all as text.
+
+    Besides the used columns it yields `_short` (the last header column is null: the row may end
+    early), for check_fields. An empty file is an error naming the source and the file."""
+    if path.stat().st_size == 0:
+        raise SourceError(source, location, f"{path.name}: empty data file (0 bytes), no header and no rows")
     header = _read_header(path)
-    layout = replace(detect_layout(header, source, location), padded=has_padding(path))
+    layout = detect_layout(header, source, location)
+    stats = text_stats(path, count_lines=layout.size_class_column is not None)
+    layout = replace(layout, padded=stats.padded, text=stats)
     lf = pl.scan_csv(
         path,
         infer_schema=False,
         encoding="utf8-lossy",
         new_columns=list(layout.columns),
+        # Rows are filtered below: keep each row's own line number for errors and quarantine.
+        row_index_name="_line" if layout.size_class_column else None,
+        row_index_offset=2,
     )
     if layout.size_class_column:
         lf = lf.filter(pl.col(layout.size_class_column).str.strip_chars() == "001")
     kept = tuple(c for c in layout.columns if c in USED_COLUMNS)
-    return lf.select(kept), replace(layout, columns=kept)
+    short = pl.col(layout.last_column).is_null().alias("_short")
+    line = ["_line"] if layout.size_class_column else []
+    return lf.select(*kept, short, *line), replace(layout, columns=kept)
 
 
 def malformed_rows(lf: pl.LazyFrame, layout: CbpLayout, limit: int = 10) -> pl.DataFrame:
@@ -239,7 +286,8 @@ def malformed_rows(lf: pl.LazyFrame, layout: CbpLayout, limit: int = 10) -> pl.D
     )
 
 
-def check_rows(lf: pl.LazyFrame, layout: CbpLayout, source: str, location: str) -> None:
+def check_rows(lf: pl.LazyFrame, layout: CbpLayout, source: str, location: str, member: str = "") -> None:
+    """Raise a SourceError naming (up to 10) malformed rows with their line and cells."""
     bad = malformed_rows(lf, layout)
     if bad.height:
         shown = "\n".join(
@@ -248,5 +296,62 @@ def check_rows(lf: pl.LazyFrame, layout: CbpLayout, source: str, location: str) 
             for r in bad.iter_rows(named=True)
         )
         raise SourceError(
-            source, location, f"malformed CBP rows (first {bad.height} shown)", rows=shown
+            source, location, f"{member + ': ' if member else ''}malformed CBP rows (first {bad.height} shown)", rows=shown
         )
+
+
+
+def ragged_lines(path: Path, n_fields: int, limit: int = 10) -> tuple[int, pl.DataFrame]:
+    """Lines whose field count is not `n_fields` (quote-aware), with line number and text.
+
+    The slow, exact check: it reads the raw lines once more, so it only runs when the cheap
+    counts of check_fields do not add up (or the parser already failed)."""
+    lines = pl.scan_csv(
+        path, has_header=False, separator="\x1f", quote_char=None, schema={"text": pl.String},
+        encoding="utf8-lossy",
+    ).with_row_index("line", offset=1)
+    fields = pl.col("text").str.replace_all(r'"[^"]*"', "").str.count_matches(",", literal=True) + 1
+    bad = (
+        lines.filter(pl.col("text").str.strip_chars().fill_null("") != "")
+        .with_columns(fields.alias("fields"))
+        .filter(pl.col("fields") != n_fields)
+    )
+    count = int(bad.select(pl.len()).collect().item())
+    return count, bad.head(limit).collect()
+
+
+def raise_ragged(path: Path, layout: CbpLayout, source: str, location: str) -> None:
+    """Raise a SourceError naming the file and the rows that have too few or too many fields."""
+    count, bad = ragged_lines(path, layout.n_fields)
+    if not count:
+        return
+    shown = "\n".join(
+        f"line {r['line']}: {r['fields']} of {layout.n_fields} fields | {r['text'][:160]}"
+        for r in bad.iter_rows(named=True)
+    )
+    raise SourceError(
+        source, location,
+        f"{path.name}: {count} malformed CBP row(s) with too few or too many fields "
+        f"(expected {layout.n_fields}; first {bad.height} shown)",
+        rows=shown,
+    )  # fmt: skip
+
+
+def check_fields(text: pl.DataFrame, path: Path, layout: CbpLayout, source: str, location: str) -> None:
+    """Every row has exactly the header's field count, or the file is rejected naming the lines.
+
+    Polars fills a short row with nulls (which would read as withheld cells) and ignores extra
+    fields of columns it does not parse. Proof without a second parse: no row lacks the last
+    column, and the file holds exactly (fields - 1) commas per line; so no row has fewer fields,
+    and none has more. Only when that fails (a quoted comma, an empty last cell, or a bad row) are
+    the lines counted one by one."""
+    if text.height == 0:
+        what = "no all-sizes (EMPSZES 001) rows" if layout.size_class_column else "only the header"
+        raise SourceError(source, location, f"{path.name}: no data rows ({what})")
+    stats = layout.text
+    if stats is None:
+        raise ValueError("check_fields needs the layout scan_cbp returned")
+    rows = stats.lines - 1 if stats.lines is not None else text.height
+    if not text["_short"].any() and stats.separators == (layout.n_fields - 1) * (rows + 1):
+        return
+    raise_ragged(path, layout, source, location)

@@ -163,6 +163,7 @@ def scan_tsv(path: Path, source: str, location: str, staging: Path | None = None
     with open(path, "rb") as fh:
         if fh.read(2) == b"\x1f\x8b":
             plain = decompress_tsv(path, staging or path.parent)
+    check_tsv_fields(plain, 1 + len(header.periods), source, location)
     names = ["_key", *header.periods]
     lf = pl.scan_csv(
         plain,
@@ -178,6 +179,7 @@ def scan_tsv(path: Path, source: str, location: str, staging: Path | None = None
     dim_cols = [keys.list.get(i, null_on_oob=True).str.strip_chars().alias(d) for i, d in enumerate(header.dimensions)]
     long = (
         lf.with_row_index("line", offset=2)
+        .filter(~pl.all_horizontal(pl.col(names).is_null()))  # blank lines are not rows
         .with_columns(*dim_cols, keys.list.len().alias("_nkeys"))
         .unpivot(index=["line", "_key", "_nkeys", *header.dimensions], on=list(header.periods), variable_name="time", value_name="cell")
     )
@@ -185,10 +187,36 @@ def scan_tsv(path: Path, source: str, location: str, staging: Path | None = None
     return long.with_columns(value.alias("value"), flags.alias("flags"), ok.alias("_ok"))
 
 
+def check_tsv_fields(path: Path, n_fields: int, source: str, location: str, limit: int = 10) -> None:
+    """Every line has one key and one cell per period. Polars reads missing trailing cells as
+    nulls, which would pass for withheld values (':'); a line with too many cells shifts them.
+    Either rejects the file, naming the lines (one vectorised pass over the raw lines)."""
+    lines = pl.scan_csv(
+        path, has_header=False, separator="\x1f", quote_char=None, schema={"text": pl.String},
+        encoding="utf8-lossy",
+    ).with_row_index("line", offset=1)  # fmt: skip
+    bad = (
+        lines.filter(pl.col("text").str.strip_chars().fill_null("") != "")
+        .with_columns((pl.col("text").str.count_matches("\t", literal=True) + 1).alias("fields"))
+        .filter(pl.col("fields") != n_fields)
+    )
+    count = int(bad.select(pl.len()).collect().item())
+    if count:
+        shown = "\n".join(
+            f"line {r['line']}: {r['fields']} of {n_fields} fields | {r['text'][:160]!r}"
+            for r in bad.head(limit).collect().iter_rows(named=True)
+        )
+        raise SourceError(
+            source, location,
+            f"{Path(path).name}: {count} malformed TSV row(s) with missing or extra cells (expected {n_fields})",
+            rows=shown,
+        )  # fmt: skip
+
+
 def check_long(lf: pl.LazyFrame, dims: Sequence[str], source: str, location: str, limit: int = 10) -> None:
     """Fail on cells or keys the parser must not guess about, naming the offending rows."""
     bad = (
-        lf.filter(~pl.col("_ok") | (pl.col("_nkeys") != len(dims)))
+        lf.filter(~pl.col("_ok") | (pl.col("_nkeys").fill_null(0) != len(dims)))
         .select("line", "_key", "time", "cell")
         .head(limit)
         .collect()
