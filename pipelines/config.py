@@ -42,6 +42,25 @@ def parse_geos(spec: str) -> tuple[str, ...]:
     return geos
 
 
+# HTTP limits: a Retry-After longer than this fails instead of sleeping; a download whose body
+# takes longer than the deadline fails (a server dripping bytes never times out a single read).
+DEFAULT_RETRY_AFTER_MAX = 300.0
+DEFAULT_HTTP_DEADLINE = 1800.0
+
+
+def _seconds(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
 _MEMORY = re.compile(r"^[0-9]+(\.[0-9]+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
 
 
@@ -62,6 +81,10 @@ class Settings:
     # DuckDB's memory cap for the warehouse: beyond it, joins, aggregates and sorts spill to
     # disk (observatory.duckdb.tmp) instead of growing with the years processed.
     duckdb_memory_limit: str = "3.5GB"
+    # Longest Retry-After (seconds) honoured by sleeping; beyond it the download fails.
+    http_retry_after_max: float = DEFAULT_RETRY_AFTER_MAX
+    # Overall time (seconds) one download's body may take.
+    http_deadline: float = DEFAULT_HTTP_DEADLINE
 
     def __post_init__(self) -> None:
         if not _MEMORY.match(self.duckdb_memory_limit):
@@ -103,6 +126,8 @@ class Settings:
             region_groups=Path(groups).resolve() if groups.strip() else None,
             eurostat=os.environ.get("OBSERVATORY_EUROSTAT", "1").lower() not in {"0", "false", "no"},
             duckdb_memory_limit=os.environ.get("OBSERVATORY_DUCKDB_MEMORY_LIMIT") or "3.5GB",
+            http_retry_after_max=_seconds("OBSERVATORY_HTTP_RETRY_AFTER_MAX", DEFAULT_RETRY_AFTER_MAX),
+            http_deadline=_seconds("OBSERVATORY_HTTP_DEADLINE", DEFAULT_HTTP_DEADLINE),
         )
 
 
