@@ -170,3 +170,17 @@ def test_lock_is_exclusive_across_processes(tmp_path: Path) -> None:
 def _no_lock_leak():
     yield
     assert not runner._held  # every lock taken in a test was released
+
+
+def test_years_option_keeps_every_other_setting(tmp_path: Path, monkeypatch) -> None:
+    """`--years` used to rebuild Settings from four fields, silently dropping geographies, region
+    groups, the Eurostat switch and the HTTP limits of the environment."""
+    import argparse
+
+    monkeypatch.setenv("OBSERVATORY_WAREHOUSE", str(tmp_path / "wh"))
+    monkeypatch.setenv("OBSERVATORY_CBP_GEOS", "state,us")
+    monkeypatch.setenv("OBSERVATORY_EUROSTAT", "0")
+    monkeypatch.setenv("OBSERVATORY_HTTP_DEADLINE", "60")
+    s = cli._settings(argparse.Namespace(years="2005-2006"))
+    assert (s.cbp_geos, s.eurostat, s.http_deadline, s.cbp_years) == (("state", "us"), False, 60.0, (2005, 2006))
+    assert s.region_groups is not None and s.region_groups.name == "region_groups.yaml"
