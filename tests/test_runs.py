@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -78,9 +79,11 @@ def test_run_killed_mid_run_is_recovered_by_the_next_run(tmp_path: Path, mirror_
     notices = [line for line in out.splitlines() if line.startswith("recovered ")]
     assert len(notices) == 1, out
     assert "1 dead run(s)" in notices[0] and holders[0][:8] in notices[0] and "slots freed" in notices[0], notices
-    assert "2 temp file(s) swept" in notices[0], notices
+    swept = re.search(r"(\d+) temp file\(s\) swept", notices[0])
+    assert swept and int(swept.group(1)) >= 2, notices  # ours, plus whatever the killed run left half-written
     assert "published release " in out
     assert not (wh / "releases" / ".tmp-v2026.01.01-deadbeef").exists() and not (wh / "raw" / ".tmp" / "dl-dead").exists()
+    assert not list((wh / "raw" / ".tmp").glob("dl-*")) and not list((wh / "releases").glob(".tmp-*"))
     with dg.DagsterInstance.from_config(str(home)) as inst:
         assert inst.get_run_by_id(holders[0]).status == dg.DagsterRunStatus.FAILURE
         assert not inst.get_runs(filters=dg.RunsFilter(statuses=runner.ACTIVE_STATUSES))
