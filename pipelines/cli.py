@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -14,7 +15,7 @@ from pipelines.config import Settings, parse_years
 def _settings(args: argparse.Namespace) -> Settings:
     s = Settings.from_env()
     if getattr(args, "years", None):
-        s = Settings(warehouse=s.warehouse, mirror=s.mirror, cbp_years=tuple(parse_years(args.years)), offline=s.offline)
+        s = dataclasses.replace(s, cbp_years=tuple(parse_years(args.years)))  # keep every other setting
     return s
 
 
@@ -25,7 +26,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"warehouse: {settings.warehouse}")
     print(f"mirror:    {settings.mirror or '(none: fetching upstream)'}")
     print(f"CBP years: {settings.cbp_years[0]}–{settings.cbp_years[-1]} ({len(settings.cbp_years)} years)")
-    result = refresh(settings)
+    result = refresh(settings, notice=lambda line: print(line, flush=True))
     rel = result.release
     if rel.get("published"):
         print(f"published release {rel['version']} at {rel['path']}")
@@ -44,7 +45,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     settings = _settings(args)
     sources = [s.strip() for s in (args.sources or ",".join(SOURCES)).split(",") if s.strip()]
     print(f"refresh {', '.join(sources)}; CBP years {settings.cbp_years[0]}–{settings.cbp_years[-1]}")
-    result = refresh(settings, sources=sources)
+    result = refresh(settings, sources=sources, notice=lambda line: print(line, flush=True))
     print(f"{len(result.run_ids)} run(s): {', '.join(r[:8] for r in result.run_ids)}")
     rel = result.release
     if rel:

@@ -42,6 +42,25 @@ def parse_geos(spec: str) -> tuple[str, ...]:
     return geos
 
 
+# HTTP limits: a Retry-After longer than this fails instead of sleeping; a download whose body
+# takes longer than the deadline fails (a server dripping bytes never times out a single read).
+DEFAULT_RETRY_AFTER_MAX = 300.0
+DEFAULT_HTTP_DEADLINE = 1800.0
+
+
+def _seconds(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
 _MEMORY = re.compile(r"^[0-9]+(\.[0-9]+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
 
 
@@ -82,6 +101,10 @@ class Settings:
     # Blocking completeness check: a CBP year × geography whose rows or employment fall by more
     # than this share against the previous release stops the release (sql/checks/shrink_vs_previous.sql).
     max_shrink: float = DEFAULT_MAX_SHRINK
+    # Longest Retry-After (seconds) honoured by sleeping; beyond it the download fails.
+    http_retry_after_max: float = DEFAULT_RETRY_AFTER_MAX
+    # Overall time (seconds) one download's body may take.
+    http_deadline: float = DEFAULT_HTTP_DEADLINE
 
     def __post_init__(self) -> None:
         if not 0 <= self.max_shrink <= 1:
@@ -128,6 +151,8 @@ class Settings:
             s3_endpoint_url=os.environ.get("OBSERVATORY_S3_ENDPOINT_URL") or None,
             eu_fixed_reference=os.environ.get("OBSERVATORY_EU_FIXED_REFERENCE", "0").lower() in {"1", "true", "yes"},
             max_shrink=_max_shrink(os.environ.get("OBSERVATORY_MAX_SHRINK")),
+            http_retry_after_max=_seconds("OBSERVATORY_HTTP_RETRY_AFTER_MAX", DEFAULT_RETRY_AFTER_MAX),
+            http_deadline=_seconds("OBSERVATORY_HTTP_DEADLINE", DEFAULT_HTTP_DEADLINE),
         )
 
 

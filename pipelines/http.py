@@ -9,6 +9,7 @@ import os
 import re
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,11 +19,12 @@ from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3 import exceptions as urllib3_errors
 from urllib3.util.retry import Retry
 
 from pipelines import __version__
 from pipelines.archive import RawArchive, RawFile
-from pipelines.config import Settings
+from pipelines.config import DEFAULT_HTTP_DEADLINE, DEFAULT_RETRY_AFTER_MAX, Settings
 from pipelines.errors import SourceError
 from pipelines.mirror import MirrorEntry, load_mirror
 
@@ -80,11 +82,49 @@ for _name in ("urllib3.connectionpool", "urllib3.util.retry", "requests"):
     logging.getLogger(_name).addFilter(_RedactFilter())
 
 
+DEFAULT_RETRIES = 5  # attempts after the first, for 429/5xx, connection and read errors
+
+
+class RetryAfterTooLongError(Exception):
+    """The server asked us to come back later than we are willing to sleep."""
+
+    def __init__(self, seconds: float, cap: float) -> None:
+        super().__init__(
+            f"server asked to retry after {seconds:.0f} s, more than the cap of {cap:.0f} s "
+            "(OBSERVATORY_HTTP_RETRY_AFTER_MAX): not sleeping that long; try again later"
+        )
+        self.seconds = seconds
+
+
+class _CappedRetry(Retry):
+    """urllib3 clamps a long Retry-After to retry_after_max and sleeps anyway (6 h by default);
+    here a Retry-After beyond the cap is an error, so a run never sleeps for hours unseen."""
+
+    def parse_retry_after(self, retry_after: str) -> float:
+        if re.match(r"^\s*[0-9]+\s*$", retry_after):
+            seconds = float(int(retry_after))
+        else:
+            from email.utils import mktime_tz, parsedate_tz
+
+            parsed = parsedate_tz(retry_after)
+            if parsed is None:
+                return super().parse_retry_after(retry_after)  # raises InvalidHeader
+            seconds = mktime_tz(parsed) - time.time()
+        seconds = max(seconds, 0.0)
+        if seconds > self.retry_after_max:
+            raise RetryAfterTooLongError(seconds, self.retry_after_max)
+        return seconds
+
+
 def make_session(
-    retries: int = 5, backoff: float = 1.0, max_backoff: float = 60.0
+    retries: int = DEFAULT_RETRIES,
+    backoff: float = 1.0,
+    max_backoff: float = 60.0,
+    retry_after_max: float = DEFAULT_RETRY_AFTER_MAX,
 ) -> requests.Session:
-    """Session that retries 429/5xx and connection errors with backoff, honouring Retry-After."""
-    retry = Retry(
+    """Session that retries 429/5xx and connection errors with backoff, honouring Retry-After
+    up to `retry_after_max` seconds (beyond it: RetryAfterTooLongError, reported as a SourceError)."""
+    retry = _CappedRetry(
         total=retries,
         connect=retries,
         read=retries,
@@ -94,6 +134,7 @@ def make_session(
         status_forcelist=(429, 500, 502, 503, 504),
         allowed_methods=frozenset({"GET", "HEAD"}),
         respect_retry_after_header=True,
+        retry_after_max=retry_after_max,  # type: ignore[arg-type]
         raise_on_status=False,
     )
     session = requests.Session()
@@ -148,8 +189,10 @@ def _download(
     source_id: str,
     tmp: Path,
     timeout: tuple[float, float],
+    deadline: float = DEFAULT_HTTP_DEADLINE,
 ) -> tuple[str, int, dict[str, str]]:
     shown = redact_url(url) or url
+    give_up = time.monotonic() + deadline
     try:
         with session.get(url, stream=True, timeout=timeout) as resp:
             if resp.status_code >= 400:
@@ -159,7 +202,15 @@ def _download(
             size = 0
             bar = _progress(total, source_id)
             with open(tmp, "wb") as fh:
-                for chunk in resp.iter_content(CHUNK):
+                # read1 returns what has arrived (decoded), so a server dripping bytes cannot keep
+                # one read alive past the deadline the way iter_content's fill-the-chunk reads do.
+                while chunk := resp.raw.read1(CHUNK, decode_content=True):
+                    if time.monotonic() > give_up:
+                        raise SourceError(
+                            source_id, shown,
+                            f"download exceeded its deadline of {deadline:g} s after {size + len(chunk)} bytes "
+                            "(OBSERVATORY_HTTP_DEADLINE): the server is too slow",
+                        )  # fmt: skip
                     h.update(chunk)
                     fh.write(chunk)
                     size += len(chunk)
@@ -175,7 +226,9 @@ def _download(
             return h.hexdigest(), size, headers
     except SourceError:
         raise
-    except requests.RequestException as exc:
+    except RetryAfterTooLongError as exc:
+        raise SourceError(source_id, shown, str(exc)) from None
+    except (requests.RequestException, urllib3_errors.HTTPError) as exc:
         err = SourceError(source_id, shown, redact_text(f"download failed: {type(exc).__name__}: {exc}"))
         if shown != url:  # the original exception text holds the key: do not chain it
             raise err from None
@@ -192,11 +245,13 @@ def fetch(
     validate: Validator | None = None,
     session: requests.Session | None = None,
     timeout: tuple[float, float] = (10.0, 120.0),
+    deadline: float | None = None,
 ) -> RawFile:
     """Fetch one file into the raw archive and return its archive record.
 
     The mirror (when configured) wins over upstream, so runs are offline and reproducible.
     `validate` sees the complete temp file before it is archived: bad bytes never reach the archive.
+    The body must arrive within `deadline` seconds (default: settings.http_deadline).
     """
     archive = RawArchive(settings.raw_dir)
     name = filename or _filename(url, source_id.replace("/", "_"))
@@ -225,9 +280,11 @@ def fetch(
         else:
             assert url is not None
             own = session is None
-            sess = session or make_session()
+            sess = session or make_session(retry_after_max=settings.http_retry_after_max)
             try:
-                digest, size, headers = _download(sess, url, source_id, tmp, timeout)
+                digest, size, headers = _download(
+                    sess, url, source_id, tmp, timeout, settings.http_deadline if deadline is None else deadline
+                )
             finally:
                 if own:
                     sess.close()
@@ -334,6 +391,8 @@ def head(
     sess = session or make_session(retries=3, backoff=0.5, max_backoff=30)
     try:
         resp = sess.head(url, headers=headers, timeout=timeout, allow_redirects=True)
+    except RetryAfterTooLongError as exc:
+        raise SourceError(source_id, shown, f"HEAD: {exc}") from None
     except requests.RequestException as exc:
         raise SourceError(source_id, shown, redact_text(f"HEAD failed: {type(exc).__name__}: {exc}")) from None
     finally:

@@ -103,12 +103,42 @@ def code_version() -> dict[str, Any]:
     return info
 
 
-def input_fingerprint(sources: Iterable[Mapping[str, Any]], params: Mapping[str, Any]) -> str:
+def input_fingerprint(sources: Iterable[Mapping[str, Any]], params: Mapping[str, Any], content: str = "") -> str:
+    """Identity of a release: its inputs (sha256 of every source), parameters, code and — so that
+    it describes what the release holds, not what the run claims — the digest of its tables."""
     h = hashlib.sha256()
     for s in sorted(sources, key=lambda s: (s["source_id"], s["sha256"])):
         h.update(f"{s['source_id']}={s['sha256']}\n".encode())
     h.update(json.dumps(params, sort_keys=True, default=str).encode())
     h.update(code_fingerprint().encode())
+    if content:
+        h.update(f"content={content}".encode())
+    return h.hexdigest()
+
+
+def content_digest(tables: Mapping[str, TableInput]) -> str:
+    """Digest of what the tables hold, computed before anything is written: columns, types, row
+    count and an order-independent sum of row hashes over every non-float column (years, regions,
+    codes, counts, flags), so two runs that built different tables never share a fingerprint,
+    whatever their settings say. Float columns are left out: parallel float sums differ in the
+    last bits between identical rebuilds, and the inputs, parameters and code that determine them
+    are in the fingerprint already."""
+    h = hashlib.sha256()
+    for name in sorted(tables):
+        src = tables[name]
+        if isinstance(src, duckdb.DuckDBPyRelation):
+            typed = list(zip(src.columns, (str(t) for t in src.types), strict=True))
+            exact = [c for c, t in typed if t not in {"DOUBLE", "FLOAT", "REAL"}]
+            row = ", ".join('"' + c.replace('"', '""') + '"' for c in exact)
+            sql = f"SELECT count(*), sum(hash({row})) FROM t" if exact else "SELECT count(*), 0 FROM t"
+            n, total = src.query("t", sql).fetchall()[0]
+        else:
+            df = src.collect() if isinstance(src, pl.LazyFrame) else src
+            typed = [(c, str(t)) for c, t in df.schema.items()]
+            exact_df = df.select(c for c, t in df.schema.items() if not t.is_float())
+            n = df.height
+            total = exact_df.hash_rows(seed=0).sum() if df.height and exact_df.width else 0
+        h.update(f"{name}|{typed}|{n}|{total}\n".encode())
     return h.hexdigest()
 
 
@@ -136,12 +166,29 @@ def list_versions(releases_dir: Path) -> list[str]:
     return sorted(found, key=version_key)
 
 
+RETIRED_DIR = ".retired"  # one marker per deleted version: its name is never given out again
+
+
+def _taken(releases_dir: Path, version: str) -> bool:
+    return (releases_dir / version).exists() or (releases_dir / RETIRED_DIR / version).exists()
+
+
+def retire_version(releases_dir: Path, version: str, fingerprint: str = "") -> None:
+    """Record that `version` was used (called before a release is deleted): a later release with
+    other content never reuses its name, so a citation of it never points at different data."""
+    d = releases_dir / RETIRED_DIR
+    d.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    (d / version).write_text(json.dumps({"version": version, "fingerprint": fingerprint, "deleted": stamp}) + "\n")
+
+
 def next_version(releases_dir: Path, today: datetime | None = None) -> str:
+    """vYYYY.MM.DD, then .2, .3 … the same day; never a name in use or retired by a delete."""
     day = (today or datetime.now(UTC)).strftime("v%Y.%m.%d")
-    if not (releases_dir / day).exists():
+    if not _taken(releases_dir, day):
         return day
     n = 2
-    while (releases_dir / f"{day}.{n}").exists():
+    while _taken(releases_dir, f"{day}.{n}"):
         n += 1
     return f"{day}.{n}"
 
@@ -255,7 +302,7 @@ def publish_release(
 
     releases_dir.mkdir(parents=True, exist_ok=True)
     params = dict(params or {})
-    fingerprint = input_fingerprint(sources, params)
+    fingerprint = input_fingerprint(sources, params, content_digest(tables))
     _sweep_stale_tmp(releases_dir)
     _recover_unpointed(releases_dir)
     latest = read_latest(releases_dir)

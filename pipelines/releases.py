@@ -707,11 +707,14 @@ def write_bundle(folder: Path, package: Mapping[str, Any]) -> Path:
 def delete_release(releases_dir: Path, version: str) -> str | None:
     """The only way a release folder goes away. Renames it out of sight first (atomic), then
     re-points latest (to the newest remaining release) and rebuilds the catalog. Returns the new latest."""
-    from pipelines.publish import _point_latest
+    from pipelines.publish import _point_latest, retire_version
 
     path = releases_dir / version
     if not version_key(version) or not path.is_dir() or path.is_symlink():
         raise FileNotFoundError(f"no release {version} in {releases_dir}")
+    pkg_file = path / "datapackage.json"
+    fp = json.loads(pkg_file.read_text()).get("fingerprint", "") if pkg_file.exists() else ""
+    retire_version(releases_dir, version, fp)  # first: the name is never reused, even after a crash here
     trash = releases_dir / f".deleted-{version}-{uuid.uuid4().hex[:8]}"
     os.rename(path, trash)
     latest = read_latest(releases_dir)

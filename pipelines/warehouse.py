@@ -65,12 +65,12 @@ def _load_parquet(
         # Views cannot hold prepared parameters; the paths are ours (staging), quoted above.
         _drop(con, table)
         con.execute(
-            f"CREATE VIEW {table} AS SELECT * FROM read_parquet([{listed}], union_by_name = true)"
+            f"CREATE VIEW {table} AS SELECT * FROM read_parquet([{listed}], union_by_name = true, hive_partitioning = false)"
         )
         return
     _drop(con, table)
     con.execute(
-        f"CREATE TABLE {table} AS SELECT * FROM read_parquet($paths, union_by_name = true)",
+        f"CREATE TABLE {table} AS SELECT * FROM read_parquet($paths, union_by_name = true, hive_partitioning = false)",
         {"paths": [str(p) for p in paths]},
     )
 
@@ -82,7 +82,13 @@ def _load_api_rows(con: duckdb.DuckDBPyConnection, paths: list[Path]) -> None:
     if not paths:
         con.execute("CREATE VIEW industry_employment AS SELECT * FROM cbp_file_rows")
         return
-    _load_parquet(con, "cbp_api_rows", paths, view=True)
+    # Explicit schema: the year=YYYY folder names must never decide the type of `year`.
+    listed = ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths)
+    _drop(con, "cbp_api_rows")
+    con.execute(
+        f"CREATE VIEW cbp_api_rows AS SELECT {census_api.duckdb_select()} "
+        f"FROM read_parquet([{listed}], union_by_name = true, hive_partitioning = false)"
+    )
     con.execute(
         """
         CREATE VIEW industry_employment AS
@@ -181,6 +187,18 @@ def _write_note(dest: Path, text: str | None) -> Path | None:
     return dest
 
 
+def check_built_years(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """The release claims settings.cbp_years: refuse to publish tables built for other years
+    (another run rebuilt the warehouse in between), instead of a release that holds less than it says."""
+    built = sorted(int(r[0]) for r in con.execute("SELECT DISTINCT year FROM cbp_file_rows").fetchall())
+    if built != sorted(settings.cbp_years):
+        raise RuntimeError(
+            f"warehouse {settings.duckdb_path} holds indicator tables built for CBP years "
+            f"{built[0] if built else '-'}–{built[-1] if built else '-'} ({len(built)} years), but this run publishes "
+            f"{settings.cbp_years[0]}–{settings.cbp_years[-1]}: another run rebuilt them; nothing published, run again"
+        )
+
+
 def publish_us_release(
     settings: Settings, params: Mapping[str, Any] | None = None, *, force_new: bool = False
 ) -> ReleaseResult:
@@ -206,6 +224,7 @@ def publish_us_release(
     map_sources, map_files = maps.fetch_geometry(settings)  # geometry for the release page's maps
     sources += map_sources
     with connect(settings, read_only=True) as con:
+        check_built_years(con, settings)
         # Raises ValidationError (nothing is published) when an error-level expectation fails.
         checked = validation.release_validation(settings, con)
         notes = write_release_notes(con, settings.warehouse / "notes" / "lq_worked_example.md")

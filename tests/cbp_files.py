@@ -5,11 +5,13 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
+ZIP_TIME = (2020, 1, 1, 0, 0, 0)  # fixed: the same text gives the same bytes (sha256) at any second
+
 
 def write_zip(path: Path, member: str, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr(member, text)
+        zf.writestr(zipfile.ZipInfo(member, date_time=ZIP_TIME), text, compress_type=zipfile.ZIP_DEFLATED)
     return path
 
 

@@ -46,3 +46,46 @@ def test_api_rows_join_the_harmonised_table(httpserver: HTTPServer, mirror_dir: 
     sources = {s["source_id"] for s in census_api.staged_sources(settings)}
     assert sources == {"census/cbp-api/2011/state:06", "census/cbp-api/2018/state:06"}
     assert pl.read_parquet(census_api.staged_path(settings, 2018, "06")).height == 1
+
+
+def test_api_route_then_observatory_run(httpserver: HTTPServer, mirror_dir: Path, tmp_path: Path, monkeypatch, capsys) -> None:
+    """A successful API pull (the Dagster asset, as cbp_api_job runs it) must not break the next
+    `observatory run`: its year=YYYY staging folders are read with the harmonised schema."""
+    import dagster as dg
+
+    from pipelines import cli
+    from pipelines.defs import schedules
+    from pipelines.runner import _resource
+
+    settings = Settings(warehouse=tmp_path / "wh", mirror=mirror_dir, offline=False, cbp_years=(2011,), eurostat=False)
+    httpserver.expect_request("/data/2018/cbp").respond_with_json(
+        [HEADER_17, ["336411", "Aircraft", "56520", "G", None, "89", "7093651", "G", "06"]]
+    )
+    (tmp_path / "dagster-api").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster-api")) as instance:
+        pulled = dg.materialize(
+            [schedules.cbp_api_pull],
+            instance=instance,
+            resources={"observatory": _resource(settings), "census_api_client": schedules.CensusApiResource(base_url=httpserver.url_for("/data"))},
+            run_config={"ops": {"cbp_api_pull": {"config": {"year": 2018, "state": "06", "naics": ["336411"]}}}},
+        )
+    assert pulled.success
+    for name, value in {
+        "OBSERVATORY_WAREHOUSE": str(settings.warehouse), "OBSERVATORY_MIRROR": str(mirror_dir), "OBSERVATORY_OFFLINE": "1",
+        "OBSERVATORY_CBP_YEARS": "2011", "OBSERVATORY_EUROSTAT": "0", "DAGSTER_HOME": str(tmp_path / "dagster"),
+    }.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    assert cli.main(["run"]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "published release " in out
+    latest = json_load(settings.releases_dir / "latest.json")["version"]
+    ie = pl.read_parquet(settings.releases_dir / latest / "data" / "industry_employment.parquet")
+    assert ie.schema["year"] == pl.Int32
+    api = ie.filter(pl.col("source_id") == "census/cbp-api/2018/state:06")
+    assert api.select("year", "region_code", "industry_code", "emp").rows() == [(2018, "06", "336411", 56520.0)]
+
+
+def json_load(path: Path) -> dict:
+    import json
+
+    return json.loads(path.read_text())

@@ -37,11 +37,13 @@ GOOD_CSV = (
 )
 
 
+ZIP_TIME = (2020, 1, 1, 0, 0, 0)  # fixed: the same text gives the same bytes at any second
+
+
 def zip_bytes(text: str = GOOD_CSV, member: str = "cbp11st.txt") -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        # fixed timestamp: the same text gives the same bytes (sha256) in every 2-second window
-        zf.writestr(zipfile.ZipInfo(member, date_time=(2020, 1, 1, 0, 0, 0)), text, compress_type=zipfile.ZIP_DEFLATED)
+        zf.writestr(zipfile.ZipInfo(member, date_time=ZIP_TIME), text, compress_type=zipfile.ZIP_DEFLATED)
     return buf.getvalue()
 
 

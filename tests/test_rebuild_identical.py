@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 
 from pipelines import stage, stage_eu, warehouse
+from pipelines.archive import ANNOTATION
 from pipelines.config import ASSETS_DIR, Settings
 from pipelines.releases import table_content_hash
 from pipelines.schemas import load_schema
@@ -50,6 +51,8 @@ def mirror_from_archive(raw: Path, dest: Path) -> Path:
     for manifest in sorted(raw.rglob("manifest.jsonl")):
         for line in manifest.read_text().splitlines():
             rec = json.loads(line)
+            if ANNOTATION in rec:  # a field added to an archived file (e.g. its NAICS vintage), not a file
+                continue
             entries.append({
                 "id": rec["source_id"], "url": rec["url"], "path": str((raw / rec["path"]).resolve()),
                 "bytes": rec["bytes"], "sha256": rec["sha256"], "kind": rec.get("mirror_kind") or "archive",

@@ -22,8 +22,11 @@ from pipelines.defs.resources import ObservatoryResource
     ),
 )
 def release(context: dg.AssetExecutionContext, observatory: ObservatoryResource) -> dg.MaterializeResult:
+    from pipelines.runner import warehouse_lock
+
     settings = observatory.settings()
-    result = warehouse.publish_us_release(settings)
+    with warehouse_lock(settings, "release asset"):  # re-entrant: `observatory run` already holds it
+        result = warehouse.publish_us_release(settings)
     if result.unchanged:
         context.log.info(f"inputs and code unchanged since {result.version}: nothing published")
     else:

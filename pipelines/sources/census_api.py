@@ -232,6 +232,29 @@ def staged_paths(settings: Settings) -> list[Path]:
     return sorted((settings.staging_dir / "cbp_api").glob("year=*/state=*.parquet"))
 
 
+_DUCKDB_TYPES = {
+    pl.Int8: "TINYINT", pl.Int32: "INTEGER", pl.Int64: "BIGINT", pl.Float64: "DOUBLE",
+    pl.String: "VARCHAR", pl.Boolean: "BOOLEAN",
+}  # fmt: skip
+
+
+def duckdb_select() -> str:
+    """SELECT list casting staged API rows to the harmonised schema, column by column.
+
+    The staging folders are named `year=YYYY`: readers that infer hive partitions from the path
+    (DuckDB by default) would replace the file's Int32 `year` by an Int64 taken from the folder
+    name and make every later run fail; the staged files are read with this explicit schema and
+    hive partitioning off."""
+    return ", ".join(f'CAST("{c}" AS {_DUCKDB_TYPES[type(t)]}) AS "{c}"' for c, t in HARMONISED_SCHEMA.items())
+
+
+def read_staged(paths: list[Path]) -> pl.LazyFrame:
+    """Staged API rows with the harmonised schema (never types inferred from folder names)."""
+    return pl.scan_parquet(
+        [str(p) for p in paths], schema=HARMONISED_SCHEMA, hive_partitioning=False, missing_columns="raise"
+    )
+
+
 def stage_cbp_api(
     settings: Settings,
     year: int,
@@ -257,7 +280,7 @@ def stage_cbp_api(
     dest = staged_path(settings, year, state)
     dest.parent.mkdir(parents=True, exist_ok=True)
     if dest.exists():
-        old = pl.read_parquet(dest)
+        old = read_staged([dest]).collect()
         df = pl.concat([old.join(df.select(KEY), on=KEY, how="anti"), df])
     df = df.sort(KEY)
     tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}")
@@ -283,7 +306,7 @@ def staged_sources(settings: Settings) -> list[dict[str, Any]]:
     paths = staged_paths(settings)
     if not paths:
         return []
-    used = pl.scan_parquet([str(p) for p in paths]).select("source_id", "source_sha256").unique().collect()
+    used = read_staged(paths).select("source_id", "source_sha256").unique().collect()
     archive = RawArchive(settings.raw_dir)
     out = []
     for sid, sha in used.iter_rows():
