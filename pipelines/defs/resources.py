@@ -1,6 +1,7 @@
 """The one resource: where the pipeline reads and writes (env vars, overridable per run)."""
 
 
+from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
@@ -22,7 +23,10 @@ class ObservatoryResource(dg.ConfigurableResource):
 
     def settings(self) -> Settings:
         base = Settings.from_env()
-        return Settings(
+        # replace(): settings this resource does not name (DuckDB memory cap, EU reference, HTTP
+        # limits …) keep their OBSERVATORY_* values instead of falling back to the defaults.
+        return replace(
+            base,
             warehouse=Path(self.warehouse).resolve() if self.warehouse else base.warehouse,
             mirror=Path(self.mirror).resolve() if self.mirror else base.mirror,
             cbp_years=tuple(parse_years(self.cbp_years)) if self.cbp_years else base.cbp_years,
