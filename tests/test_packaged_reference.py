@@ -199,3 +199,28 @@ def test_region_named_check_flags_codes_without_a_name() -> None:
         )
         count, sample = run_sql_check(con, "region_named", table="ci")
     assert count == 2 and {(r["region_type"], r["region_code"]) for r in sample} == {("state", "99"), ("custom", "blank")}
+
+
+def test_eu_region_named_expectation_blocks_unnamed_codes() -> None:
+    from pipelines.validation import validate_frame
+
+    df = pl.DataFrame({"year": [2014] * 3, "region_type": ["nuts2", "nuts2", "custom"], "region_code": ["DE11", "XX99", "medicon"]})
+    res = validate_frame("eu_indicators", df, params={"named_region_codes": {"DE11", "medicon"}})
+    named = res.outcome("region_named")
+    assert named.status == "failed" and named.severity == "error" and named.failing_count == 1
+    assert "XX99" in json.dumps(named.sample, default=str) or "XX99" in str(named.observed)
+
+
+def test_every_eu_region_of_the_mirror_build_has_a_name(settings: Settings) -> None:
+    """On the mirror: every region of the EU cluster totals (NUTS and the shipped region groups)
+    is in the named codes the eu_indicators suite checks against (`named_region_codes`)."""
+    from pipelines import eu_clusters
+    from pipelines.region_groups import load_region_groups
+    from pipelines.stage_eu import _code_lists
+
+    groups = [g for g in load_region_groups(PROJECT_ROOT / "assets" / "region_groups.yaml") if g.base_type.startswith("nuts")]
+    totals = eu_clusters.build_eu(settings, region_groups=groups)["eu_cluster_totals"]
+    named = set(_code_lists(settings, groups)["named_region_codes"])
+    codes = set(totals["region_code"].unique())
+    assert codes and not (codes - named), sorted(codes - named)[:20]
+    assert {g.code for g in groups} <= codes  # the groups are in the check, not only NUTS codes
