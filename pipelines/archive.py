@@ -35,7 +35,7 @@ class RawFile:
     retrieved_at: str
     etag: str | None = None
     last_modified: str | None = None
-    served_from: str = "upstream"  # "upstream" or "mirror:<version>"
+    served_from: str = "upstream"  # "upstream", "mirror:<version>" or "packaged:<version>" (assets/reference)
     mirror_kind: str | None = None
     attribution: str | None = None
     note: str | None = None

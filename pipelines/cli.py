@@ -57,16 +57,24 @@ def cmd_refresh(args: argparse.Namespace) -> int:
 def cmd_indicators(args: argparse.Namespace) -> int:
     import polars as pl
 
-    from pipelines.http import fetch
-    from pipelines.indicators import indicators_from_totals, read_cluster_totals
-    from pipelines.sources import clustermapping
+    from pipelines.indicators import (
+        indicators_from_totals,
+        read_cluster_totals,
+        reference_for_totals,
+        unnamed_regions,
+    )
 
     settings = Settings.from_env()
     totals = read_cluster_totals(Path(args.cluster_totals))
-    sid = clustermapping.IDS["cluster_naics_definitions"]
-    raw = fetch(sid, None, settings, mirror_id=sid)
-    clusters, _ = clustermapping.parse_cluster_definitions(raw.path)
+    release = _release_dir(args.release, settings) if args.release else None
+    clusters, regions, origin = reference_for_totals(settings, release)
+    print(f"cluster definitions from {origin}")
     out = indicators_from_totals(totals, clusters)
+    if regions is not None:
+        unnamed = unnamed_regions(out["cluster_indicators"], regions)
+        if unnamed.height:
+            shown = ", ".join(f"{t}/{c}" for t, c in unnamed.head(10).iter_rows())
+            print(f"warning: {unnamed.height} region code(s) have no name in the reference regions: {shown}", file=sys.stderr)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, df in out.items():
@@ -78,6 +86,20 @@ def cmd_indicators(args: argparse.Namespace) -> int:
     ref = out["cluster_indicators"].select(pl.col("national_reference").unique()).to_series().to_list()
     print(f"national reference: {', '.join(sorted(map(str, ref)))}")
     return 0
+
+
+def _release_dir(spec: str, settings: Settings) -> Path:
+    """A release folder, or a version (or "latest") under the warehouse's releases."""
+    from pipelines.publish import read_latest
+
+    path = Path(spec)
+    if (path / "datapackage.json").is_file():
+        return path
+    version = (read_latest(settings.releases_dir) or {}).get("version") if spec == "latest" else spec
+    cand = settings.releases_dir / str(version)
+    if version and (cand / "datapackage.json").is_file():
+        return cand
+    raise FileNotFoundError(f"--release {spec}: not a release folder, nor a version in {settings.releases_dir}")
 
 
 def cmd_releases(args: argparse.Namespace) -> int:
@@ -177,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     p_ind = sub.add_parser("indicators", help="indicators from your own cluster totals")
     p_ind.add_argument("--cluster-totals", required=True, help="CSV or Parquet: year, region_type, region_code, cluster_code, emp, emp_reported, est, payroll")
     p_ind.add_argument("--out", default=".", help="output folder (default: current)")
+    p_ind.add_argument("--release", help="read cluster definitions and region names from a release (folder, version or latest) instead of the mirror/packaged reference")
     p_ind.set_defaults(func=cmd_indicators)
     p_rel = sub.add_parser("releases", help="list, show, diff, verify, delete or push releases")
     p_rel.add_argument("action", choices=["list", "show", "diff", "verify", "delete", "push"])

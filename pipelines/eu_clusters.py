@@ -475,13 +475,7 @@ def concordance_report(ind: pl.LazyFrame, concordance: pl.DataFrame, year: int |
 
 def _ref(settings: Settings, name: str):
     rid = REFERENCE_IDS[name]
-    filename = None
-    if settings.mirror is not None:
-        from pipelines.mirror import load_mirror
-
-        entry = load_mirror(str(settings.mirror)).lookup(entry_id=rid)
-        filename = entry.path.name if entry else None
-    return fetch(rid, None, settings, mirror_id=rid, filename=filename)
+    return fetch(rid, None, settings, mirror_id=rid)  # mirror, else packaged copy; keeps the file's name
 
 
 def _available(settings: Settings, dataset: str) -> bool:

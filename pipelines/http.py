@@ -26,7 +26,7 @@ from pipelines import __version__
 from pipelines.archive import RawArchive, RawFile
 from pipelines.config import DEFAULT_HTTP_DEADLINE, DEFAULT_RETRY_AFTER_MAX, Settings
 from pipelines.errors import SourceError
-from pipelines.mirror import MirrorEntry, load_mirror
+from pipelines.mirror import MirrorEntry, resolve
 
 USER_AGENT = (
     f"cluster-observatory/{__version__} (+https://github.com/cluster-observatory; "
@@ -165,9 +165,9 @@ def _progress(total: int | None, label: str):
     return None
 
 
-def _copy_from_mirror(entry: MirrorEntry, source_id: str, tmp: Path) -> str:
+def _copy_from_mirror(entry: MirrorEntry, source_id: str, tmp: Path, where: str = "mirror") -> str:
     if not entry.path.is_file():
-        raise SourceError(source_id, str(entry.path), "mirror entry is listed but the file is missing")
+        raise SourceError(source_id, str(entry.path), f"{where} entry is listed but the file is missing")
     h = hashlib.sha256()
     with open(entry.path, "rb") as src, open(tmp, "wb") as dst:
         while chunk := src.read(CHUNK):
@@ -178,7 +178,7 @@ def _copy_from_mirror(entry: MirrorEntry, source_id: str, tmp: Path) -> str:
         raise SourceError(
             source_id,
             str(entry.path),
-            f"checksum mismatch in the mirror: index says sha256 {entry.sha256}, file has {digest}",
+            f"checksum mismatch in the {where}: index says sha256 {entry.sha256}, file has {digest}",
         )
     return digest
 
@@ -254,16 +254,15 @@ def fetch(
     The body must arrive within `deadline` seconds (default: settings.http_deadline).
     """
     archive = RawArchive(settings.raw_dir)
-    name = filename or _filename(url, source_id.replace("/", "_"))
     public_url = redact_url(url)  # what manifests, errors and metadata record: never a key
-    entry = None
-    if settings.mirror is not None:
-        entry = load_mirror(str(settings.mirror)).lookup(url=public_url, entry_id=mirror_id or source_id)
+    # The mirror when configured, else the packaged reference copy (assets/reference) for files without a URL.
+    entry, served_from = resolve(settings.mirror, public_url, mirror_id or source_id)
+    name = filename or _filename(url, entry.path.name if entry is not None and url is None else source_id.replace("/", "_"))
     if entry is None and url is None:
         raise SourceError(
             source_id,
             str(settings.mirror),
-            "no upstream URL and no mirror entry for this reference file (set OBSERVATORY_MIRROR)",
+            "no upstream URL, no mirror entry and no packaged copy (assets/reference/index.json) for this reference file",
         )
     if entry is None and settings.offline:
         raise SourceError(source_id, str(public_url), "offline and the mirror has no copy of this URL")
@@ -274,7 +273,7 @@ def fetch(
     try:
         headers: dict[str, str] = {}
         if entry is not None:
-            digest = _copy_from_mirror(entry, source_id, tmp)
+            digest = _copy_from_mirror(entry, source_id, tmp, served_from.split(":")[0])
             size = tmp.stat().st_size
             location = str(entry.path)
         else:
@@ -305,7 +304,7 @@ def fetch(
             retrieved_at=_now(),
             etag=headers.get("ETag"),
             last_modified=headers.get("Last-Modified"),
-            served_from=f"mirror:{load_mirror(str(settings.mirror)).version}" if entry else "upstream",
+            served_from=served_from,
             mirror_kind=entry.kind if entry else None,
             attribution=entry.attribution if entry else None,
             note=entry.note if entry else None,

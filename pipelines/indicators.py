@@ -163,3 +163,42 @@ def indicators_from_totals(
             name: fetch_frame(con, f"SELECT * FROM {name}")
             for name in ("cluster_indicators", "region_indicators")
         }
+
+
+def reference_for_totals(settings: Any, release: Path | None = None) -> tuple[pl.DataFrame, pl.DataFrame | None, str]:
+    """Clusters (and region names, when at hand) for `observatory indicators`: from a published
+    release's reference tables when one is given, else from the mirror or the packaged copy in
+    assets/reference, so a fresh clone or a researcher holding only a release can run it.
+
+    Returns (clusters, regions or None, where they came from).
+    """
+    if release is not None:
+        data = Path(release) / "data"
+        path = data / "clusters.parquet"
+        if not path.is_file():
+            raise FileNotFoundError(f"release {release} has no data/clusters.parquet (is it a release folder?)")
+        regions = data / "regions.parquet"
+        return (
+            pl.read_parquet(path),
+            pl.read_parquet(regions) if regions.is_file() else None,
+            f"release {Path(release).name}",
+        )
+    from pipelines.http import fetch
+    from pipelines.sources import clustermapping
+
+    sid = clustermapping.IDS["cluster_naics_definitions"]
+    raw = fetch(sid, None, settings, mirror_id=sid)
+    clusters, _ = clustermapping.parse_cluster_definitions(raw.path)
+    rid = clustermapping.IDS["regions"]
+    regions, _ = clustermapping.parse_regions(fetch(rid, None, settings, mirror_id=rid).path)
+    return clusters, regions, raw.served_from
+
+
+def unnamed_regions(indicators: pl.DataFrame, regions: pl.DataFrame) -> pl.DataFrame:
+    """(region_type, region_code) pairs of an indicator table that no regions row names."""
+    named = regions.filter(pl.col("region_name").is_not_null() & (pl.col("region_name") != ""))
+    return (
+        indicators.select("region_type", "region_code").unique()
+        .join(named.select("region_type", "region_code"), on=["region_type", "region_code"], how="anti")
+        .sort("region_type", "region_code")
+    )  # fmt: skip

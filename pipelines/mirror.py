@@ -75,3 +75,26 @@ class Mirror:
 @lru_cache(maxsize=8)
 def load_mirror(root: str) -> Mirror:
     return Mirror(Path(root))
+
+
+# Reference data shipped with the package (assets/reference/index.json, same format as a mirror).
+PACKAGED_REFERENCE = Path(__file__).resolve().parent.parent / "assets" / "reference"
+
+
+def resolve(mirror: Path | None, url: str | None, entry_id: str | None) -> tuple[MirrorEntry | None, str]:
+    """Where a file is served from: the configured mirror (by URL or id), else — for files that
+    have no upstream URL — the packaged reference copy; returns (entry, served_from label).
+
+    One lookup for every caller, so the CLI, Dagster and tests resolve reference data alike.
+    """
+    if mirror is not None:
+        m = load_mirror(str(mirror))
+        entry = m.lookup(url=url, entry_id=entry_id)
+        if entry is not None:
+            return entry, f"mirror:{m.version}"
+    if url is None and entry_id and (PACKAGED_REFERENCE / "index.json").is_file():
+        p = load_mirror(str(PACKAGED_REFERENCE))
+        entry = p.lookup(entry_id=entry_id)
+        if entry is not None:
+            return entry, f"packaged:{p.version}"
+    return None, "upstream"

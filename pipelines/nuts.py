@@ -127,6 +127,24 @@ class NutsReference:
         return cls(sbs, codes16, codes21, changes)
 
 
+def nuts_names(sbs_nuts_csv: Path, nuts2016_csv: Path) -> pl.DataFrame:
+    """(code, name) of every NUTS code with a non-empty name: the SBS code list's labels (NUTS
+    2013 era) and the NUTS 2016 names. The EU indicators must name every region they carry
+    (expectation `region_named`); on the mirror these two lists name every code published."""
+    sbs = pl.read_csv(sbs_nuts_csv, infer_schema=False, encoding="utf8-lossy")
+    sbs = sbs.rename({c: c.strip().lower() for c in sbs.columns}).select(
+        pl.col("code").str.strip_chars(), pl.col("label").str.strip_chars().alias("name")
+    )
+    n16 = pl.read_csv(nuts2016_csv, separator=";", infer_schema=False, encoding="utf8-lossy")
+    n16 = n16.select(
+        pl.col(n16.columns[0]).str.strip_chars().alias("code"), pl.col(n16.columns[1]).str.strip_chars().alias("name")
+    )
+    return (
+        pl.concat([sbs, n16]).filter(pl.col("name").is_not_null() & (pl.col("name") != ""))
+        .unique("code", keep="first", maintain_order=True)
+    )  # fmt: skip
+
+
 def read_nuts2021_workbook(path: Path) -> tuple[frozenset[str], pl.DataFrame]:
     """(set of NUTS 2021 codes, 2016→2021 change table) from the official workbook."""
     import openpyxl

@@ -68,6 +68,7 @@ SOURCE_LICENSES = {
     "eurostat/": _EUROSTAT,
     "eurostat-classifications/": _EUROSTAT,
     "concordance/nace": _EUROSTAT,
+    "concordance/isic": {"title": "United Nations Statistics Division: reproduced with attribution (UN terms of use)", "path": "https://www.un.org/en/about-us/terms-of-use"},
 }
 
 

@@ -87,7 +87,9 @@ def _code_lists(settings: Settings, groups: list[RegionGroup]) -> dict[str, list
     ref = nuts.NutsReference.load(_ref(settings, "sbs_nuts").path, _ref(settings, "nuts2016").path, _ref(settings, "nuts2021").path)
     nace = fetch(NACE_CODE_LIST, None, settings, mirror_id=NACE_CODE_LIST)
     nace_codes = pl.read_csv(nace.path, infer_schema=False, encoding="utf8-lossy")
+    named = nuts.nuts_names(_ref(settings, "sbs_nuts").path, _ref(settings, "nuts2016").path)["code"].to_list()
     return {
+        "named_region_codes": sorted(set(named) | {g.code for g in groups if g.name and g.name.strip()}),
         "nuts_codes": sorted(set(ref.sbs_codes["code"].to_list()) | ref.codes_2016 | ref.codes_2021 | {g.code for g in groups}),
         "nace_codes": sorted(nace_codes[nace_codes.columns[0]].str.strip_chars().to_list()),
     }

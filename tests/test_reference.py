@@ -33,7 +33,7 @@ def test_stage_reference(settings: Settings) -> None:
     assert splits.height > 0 and (splits["weight"] < 1).all()
     assert splits["derived_from"].str.starts_with("NAICS2012:").all()
     regions = stage.read_reference(settings, "regions")
-    assert regions.filter(pl.col("region_type") == "state").height == 50
+    assert regions.filter(pl.col("region_type") == "state").height == 51  # 50 + the District of Columbia (derived)
     assert regions.filter((pl.col("region_type") == "country") & (pl.col("region_code") == "US")).height == 1
     members = stage.read_reference(settings, "region_members")
     la = members.filter((pl.col("region_type") == "msa") & (pl.col("region_code") == "31080"))

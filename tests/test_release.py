@@ -31,7 +31,7 @@ STATES = [("01", "Alabama"), ("06", "California"), ("25", "Massachusetts"), ("36
 CLUSTERS = [("1", "Aerospace Vehicles and Defense", True), ("5", "Biopharmaceuticals", True), ("10", "Distribution and Electronic Commerce", True),
             ("14", "Financial Services", True), ("101", "Local Food and Beverage", False), ("102", "Local Health Services", False)]  # fmt: skip
 _STR = {"region_type", "region_code", "cluster_code", "cluster_type", "national_reference", "region_name", "region_short_name",
-        "region_key", "state_code", "clustermapping_id", "cluster_name", "cluster_key"}  # fmt: skip
+        "region_key", "state_code", "clustermapping_id", "derived_from", "cluster_name", "cluster_key"}  # fmt: skip
 _INT = {"year", "base_year", "emp_rank", "lq_rank", "n_strong_clusters"}
 _BOOL = {"strong", "strong10", "traded"}
 

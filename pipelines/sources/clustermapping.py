@@ -111,6 +111,34 @@ def parse_related_clusters(path: Path) -> pl.DataFrame:
     )
 
 
+def _state_equivalents(regions: pl.DataFrame) -> pl.DataFrame:
+    """State rows for state codes the extract lists only as a single county-equivalent.
+
+    clustermapping.us has 50 states: the District of Columbia (FIPS 11) is only county 11001,
+    but CBP state files carry state 11, so without this row DC's indicators had no name. A
+    state code with counties, no state row and exactly one county is that county; the new row
+    says so in `derived_from` and has no clustermapping_id. Territories (Puerto Rico, 72) keep
+    their own region type.
+    """
+    counties = regions.filter((pl.col("region_type") == "county") & pl.col("state_code").is_not_null())
+    have = regions.filter(pl.col("region_type").is_in(["state", "territory"])).select("region_code")
+    single = (
+        counties.group_by("state_code").agg(pl.len().alias("n"), pl.all().first())
+        .filter(pl.col("n") == 1)
+        .join(have, left_on="state_code", right_on="region_code", how="anti")
+    )  # fmt: skip
+    return single.select(
+        pl.lit("state").alias("region_type"),
+        pl.col("state_code").alias("region_code"),
+        "region_name",
+        pl.col("region_name").alias("region_short_name"),
+        pl.col("region_key").str.strip_chars_end("_").alias("region_key"),
+        "state_code",
+        pl.lit(None, dtype=pl.String).alias("clustermapping_id"),
+        pl.col("clustermapping_id").alias("derived_from"),
+    )
+
+
 def parse_regions(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Return (regions, region_members). The US is region_type "country", code "US"."""
     src = IDS["regions"]
@@ -125,7 +153,9 @@ def parse_regions(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
         pl.col("key_t").alias("region_key"),
         pl.col("region_state_code_t").alias("state_code"),
         pl.col("id").alias("clustermapping_id"),
-    ).sort("region_type", "region_code")
+        pl.lit(None, dtype=pl.String).alias("derived_from"),
+    )
+    regions = pl.concat([regions, _state_equivalents(regions)]).sort("region_type", "region_code")
     members = (
         df.filter(pl.col("member_regions").is_not_null() & (pl.col("member_regions") != ""))
         .select(
