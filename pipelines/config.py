@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 import re
 from dataclasses import dataclass, field
@@ -16,17 +17,35 @@ def _default_warehouse() -> Path:
     return PROJECT_ROOT / "warehouse"
 
 
+FIRST_CBP_YEAR = 1998  # the first NAICS-based County Business Patterns year
+_YEAR_PART = re.compile(r"^(\d{4})(?:-(\d{4}))?$")
+
+
+def last_cbp_year() -> int:
+    """The latest year CBP can have been published for (it appears about 18 months later)."""
+    return datetime.date.today().year - 1
+
+
 def parse_years(spec: str) -> list[int]:
-    """Parse "2000-2011,2015" into a sorted list of years."""
+    """Parse "2000-2011,2015" into a sorted list of years; anything else is one clear error
+    ("00-11", "2011-2000", "abc", years before 1998 or after last year)."""
     years: set[int] = set()
+    hi_ok = last_cbp_year()
+    form = f"use YYYY, YYYY-YYYY or a comma list of them, years {FIRST_CBP_YEAR}–{hi_ok} (e.g. 2000-2011)"
     for part in spec.replace(" ", "").split(","):
         if not part:
             continue
-        if "-" in part:
-            lo, hi = part.split("-", 1)
-            years.update(range(int(lo), int(hi) + 1))
-        else:
-            years.add(int(part))
+        m = _YEAR_PART.match(part)
+        if not m:
+            raise ValueError(f"CBP years {spec!r}: {part!r} is not a year or a range; {form}")
+        lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
+        if lo > hi:
+            raise ValueError(f"CBP years {spec!r}: range {part!r} runs backwards; {form}")
+        if lo < FIRST_CBP_YEAR or hi > hi_ok:
+            raise ValueError(f"CBP years {spec!r}: {part!r} is outside the available years; {form}")
+        years.update(range(lo, hi + 1))
+    if not years:
+        raise ValueError(f"CBP years {spec!r}: no year given; {form}")
     return sorted(years)
 
 
