@@ -247,15 +247,30 @@ def _resource(settings: Settings):
     )
 
 
-def _materialize(assets: list, *, tags: dict[str, str] | None = None, **kwargs) -> dg.ExecuteInProcessResult:
-    """dg.materialize with the console log at OBSERVATORY_LOG_LEVEL (default INFO, not DEBUG),
-    tagged with this process (pid, host, start time) for dead-run detection."""
+def _job_definitions(resources: dict[str, Any]) -> dg.Definitions:
+    """The assets, checks and named jobs the CLI runs (pipelines/defs/jobs.py, us.py)."""
+    from pipelines.defs import checks, eu, jobs, us
+    from pipelines.defs import release as release_defs
+
+    return dg.Definitions(
+        assets=[us.us_reference, *us.CBP_ASSETS.values(), us.us_indicators, *eu.EU_ASSETS, release_defs.release],
+        asset_checks=checks.ALL_CHECKS,
+        jobs=[us.us_reference_job, us.cbp_job, *jobs.REFRESH_JOBS],
+        resources=resources,
+    )
+
+
+def _materialize(
+    defs: dg.Definitions, job: str, assets: list, *, tags: dict[str, str] | None = None, **kwargs
+) -> dg.ExecuteInProcessResult:
+    """Run the named `job` (not __ephemeral_asset_job__) on the keys of `assets`, with their
+    checks, and the console log at OBSERVATORY_LOG_LEVEL (default INFO, not DEBUG), tagged with
+    this process (pid, host, start time) for dead-run detection."""
     level = os.environ.get("OBSERVATORY_LOG_LEVEL", "INFO").upper()
-    return dg.materialize(
-        assets,
-        run_config={"loggers": {"console": {"config": {"log_level": level}}}},
-        tags={**run_tags(), **(tags or {})},
-        **kwargs,
+    keys = [k for a in assets if isinstance(a, dg.AssetsDefinition) for k in a.keys]
+    return defs.resolve_job_def(job).execute_in_process(
+        run_config={"loggers": {"console": {"config": {"log_level": level}}}}, asset_selection=keys,
+        tags={**run_tags(), **(tags or {})}, **kwargs
     )
 
 
@@ -309,11 +324,11 @@ def _refresh(settings: Settings, inst: dg.DagsterInstance, wanted: set[str]) -> 
     from pipelines.defs import checks, eu, us
     from pipelines.defs import release as release_defs
 
-    resources = {"observatory": _resource(settings)}
+    defs = _job_definitions({"observatory": _resource(settings)})
     runs = []
     # Blocking validation checks run in each run: a failing one fails the run (no release).
     if "reference" in wanted:
-        r1 = _materialize([us.us_reference, *checks.REFERENCE_CHECKS], instance=inst, resources=resources)
+        r1 = _materialize(defs, us.us_reference_job.name, [us.us_reference, *checks.REFERENCE_CHECKS], instance=inst)
         runs.append(r1.run_id)
     cbp_defs = [
         *(us.CBP_ASSETS[g] for g in settings.cbp_geos),
@@ -322,9 +337,10 @@ def _refresh(settings: Settings, inst: dg.DagsterInstance, wanted: set[str]) -> 
     for start, end in _year_ranges(settings.cbp_years) if "cbp" in wanted else []:
         # One single-run backfill per contiguous range of years.
         r2 = _materialize(
+            defs,
+            us.cbp_job.name,
             cbp_defs,
             instance=inst,
-            resources=resources,
             tags=None if start == end else {
                 "dagster/asset_partition_range_start": str(start),
                 "dagster/asset_partition_range_end": str(end),
@@ -335,12 +351,13 @@ def _refresh(settings: Settings, inst: dg.DagsterInstance, wanted: set[str]) -> 
     eu_defs = [*eu.EU_ASSETS, *checks.EU_CHECKS] if settings.eurostat and "eurostat" in wanted else []
     if "publish" not in wanted:
         if eu_defs:
-            runs.append(_materialize(eu_defs, instance=inst, resources=resources).run_id)
+            runs.append(_materialize(defs, "eurostat_refresh_job", eu_defs, instance=inst).run_id)
         return RefreshResult(run_ids=runs, release={})
     r3 = _materialize(
+        defs,
+        "refresh_publish_job",
         [us.us_indicators, *checks.WAREHOUSE_CHECKS, *eu_defs, release_defs.release],
         instance=inst,
-        resources=resources,
     )
     runs.append(r3.run_id)
     mats = r3.asset_materializations_for_node("release")

@@ -7,6 +7,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import yaml
 
 from pipelines.config import ASSETS_DIR
@@ -50,3 +51,23 @@ def load_schema(name: str, schema_dir: Path = SCHEMA_DIR) -> TableSchema:
         sort_by=tuple(data.get("sortBy", data.get("primaryKey", []))),
         fields=tuple(data["fields"]),
     )
+
+
+def preview_markdown(frame: pl.DataFrame, rows: int = 5) -> str:
+    """The first `rows` rows as a Markdown table, so the Dagster UI shows what a table holds.
+
+    Nulls print as empty cells (not 0 or "None"): null is not zero.
+    """
+    head = frame.head(rows)
+    cols = head.columns
+    if not cols:
+        return "(no columns)"
+
+    def cell(v: Any) -> str:
+        return "" if v is None else str(v).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in head.iter_rows()]
+    if head.height == 0:
+        lines.append("(no rows)")
+    return "\n".join(lines)

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from pipelines import stage_eu, warehouse
+from pipelines.defs import metadata
 from pipelines.defs.resources import ObservatoryResource
 
 EU_DESCRIPTIONS = {
@@ -22,20 +23,28 @@ EU_DESCRIPTIONS = {
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(name, description=desc, group_name="eu", kinds={"polars", "parquet"}, deps=["clusters"])
+        dg.AssetSpec(
+            name, description=desc, group_name="eu", kinds={"polars", "parquet"}, deps=["clusters"],
+            metadata=metadata.spec_metadata(name),
+        )
         for name, desc in EU_DESCRIPTIONS.items()
     ],
     pool="upstream_eurostat",
 )
 def eurostat_sbs(context: dg.AssetExecutionContext, observatory: ObservatoryResource):
     """Fetch, parse, fill, recode and map the Eurostat data to clusters; stage as Parquet."""
-    result = stage_eu.stage_eu(observatory.settings())
+    settings = observatory.settings()
+    result = stage_eu.stage_eu(settings)
     if not result["changed"]:
         context.log.info("Eurostat inputs and code unchanged: staged EU tables reused")
     for name in EU_DESCRIPTIONS:
         yield dg.MaterializeResult(
             asset_key=name,
-            metadata={"dagster/row_count": result["rows"][name], "rebuilt": result["changed"]},
+            metadata={
+                "dagster/row_count": result["rows"][name],
+                "rebuilt": result["changed"],
+                **metadata.parquet_metadata(name, stage_eu.eu_dir(settings) / f"{name}.parquet"),
+            },
         )
 
 
@@ -45,6 +54,7 @@ def eurostat_sbs(context: dg.AssetExecutionContext, observatory: ObservatoryReso
     kinds={"duckdb"},
     automation_condition=dg.AutomationCondition.eager(),
     pool="duckdb_warehouse",
+    metadata=metadata.spec_metadata("eu_cluster_indicators"),
     description=(
         "EU cluster indicators per NUTS region × cluster × year: employment, local units, wages, wage per "
         "employee, US-style LQ and strong flag, LQ on total employment, shares, CAGR, and two named star "
@@ -53,8 +63,10 @@ def eurostat_sbs(context: dg.AssetExecutionContext, observatory: ObservatoryReso
     ),
 )
 def eu_cluster_indicators(context: dg.AssetExecutionContext, observatory: ObservatoryResource) -> dg.MaterializeResult:
-    counts = warehouse.build_eu_indicators(observatory.settings())
-    return dg.MaterializeResult(metadata={"dagster/row_count": counts["eu_cluster_indicators"]})
+    settings = observatory.settings()
+    counts = warehouse.build_eu_indicators(settings)
+    table = metadata.duckdb_metadata(settings, ["eu_cluster_indicators"])["eu_cluster_indicators"]
+    return dg.MaterializeResult(metadata={"dagster/row_count": counts["eu_cluster_indicators"], **table})
 
 
 EU_ASSETS = [eurostat_sbs, eu_cluster_indicators]

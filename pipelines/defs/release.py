@@ -4,6 +4,19 @@ import dagster as dg
 
 from pipelines import warehouse
 from pipelines.defs.resources import ObservatoryResource
+from pipelines.publish import ReleaseResult
+
+
+def release_reason(result: ReleaseResult) -> str:
+    """One line for the UI saying what the run published, or why it published nothing."""
+    if result.unchanged:
+        return (
+            f"nothing published: inputs and code are unchanged since release {result.version} "
+            f"(input fingerprint {result.fingerprint[:12]}); a new release needs a changed source "
+            "file, parameter or code version"
+        )
+    prev = f" (previous: {result.previous})" if result.previous else " (first release)"
+    return f"published release {result.version}{prev}"
 
 
 @dg.asset(
@@ -27,12 +40,11 @@ def release(context: dg.AssetExecutionContext, observatory: ObservatoryResource)
     settings = observatory.settings()
     with warehouse_lock(settings, "release asset"):  # re-entrant: `observatory run` already holds it
         result = warehouse.publish_us_release(settings)
-    if result.unchanged:
-        context.log.info(f"inputs and code unchanged since {result.version}: nothing published")
-    else:
-        context.log.info(f"published release {result.version} at {result.path}")
+    reason = release_reason(result)
+    context.log.info(reason)
     return dg.MaterializeResult(
         metadata={
+            "reason": reason,
             "version": result.version or "",
             "path": dg.MetadataValue.path(str(result.path)) if result.path else "",
             "published": not result.unchanged,

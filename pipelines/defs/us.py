@@ -1,14 +1,20 @@
 """US path: reference tables → CBP by year → DuckDB indicators → release."""
 
+import warnings
 
 import dagster as dg
 
 from pipelines import stage, warehouse
+from pipelines.defs import metadata
 from pipelines.defs.resources import ObservatoryResource
 from pipelines.sources import cbp
 
-CBP_YEARS = [str(y) for y in range(cbp.FIRST_YEAR, 2024)]
-cbp_partitions = dg.StaticPartitionsDefinition(CBP_YEARS)
+# One partition per CBP year from the first NAICS-based year up to last year: the range grows with
+# the calendar, so a year published later (2024, 2025, ...) is a partition the new-vintage sensor
+# can request without a code change (same rule as pipelines.vintages.available_years).
+cbp_partitions = dg.TimeWindowPartitionsDefinition(
+    start=str(cbp.FIRST_YEAR), fmt="%Y", cron_schedule="0 0 1 1 *", timezone="UTC"
+)
 
 REFERENCE_DESCRIPTIONS = {
     "clusters": "51 traded + 16 local clusters (US benchmark definitions, clustermapping.us).",
@@ -33,16 +39,24 @@ WAREHOUSE_DESCRIPTIONS = {
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(name, description=desc, group_name="us_reference", kinds={"polars", "parquet"})
+        dg.AssetSpec(
+            name, description=desc, group_name="us_reference", kinds={"polars", "parquet"},
+            metadata=metadata.spec_metadata(name),
+        )
         for name, desc in REFERENCE_DESCRIPTIONS.items()
     ],
     pool="upstream_mirror",
 )
 def us_reference(context: dg.AssetExecutionContext, observatory: ObservatoryResource):
     """Fetch the clustermapping.us reference files and the NAICS concordance; stage as Parquet."""
-    counts = stage.stage_reference(observatory.settings())
+    settings = observatory.settings()
+    counts = stage.stage_reference(settings)
     for name in REFERENCE_DESCRIPTIONS:
-        yield dg.MaterializeResult(asset_key=name, metadata={"dagster/row_count": counts[name]})
+        path = stage.reference_dir(settings) / f"{name}.parquet"
+        yield dg.MaterializeResult(
+            asset_key=name,
+            metadata={"dagster/row_count": counts[name], **metadata.parquet_metadata(name, path)},
+        )
 
 
 CBP_FILES = {
@@ -54,6 +68,15 @@ CBP_FILES = {
 
 
 def _cbp_asset(geo: str) -> dg.AssetsDefinition:
+    # backfill_policy is a beta parameter in Dagster 1.13; single-run backfills are deliberate here
+    # (one run parses a year range two years at a time), so its BetaWarning is silenced for this
+    # decorator only instead of repeating on every load of the code location.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=dg.BetaWarning, message=".*backfill_policy.*")
+        return _cbp_asset_def(geo)
+
+
+def _cbp_asset_def(geo: str) -> dg.AssetsDefinition:
     @dg.asset(
         name=f"cbp_{geo}",
         group_name="us_cbp",
@@ -61,6 +84,7 @@ def _cbp_asset(geo: str) -> dg.AssetsDefinition:
         backfill_policy=dg.BackfillPolicy.single_run(),
         kinds={"polars", "parquet"},
         pool="upstream_census",
+        metadata=metadata.spec_metadata("industry_employment"),
         description=(
             f"County Business Patterns {CBP_FILES[geo]} by year: fetched (mirror or Census), "
             "checked, parsed and harmonised into staging Parquet, one file per year. "
@@ -75,16 +99,22 @@ def _cbp_asset(geo: str) -> dg.AssetsDefinition:
             context.log.info(
                 f"CBP {geo} {y}: {r['rows']} rows, sha256 {r['source']['sha256'][:12]}, changed={r['changed']}"
             )
+            # A single-run backfill records one materialisation per year: each gets its own row
+            # count, source and preview, not the range's.
+            context.add_asset_metadata(
+                {
+                    "dagster/row_count": r["rows"],
+                    "changed": r["changed"],
+                    "source": f"{r['source']['source_id']}: {r['source']['sha256']}",
+                    **metadata.parquet_metadata("industry_employment", stage.cbp_staged_path(settings, y, geo)),
+                },
+                partition_key=str(y),
+            )
         return dg.MaterializeResult(
             metadata={
-                "dagster/row_count": sum(r["rows"] for r in results.values()),
-                "years": dg.MetadataValue.json({str(y): r["rows"] for y, r in results.items()}),
+                # the run's years; the publish follow-up sensor reads changed_years
+                "run_years": dg.MetadataValue.json({str(y): r["rows"] for y, r in results.items()}),
                 "changed_years": dg.MetadataValue.json([y for y, r in results.items() if r["changed"]]),
-                "sources": dg.MetadataValue.md(
-                    "\n".join(
-                        f"- {r['source']['source_id']}: `{r['source']['sha256']}`" for r in results.values()
-                    )
-                ),
             }
         )
 
@@ -102,6 +132,7 @@ cbp_state = CBP_ASSETS["state"]
             description=desc,
             group_name="us_indicators",
             kinds={"duckdb"},
+            metadata=metadata.spec_metadata(name),
             # Follows new CBP years / reference tables when the automation sensor is on.
             automation_condition=dg.AutomationCondition.eager(),
             deps=[*(f"cbp_{g}" for g in CBP_FILES), *REFERENCE_DESCRIPTIONS] if name in {"industry_employment", "custom_regions"} else
@@ -114,9 +145,13 @@ cbp_state = CBP_ASSETS["state"]
 )
 def us_indicators(context: dg.AssetExecutionContext, observatory: ObservatoryResource):
     """Load staged data into DuckDB and run the indicator SQL in sql/."""
-    counts = warehouse.build_us_indicators(observatory.settings())
+    settings = observatory.settings()
+    counts = warehouse.build_us_indicators(settings)
+    tables = metadata.duckdb_metadata(settings, list(WAREHOUSE_DESCRIPTIONS))
     for name in WAREHOUSE_DESCRIPTIONS:
-        yield dg.MaterializeResult(asset_key=name, metadata={"dagster/row_count": counts[name]})
+        yield dg.MaterializeResult(
+            asset_key=name, metadata={"dagster/row_count": counts[name], **tables[name]}
+        )
 
 
 us_reference_job = dg.define_asset_job("us_reference_job", selection=dg.AssetSelection.assets(us_reference))
