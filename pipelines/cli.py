@@ -230,6 +230,7 @@ def error_message(exc: BaseException, *, since: float | None = None) -> str:
     tables and sample rows (from the run's validation report); for a failed step, the error the
     step raised (a SourceError names source, file/URL and rows); never Dagster's stack trace."""
     from pipelines import validation
+    from pipelines.errors import SourceError
 
     if "blocking asset check" in str(exc):
         try:
@@ -243,6 +244,8 @@ def error_message(exc: BaseException, *, since: float | None = None) -> str:
     cause: BaseException | None = exc
     while cause is not None and id(cause) not in seen:  # the user code's own error, not the wrapper
         seen.add(id(cause))
+        if isinstance(cause, SourceError):
+            break  # names source, file/URL and rows; its causes (BadZipFile, …) do not
         inner = getattr(cause, "user_exception", None) or cause.__cause__
         if inner is None:
             break
