@@ -74,9 +74,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     result = refresh(settings, notice=lambda line: print(line, flush=True))
     rel = result.release
     if rel.get("published"):
-        print(f"published release {rel['version']} at {rel['path']}")
-        for name, rows in rel.get("tables", {}).items():
-            print(f"  {name:<24} {rows:>10,} rows")
+        tables = rel.get("tables", {})
+        # the per-table row counts were printed as each table was written (progress lines)
+        print(f"published release {rel['version']} at {rel['path']}: {len(tables)} tables, {sum(tables.values()):,} rows")
         print(f"latest: {settings.releases_dir / 'latest.json'}")
     else:
         print(f"nothing changed since release {rel.get('version')} ({rel.get('path')}): nothing published")

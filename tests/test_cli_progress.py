@@ -37,5 +37,9 @@ def test_run_shows_progress_per_family_and_table(mini, tmp_path: Path, monkeypat
     tables = {Path(r["path"]).stem: r["rows"] for r in pkg["resources"] if r.get("format") == "parquet"}
     shown = [ln.strip() for ln in out if ln.strip().startswith(f"release {version}: ")]
     assert sorted(shown) == sorted(f"release {version}: {t} {n:,} rows" for t, n in tables.items()), out
+    assert any(
+        ln.startswith(f"published release {version} at ") and ln.endswith(f": {len(tables)} tables, {sum(tables.values()):,} rows")
+        for ln in out
+    ), out
     families = [ln.strip().split(":")[0] for ln in out if ln.strip().startswith("family ")]
     assert sorted(families) == sorted(f"family {t}" for t in FAMILY_TABLES), out
