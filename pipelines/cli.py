@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import logging
 import sys
 import time
 from pathlib import Path
@@ -19,19 +20,63 @@ def _settings(args: argparse.Namespace) -> Settings:
     return s
 
 
+class _Console(logging.StreamHandler):
+    """Writes to the current sys.stdout / sys.stderr (not the one at creation: tests swap them)."""
+
+    def __init__(self, name: str) -> None:
+        self._which = name
+        super().__init__()
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return getattr(sys, self._which)
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
+class _Below(logging.Filter):
+    def __init__(self, level: int) -> None:
+        super().__init__()
+        self.level = level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno < self.level
+
+
+def _show_progress() -> None:
+    """Long steps' progress lines (pipelines.* INFO: Eurostat per dataset, indicator families per
+    table, release per table) on stdout, warnings on stderr; once per process. Without this they
+    would be silent (nothing else configures Python logging in a CLI run)."""
+    root = logging.getLogger("pipelines")
+    if any(getattr(h, "_observatory", False) for h in root.handlers):
+        return
+    info = _Console("stdout")
+    info.addFilter(_Below(logging.WARNING))
+    warn = _Console("stderr")
+    warn.setLevel(logging.WARNING)
+    for h in (info, warn):
+        h.setFormatter(logging.Formatter("  %(message)s"))
+        h._observatory = True  # type: ignore[attr-defined]
+        root.addHandler(h)
+    root.setLevel(logging.INFO)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from pipelines.runner import refresh
 
     settings = _settings(args)
+    _show_progress()
     print(f"warehouse: {settings.warehouse}")
     print(f"mirror:    {settings.mirror or '(none: fetching upstream)'}")
     print(f"CBP years: {settings.cbp_years[0]}–{settings.cbp_years[-1]} ({len(settings.cbp_years)} years)")
     result = refresh(settings, notice=lambda line: print(line, flush=True))
     rel = result.release
     if rel.get("published"):
-        print(f"published release {rel['version']} at {rel['path']}")
-        for name, rows in rel.get("tables", {}).items():
-            print(f"  {name:<24} {rows:>10,} rows")
+        tables = rel.get("tables", {})
+        # the per-table row counts were printed as each table was written (progress lines)
+        print(f"published release {rel['version']} at {rel['path']}: {len(tables)} tables, {sum(tables.values()):,} rows")
         print(f"latest: {settings.releases_dir / 'latest.json'}")
     else:
         print(f"nothing changed since release {rel.get('version')} ({rel.get('path')}): nothing published")
@@ -43,6 +88,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     from pipelines.runner import SOURCES, refresh
 
     settings = _settings(args)
+    _show_progress()
     sources = [s.strip() for s in (args.sources or ",".join(SOURCES)).split(",") if s.strip()]
     print(f"refresh {', '.join(sources)}; CBP years {settings.cbp_years[0]}–{settings.cbp_years[-1]}")
     result = refresh(settings, sources=sources, notice=lambda line: print(line, flush=True))
@@ -230,6 +276,7 @@ def error_message(exc: BaseException, *, since: float | None = None) -> str:
     tables and sample rows (from the run's validation report); for a failed step, the error the
     step raised (a SourceError names source, file/URL and rows); never Dagster's stack trace."""
     from pipelines import validation
+    from pipelines.errors import SourceError
 
     if "blocking asset check" in str(exc):
         try:
@@ -243,6 +290,8 @@ def error_message(exc: BaseException, *, since: float | None = None) -> str:
     cause: BaseException | None = exc
     while cause is not None and id(cause) not in seen:  # the user code's own error, not the wrapper
         seen.add(id(cause))
+        if isinstance(cause, SourceError):
+            break  # names source, file/URL and rows; its causes (BadZipFile, …) do not
         inner = getattr(cause, "user_exception", None) or cause.__cause__
         if inner is None:
             break

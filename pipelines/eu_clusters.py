@@ -508,6 +508,7 @@ def load_eu_industry(
         ]
         lo, hi = DATASET_YEARS.get(ds, (0, 9999))
         frames.append(pl.concat(parts).unique().filter(pl.col("year").is_between(lo, hi)))
+        log.info("Eurostat %s: %d file(s) read", ds, len(raws))
     if not frames:
         raise SourceError("eurostat", str(settings.mirror), f"none of the datasets {list(datasets)} could be fetched")
     return pl.concat(frames, how="vertical_relaxed")

@@ -7,6 +7,8 @@ regions). The same rules run on both; EU tables carry the prefix ``eu_``.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -24,6 +26,7 @@ from pipelines.indicators import (
 )
 
 Side = Literal["us", "eu"]
+log = logging.getLogger(__name__)
 
 # Named SQL parameters of the families, with their defaults; every release records the values.
 FAMILY_PARAMS: dict[str, Any] = {
@@ -176,10 +179,12 @@ def build_families(
     merged = _merged(params)
     counts: dict[str, int] = {}
     for table, sql_name in FAMILY_TABLES.items():
+        started = time.perf_counter()
         name = PREFIX[side] + table
         sql = load_sql(sql_name)
         con.execute(f"CREATE OR REPLACE TABLE {name} AS {sql}", sql_params(sql, merged))
         counts[name] = int(con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0])
+        log.info("family %s: %s rows (%.1fs)", name, f"{counts[name]:,}", time.perf_counter() - started)
         # later families read earlier ones under a side-independent name (family_<table>)
         con.execute(f"CREATE OR REPLACE TEMP VIEW family_{table} AS SELECT * FROM {name}")
     return counts

@@ -330,6 +330,7 @@ def publish_release(
             rows, arrow_schema = write_parquet(src, out, list(schema.sort_by), list(schema.primary_key))
             schema.check_columns(arrow_schema.names)
             counts[name] = rows
+            log.info("release %s: %s %s rows", version, name, f"{rows:,}")
             by_name = {f["name"]: f for f in schema.fields}
             table_schema = {
                 "fields": [

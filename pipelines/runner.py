@@ -260,15 +260,43 @@ def _job_definitions(resources: dict[str, Any]) -> dg.Definitions:
     )
 
 
+class _NoFailureRecords(logging.Filter):
+    """Drops ERROR records (step/run failure events with Dagster's stack traces) from the console:
+    the CLI prints the failure as one line (source, file/URL, reason). The run's event log (UI)
+    keeps them; OBSERVATORY_DEBUG=1 shows them on the console too."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno < logging.ERROR
+
+
+@dg.logger(
+    {
+        "log_level": dg.Field(str, is_required=False, default_value="INFO"),
+        "name": dg.Field(str, is_required=False, default_value="dagster"),
+    },
+    description="Dagster's coloured console logger; failure tracebacks only with OBSERVATORY_DEBUG=1.",
+)
+def quiet_console_logger(init_context: dg.InitLoggerContext) -> logging.Logger:
+    from dagster._loggers import colored_console_logger
+
+    logger = colored_console_logger.logger_fn(init_context)
+    if not os.environ.get("OBSERVATORY_DEBUG"):
+        for handler in logger.handlers:
+            handler.addFilter(_NoFailureRecords())
+    return logger
+
+
 def _materialize(
     defs: dg.Definitions, job: str, assets: list, *, tags: dict[str, str] | None = None, **kwargs
 ) -> dg.ExecuteInProcessResult:
     """Run the named `job` (not __ephemeral_asset_job__) on the keys of `assets`, with their
-    checks, and the console log at OBSERVATORY_LOG_LEVEL (default INFO, not DEBUG), tagged with
-    this process (pid, host, start time) for dead-run detection."""
+    checks, and the console log at OBSERVATORY_LOG_LEVEL (default INFO, not DEBUG) without
+    failure tracebacks (quiet_console_logger), tagged with this process (pid, host, start time)
+    for dead-run detection."""
     level = os.environ.get("OBSERVATORY_LOG_LEVEL", "INFO").upper()
     keys = [k for a in assets if isinstance(a, dg.AssetsDefinition) for k in a.keys]
-    return defs.resolve_job_def(job).execute_in_process(
+    job_def = defs.resolve_job_def(job).with_logger_defs({"console": quiet_console_logger})
+    return job_def.execute_in_process(
         run_config={"loggers": {"console": {"config": {"log_level": level}}}}, asset_selection=keys,
         tags={**run_tags(), **(tags or {})}, **kwargs
     )

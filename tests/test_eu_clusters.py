@@ -287,8 +287,13 @@ def test_group_vs_division_tolerance(g1, g2, uses_groups):
 # --- end to end on the mirror ---------------------------------------------------------------
 
 @pytest.mark.mirror
-def test_build_eu_on_mirror(settings):
-    out = eu.build_eu(settings)
+def test_build_eu_on_mirror(settings, caplog):
+    with caplog.at_level("INFO", logger="pipelines.eu_clusters"):
+        out = eu.build_eu(settings)
+    # progress: one line per Eurostat dataset read (issue 13)
+    read = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Eurostat ")]
+    assert read and len(read) == len({m.split(":")[0] for m in read}), read
+    assert all(m.split(":")[0].removeprefix("Eurostat ") in eu.DEFAULT_DATASETS for m in read), read
     assert set(out) >= {"eu_industry_employment", "nace_cluster_concordance", "eu_cluster_totals"}
     ind = out["eu_industry_employment"]
     assert ind["classification"].unique().to_list() == ["NACE_R2"]

@@ -6,7 +6,7 @@
   var D = JSON.parse(holder.textContent);
   var NS = "http://www.w3.org/2000/svg";
   var COLORS = ["#1b6ca8", "#e07a1f", "#3a9d5d", "#c0392b", "#7d5ba6", "#8c564b", "#d6609f", "#6b7b8c", "#b5a428", "#17a2b8", "#c7c7c7"];
-  var yearIdx = D.years.length - 1;
+  var yearIdx = D.defaultYear === undefined ? D.years.length - 1 : D.defaultYear;
 
   function el(tag, attrs, parent) {
     var e = document.createElementNS(NS, tag);
@@ -32,15 +32,34 @@
     var p = Math.pow(10, Math.floor(Math.log10(v))), m = v / p;
     return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * p;
   }
-  function emp(r, c, y) { var s = D.emp[r][c]; return s ? s[y] : null; }
+  // series start at the region's first year (D.regions[r][4]); absent years are null
+  function at(s, r, y) { var v = s ? s[y - (D.regions[r][4] || 0)] : null; return v === undefined ? null : v; }
+  function emp(r, c, y) { return at(D.emp[r][c], r, y); }
+  function lqOf(r, c, y) { return at(D.lq[r][c], r, y); }
+  function isEU(r) { return D.regions[r][3] === "eu"; }
 
   var regionSel = document.getElementById("region-select");
   var clusterSel = document.getElementById("cluster-select");
+  var yearSel = document.getElementById("year-select");
+  var groups = {};
   D.regions.forEach(function (r, i) {
+    var g = r[0] === "custom" ? (r[3] === "eu" ? "Custom regions (Europe)" : "Custom regions (US)")
+      : (r[3] === "eu" ? "Europe (NUTS)" : "United States");
+    if (!groups[g]) {
+      groups[g] = document.createElement("optgroup");
+      groups[g].label = g;
+      regionSel.appendChild(groups[g]);
+    }
     var o = document.createElement("option");
     o.value = String(i); o.textContent = r[2] + " (" + r[0] + " " + r[1] + ")";
-    regionSel.appendChild(o);
+    groups[g].appendChild(o);
   });
+  D.years.forEach(function (y, k) {
+    var o = document.createElement("option");
+    o.value = String(k); o.textContent = String(y);
+    yearSel.appendChild(o);
+  });
+  yearSel.value = String(yearIdx);
   D.clusters.forEach(function (c, i) {
     var o = document.createElement("option");
     o.value = String(i); o.textContent = c[1];
@@ -53,7 +72,7 @@
     var box = clear("chart-lq");
     var rows = [];
     D.clusters.forEach(function (c, i) {
-      var lq = D.lq[r][i];
+      var lq = lqOf(r, i, yearIdx);
       if (lq !== null && lq !== undefined && (emp(r, i, yearIdx) || 0) > 0) { rows.push([i, lq]); }
     });
     rows.sort(function (a, b) { return b[1] - a[1]; });
@@ -61,7 +80,7 @@
     var W = 680, left = 290, rowH = 26, top = 24, H = top + rowH * Math.max(rows.length, 1) + 30;
     var s = el("svg", { viewBox: "0 0 " + W + " " + H, width: "100%", role: "img", "class": "chart", "aria-label": "Top clusters by location quotient" }, box);
     label(s, 0, 14, "Top traded clusters by location quotient, " + D.regions[r][2] + ", " + D.years[yearIdx], { "class": "ctitle" });
-    if (!rows.length) { label(s, 0, top + 20, "No LQ values for this region."); return; }
+    if (!rows.length) { label(s, 0, top + 20, "No LQ values for this region in " + D.years[yearIdx] + "."); return; }
     var max = niceMax(Math.max.apply(null, rows.map(function (x) { return x[1]; }).concat([1])));
     var scale = function (v) { return left + (W - left - 60) * v / max; };
     rows.forEach(function (row, k) {
@@ -73,7 +92,7 @@
     });
     var x1 = scale(1);
     el("line", { x1: x1, x2: x1, y1: top, y2: top + rowH * rows.length, stroke: "#333", "stroke-dasharray": "4 3" }, s);
-    label(s, x1, top + rowH * rows.length + 16, "LQ = 1 (national average)", { "text-anchor": "middle", "class": "axis" });
+    label(s, x1, top + rowH * rows.length + 16, isEU(r) ? "LQ = 1 (European reference)" : "LQ = 1 (national average)", { "text-anchor": "middle", "class": "axis" });
   }
 
   function arc(cx, cy, ro, ri, a0, a1) {
@@ -98,7 +117,7 @@
     var W = 680, H = 300, cx = 150, cy = 160, ro = 120, ri = 70;
     var s = el("svg", { viewBox: "0 0 " + W + " " + H, width: "100%", role: "img", "class": "chart", "aria-label": "Traded employment composition" }, box);
     label(s, 0, 14, "Traded employment by cluster, " + D.regions[r][2] + ", " + D.years[yearIdx] + " (total " + fmt(total) + ")", { "class": "ctitle" });
-    if (!(total > 0)) { label(s, 0, 40, "No traded employment for this region."); return; }
+    if (!(total > 0)) { label(s, 0, 40, "No traded employment for this region in " + D.years[yearIdx] + "."); return; }
     var a = 0;
     parts.forEach(function (p, k) {
       var share = p[1] / total, a1 = a + Math.min(share, 0.99999) * 2 * Math.PI;
@@ -149,6 +168,7 @@
 
   function drawAll() {
     var r = Number(regionSel.value), c = Number(clusterSel.value);
+    yearIdx = Number(yearSel.value);
     drawLQ(r);
     drawComposition(r);
     drawTrend(r, c);
@@ -156,5 +176,6 @@
   }
   regionSel.addEventListener("change", drawAll);
   clusterSel.addEventListener("change", drawAll);
+  yearSel.addEventListener("change", drawAll);
   drawAll();
 })();
