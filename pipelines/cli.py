@@ -263,9 +263,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except Exception as exc:  # a clear one-line error for users; tracebacks with OBSERVATORY_DEBUG=1
-        import os
+        from pipelines.config import debug
 
-        if os.environ.get("OBSERVATORY_DEBUG"):
+        if debug():
             raise
         print(f"error: {error_message(exc, since=started)}", file=sys.stderr)
         return 1

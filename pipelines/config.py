@@ -177,3 +177,42 @@ class Settings:
 
 def settings() -> Settings:
     return Settings.from_env()
+
+
+# Process switches: read here like every other variable, but kept out of Settings because they
+# concern the console, credentials and the Dagster instance rather than the data a run builds.
+WEBHOOK_ENV = "OBSERVATORY_WEBHOOK_URL"
+EUROSTAT_DATASETS_ENV = "OBSERVATORY_EUROSTAT_DATASETS"
+CENSUS_API_KEY_ENV = "CENSUS_API_KEY"
+
+
+def debug() -> bool:
+    """OBSERVATORY_DEBUG set (to anything): tracebacks instead of one-line errors."""
+    return bool(os.environ.get("OBSERVATORY_DEBUG"))
+
+
+def log_level() -> str:
+    """Dagster console log level of CLI runs (OBSERVATORY_LOG_LEVEL, default INFO)."""
+    return os.environ.get("OBSERVATORY_LOG_LEVEL", "INFO").upper()
+
+
+def release_csv_spec() -> str:
+    """OBSERVATORY_RELEASE_CSV as written: auto, all, none or a list of tables."""
+    return os.environ.get("OBSERVATORY_RELEASE_CSV", "auto").strip().lower()
+
+
+def eurostat_datasets_spec() -> str | None:
+    """OBSERVATORY_EUROSTAT_DATASETS as written (None: the default datasets)."""
+    return os.environ.get(EUROSTAT_DATASETS_ENV)
+
+
+def census_api_key() -> str | None:
+    return os.environ.get(CENSUS_API_KEY_ENV) or None
+
+
+def webhook_url() -> str | None:
+    return os.environ.get(WEBHOOK_ENV)
+
+
+def dagster_home() -> str | None:
+    return os.environ.get("DAGSTER_HOME")

@@ -8,14 +8,14 @@ a run, and the webhook URL itself (often a secret) is never logged.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterable
 
 import requests
 
+from pipelines import config
 from pipelines.http import USER_AGENT, make_session, redact_text
 
-WEBHOOK_ENV = "OBSERVATORY_WEBHOOK_URL"
+WEBHOOK_ENV = config.WEBHOOK_ENV
 MAX_CHARS = 600
 log = logging.getLogger("observatory.notify")
 
@@ -47,7 +47,7 @@ def notify(message: str, *, webhook_url: str | None = None, timeout: float = 5.0
     """Log the message; POST {"text": message} to the webhook. True when the webhook accepted it."""
     message = redact_text(message)
     log.error(message)
-    url = webhook_url if webhook_url is not None else os.environ.get(WEBHOOK_ENV)
+    url = webhook_url if webhook_url is not None else config.webhook_url()
     if not url:
         return False
     sess = make_session(retries=2, backoff=0.5, max_backoff=5)

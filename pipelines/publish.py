@@ -41,7 +41,7 @@ import pyarrow.parquet as pq
 
 from pipelines import __version__
 from pipelines.archive import sha256_file
-from pipelines.config import ASSETS_DIR, PROJECT_ROOT, SQL_DIR
+from pipelines.config import ASSETS_DIR, PROJECT_ROOT, SQL_DIR, release_csv_spec
 from pipelines.schemas import load_schema
 
 log = logging.getLogger(__name__)
@@ -496,7 +496,7 @@ AUTO = "\0auto"
 
 def _csv_tables(csv: bool | Iterable[str] | None, tables: Mapping[str, Any]) -> set[str]:
     if csv is None:
-        spec = os.environ.get("OBSERVATORY_RELEASE_CSV", "auto").strip().lower()
+        spec = release_csv_spec()
         csv = True if spec == "all" else False if spec in {"none", "0", "no", ""} else {AUTO} if spec == "auto" else [t.strip() for t in spec.split(",")]
     if csv is True:
         return set(tables)

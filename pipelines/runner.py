@@ -29,7 +29,7 @@ from typing import Any
 
 import dagster as dg
 
-from pipelines.config import PROJECT_ROOT, Settings
+from pipelines.config import PROJECT_ROOT, Settings, dagster_home, debug, log_level
 
 log = logging.getLogger(__name__)
 
@@ -222,7 +222,7 @@ def recover(settings: Settings, instance: dg.DagsterInstance, since: float) -> s
 
 
 def _instance(settings: Settings) -> dg.DagsterInstance:
-    home = os.environ.get("DAGSTER_HOME")
+    home = dagster_home()
     if home:
         Path(home).mkdir(parents=True, exist_ok=True)
         cfg = Path(home) / "dagster.yaml"
@@ -280,7 +280,7 @@ def quiet_console_logger(init_context: dg.InitLoggerContext) -> logging.Logger:
     from dagster._loggers import colored_console_logger
 
     logger = colored_console_logger.logger_fn(init_context)
-    if not os.environ.get("OBSERVATORY_DEBUG"):
+    if not debug():
         for handler in logger.handlers:
             handler.addFilter(_NoFailureRecords())
     return logger
@@ -293,7 +293,7 @@ def _materialize(
     checks, and the console log at OBSERVATORY_LOG_LEVEL (default INFO, not DEBUG) without
     failure tracebacks (quiet_console_logger), tagged with this process (pid, host, start time)
     for dead-run detection."""
-    level = os.environ.get("OBSERVATORY_LOG_LEVEL", "INFO").upper()
+    level = log_level()
     keys = [k for a in assets if isinstance(a, dg.AssetsDefinition) for k in a.keys]
     job_def = defs.resolve_job_def(job).with_logger_defs({"console": quiet_console_logger})
     return job_def.execute_in_process(

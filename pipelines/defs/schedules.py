@@ -18,7 +18,6 @@ All schedules and sensors ship STOPPED (turn them on in the UI, Automation tab, 
 
 import importlib
 import json
-import os
 import pkgutil
 from collections.abc import Callable, Iterable
 
@@ -26,6 +25,7 @@ import dagster as dg
 import requests
 from pydantic import Field
 
+from pipelines import config
 from pipelines.archive import RawArchive
 from pipelines.config import Settings
 from pipelines.defs import us
@@ -45,7 +45,7 @@ from pipelines.vintages import (  # noqa: F401
 
 TRIGGER_TAG = "observatory/trigger"
 EUROSTAT_ASSET = "eu_industry_employment"  # staged by the eurostat_sbs multi-asset
-EUROSTAT_DATASETS_ENV = "OBSERVATORY_EUROSTAT_DATASETS"
+EUROSTAT_DATASETS_ENV = config.EUROSTAT_DATASETS_ENV
 EUROSTAT_DEFAULT_DATASETS = ("sbs_r_nuts06_r2",)
 EUROSTAT_API = "https://ec.europa.eu/eurostat/api/dissemination"
 
@@ -181,7 +181,7 @@ def eurostat_updated(
 
 
 def eurostat_datasets() -> tuple[str, ...]:
-    raw = os.environ.get(EUROSTAT_DATASETS_ENV)
+    raw = config.eurostat_datasets_spec()
     return tuple(d.strip() for d in raw.split(",") if d.strip()) if raw else EUROSTAT_DEFAULT_DATASETS
 
 
@@ -321,7 +321,7 @@ cbp_api_job = dg.define_asset_job("cbp_api_job", selection=dg.AssetSelection.ass
 
 
 def census_api_resource() -> CensusApiResource:
-    if os.environ.get(census_api.KEY_ENV):
+    if config.census_api_key():
         return CensusApiResource(api_key=dg.EnvVar(census_api.KEY_ENV))
     return CensusApiResource()  # the API serves small keyless volumes too
 

@@ -25,14 +25,14 @@ import polars as pl
 import requests
 
 from pipelines.archive import RawFile
-from pipelines.config import Settings
+from pipelines.config import CENSUS_API_KEY_ENV, Settings, census_api_key
 from pipelines.errors import SourceError
 from pipelines.harmonise import HARMONISED_SCHEMA, KEY, TOTAL_CODE
 from pipelines.http import fetch
 from pipelines.sources.cbp import EMPFLAG_MIDPOINTS, MARKERS
 
 API_BASE = "https://api.census.gov/data"
-KEY_ENV = "CENSUS_API_KEY"
+KEY_ENV = CENSUS_API_KEY_ENV
 WITHHELD = {"D", "S", "N"}  # noise / flag values meaning "no usable number here"
 REQUIRED = ("EMP", "ESTAB", "PAYANN")
 # The API names 2-digit sector ranges; the CBP files carry the first code ("31----" → 31).
@@ -94,7 +94,7 @@ def api_url(
 
 
 def api_key() -> str | None:
-    return os.environ.get(KEY_ENV) or None
+    return census_api_key()
 
 
 def _load(path: Path) -> list[list[Any]]:
