@@ -24,8 +24,8 @@ linked AS (
         a.year, a.region_type, a.region_code, a.cluster_code,
         count(*) AS n_related,
         count(*) FILTER (WHERE b.strong) AS n_related_strong,
-        sum(b.emp) AS related_emp,
-        sum(b.ref_emp) AS related_ref_emp,
+        xsum(b.emp) AS related_emp,
+        xsum(b.ref_emp) AS related_ref_emp,
         string_agg(b.cluster_code, '; ' ORDER BY CAST(b.cluster_code AS INTEGER)) FILTER (WHERE b.strong)
             AS strong_related_clusters
     FROM p AS a

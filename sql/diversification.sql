@@ -12,20 +12,20 @@
 -- employment, S_c = the reference's share):
 --   herfindahl = Σ_c s_c²;  krugman_index = Σ_c |s_c − S_c| (0 = the reference's structure, max 2).
 WITH pieces AS (
-    SELECT year, region_type, region_code, industry_code, cluster_code, sum(emp) AS emp
+    SELECT year, region_type, region_code, industry_code, cluster_code, xsum(emp) AS emp
     FROM family_industry
     WHERE emp > 0 AND region_type <> 'country'
     GROUP BY ALL
 ),
 shares AS (
-    SELECT *, emp / sum(emp) OVER (PARTITION BY year, region_type, region_code) AS p
+    SELECT *, emp / CAST(sum(CAST(emp AS DECIMAL(38, 18))) OVER (PARTITION BY year, region_type, region_code) AS DOUBLE) AS p
     FROM pieces
 ),
 by_cluster AS (
     SELECT
         year, region_type, region_code, cluster_code,
-        sum(p) AS pc,
-        -sum(p * log2(p)) AS h_part,  -- −Σ p log2 p within the cluster
+        xsum(p) AS pc,
+        -xsum(p * log2(p)) AS h_part,  -- −Σ p log2 p within the cluster
         count(*) AS n_pieces
     FROM shares
     GROUP BY ALL
@@ -33,11 +33,11 @@ by_cluster AS (
 entropy AS (
     SELECT
         year, region_type, region_code,
-        sum(n_pieces) AS n_industries,
+        xsum(n_pieces) AS n_industries,
         -- H_c = (h_part + P_c log2 P_c) / P_c, so P_c · H_c = h_part + P_c log2 P_c
-        sum(h_part) AS total_entropy,
-        -sum(pc * log2(pc)) AS unrelated_variety,
-        sum(h_part + pc * log2(pc)) AS related_variety
+        xsum(h_part) AS total_entropy,
+        -xsum(pc * log2(pc)) AS unrelated_variety,
+        xsum(h_part + pc * log2(pc)) AS related_variety
     FROM by_cluster
     GROUP BY ALL
 ),
@@ -45,9 +45,9 @@ cl AS (
     SELECT
         year, region_type, region_code,
         count(*) FILTER (WHERE emp > 0) AS n_clusters,
-        sum(emp) AS region_emp,
-        sum(power(emp / nullif(region_total_emp, 0), 2)) AS herfindahl,
-        sum(abs(emp / nullif(region_total_emp, 0) - ref_emp / nullif(ref_total_emp, 0))) AS krugman_index
+        xsum(emp) AS region_emp,
+        xsum(power(emp / nullif(region_total_emp, 0), 2)) AS herfindahl,
+        xsum(abs(emp / nullif(region_total_emp, 0) - ref_emp / nullif(ref_total_emp, 0))) AS krugman_index
     FROM family_panel
     WHERE region_type <> 'country' AND emp IS NOT NULL
     GROUP BY ALL

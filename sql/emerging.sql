@@ -27,7 +27,7 @@ windows AS (
     WHERE $em_window_years > 0
 ),
 ref_win AS (
-    SELECT w.window_start, a.cluster_code, sum(b.emp) / nullif(sum(a.emp), 0) - 1 AS reference_growth
+    SELECT w.window_start, a.cluster_code, xsum(b.emp) / nullif(xsum(a.emp), 0) - 1 AS reference_growth
     FROM windows AS w
     JOIN p AS a ON a.year = w.window_start AND a.is_ref
     JOIN p AS b ON b.year = w.window_end AND b.region_type = a.region_type

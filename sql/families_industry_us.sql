@@ -17,7 +17,7 @@ members AS (
 )
 SELECT * FROM base
 UNION ALL
-SELECT b.year, 'custom', m.group_code, b.industry_code, b.cluster_code, sum(b.emp)
+SELECT b.year, 'custom', m.group_code, b.industry_code, b.cluster_code, xsum(b.emp)
 FROM base AS b
 JOIN members AS m ON m.base_type = b.region_type AND m.member = b.region_code
 GROUP BY ALL

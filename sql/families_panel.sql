@@ -63,26 +63,26 @@ ref_level AS (
     GROUP BY year
 ),
 ref AS (
-    SELECT s.year, s.cluster_code, sum(s.emp) AS ref_emp,
+    SELECT s.year, s.cluster_code, xsum(s.emp) AS ref_emp,
            any_value(l.ref_type) AS ref_type
     FROM src AS s
     JOIN ref_level AS l ON l.year = s.year AND l.ref_type = s.region_type
     GROUP BY ALL
 ),
 ref_base AS (
-    SELECT f.year, c.traded, sum(f.ref_emp) AS ref_base_emp
+    SELECT f.year, c.traded, xsum(f.ref_emp) AS ref_base_emp
     FROM ref AS f
     JOIN (SELECT DISTINCT cluster_code, traded FROM src) AS c USING (cluster_code)
     GROUP BY ALL
 ),
 ref_total AS (
-    SELECT year, sum(ref_emp) AS ref_total_emp FROM ref GROUP BY ALL
+    SELECT year, xsum(ref_emp) AS ref_total_emp FROM ref GROUP BY ALL
 ),
 region_base AS (
-    SELECT year, region_type, region_code, traded, sum(emp) AS region_base_emp FROM src GROUP BY ALL
+    SELECT year, region_type, region_code, traded, xsum(emp) AS region_base_emp FROM src GROUP BY ALL
 ),
 region_total AS (
-    SELECT year, region_type, region_code, sum(emp) AS region_total_emp FROM src GROUP BY ALL
+    SELECT year, region_type, region_code, xsum(emp) AS region_total_emp FROM src GROUP BY ALL
 )
 SELECT
     r.year, r.region_type, r.region_code, r.cluster_code, r.traded, r.emp, r.lq, r.est,

@@ -7,3 +7,7 @@
 -- pipelines.harmonise.cbp_naics_vintage.
 CREATE OR REPLACE MACRO naics_vintage(classification) AS
     CASE WHEN classification SIMILAR TO 'NAICS[0-9]{4}' THEN substr(classification, 6) END;
+-- Exact sum of doubles: each term fixed to 18 decimals and summed as DECIMAL, so the result does
+-- not depend on the order DuckDB adds in (parallel float sums differ in the last bits between
+-- identical rebuilds, which changed the content hash of the indicator-family tables).
+CREATE OR REPLACE MACRO xsum(x) AS CAST(sum(CAST(x AS DECIMAL(38, 18))) AS DOUBLE);

@@ -29,7 +29,7 @@ dens AS (
     SELECT
         g.year, g.region_type, g.region_code, x.cluster_code,
         -- rounded to 1e-9: a float sum's order (not fixed in DuckDB) must not reorder tied densities
-        round(sum(x.proximity * CAST(h.present AS INTEGER)) / nullif(sum(x.proximity), 0), 9) AS density,
+        round(xsum(x.proximity * CAST(h.present AS INTEGER)) / nullif(xsum(x.proximity), 0), 9) AS density,
         count(*) FILTER (WHERE h.present AND x.proximity > 0) AS n_related_present
     FROM regions AS g
     JOIN family_cluster_relatedness AS x ON x.year = g.year AND x.region_type = g.proximity_type

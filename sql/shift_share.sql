@@ -38,7 +38,7 @@ windows AS (
 ref_win AS (
     SELECT
         w.window_start, w.window_end, a.cluster_code,
-        sum(a.emp) AS ref_emp_start, sum(b.emp) AS ref_emp_end
+        xsum(a.emp) AS ref_emp_start, xsum(b.emp) AS ref_emp_end
     FROM windows AS w
     JOIN p AS a ON a.year = w.window_start AND a.is_ref
     JOIN p AS b ON b.year = w.window_end AND b.region_type = a.region_type
@@ -47,7 +47,7 @@ ref_win AS (
     GROUP BY ALL
 ),
 ref_win_total AS (
-    SELECT window_start, window_end, sum(ref_emp_start) AS ref_total_start, sum(ref_emp_end) AS ref_total_end
+    SELECT window_start, window_end, xsum(ref_emp_start) AS ref_total_start, xsum(ref_emp_end) AS ref_total_end
     FROM ref_win
     GROUP BY ALL
 ),
@@ -98,11 +98,11 @@ pairs AS (
     WHERE a.emp IS NOT NULL AND b.emp IS NOT NULL
 ),
 step_ref AS (
-    SELECT year, cluster_code, sum(e1) / nullif(sum(e0), 0) - 1 AS g
+    SELECT year, cluster_code, xsum(e1) / nullif(xsum(e0), 0) - 1 AS g
     FROM pairs WHERE is_ref GROUP BY ALL
 ),
 step_ref_total AS (
-    SELECT year, sum(e1) / nullif(sum(e0), 0) - 1 AS g_total
+    SELECT year, xsum(e1) / nullif(xsum(e0), 0) - 1 AS g_total
     FROM pairs WHERE is_ref GROUP BY ALL
 ),
 steps AS (
@@ -122,9 +122,9 @@ dynamic AS (
         count(s.year) AS n_steps,
         count(s.nat) AS n_nat,
         count(s.mix) AS n_mix,
-        sum(s.nat) AS dyn_national,
-        sum(s.mix) AS dyn_mix,
-        sum(s.change) AS dyn_change
+        xsum(s.nat) AS dyn_national,
+        xsum(s.mix) AS dyn_mix,
+        xsum(s.change) AS dyn_change
     FROM classic AS c
     JOIN steps AS s
         ON s.region_type = c.region_type AND s.region_code = c.region_code
