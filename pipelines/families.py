@@ -112,7 +112,7 @@ def build_panel(
     create_macros(con)
     con.execute(f"CREATE OR REPLACE TEMP VIEW family_source AS SELECT {select} FROM {source}")
     sql = load_sql("families_panel")
-    p = sql_params(sql, {**_merged(params), "side": side})
+    p = sql_params(sql, {**_merged(params), "side": side, "has_strong": "strong" in present})
     con.execute(f"CREATE OR REPLACE TEMP TABLE family_panel AS {sql}", p)
     return int(con.execute("SELECT count(*) FROM family_panel").fetchall()[0][0])
 

@@ -6,10 +6,12 @@
 -- Parameters:
 --   $side             'us' or 'eu' (set by pipelines.families, not a user parameter)
 --   $strong_lq_pct, $size_pct, $min_lq   the US strong rule (pipelines.indicators.DEFAULT_PARAMS)
--- strong: the published flag where the source table has one (US traded rows); else (EU rows,
--- which carry stars but no strong flag yet) the same US rule computed here, per year ×
--- region_type × traded cluster among regions with emp > 0: lq ≥ P[$strong_lq_pct](lq),
--- emp > P[$size_pct](emp), est > P[$size_pct](est), lq ≥ $min_lq. strong_source says which.
+-- strong: the published flag when the source table has a strong column ($has_strong; US and EU
+-- tables both do) — including its deliberate nulls (unranked EU rows: extra-regio, outside the
+-- reference, overlapping NUTS versions), which no rule may fill; only a source without the column
+-- gets the same US rule computed here, per year × region_type × traded cluster among regions with
+-- emp > 0: lq ≥ P[$strong_lq_pct](lq), emp > P[$size_pct](emp), est > P[$size_pct](est),
+-- lq ≥ $min_lq. strong_source says which.
 -- Reference ("national" / "European") per year × cluster: the US 'country' rows when the year
 -- has them; else the sum of the EU country rows (nuts0); else the sum of the most complete US
 -- base level present (state, else county, else msa). Every region type, including custom
@@ -86,9 +88,11 @@ region_total AS (
 )
 SELECT
     r.year, r.region_type, r.region_code, r.cluster_code, r.traded, r.emp, r.lq, r.est,
-    coalesce(r.strong, r.strong_rule) AS strong,
-    CASE WHEN r.strong IS NOT NULL THEN 'published' WHEN r.strong_rule IS NOT NULL THEN 'family rule' END
-        AS strong_source,
+    CASE WHEN $has_strong THEN r.strong ELSE r.strong_rule END AS strong,
+    CASE
+        WHEN $has_strong AND r.strong IS NOT NULL THEN 'published'
+        WHEN NOT $has_strong AND r.strong_rule IS NOT NULL THEN 'family rule'
+    END AS strong_source,
     f.ref_type,
     r.region_type = f.ref_type AS is_ref,
     f.ref_emp,

@@ -142,3 +142,24 @@ def test_phi_and_density_match_ecomplexity():
     for r in got.to_dicts():
         dens[regions.index(r["region_code"]), int(r["cluster_code"]) - 1] = r["density"]
     np.testing.assert_allclose(dens, expected, atol=1e-12)
+
+
+def test_published_null_strong_is_not_filled_by_the_family_rule():
+    """A source with a strong column keeps its nulls (unranked EU rows: extra-regio, outside the
+    reference, overlapping NUTS versions); the family rule serves only sources without the column."""
+    from pipelines.families import build_panel
+
+    years = [2010]
+    emp = {(r, "1"): [e] for r, e in (("A", 100.0), ("B", 200.0), ("C", 300.0), ("FRZZ", 5000.0))}
+    lq = {(r, "1"): [v] for r, v in (("A", 0.5), ("B", 1.0), ("C", 1.5), ("FRZZ", 9.0))}
+    strong = {(r, "1"): [v] for r, v in (("A", False), ("B", False), ("C", True), ("FRZZ", None))}
+    df = indicator_rows(emp, years, region_type="nuts2", lq=lq, strong=strong)
+    con = connection("eu_cluster_indicators", df.with_columns(definition_vintage=None))
+    build_panel(con, "eu")
+    got = dict(con.execute("SELECT region_code, strong FROM family_panel").fetchall())
+    assert got == {"A": False, "B": False, "C": True, "FRZZ": None}
+    # without the column, the rule decides every traded row (FRZZ has the top LQ and size)
+    con = connection("eu_cluster_indicators", df.drop("strong").with_columns(definition_vintage=None))
+    build_panel(con, "eu")
+    got = dict(con.execute("SELECT region_code, strong FROM family_panel").fetchall())
+    assert got["FRZZ"] is True and got["A"] is False
