@@ -33,7 +33,7 @@ run: venv
 	@mkdir -p $(DAGSTER_HOME) && cp -n dagster.yaml $(DAGSTER_HOME)/dagster.yaml 2>/dev/null || true
 	$(VENV)/bin/observatory run
 
-# PostgreSQL server binaries for tests/test_postgres.py (Debian package), installed only when missing.
+# PostgreSQL server binaries for tests/integration/test_postgres.py (Debian package), installed only when missing.
 postgres:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
 	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \

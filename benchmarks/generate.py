@@ -42,7 +42,7 @@ import numpy as np
 import polars as pl
 
 from pipelines.config import PROJECT_ROOT
-from pipelines.harmonise import cbp_naics_vintage
+from pipelines.staging.harmonise import cbp_naics_vintage
 
 GENERATOR_VERSION = 2  # 2: 2012 files in NAICS 2012 (were 2007), as upstream
 FIRST_YEAR = 1998  # first NAICS-based CBP year

@@ -5,7 +5,7 @@ This is how a peer would write it without thinking about performance: read each 
 cluster definitions, sum per year × region × cluster, then compute the indicators with
 groupby/merge. It shares no code with the pipeline apart from the reference tables it is given
 (``clusters`` and ``cluster_naics``, the parsed cluster definitions), so agreement between the two
-is a real check of the rules (tests/test_bench_agreement.py).
+is a real check of the rules (tests/integration/test_bench_agreement.py).
 
 Rules (see the project brief and sql/*.sql): emp = reported EMP, else the EMPFLAG midpoint;
 emp_reported and payroll skip withheld cells; every region present in a year gets every cluster
@@ -118,7 +118,7 @@ def cluster_totals_for_year(
         est=("est", "sum"),
         payroll=("payroll", lambda s: s.sum(min_count=1)),
     )
-    # apportioned sums are rounded to 1e-6, as in sql/cluster_totals.sql
+    # apportioned sums are rounded to 1e-6, as in sql/us/cluster_totals.sql
     for col in ("emp", "emp_reported", "est", "payroll"):
         sums[col] = sums[col].round(6)
     # every region in the year × every cluster; a cluster absent from a region is a true zero
@@ -276,7 +276,7 @@ def run(
     }
 
 
-# --- agreement check (used by benchmarks/run.py and tests/test_bench_agreement.py) -------------
+# --- agreement check (used by benchmarks/run.py and tests/integration/test_bench_agreement.py) -------------
 
 COMPARE_KEY = ["year", "region_type", "region_code", "cluster_code"]
 RANKED = {"emp_rank": "emp", "lq_rank": "lq"}  # rank column -> the value it ranks

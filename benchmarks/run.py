@@ -77,8 +77,8 @@ def input_rows(data: Path, n_years: int) -> int:
 
 def stage_reference(ref_wh: Path, mirror: Path | None = None) -> Path:
     """Stage the pipeline's reference tables once (clusters, cluster_naics, ...); return the dir."""
-    from pipelines import stage
     from pipelines.config import Settings
+    from pipelines.staging import stage
 
     settings = Settings(warehouse=ref_wh, mirror=mirror or generate.mirror_root(), offline=True)
     stage.stage_reference(settings)
@@ -132,10 +132,11 @@ def run_pipeline(
     """The assets' code path: stage each year to Parquet, load into DuckDB, run sql/*.sql."""
     import duckdb
 
-    from pipelines import stage, warehouse
     from pipelines.config import Settings
     from pipelines.sources import cbp
-    from pipelines.validation import naics_codes_from
+    from pipelines.staging import stage
+    from pipelines.validation.validation import naics_codes_from
+    from pipelines.warehouse import warehouse
 
     manifest = {int(f["year"]): f for f in generate.read_manifest(files[0][1].parents[1])["files"]}  # type: ignore[index]
     t0 = time.perf_counter()
@@ -156,7 +157,7 @@ def run_pipeline(
         )
         for year, z in files
     ]
-    # Two years in flight, as the assets stage them (pipelines.stage.stage_cbp_years).
+    # Two years in flight, as the assets stage them (pipelines.staging.stage.stage_cbp_years).
     with ThreadPoolExecutor(max_workers=2) as pool:
         list(pool.map(lambda j: stage.stage_cbp_file(j[0], j[1], **j[2]), jobs))
     staged = [dest for _z, dest, _kw in jobs]

@@ -64,7 +64,7 @@ def _show_progress() -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from pipelines.runner import refresh
+    from pipelines.runs.runner import refresh
 
     settings = _settings(args)
     _show_progress()
@@ -85,7 +85,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_refresh(args: argparse.Namespace) -> int:
     """Targeted refresh / backfill: chosen sources and years only (e.g. --years 2000-2011 --sources cbp)."""
-    from pipelines.runner import SOURCES, refresh
+    from pipelines.runs.runner import SOURCES, refresh
 
     settings = _settings(args)
     _show_progress()
@@ -103,7 +103,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
 def cmd_indicators(args: argparse.Namespace) -> int:
     import polars as pl
 
-    from pipelines.indicators import (
+    from pipelines.warehouse.indicators import (
         indicators_from_totals,
         read_cluster_totals,
         reference_for_totals,
@@ -136,7 +136,7 @@ def cmd_indicators(args: argparse.Namespace) -> int:
 
 def _release_dir(spec: str, settings: Settings) -> Path:
     """A release folder, or a version (or "latest") under the warehouse's releases."""
-    from pipelines.publish import read_latest
+    from pipelines.release.publish import read_latest
 
     path = Path(spec)
     if (path / "datapackage.json").is_file():
@@ -149,7 +149,7 @@ def _release_dir(spec: str, settings: Settings) -> Path:
 
 
 def cmd_releases(args: argparse.Namespace) -> int:
-    from pipelines.publish import list_versions, read_latest, verify_release
+    from pipelines.release.publish import list_versions, read_latest, verify_release
 
     settings = Settings.from_env()
     rdir = settings.releases_dir
@@ -186,7 +186,7 @@ def cmd_releases(args: argparse.Namespace) -> int:
             print(f"previous: {pkg['previousVersion']} (see CHANGELOG.md, diff.json)")
         return 0
     if args.action == "delete":
-        from pipelines.releases import delete_release
+        from pipelines.release.releases import delete_release
 
         if not args.yes:
             print(f"refusing to delete {args.version} without --yes (releases are immutable; delete is the only way to remove one)", file=sys.stderr)
@@ -202,7 +202,7 @@ def cmd_releases(args: argparse.Namespace) -> int:
 
 
 def _releases_push(args: argparse.Namespace, settings: Settings) -> int:
-    from pipelines.push import push_release
+    from pipelines.release.push import push_release
 
     if not args.version:
         print("usage: observatory releases push DEST [--release V]  (DEST: s3://bucket/prefix, file:///path or a folder)", file=sys.stderr)
@@ -214,7 +214,7 @@ def _releases_push(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _releases_diff(args: argparse.Namespace, rdir: Path) -> int:
-    from pipelines.releases import changelog_section, diff_releases
+    from pipelines.release.releases import changelog_section, diff_releases
 
     if not args.version or not args.other:
         print("usage: observatory releases diff A B", file=sys.stderr)
@@ -275,8 +275,8 @@ def error_message(exc: BaseException, *, since: float | None = None) -> str:
     """What a user can act on: for a run stopped by a blocking check, the failing expectations,
     tables and sample rows (from the run's validation report); for a failed step, the error the
     step raised (a SourceError names source, file/URL and rows); never Dagster's stack trace."""
-    from pipelines import validation
     from pipelines.errors import SourceError
+    from pipelines.validation import validation
 
     if "blocking asset check" in str(exc):
         try:

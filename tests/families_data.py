@@ -5,8 +5,8 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
-from pipelines.harmonise import cbp_naics_vintage
-from pipelines.indicators import register_frame
+from pipelines.staging.harmonise import cbp_naics_vintage
+from pipelines.warehouse.indicators import register_frame
 
 
 def indicator_rows(
@@ -34,7 +34,7 @@ def indicator_rows(
                     "lq": (lq or {}).get((region, cluster), [1.0] * len(years))[i],
                     "strong": (strong or {}).get((region, cluster), [False] * len(years))[i],
                     "payroll": None,
-                    # the definitions' vintage, as sql/cluster_totals.sql carries it (year rule here)
+                    # the definitions' vintage, as sql/us/cluster_totals.sql carries it (year rule here)
                     "definition_vintage": cbp_naics_vintage(y),
                 }
             )

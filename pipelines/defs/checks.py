@@ -1,4 +1,4 @@
-"""Blocking data-validation asset checks: thin wrappers around pipelines/validation.py.
+"""Blocking data-validation asset checks: thin wrappers around pipelines/validation/validation.py.
 
 Every suite gives two checks on its asset: `<suite>_errors` (blocking: a failure stops the
 downstream assets, so no release) and `<suite>_warnings` (reported, non-blocking). Each result
@@ -12,10 +12,10 @@ from typing import Any
 
 import dagster as dg
 
-from pipelines import validation
 from pipelines.config import Settings
 from pipelines.defs.resources import ObservatoryResource
-from pipelines.validation import Outcome, SuiteResult
+from pipelines.validation import validation
+from pipelines.validation.validation import Outcome, SuiteResult
 
 
 def _metadata(results: Sequence[SuiteResult], severity: str) -> dict:
@@ -146,7 +146,7 @@ def _cbp_checks(geo: str) -> dg.AssetChecksDefinition:
     def _checks(context: dg.AssetCheckExecutionContext, observatory: ObservatoryResource):
         import polars as pl
 
-        from pipelines import stage
+        from pipelines.staging import stage
 
         settings = observatory.settings()
         years = _cbp_years(context, settings)
@@ -185,7 +185,7 @@ def _vintage_check(asset: str, settings: Settings, years: list[int], geo: str) -
     codes, but a reader should know."""
     import json
 
-    from pipelines import stage
+    from pipelines.staging import stage
 
     rows = []
     for y in years:
@@ -235,7 +235,7 @@ def table_suite_checks(
         pool="duckdb_warehouse",  # reads the DuckDB file: never beside a writer (file lock)
     )
     def _checks(context: dg.AssetCheckExecutionContext, observatory: ObservatoryResource):
-        from pipelines.warehouse import connect
+        from pipelines.warehouse.warehouse import connect
 
         settings = observatory.settings()
         extra = dict(params(settings)) if params else {}
@@ -266,7 +266,7 @@ warehouse_checks = table_suite_checks(
     "including the cluster_mapping gate (unmapped 6-digit employment ≤ max_unmapped_share).",
 )
 def _eu_params(settings: Settings) -> Mapping[str, Any]:
-    from pipelines.stage_eu import eu_code_lists
+    from pipelines.staging.stage_eu import eu_code_lists
 
     return eu_code_lists(settings)
 

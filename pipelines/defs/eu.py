@@ -2,9 +2,10 @@
 
 import dagster as dg
 
-from pipelines import stage_eu, warehouse
 from pipelines.defs import metadata
 from pipelines.defs.resources import ObservatoryResource
+from pipelines.staging import stage_eu
+from pipelines.warehouse import warehouse
 
 EU_DESCRIPTIONS = {
     "eu_industry_employment": (
@@ -59,7 +60,7 @@ def eurostat_sbs(context: dg.AssetExecutionContext, observatory: ObservatoryReso
         "EU cluster indicators per NUTS region × cluster × year: employment, local units, wages, wage per "
         "employee, US-style LQ and strong flag, LQ on total employment, shares, CAGR, and two named star "
         "systems: European Cluster Observatory 2011 (eco2011_*) and Panorama (panorama_*), against one "
-        "European reference of countries per year (sql/eu_cluster_indicators.sql)."
+        "European reference of countries per year (sql/eu/cluster_indicators.sql)."
     ),
 )
 def eu_cluster_indicators(context: dg.AssetExecutionContext, observatory: ObservatoryResource) -> dg.MaterializeResult:

@@ -1,13 +1,13 @@
 """Failure notifications: a run-failure sensor (runs and blocking checks) and an op failure hook.
 
-Both call pipelines.notify: the log always gets the message; OBSERVATORY_WEBHOOK_URL, when set,
+Both call pipelines.runs.notify: the log always gets the message; OBSERVATORY_WEBHOOK_URL, when set,
 gets a POST {"text": "..."} naming the asset(s), partition and reason. A blocking asset check
 that fails makes its run fail, so the run-failure sensor reports it with the check named.
 """
 
 import dagster as dg
 
-from pipelines.notify import format_message, notify
+from pipelines.runs.notify import format_message, notify
 
 PARTITION_TAG = "dagster/partition"
 RANGE_START = "dagster/asset_partition_range_start"

@@ -2,9 +2,9 @@
 
 import dagster as dg
 
-from pipelines import warehouse
 from pipelines.defs.resources import ObservatoryResource
-from pipelines.publish import ReleaseResult
+from pipelines.release.publish import ReleaseResult
+from pipelines.warehouse import warehouse
 
 
 def release_reason(result: ReleaseResult) -> str:
@@ -35,7 +35,7 @@ def release_reason(result: ReleaseResult) -> str:
     ),
 )
 def release(context: dg.AssetExecutionContext, observatory: ObservatoryResource) -> dg.MaterializeResult:
-    from pipelines.runner import warehouse_lock
+    from pipelines.runs.runner import warehouse_lock
 
     settings = observatory.settings()
     with warehouse_lock(settings, "release asset"):  # re-entrant: `observatory run` already holds it

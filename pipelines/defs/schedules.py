@@ -26,22 +26,22 @@ import requests
 from pydantic import Field
 
 from pipelines import config
-from pipelines.archive import RawArchive
 from pipelines.config import Settings
 from pipelines.defs import us
 from pipelines.defs.resources import ObservatoryResource
 from pipelines.errors import SourceError
-from pipelines.http import make_session, redact_text
-from pipelines.sources import census_api
+from pipelines.raw.archive import RawArchive
+from pipelines.raw.http import make_session, redact_text
 
 # Detection lives in a plain module; re-exported here for the sensors and existing callers.
-from pipelines.vintages import (  # noqa: F401
+from pipelines.raw.vintages import (  # noqa: F401
     Vintage,
     available_years,
     candidate_years,
     detect_cbp_vintages,
     publish_years,
 )
+from pipelines.sources import census_api
 
 TRIGGER_TAG = "observatory/trigger"
 EUROSTAT_ASSET = "eu_industry_employment"  # staged by the eurostat_sbs multi-asset
@@ -310,7 +310,7 @@ def cbp_api_pull(
         metadata={
             "dagster/row_count": out["rows"],
             "source_id": out["source_id"],
-            "url": out["url"],  # redacted by pipelines.http
+            "url": out["url"],  # redacted by pipelines.raw.http
             "sha256": out["sha256"],
             "path": dg.MetadataValue.path(out["path"]),
         }

@@ -4,14 +4,15 @@ import warnings
 
 import dagster as dg
 
-from pipelines import stage, warehouse
 from pipelines.defs import metadata
 from pipelines.defs.resources import ObservatoryResource
 from pipelines.sources import cbp
+from pipelines.staging import stage
+from pipelines.warehouse import warehouse
 
 # One partition per CBP year from the first NAICS-based year up to last year: the range grows with
 # the calendar, so a year published later (2024, 2025, ...) is a partition the new-vintage sensor
-# can request without a code change (same rule as pipelines.vintages.available_years).
+# can request without a code change (same rule as pipelines.raw.vintages.available_years).
 cbp_partitions = dg.TimeWindowPartitionsDefinition(
     start=str(cbp.FIRST_YEAR), fmt="%Y", cron_schedule="0 0 1 1 *", timezone="UTC"
 )
@@ -30,10 +31,10 @@ REFERENCE_DESCRIPTIONS = {
 WAREHOUSE_DESCRIPTIONS = {
     "custom_regions": "User-defined regions (OBSERVATORY_REGION_GROUPS): US groups summed from member rows.",
     "industry_employment": "Harmonised long table: employment, establishments and payroll by region × industry × year.",
-    "cluster_totals": "Cluster totals per region × cluster × year (sql/cluster_totals.sql).",
+    "cluster_totals": "Cluster totals per region × cluster × year (sql/us/cluster_totals.sql).",
     "unmapped_industries": "6-digit industries no cluster definition covers (reported, not dropped).",
-    "cluster_indicators": "LQ, shares, wages, strong clusters, CAGR per region × cluster × year (sql/cluster_indicators.sql).",
-    "region_indicators": "Traded/local employment and cluster strength per region × year (sql/region_indicators.sql).",
+    "cluster_indicators": "LQ, shares, wages, strong clusters, CAGR per region × cluster × year (sql/us/cluster_indicators.sql).",
+    "region_indicators": "Traded/local employment and cluster strength per region × year (sql/us/region_indicators.sql).",
 }
 
 

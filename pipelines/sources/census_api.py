@@ -8,7 +8,7 @@ Census API's documented JSON: a list of lists, the first row the header, every c
 
 Rows are mapped onto the harmonised industry-employment schema (the same table the CBP files
 feed), with the API's NAICS variable as the classification. The API key (``CENSUS_API_KEY``) is
-sent as the ``key`` query parameter, but every recorded URL is redacted by pipelines.http.
+sent as the ``key`` query parameter, but every recorded URL is redacted by pipelines.raw.http.
 """
 
 from __future__ import annotations
@@ -24,12 +24,12 @@ from urllib.parse import urlencode
 import polars as pl
 import requests
 
-from pipelines.archive import RawFile
 from pipelines.config import CENSUS_API_KEY_ENV, Settings, census_api_key
 from pipelines.errors import SourceError
-from pipelines.harmonise import HARMONISED_SCHEMA, KEY, TOTAL_CODE
-from pipelines.http import fetch
+from pipelines.raw.archive import RawFile
+from pipelines.raw.http import fetch
 from pipelines.sources.cbp import EMPFLAG_MIDPOINTS, MARKERS
+from pipelines.staging.harmonise import HARMONISED_SCHEMA, KEY, TOTAL_CODE
 
 API_BASE = "https://api.census.gov/data"
 KEY_ENV = CENSUS_API_KEY_ENV
@@ -301,7 +301,7 @@ def stage_cbp_api(
 
 def staged_sources(settings: Settings) -> list[dict[str, Any]]:
     """Raw-archive records (URL redacted) behind the staged API rows, for release provenance."""
-    from pipelines.archive import RawArchive
+    from pipelines.raw.archive import RawArchive
 
     paths = staged_paths(settings)
     if not paths:

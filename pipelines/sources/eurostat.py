@@ -16,7 +16,7 @@ every dimension as a lower-case string column, ``value`` (Float64, null for ``:`
 
 Client
 ------
-:class:`EurostatClient` downloads through :func:`pipelines.http.fetch` (mirror first, sha256,
+:class:`EurostatClient` downloads through :func:`pipelines.raw.http.fetch` (mirror first, sha256,
 raw archive). It handles the API's two "too big" answers:
 
 * queued extraction: HTTP 413, or a 200 answer carrying an asynchronous key instead of data:
@@ -42,10 +42,10 @@ from urllib.parse import urlencode
 
 import polars as pl
 
-from pipelines.archive import RawFile
 from pipelines.config import Settings
 from pipelines.errors import SourceError
-from pipelines.http import fetch
+from pipelines.raw.archive import RawFile
+from pipelines.raw.http import fetch
 
 log = logging.getLogger(__name__)
 
@@ -351,7 +351,7 @@ def _http_status(err: SourceError) -> int | None:
 
 @dataclass
 class EurostatClient:
-    """Download Eurostat datasets via :func:`pipelines.http.fetch` with async polling and 416 splits."""
+    """Download Eurostat datasets via :func:`pipelines.raw.http.fetch` with async polling and 416 splits."""
 
     settings: Settings
     base: str = API_BASE
@@ -577,8 +577,8 @@ def harmonise_sbs(
     (EUR million × 1000, to match the US $1000 payroll unit; ``currency`` says 'EUR').
     Flags stay in empflag / est_flag / payroll_flag; ':' stays null.
     """
-    from pipelines.harmonise import HARMONISED_SCHEMA
-    from pipelines.nuts import region_type
+    from pipelines.staging.harmonise import HARMONISED_SCHEMA
+    from pipelines.staging.nuts import region_type
 
     names = long.collect_schema().names()
     indic = next((c for c in ("indic_sbs", "indic_sb") if c in names), None)

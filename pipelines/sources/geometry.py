@@ -2,7 +2,7 @@
 975×610 pixel frame) and Eurostat GISCO Nuts2json GeoJSON (NUTS 2021, EPSG:3035 metres).
 
 URLs, content checks and parsing into SVG path strings only; fetching goes through
-`pipelines.http.fetch` (mirror, raw archive). No projection library is needed: us-atlas is
+`pipelines.raw.http.fetch` (mirror, raw archive). No projection library is needed: us-atlas is
 pre-projected, and EPSG:3035 is an equal-area plane already, so a linear fit of the bounding box
 of the drawn regions into the SVG frame (y flipped) draws it faithfully.
 """

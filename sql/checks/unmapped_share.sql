@@ -1,6 +1,6 @@
 -- Release gate: per year × geography, the share of 6-digit employment (all legal forms, EMPFLAG
 -- midpoints for suppressed cells) that maps to no cluster in the rows' own NAICS vintage
--- (classification 'NAICS2012' → definitions '2012', as macro naics_vintage in sql/macros.sql).
+-- (classification 'NAICS2012' → definitions '2012', as macro naics_vintage in sql/common/macros.sql).
 -- Returns the geographies above $max_unmapped_share with the top unmapped codes. A file joined
 -- to the wrong definitions (e.g. NAICS 2012 codes to the 2007 definitions) fails here.
 -- Runs on the warehouse: {table} is industry_employment, joined to cluster_naics.

@@ -1,0 +1,409 @@
+"""The one download path: mirror or upstream, streamed, hashed, verified, then archived."""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import logging
+import os
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3 import exceptions as urllib3_errors
+from urllib3.util.retry import Retry
+
+from pipelines import __version__
+from pipelines.config import DEFAULT_HTTP_DEADLINE, DEFAULT_RETRY_AFTER_MAX, Settings
+from pipelines.errors import SourceError
+from pipelines.raw.archive import RawArchive, RawFile
+from pipelines.raw.mirror import MirrorEntry, resolve
+
+USER_AGENT = (
+    f"cluster-observatory/{__version__} (+https://github.com/cluster-observatory; "
+    "open-source cluster indicators pipeline)"
+)
+CHUNK = 1 << 20
+PROGRESS_MIN_BYTES = 5 << 20
+
+Validator = Callable[[Path], None]
+
+# Query parameters that carry credentials: redacted wherever a URL is recorded or logged.
+SECRET_PARAMS = frozenset({"key", "api_key", "apikey", "token", "access_token"})
+REDACTED = "REDACTED"
+_SECRET_IN_TEXT = re.compile(
+    r"(?i)([?&](?:" + "|".join(sorted(SECRET_PARAMS)) + r")=)[^&#\s'\"]+"
+)
+
+
+def redact_url(url: str | None) -> str | None:
+    """The URL with credential query parameters (key=, token=, ...) replaced by REDACTED."""
+    if not url:
+        return url
+    parts = urlparse(url)
+    if not parts.query:
+        return url
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    if not any(k.lower() in SECRET_PARAMS for k, _ in pairs):
+        return url  # unchanged byte for byte, so mirror lookups by URL still match
+    query = [(k, REDACTED if k.lower() in SECRET_PARAMS else v) for k, v in pairs]
+    return urlunparse(parts._replace(query=urlencode(query, safe=",:*")))
+
+
+def redact_text(text: str) -> str:
+    """Redact credential query parameters inside free text (exception messages, log lines)."""
+    return _SECRET_IN_TEXT.sub(rf"\1{REDACTED}", text)
+
+
+class _RedactFilter(logging.Filter):
+    """urllib3 logs request lines and retry warnings with the full URL: strip keys from them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            msg = record.getMessage()
+        except Exception:  # never break logging
+            return True
+        red = redact_text(msg)
+        if red != msg:
+            record.msg, record.args = red, None
+        return True
+
+
+for _name in ("urllib3.connectionpool", "urllib3.util.retry", "requests"):
+    logging.getLogger(_name).addFilter(_RedactFilter())
+
+
+DEFAULT_RETRIES = 5  # attempts after the first, for 429/5xx, connection and read errors
+
+
+class RetryAfterTooLongError(Exception):
+    """The server asked us to come back later than we are willing to sleep."""
+
+    def __init__(self, seconds: float, cap: float) -> None:
+        super().__init__(
+            f"server asked to retry after {seconds:.0f} s, more than the cap of {cap:.0f} s "
+            "(OBSERVATORY_HTTP_RETRY_AFTER_MAX): not sleeping that long; try again later"
+        )
+        self.seconds = seconds
+
+
+class _CappedRetry(Retry):
+    """urllib3 clamps a long Retry-After to retry_after_max and sleeps anyway (6 h by default);
+    here a Retry-After beyond the cap is an error, so a run never sleeps for hours unseen."""
+
+    def parse_retry_after(self, retry_after: str) -> float:
+        if re.match(r"^\s*[0-9]+\s*$", retry_after):
+            seconds = float(int(retry_after))
+        else:
+            from email.utils import mktime_tz, parsedate_tz
+
+            parsed = parsedate_tz(retry_after)
+            if parsed is None:
+                return super().parse_retry_after(retry_after)  # raises InvalidHeader
+            seconds = mktime_tz(parsed) - time.time()
+        seconds = max(seconds, 0.0)
+        if seconds > self.retry_after_max:
+            raise RetryAfterTooLongError(seconds, self.retry_after_max)
+        return seconds
+
+
+def make_session(
+    retries: int = DEFAULT_RETRIES,
+    backoff: float = 1.0,
+    max_backoff: float = 60.0,
+    retry_after_max: float = DEFAULT_RETRY_AFTER_MAX,
+) -> requests.Session:
+    """Session that retries 429/5xx and connection errors with backoff, honouring Retry-After
+    up to `retry_after_max` seconds (beyond it: RetryAfterTooLongError, reported as a SourceError)."""
+    retry = _CappedRetry(
+        total=retries,
+        connect=retries,
+        read=retries,
+        status=retries,
+        backoff_factor=backoff,
+        backoff_max=max_backoff,
+        status_forcelist=(429, 500, 502, 503, 504),
+        allowed_methods=frozenset({"GET", "HEAD"}),
+        respect_retry_after_header=True,
+        retry_after_max=retry_after_max,  # type: ignore[arg-type]
+        raise_on_status=False,
+    )
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=retry)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers["User-Agent"] = USER_AGENT
+    return session
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _filename(url: str | None, fallback: str) -> str:
+    if url:
+        name = Path(urlparse(url).path).name
+        if name:
+            return name
+    return fallback
+
+
+def _progress(total: int | None, label: str):
+    if total and total >= PROGRESS_MIN_BYTES and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        return tqdm(total=total, unit="B", unit_scale=True, desc=label, leave=False)
+    return None
+
+
+def _copy_from_mirror(entry: MirrorEntry, source_id: str, tmp: Path, where: str = "mirror") -> str:
+    if not entry.path.is_file():
+        raise SourceError(source_id, str(entry.path), f"{where} entry is listed but the file is missing")
+    h = hashlib.sha256()
+    with open(entry.path, "rb") as src, open(tmp, "wb") as dst:
+        while chunk := src.read(CHUNK):
+            h.update(chunk)
+            dst.write(chunk)
+    digest = h.hexdigest()
+    if digest != entry.sha256:
+        raise SourceError(
+            source_id,
+            str(entry.path),
+            f"checksum mismatch in the {where}: index says sha256 {entry.sha256}, file has {digest}",
+        )
+    return digest
+
+
+def _download(
+    session: requests.Session,
+    url: str,
+    source_id: str,
+    tmp: Path,
+    timeout: tuple[float, float],
+    deadline: float = DEFAULT_HTTP_DEADLINE,
+) -> tuple[str, int, dict[str, str]]:
+    shown = redact_url(url) or url
+    give_up = time.monotonic() + deadline
+    try:
+        with session.get(url, stream=True, timeout=timeout) as resp:
+            if resp.status_code >= 400:
+                raise SourceError(source_id, shown, f"HTTP {resp.status_code} {resp.reason}")
+            total = int(resp.headers.get("Content-Length") or 0) or None
+            h = hashlib.sha256()
+            size = 0
+            bar = _progress(total, source_id)
+            with open(tmp, "wb") as fh:
+                # read1 returns what has arrived (decoded), so a server dripping bytes cannot keep
+                # one read alive past the deadline the way iter_content's fill-the-chunk reads do.
+                while chunk := resp.raw.read1(CHUNK, decode_content=True):
+                    if time.monotonic() > give_up:
+                        raise SourceError(
+                            source_id, shown,
+                            f"download exceeded its deadline of {deadline:g} s after {size + len(chunk)} bytes "
+                            "(OBSERVATORY_HTTP_DEADLINE): the server is too slow",
+                        )  # fmt: skip
+                    h.update(chunk)
+                    fh.write(chunk)
+                    size += len(chunk)
+                    if bar:
+                        bar.update(len(chunk))
+            if bar:
+                bar.close()
+            if total is not None and size != total and "Content-Encoding" not in resp.headers:
+                raise SourceError(
+                    source_id, shown, f"truncated body: got {size} of {total} bytes"
+                )
+            headers = {k: resp.headers[k] for k in ("ETag", "Last-Modified", "Content-Type") if k in resp.headers}
+            return h.hexdigest(), size, headers
+    except SourceError:
+        raise
+    except RetryAfterTooLongError as exc:
+        raise SourceError(source_id, shown, str(exc)) from None
+    except (requests.RequestException, urllib3_errors.HTTPError) as exc:
+        err = SourceError(source_id, shown, redact_text(f"download failed: {type(exc).__name__}: {exc}"))
+        if shown != url:  # the original exception text holds the key: do not chain it
+            raise err from None
+        raise err from exc
+
+
+def fetch(
+    source_id: str,
+    url: str | None,
+    settings: Settings,
+    *,
+    mirror_id: str | None = None,
+    filename: str | None = None,
+    validate: Validator | None = None,
+    session: requests.Session | None = None,
+    timeout: tuple[float, float] = (10.0, 120.0),
+    deadline: float | None = None,
+) -> RawFile:
+    """Fetch one file into the raw archive and return its archive record.
+
+    The mirror (when configured) wins over upstream, so runs are offline and reproducible.
+    `validate` sees the complete temp file before it is archived: bad bytes never reach the archive.
+    The body must arrive within `deadline` seconds (default: settings.http_deadline).
+    """
+    archive = RawArchive(settings.raw_dir)
+    public_url = redact_url(url)  # what manifests, errors and metadata record: never a key
+    # The mirror when configured, else the packaged reference copy (assets/reference) for files without a URL.
+    entry, served_from = resolve(settings.mirror, public_url, mirror_id or source_id)
+    name = filename or _filename(url, entry.path.name if entry is not None and url is None else source_id.replace("/", "_"))
+    if entry is None and url is None:
+        raise SourceError(
+            source_id,
+            str(settings.mirror),
+            "no upstream URL, no mirror entry and no packaged copy (assets/reference/index.json) for this reference file",
+        )
+    if entry is None and settings.offline:
+        raise SourceError(source_id, str(public_url), "offline and the mirror has no copy of this URL")
+
+    fd, tmp_name = tempfile.mkstemp(dir=archive.tmp_dir(), prefix="dl-")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        headers: dict[str, str] = {}
+        if entry is not None:
+            digest = _copy_from_mirror(entry, source_id, tmp, served_from.split(":")[0])
+            size = tmp.stat().st_size
+            location = str(entry.path)
+        else:
+            assert url is not None
+            own = session is None
+            sess = session or make_session(retry_after_max=settings.http_retry_after_max)
+            try:
+                digest, size, headers = _download(
+                    sess, url, source_id, tmp, timeout, settings.http_deadline if deadline is None else deadline
+                )
+            finally:
+                if own:
+                    sess.close()
+            location = str(public_url)
+        if validate is not None:
+            try:
+                validate(tmp)
+            except SourceError:
+                raise
+            except Exception as exc:
+                raise SourceError(source_id, location, f"invalid content: {exc}") from exc
+        meta = RawFile(
+            source_id=source_id,
+            url=public_url,
+            path=tmp,
+            sha256=digest,
+            bytes=size,
+            retrieved_at=_now(),
+            etag=headers.get("ETag"),
+            last_modified=headers.get("Last-Modified"),
+            served_from=served_from,
+            mirror_kind=entry.kind if entry else None,
+            attribution=entry.attribution if entry else None,
+            note=entry.note if entry else None,
+        )
+        stored = archive.store(tmp, name, meta)
+        recorder = _recorder.get()
+        if recorder is not None:
+            recorder.append(stored)
+        return stored
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+_recorder: contextvars.ContextVar[list[RawFile] | None] = contextvars.ContextVar("fetch_recorder", default=None)
+
+
+@contextmanager
+def record_fetches() -> Iterator[list[RawFile]]:
+    """Collect the archive record of every fetch inside the block (provenance for releases)."""
+    records: list[RawFile] = []
+    token = _recorder.set(records)
+    try:
+        yield records
+    finally:
+        _recorder.reset(token)
+
+
+
+@dataclass(frozen=True)
+class RemoteVersion:
+    """What a cheap HEAD says about an upstream file: enough to tell a new vintage apart."""
+
+    url: str  # redacted
+    status: int
+    etag: str | None = None
+    last_modified: str | None = None
+    content_length: int | None = None
+
+    @property
+    def exists(self) -> bool:
+        return self.status < 400 or self.status == 304
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+    @property
+    def token(self) -> str | None:
+        """A version token: ETag, else Last-Modified, else Content-Length (None if absent)."""
+        if not self.exists:
+            return None
+        if self.etag:
+            return f"etag:{self.etag}"
+        if self.last_modified:
+            return f"lm:{self.last_modified}"
+        if self.content_length is not None:
+            return f"len:{self.content_length}"
+        return None
+
+
+def head(
+    source_id: str,
+    url: str,
+    *,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    session: requests.Session | None = None,
+    timeout: tuple[float, float] = (10.0, 30.0),
+) -> RemoteVersion:
+    """Conditional HEAD (If-None-Match / If-Modified-Since): 304 means unchanged, 404 not yet out.
+
+    Raises SourceError (naming source and redacted URL) on connection failures and 5xx/429 that
+    survive the session's retries; never downloads a body.
+    """
+    shown = redact_url(url) or url
+    headers = {}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    own = session is None
+    sess = session or make_session(retries=3, backoff=0.5, max_backoff=30)
+    try:
+        resp = sess.head(url, headers=headers, timeout=timeout, allow_redirects=True)
+    except RetryAfterTooLongError as exc:
+        raise SourceError(source_id, shown, f"HEAD: {exc}") from None
+    except requests.RequestException as exc:
+        raise SourceError(source_id, shown, redact_text(f"HEAD failed: {type(exc).__name__}: {exc}")) from None
+    finally:
+        if own:
+            sess.close()
+    if resp.status_code >= 500 or resp.status_code == 429:
+        raise SourceError(source_id, shown, f"HEAD: HTTP {resp.status_code} {resp.reason}")
+    length = resp.headers.get("Content-Length")
+    return RemoteVersion(
+        url=shown,
+        status=resp.status_code,
+        etag=resp.headers.get("ETag"),
+        last_modified=resp.headers.get("Last-Modified"),
+        content_length=int(length) if length and length.isdigit() else None,
+    )

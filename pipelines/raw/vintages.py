@@ -1,0 +1,158 @@
+"""Which CBP years exist and which CBP files changed upstream: plain functions, no Dagster.
+
+The CBP partitions (pipelines/defs/us.py) and the new-vintage sensor both follow
+`available_years`: every year from the first NAICS-based CBP year to last year, so a year the
+Census Bureau publishes later (2024, 2025, ...) is a partition without a code change.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+
+from pipelines.config import Settings
+from pipelines.errors import SourceError
+from pipelines.raw.archive import RawArchive
+from pipelines.raw.http import head, make_session
+from pipelines.raw.mirror import Mirror
+from pipelines.sources import cbp
+from pipelines.staging import stage
+
+
+def available_years(today: datetime | None = None) -> list[int]:
+    """CBP years that can exist by `today`: FIRST_YEAR up to last year (CBP appears ~2 years late)."""
+    now = today or datetime.now(UTC)
+    return list(range(cbp.FIRST_YEAR, now.year))
+
+
+@dataclass(frozen=True)
+class Vintage:
+    """A CBP file (geography, year) whose upstream version differs from the archived one."""
+
+    geo: str
+    year: int
+    token: str  # sha256:… (mirror) or etag:/lm:/len:… (upstream HEAD)
+    reason: str  # "new" (never archived) or "changed"
+
+    @property
+    def asset(self) -> str:
+        return f"cbp_{self.geo}"
+
+    @property
+    def run_key(self) -> str:
+        return f"{self.asset}:{self.year}:{self.token}"
+
+
+def _archived_matches(records: list[dict[str, Any]], *, sha256=None, etag=None, last_modified=None, length=None) -> bool:
+    for rec in records:
+        if sha256 and rec.get("sha256") == sha256:
+            return True
+        if etag and rec.get("etag") == etag:
+            return True
+        if not etag and last_modified and rec.get("last_modified") == last_modified:
+            return True
+        if not etag and not last_modified and length is not None and rec.get("bytes") == length:
+            return True
+    return False
+
+
+def candidate_years(settings: Settings, today: datetime | None = None) -> list[int]:
+    """Configured years plus every later year up to last year (CBP appears ~2 years late)."""
+    now = today or datetime.now(UTC)
+    years = set(settings.cbp_years) | set(range(max(settings.cbp_years) + 1, now.year))
+    return sorted(years & set(available_years(now)))
+
+
+def detect_cbp_vintages(
+    settings: Settings,
+    *,
+    cursor: dict[str, str] | None = None,
+    session: requests.Session | None = None,
+    url_for: Callable[[int, str], str] = cbp.url,
+    today: datetime | None = None,
+    log: Callable[[str], None] | None = None,
+) -> tuple[list[Vintage], dict[str, str]]:
+    """CBP files whose upstream version is not in the raw archive, and the updated cursor.
+
+    Mirror configured: the mirror index lists the files and their sha256 (no network). Otherwise
+    one HEAD per (geography, year), conditional on the last seen ETag/Last-Modified; 404 means
+    "not published yet". Failures of single HEADs are logged and skipped, never raised.
+    """
+    cursor = dict(cursor or {})
+    archive = RawArchive(settings.raw_dir)
+    found: list[Vintage] = []
+    if settings.mirror is not None:
+        mirror = Mirror(settings.mirror)  # read afresh: the sensor process lives for days
+        years = set(candidate_years(settings, today))
+        for geo in settings.cbp_geos:
+            for entry in mirror.entries:
+                parts = entry.id.split("/")
+                if parts[:3] != ["census", "cbp", geo] or len(parts) != 4 or not parts[3].isdigit():
+                    continue
+                year = int(parts[3])
+                if year not in years:
+                    continue
+                token = f"sha256:{entry.sha256}"
+                records = archive.entries(entry.id)
+                cursor[f"{geo}/{year}"] = token
+                if not _archived_matches(records, sha256=entry.sha256):
+                    found.append(Vintage(geo, year, token, "changed" if records else "new"))
+        return sorted(found, key=lambda v: (v.geo, v.year)), cursor
+
+    own = session is None
+    sess = session or make_session(retries=3, backoff=1.0, max_backoff=30)
+    try:
+        for geo in settings.cbp_geos:
+            for year in candidate_years(settings, today):
+                sid = cbp.source_id(year, geo)
+                seen = json.loads(cursor.get(f"{geo}/{year}:validators", "{}"))
+                try:
+                    rv = head(sid, url_for(year, geo), etag=seen.get("etag"), last_modified=seen.get("last_modified"), session=sess)
+                except SourceError as exc:
+                    if log:
+                        log(f"skipping {sid}: {exc}")
+                    continue
+                if not rv.exists:
+                    continue  # 404: that year is not out yet
+                records = archive.entries(sid)
+                if rv.not_modified:
+                    token = cursor.get(f"{geo}/{year}", "")
+                    changed = not records  # unchanged since last tick, but never fetched
+                else:
+                    token = rv.token or f"seen:{datetime.now(UTC):%Y%m%d}"
+                    cursor[f"{geo}/{year}"] = token
+                    cursor[f"{geo}/{year}:validators"] = json.dumps(
+                        {"etag": rv.etag, "last_modified": rv.last_modified}
+                    )
+                    changed = not _archived_matches(
+                        records, etag=rv.etag, last_modified=rv.last_modified, length=rv.content_length
+                    )
+                if changed:
+                    found.append(Vintage(geo, year, token, "changed" if records else "new"))
+    finally:
+        if own:
+            sess.close()
+    return found, cursor
+
+
+
+def publish_years(settings: Settings, today: datetime | None = None) -> list[int]:
+    """Configured years, plus the contiguous run of later years staged for every geography.
+
+    A year published upstream after OBSERVATORY_CBP_YEARS was set joins sensor-launched releases
+    here; add it to OBSERVATORY_CBP_YEARS so `observatory run/refresh` keep it as well.
+    """
+    years = set(settings.cbp_years)
+    nxt = max(years) + 1
+    known = set(available_years(today))
+    while nxt in known and all(
+        stage.cbp_staged_path(settings, nxt, geo).exists() for geo in settings.cbp_geos
+    ):
+        years.add(nxt)
+        nxt += 1
+    return sorted(years)

@@ -1,0 +1,1 @@
+"""Release: versioned Parquet, datapackage, diff, citation, catalog pages, push."""

@@ -1,0 +1,224 @@
+"""Copy a published release to object storage (S3-compatible) or another folder, for dashboards
+that read the Parquet files remotely.
+
+The destination mirrors the local layout (`DEST/<version>/...` and `DEST/latest.json`) and keeps
+the release contract: a version already at DEST is never overwritten with different content (an
+identical one is left alone, a partly pushed one is completed), every file of the version is
+written before its `SHA256SUMS`, and `latest.json` is written last, only after the whole version
+is in place, and never moved back to an older version.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import unquote, urlparse
+
+from pipelines.raw.archive import sha256_file
+from pipelines.release.publish import read_latest, verify_release, version_key
+
+CONTENT_TYPES = {
+    ".parquet": "application/vnd.apache.parquet", ".json": "application/json", ".jsonld": "application/ld+json",
+    ".html": "text/html; charset=utf-8", ".md": "text/markdown; charset=utf-8", ".csv": "text/csv; charset=utf-8",
+    ".cff": "text/plain; charset=utf-8", ".zip": "application/zip",
+}  # fmt: skip
+SHA_META = "sha256"  # S3 object metadata key (x-amz-meta-sha256) recording each file's digest
+
+
+class PushError(RuntimeError):
+    """A push that would overwrite different content, or a release that is not intact."""
+
+
+@dataclass
+class PushResult:
+    version: str
+    dest: str
+    written: list[str] = field(default_factory=list)  # keys in the order they were written
+    skipped: list[str] = field(default_factory=list)  # already at DEST with the same sha256
+    bytes_written: int = 0
+    latest_moved: bool = False
+
+
+class Target(Protocol):
+    def describe(self, key: str) -> str: ...
+    def sha256(self, key: str) -> str | None: ...  # None when the key does not exist
+    def put(self, key: str, local: Path, digest: str) -> None: ...
+    def get_text(self, key: str) -> str | None: ...
+
+
+class FolderTarget:
+    """A local or mounted folder; each file is written to a temp name and renamed into place."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def describe(self, key: str) -> str:
+        return str(self.root / key)
+
+    def sha256(self, key: str) -> str | None:
+        p = self.root / key
+        return sha256_file(p) if p.is_file() else None
+
+    def put(self, key: str, local: Path, digest: str) -> None:
+        dest = self.root / key
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.parent / f".push-{uuid.uuid4().hex[:8]}-{dest.name}"
+        shutil.copyfile(local, tmp)
+        os.replace(tmp, dest)
+
+    def get_text(self, key: str) -> str | None:
+        p = self.root / key
+        return p.read_text() if p.is_file() else None
+
+
+class S3Target:
+    """An S3-compatible bucket (AWS, MinIO, Ceph, R2 …) through boto3: credentials from the
+    standard AWS environment/config chain, endpoint from OBSERVATORY_S3_ENDPOINT_URL or
+    AWS_ENDPOINT_URL(_S3)."""
+
+    def __init__(self, bucket: str, prefix: str, endpoint_url: str | None = None, client: Any = None) -> None:
+        import boto3
+
+        self.bucket, self.prefix = bucket, prefix.strip("/")
+        self.client = client or boto3.client("s3", endpoint_url=endpoint_url or None)
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def describe(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self._key(key)}"
+
+    def _missing(self, exc: Exception) -> bool:
+        code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+        return code in {"404", "NoSuchKey", "NotFound"}
+
+    def sha256(self, key: str) -> str | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except ClientError as exc:
+            if self._missing(exc):
+                return None
+            raise
+        digest = head.get("Metadata", {}).get(SHA_META)
+        if digest:
+            return digest
+        # Written by another tool: hash the object itself rather than trust its ETag (multipart ETags are not MD5s).
+        import hashlib
+
+        h = hashlib.sha256()
+        body = self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
+        for chunk in iter(lambda: body.read(1 << 20), b""):
+            h.update(chunk)
+        return h.hexdigest()
+
+    def put(self, key: str, local: Path, digest: str) -> None:
+        extra = {"Metadata": {SHA_META: digest}, "ContentType": CONTENT_TYPES.get(local.suffix, "application/octet-stream")}
+        self.client.upload_file(str(local), self.bucket, self._key(key), ExtraArgs=extra)
+        size = self.client.head_object(Bucket=self.bucket, Key=self._key(key))["ContentLength"]
+        if size != local.stat().st_size:
+            raise PushError(f"{self.describe(key)}: uploaded {size} bytes, expected {local.stat().st_size}")
+
+    def get_text(self, key: str) -> str | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read().decode()
+        except ClientError as exc:
+            if self._missing(exc):
+                return None
+            raise
+
+
+def open_target(dest: str, endpoint_url: str | None = None, s3_client: Any = None) -> Target:
+    """`s3://bucket/prefix` → S3Target; `file:///path` or a plain path → FolderTarget."""
+    url = urlparse(dest)
+    if url.scheme == "s3":
+        if not url.netloc:
+            raise PushError(f"push destination {dest!r}: no bucket (expected s3://bucket/prefix)")
+        return S3Target(url.netloc, url.path, endpoint_url, s3_client)
+    if url.scheme == "file":
+        return FolderTarget(Path(unquote(url.path)))
+    if url.scheme and len(url.scheme) > 1:  # (a Windows drive letter is not a scheme)
+        raise PushError(f"push destination {dest!r}: unsupported scheme {url.scheme!r} (use s3://, file:// or a folder)")
+    return FolderTarget(Path(dest).expanduser().resolve())
+
+
+def _release_files(folder: Path) -> Iterator[tuple[str, str]]:
+    """(relative path, sha256) of every file from SHA256SUMS, SHA256SUMS itself last."""
+    for line in (folder / "SHA256SUMS").read_text().splitlines():
+        if line.strip():
+            digest, rel = line.split("  ", 1)
+            yield rel, digest
+    yield "SHA256SUMS", sha256_file(folder / "SHA256SUMS")
+
+
+def push_release(
+    releases_dir: Path,
+    dest: str,
+    version: str | None = None,
+    *,
+    endpoint_url: str | None = None,
+    s3_client: Any = None,
+    progress: Callable[[str], None] | None = None,
+) -> PushResult:
+    """Copy one release (default: the latest) to DEST, then point DEST/latest.json at it unless
+    DEST already names a newer version. Raises PushError, writing nothing, when the release is not
+    intact or DEST holds different content under the same version."""
+    latest_local = read_latest(releases_dir) or {}
+    version = version or latest_local.get("version")
+    if not version:
+        raise PushError(f"no release to push: {releases_dir / 'latest.json'} is missing")
+    folder = releases_dir / version
+    if not (folder / "datapackage.json").is_file():
+        raise PushError(f"no release {version} in {releases_dir}")
+    problems = verify_release(folder)
+    if problems:
+        raise PushError(f"release {folder} is not intact, not pushing: {'; '.join(problems[:5])}")
+    target = open_target(dest, endpoint_url, s3_client)
+    files = list(_release_files(folder))
+    # Check everything before writing anything: a version at DEST is immutable.
+    remote = {rel: target.sha256(f"{version}/{rel}") for rel, _ in files}
+    clash = [rel for rel, digest in files if remote[rel] is not None and remote[rel] != digest]
+    if clash:
+        raise PushError(
+            f"{target.describe(version)} already exists with different content ({', '.join(clash[:5])}"
+            f"{' …' if len(clash) > 5 else ''}); releases are immutable, not overwriting"
+        )
+    result = PushResult(version, dest)
+    for rel, digest in files:  # SHA256SUMS comes last: its presence marks a complete version
+        key = f"{version}/{rel}"
+        if remote[rel] == digest:
+            result.skipped.append(key)
+            continue
+        target.put(key, folder / rel, digest)
+        result.written.append(key)
+        result.bytes_written += (folder / rel).stat().st_size
+        if progress:
+            progress(key)
+    current = target.get_text("latest.json")
+    current_version = json.loads(current).get("version") if current else None
+    if current_version and version_key(current_version) > version_key(version):
+        return result  # DEST already points at a newer release; pushing an older one never moves it back
+    pkg = json.loads((folder / "datapackage.json").read_text())
+    pointer = {"version": version, "path": version, "fingerprint": pkg.get("fingerprint"), "created": pkg.get("created")}
+    text = json.dumps(pointer, indent=2) + "\n"
+    if current != text:
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+            fh.write(text)
+        tmp = Path(fh.name)
+        try:
+            target.put("latest.json", tmp, sha256_file(tmp))
+        finally:
+            tmp.unlink(missing_ok=True)
+        result.written.append("latest.json")
+        result.latest_moved = True
+    return result

@@ -1,0 +1,65 @@
+"""Short failure notifications: always to the log, and to a webhook when one is configured.
+
+OBSERVATORY_WEBHOOK_URL takes any endpoint that accepts a JSON POST (Slack/Mattermost/Teams
+incoming webhooks read the "text" field). Delivery is best effort: a dead webhook never fails
+a run, and the webhook URL itself (often a secret) is never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+import requests
+
+from pipelines import config
+from pipelines.raw.http import USER_AGENT, make_session, redact_text
+
+WEBHOOK_ENV = config.WEBHOOK_ENV
+MAX_CHARS = 600
+log = logging.getLogger("observatory.notify")
+
+
+def format_message(
+    *,
+    reason: str,
+    assets: Iterable[str] = (),
+    partition: str | None = None,
+    job: str | None = None,
+    run_id: str | None = None,
+) -> str:
+    """One short line: what failed (asset, partition), where (job, run) and why (first error line)."""
+    names = sorted(set(assets))
+    what = ", ".join(names) if names else (job or "run")
+    parts = [f"[observatory] FAILED {what}"]
+    if partition:
+        parts.append(f"partition {partition}")
+    if job:
+        parts.append(f"job {job}")
+    if run_id:
+        parts.append(f"run {run_id[:8]}")
+    first = next((ln.strip() for ln in reason.strip().splitlines() if ln.strip()), "no reason given")
+    msg = redact_text(" | ".join(parts) + f": {first}")
+    return msg if len(msg) <= MAX_CHARS else msg[: MAX_CHARS - 1] + "…"
+
+
+def notify(message: str, *, webhook_url: str | None = None, timeout: float = 5.0) -> bool:
+    """Log the message; POST {"text": message} to the webhook. True when the webhook accepted it."""
+    message = redact_text(message)
+    log.error(message)
+    url = webhook_url if webhook_url is not None else config.webhook_url()
+    if not url:
+        return False
+    sess = make_session(retries=2, backoff=0.5, max_backoff=5)
+    sess.headers["User-Agent"] = USER_AGENT
+    try:
+        resp = sess.post(url, json={"text": message}, timeout=(timeout, timeout))
+        ok = resp.status_code < 300
+        if not ok:
+            log.warning("notification webhook answered HTTP %s", resp.status_code)
+        return ok
+    except requests.RequestException as exc:
+        log.warning("notification webhook unreachable: %s", type(exc).__name__)
+        return False
+    finally:
+        sess.close()

@@ -1,0 +1,1 @@
+"""Staging: harmonised Polars frames and staged Parquet per source, reference tables, NUTS, concordances."""

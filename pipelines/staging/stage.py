@@ -1,0 +1,314 @@
+"""Fetch → parse → harmonise → staged Parquet, one function per source, no Dagster needed.
+
+Each staged file has a JSON sidecar holding the raw-archive record it was built from, so the
+release can cite every input and an unchanged input is not parsed twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import uuid
+from collections.abc import Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from pipelines.config import Settings
+from pipelines.errors import SourceError
+from pipelines.raw.archive import RawArchive, RawFile
+from pipelines.raw.http import fetch
+from pipelines.sources import cbp, clustermapping, naics
+from pipelines.staging.harmonise import (
+    VintageEvidence,
+    cbp_row_rules,
+    clean_cbp,
+    detect_naics_vintage,
+    harmonise_cbp,
+)
+
+REFERENCE_TABLES = (
+    "clusters", "cluster_naics", "naics_cluster_splits", "subclusters", "naics_subclusters",
+    "related_clusters", "regions", "region_members", "naics_concordance",
+)  # fmt: skip
+PARSER_VERSION = "3"  # 2: NAICS vintage detected from the codes; 3: short/long rows rejected, file line numbers
+
+log = logging.getLogger(__name__)
+
+
+def _record(raw: RawFile) -> dict[str, Any]:
+    rec = asdict(raw)
+    rec["path"] = str(raw.path)
+    rec.pop("new", None)
+    return rec
+
+
+def _atomic_parquet(df: pl.DataFrame | pl.LazyFrame, dest: Path) -> int:
+    """Write staging Parquet atomically. LZ4: staging is scratch read by DuckDB many times, and
+    LZ4 writes ~20 % and reads faster than zstd at about the same size here (releases use zstd)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}")
+    try:
+        if isinstance(df, pl.LazyFrame):
+            df.sink_parquet(tmp, compression="lz4", statistics=True)
+        else:
+            df.write_parquet(tmp, compression="lz4", statistics=True)
+        rows = pl.scan_parquet(tmp).select(pl.len()).collect().item()
+        os.replace(tmp, dest)
+        return int(rows)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _write_json(dest: Path, data: Any) -> None:
+    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    os.replace(tmp, dest)
+
+
+# --- reference data -------------------------------------------------------------------------
+
+def reference_dir(settings: Settings) -> Path:
+    return settings.staging_dir / "reference"
+
+
+def stage_reference(settings: Settings) -> dict[str, int]:
+    """Fetch and parse the US reference files; write one Parquet per reference table."""
+    raws = {
+        key: fetch(source_id, None, settings, mirror_id=source_id)
+        for key, source_id in clustermapping.IDS.items()
+    }
+    raws["naics_concordance"] = fetch(naics.CONCORDANCE_ID, None, settings, mirror_id=naics.CONCORDANCE_ID)
+    clusters, cluster_naics = clustermapping.parse_cluster_definitions(raws["cluster_naics_definitions"].path)
+    concordance = naics.parse_concordance(raws["naics_concordance"].path)
+    derived, splits = [], []
+    for target in ("2017", "2022"):
+        d, s = naics.derive_definitions(cluster_naics, concordance, target)
+        derived.append(d)
+        splits.append(s)
+    regions, members = clustermapping.parse_regions(raws["regions"].path)
+    tables = {
+        "clusters": clusters,
+        "cluster_naics": pl.concat([cluster_naics, *derived]),
+        "naics_cluster_splits": pl.concat(splits),
+        "subclusters": clustermapping.parse_subclusters(raws["subclusters"].path),
+        "naics_subclusters": clustermapping.parse_naics_subclusters(raws["naics2012_cluster_subcluster"].path),
+        "related_clusters": clustermapping.parse_related_clusters(raws["related_clusters"].path),
+        "regions": regions,
+        "region_members": members,
+        "naics_concordance": concordance,
+    }
+    out = reference_dir(settings)
+    counts = {name: _atomic_parquet(df, out / f"{name}.parquet") for name, df in tables.items()}
+    _write_json(out / "sources.json", [_record(r) for r in raws.values()])
+    return counts
+
+
+def read_reference(settings: Settings, name: str) -> pl.DataFrame:
+    path = reference_dir(settings) / f"{name}.parquet"
+    if not path.exists():
+        raise FileNotFoundError(f"reference table {name} not staged yet ({path}); run stage_reference")
+    return pl.read_parquet(path)
+
+
+# --- CBP ------------------------------------------------------------------------------------
+
+def cbp_staged_path(settings: Settings, year: int, geo: str) -> Path:
+    return settings.staging_dir / "cbp" / geo / f"year={year}.parquet"
+
+
+def cbp_quarantine_path(settings: Settings, year: int, geo: str) -> Path:
+    """Rows of a CBP year set aside by row-level rules (pipelines/validation/validation.py), with the reason."""
+    return settings.staging_dir / "cbp_quarantine" / geo / f"year={year}.parquet"
+
+
+def parse_cbp_file(
+    raw_zip: Path, *, year: int, source_id: str, sha256: str, location: str, work_dir: Path,
+    quarantine: Path | None = None, naics_codes: set[str] | None = None,
+    vintage_codes: Mapping[str, set[str]] | None = None,
+) -> pl.LazyFrame:
+    """Raw CBP zip → harmonised LazyFrame (the caller sinks it before work_dir is removed).
+
+    With `quarantine`, rows failing a row-level rule (negative counts, NAICS codes not in
+    `naics_codes`) are written there with the reason instead of failing the whole file. With
+    `vintage_codes` (code lists per NAICS vintage) the file's vintage is detected from its codes
+    (`parse_cbp_file_vintage`) and its list is the quarantine's."""
+    return parse_cbp_file_vintage(
+        raw_zip, year=year, source_id=source_id, sha256=sha256, location=location, work_dir=work_dir,
+        quarantine=quarantine, naics_codes=naics_codes, vintage_codes=vintage_codes,
+    )[0]  # fmt: skip
+
+
+def parse_cbp_file_vintage(
+    raw_zip: Path, *, year: int, source_id: str, sha256: str, location: str, work_dir: Path,
+    quarantine: Path | None = None, naics_codes: set[str] | None = None,
+    vintage_codes: Mapping[str, set[str]] | None = None,
+) -> tuple[pl.LazyFrame, VintageEvidence]:
+    """parse_cbp_file, and the evidence for the file's NAICS vintage: the vintage is decided from
+    the share of its 6-digit codes valid in each vintage, the year rule as the prior
+    (pipelines.staging.harmonise.detect_naics_vintage); a disagreement with the year rule is logged."""
+    member = cbp.extract_member(raw_zip, work_dir, source_id)
+    lf, layout = cbp.scan_cbp(member, source_id, location)
+    # Parse the text once (only the used columns), then check, quarantine and harmonise it in a
+    # single pass; the text is read again only to describe rows that fail (rare).
+    try:
+        text = lf.collect()
+    except pl.exceptions.PolarsError as exc:  # e.g. a row with more fields than the header
+        cbp.raise_ragged(member, layout, source_id, location)
+        raise SourceError(source_id, location, f"{member.name}: unreadable CSV: {exc}") from exc
+    cbp.check_fields(text, member, layout, source_id, location)  # short/long rows, header only
+    text = text.drop("_short")
+    evidence = detect_naics_vintage(
+        clean_cbp(text.lazy(), layout).select(pl.col("_code").alias("industry_code")), year, vintage_codes
+    )
+    if not evidence.agrees:
+        log.warning(
+            "%s (%s): codes say NAICS %s, the year rule says NAICS %s for %s (shares valid: %s)",
+            source_id, location, evidence.vintage, evidence.year_rule, year, evidence.record()["shares"],
+        )  # fmt: skip
+    if naics_codes is None and vintage_codes:
+        naics_codes = vintage_codes.get(evidence.vintage)
+    rules = cbp_row_rules(
+        layout, year=year, naics_codes=naics_codes, quarantine=quarantine is not None, vintage=evidence.vintage
+    )
+    df = harmonise_cbp(
+        text.lazy(), layout, year=year, source_id=source_id, sha256=sha256, rules=rules, vintage=evidence.vintage
+    ).collect()
+    held = df["_reason"].is_not_null()
+    malformed = df["_malformed"] & ~held
+    # Each row's line in the file (scan_cbp numbers them when it filters rows out).
+    line = text["_line"].cast(pl.Int64) if "_line" in text.columns else pl.int_range(2, text.height + 2, eager=True)
+    if malformed.any():
+        lined = text.drop("_line", strict=False).with_columns(line.alias("line")).filter(~held)
+        cbp.check_rows(lined.lazy(), layout, source_id, location, member.name)  # raises, naming the rows
+        lines = line.filter(malformed).head(10).to_list()
+        raise SourceError(source_id, location, f"{member.name}: malformed CBP rows", rows=f"lines {lines}")
+    if quarantine is not None:
+        from pipelines.validation.validation import quarantine_rows
+
+        tagged = pl.concat(
+            [
+                text.drop("_line", strict=False).filter(held),
+                df.filter(held).select("region_code", "industry_code", "_reason"),
+                line.filter(held).alias("_line").to_frame(),
+            ],
+            how="horizontal",
+        )
+        _atomic_parquet(
+            quarantine_rows(tagged, layout.columns, year=year, geo=layout.geo, source_id=source_id), quarantine
+        )
+        if held.any():
+            df = df.filter(~held)
+    return df.drop("_malformed", "_reason").lazy(), evidence
+
+
+def _vintage_codes(settings: Settings) -> dict[str, set[str]]:
+    """Industry codes of every NAICS vintage with a complete list staged (empty before the
+    reference tables are staged: then the year rule decides and nothing is quarantined)."""
+    from pipelines.validation.validation import us_naics_codes
+
+    return us_naics_codes(settings)
+
+
+def stage_cbp(settings: Settings, year: int, geo: str = "state") -> dict[str, Any]:
+    """Fetch, check, parse and harmonise one CBP file into staging; skip work when unchanged."""
+    source_id = cbp.source_id(year, geo)
+    url = cbp.url(year, geo)
+    raw = fetch(source_id, url, settings, validate=cbp.validate_zip)
+    dest = cbp_staged_path(settings, year, geo)
+    sidecar = dest.with_suffix(".json")
+    quarantine = cbp_quarantine_path(settings, year, geo)
+    vintage_codes = _vintage_codes(settings)
+    rules = hashlib.sha256(
+        json.dumps({v: sorted(c) for v, c in sorted(vintage_codes.items())}).encode()
+    ).hexdigest()[:16]
+    if dest.exists() and sidecar.exists() and quarantine.exists():
+        prev = json.loads(sidecar.read_text())
+        if (
+            prev.get("sha256") == raw.sha256
+            and prev.get("parser_version") == PARSER_VERSION
+            and prev.get("quarantine_rules") == rules
+        ):
+            return {"rows": prev["rows"], "path": str(dest), "source": prev, "changed": False}
+    rows, evidence = _stage_cbp_file(
+        raw.path, dest, year=year, source_id=source_id, sha256=raw.sha256, location=url,
+        work_dir=settings.raw_dir / ".tmp", quarantine=quarantine, vintage_codes=vintage_codes,
+    )
+    vintage = evidence.record()
+    # The archive keeps what the file was found to be, beside what it is (append-only manifest).
+    RawArchive(settings.raw_dir).record_naics_vintage(source_id, raw.sha256, vintage)
+    rec = {
+        **_record(raw), "naics_vintage": vintage["naics_vintage"], "naics_vintage_evidence": vintage,
+        "rows": rows, "year": year, "geo": geo, "parser_version": PARSER_VERSION,
+        "quarantine_rules": rules, "quarantined": pl.scan_parquet(quarantine).select(pl.len()).collect().item(),
+    }
+    _write_json(sidecar, rec)
+    return {"rows": rows, "path": str(dest), "source": rec, "changed": True}
+
+
+def stage_cbp_file(
+    raw_zip: Path, dest: Path, *, year: int, source_id: str, sha256: str, location: str,
+    work_dir: Path | None = None, quarantine: Path | None = None, naics_codes: set[str] | None = None,
+    vintage_codes: Mapping[str, set[str]] | None = None,
+) -> int:
+    """One raw CBP zip → harmonised staged Parquet at `dest` (atomic); returns the row count.
+
+    The same path the assets run, usable on files outside the archive (benchmarks)."""
+    return _stage_cbp_file(
+        raw_zip, dest, year=year, source_id=source_id, sha256=sha256, location=location, work_dir=work_dir,
+        quarantine=quarantine, naics_codes=naics_codes, vintage_codes=vintage_codes,
+    )[0]  # fmt: skip
+
+
+def _stage_cbp_file(
+    raw_zip: Path, dest: Path, *, year: int, source_id: str, sha256: str, location: str,
+    work_dir: Path | None = None, quarantine: Path | None = None, naics_codes: set[str] | None = None,
+    vintage_codes: Mapping[str, set[str]] | None = None,
+) -> tuple[int, VintageEvidence]:
+    if work_dir is not None:
+        work_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=work_dir) as work:
+        lf, evidence = parse_cbp_file_vintage(
+            raw_zip, year=year, source_id=source_id, sha256=sha256, location=location, work_dir=Path(work),
+            quarantine=quarantine, naics_codes=naics_codes, vintage_codes=vintage_codes,
+        )
+        return _atomic_parquet(lf, dest), evidence
+
+
+def stage_cbp_years(
+    settings: Settings, years: list[int], geo: str = "state", workers: int = 2
+) -> dict[int, dict[str, Any]]:
+    """stage_cbp for several years, `workers` at a time: much of a year's parsing is
+    single-threaded string work, so two years in flight keep both cores busy."""
+    if workers <= 1 or len(years) <= 1:
+        return {y: stage_cbp(settings, y, geo) for y in years}
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {y: pool.submit(stage_cbp, settings, y, geo) for y in years}
+        return {y: f.result() for y, f in futures.items()}
+
+
+def staged_cbp_paths(settings: Settings, geos: tuple[str, ...] | None = None) -> list[Path]:
+    """Staged files of every configured CBP year and geography (all must exist)."""
+    paths = [cbp_staged_path(settings, y, g) for g in (geos or settings.cbp_geos) for y in settings.cbp_years]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise FileNotFoundError(f"CBP years not staged yet: {missing}")
+    return paths
+
+
+def staged_sources(settings: Settings) -> list[dict[str, Any]]:
+    """Raw-archive records of every input behind the current staging (reference + CBP years)."""
+    ref = reference_dir(settings) / "sources.json"
+    out: list[dict[str, Any]] = json.loads(ref.read_text()) if ref.exists() else []
+    for p in staged_cbp_paths(settings):
+        rec = json.loads(p.with_suffix(".json").read_text())
+        # The detected NAICS vintage stays in the source entry: the release names each file's vintage.
+        out.append({k: v for k, v in rec.items() if k not in {"rows", "year", "geo", "parser_version", "quarantine_rules", "quarantined"}})
+    return out

@@ -1,0 +1,134 @@
+"""Europe and user-defined regions: staged Parquet for the EU tables and US custom regions.
+
+EU staging is skipped when every input (re-fetched, so a changed upstream is noticed) and the
+code are unchanged since the last build: the Eurostat chain is the slowest step of a refresh.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from pipelines.config import Settings
+from pipelines.raw.http import fetch, record_fetches
+from pipelines.staging.region_groups import RegionGroup, check_groups, load_region_groups
+from pipelines.staging.stage import _atomic_parquet, _record, _write_json, staged_cbp_paths
+
+EU_TABLES = (
+    "eu_industry_employment", "nace_cluster_concordance", "nace_concordance_report", "eu_cluster_totals", "nuts_crosswalk",
+)  # fmt: skip
+US_BASE_TYPES = {"state", "county", "msa"}
+
+
+def eu_dir(settings: Settings) -> Path:
+    return settings.staging_dir / "eu"
+
+
+def custom_dir(settings: Settings) -> Path:
+    return settings.staging_dir / "custom"
+
+
+def _groups(settings: Settings) -> list[RegionGroup]:
+    return load_region_groups(settings.region_groups) if settings.region_groups else []
+
+
+def eu_groups(settings: Settings) -> list[RegionGroup]:
+    return [g for g in _groups(settings) if g.base_type not in US_BASE_TYPES]
+
+
+def us_groups(settings: Settings) -> list[RegionGroup]:
+    return [g for g in _groups(settings) if g.base_type in US_BASE_TYPES]
+
+
+def _inputs_unchanged(settings: Settings, previous: list[dict[str, Any]]) -> bool:
+    for rec in previous:
+        raw = fetch(rec["source_id"], rec.get("url"), settings, mirror_id=rec["source_id"])
+        if raw.sha256 != rec["sha256"]:
+            return False
+    return True
+
+
+def stage_eu(settings: Settings) -> dict[str, Any]:
+    """Build the EU tables (pipelines.staging.eu_clusters.build_eu) into staging; returns row counts."""
+    from pipelines.release.publish import code_fingerprint
+    from pipelines.staging.eu_clusters import build_eu
+
+    out_dir = eu_dir(settings)
+    meta_path = out_dir / "sources.json"
+    groups = eu_groups(settings)
+    key = {"code": code_fingerprint(), "groups": [asdict(g) for g in groups]}
+    if meta_path.exists() and all((out_dir / f"{t}.parquet").exists() for t in EU_TABLES):
+        prev = json.loads(meta_path.read_text())
+        if prev.get("key") == json.loads(json.dumps(key)) and _inputs_unchanged(settings, prev["sources"]):
+            return {"rows": prev["rows"], "changed": False, "sources": prev["sources"]}
+    with record_fetches() as fetched:
+        tables = build_eu(settings, region_groups=groups)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        _write_json(out_dir / "code_lists.json", _code_lists(settings, groups))
+    rows = {name: _atomic_parquet(tables[name], out_dir / f"{name}.parquet") for name in EU_TABLES}
+    unique = {r.source_id: _record(r) for r in fetched}
+    sources = sorted(unique.values(), key=lambda r: r["source_id"])
+    _write_json(meta_path, {"key": key, "rows": rows, "sources": sources})
+    return {"rows": rows, "changed": True, "sources": sources}
+
+
+NACE_CODE_LIST = "eurostat-classifications/sbs_dsd_nace_r2"
+
+
+def _code_lists(settings: Settings, groups: list[RegionGroup]) -> dict[str, list[str]]:
+    """NUTS and NACE code lists the EU validation suites check membership against."""
+    from pipelines.staging import nuts
+    from pipelines.staging.eu_clusters import _ref
+
+    ref = nuts.NutsReference.load(_ref(settings, "sbs_nuts").path, _ref(settings, "nuts2016").path, _ref(settings, "nuts2021").path)
+    nace = fetch(NACE_CODE_LIST, None, settings, mirror_id=NACE_CODE_LIST)
+    nace_codes = pl.read_csv(nace.path, infer_schema=False, encoding="utf8-lossy")
+    named = nuts.nuts_names(_ref(settings, "sbs_nuts").path, _ref(settings, "nuts2016").path)["code"].to_list()
+    return {
+        "named_region_codes": sorted(set(named) | {g.code for g in groups if g.name and g.name.strip()}),
+        "nuts_codes": sorted(set(ref.sbs_codes["code"].to_list()) | ref.codes_2016 | ref.codes_2021 | {g.code for g in groups}),
+        "nace_codes": sorted(nace_codes[nace_codes.columns[0]].str.strip_chars().to_list()),
+    }
+
+
+def eu_code_lists(settings: Settings) -> dict[str, list[str]]:
+    path = eu_dir(settings) / "code_lists.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def staged_eu_sources(settings: Settings) -> list[dict[str, Any]]:
+    path = eu_dir(settings) / "sources.json"
+    return json.loads(path.read_text())["sources"] if path.exists() else []
+
+
+def stage_us_custom(settings: Settings) -> dict[str, int]:
+    """Check the US region groups against the staged CBP rows and stage the groups table.
+
+    Their cluster totals are the sums of the members' (sql/us/custom_cluster_totals.sql)."""
+    groups = us_groups(settings)
+    if groups:
+        ind = pl.scan_parquet([str(p) for p in staged_cbp_paths(settings)])
+        check_groups(ind, groups, f"region groups ({settings.region_groups})")
+    _atomic_parquet(custom_regions_table(_groups(settings)), custom_dir(settings) / "custom_regions.parquet")
+    return {"us_groups": len(groups)}
+
+
+def custom_regions_table(groups: list[RegionGroup]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "region_type": ["custom"] * len(groups),
+            "region_code": [g.code for g in groups],
+            "region_name": [g.name for g in groups],
+            "base_type": [g.base_type for g in groups],
+            "nuts_version": [g.nuts_version for g in groups],
+            "members": [list(g.members) for g in groups],
+        },
+        schema={
+            "region_type": pl.String, "region_code": pl.String, "region_name": pl.String,
+            "base_type": pl.String, "nuts_version": pl.String, "members": pl.List(pl.String),
+        },
+    )

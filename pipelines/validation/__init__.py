@@ -1,0 +1,1 @@
+"""Validation: expectation suites (assets/expectations/), their engines, results and reports."""

@@ -1,0 +1,1 @@
+"""Warehouse: the DuckDB build, indicator rules in sql/ run with named parameters."""

@@ -1,0 +1,204 @@
+"""Run the indicator rules in sql/ with DuckDB: one family per file, named parameters only."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from pipelines.config import SQL_DIR
+
+DEFAULT_PARAMS: dict[str, Any] = {
+    "strong_lq_pct": 0.75,
+    "strong10_lq_pct": 0.90,
+    "size_pct": 0.25,
+    "min_lq": 1.0,
+    # Release gate (sql/checks/unmapped_share.sql): the largest share of a geography-year's
+    # 6-digit employment that may map to no cluster in its NAICS vintage.
+    "max_unmapped_share": 0.01,
+}
+_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+_COMMENT = re.compile(r"--[^\n]*")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+# sql/us/region_coverage.sql's output, for an empty table when no industry rows are at hand.
+REGION_COVERAGE_COLUMNS = (
+    "year INTEGER, region_type VARCHAR, region_code VARCHAR, "
+    "six_digit_emp DOUBLE, six_digit_emp_reported DOUBLE, total_emp DOUBLE"
+)
+TOTALS_COLUMNS = ["year", "region_type", "region_code", "cluster_code", "emp", "emp_reported", "est", "payroll"]
+
+
+@cache
+def load_sql(name: str) -> str:
+    path = SQL_DIR / f"{name}.sql"
+    return path.read_text()
+
+
+def sql_params(sql: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The named parameters a statement uses, from `params` over the defaults (no extras)."""
+    merged = {**DEFAULT_PARAMS, **(params or {})}
+    names = set(_PARAM.findall(_COMMENT.sub("", sql)))
+    missing = sorted(names - set(merged))
+    if missing:
+        raise KeyError(f"SQL parameters without a value: {missing}")
+    return {n: merged[n] for n in names}
+
+
+def create_macros(con: duckdb.DuckDBPyConnection) -> None:
+    """Shared rules (sql/common/macros.sql) every indicator family may use."""
+    con.execute(load_sql("common/macros"))
+
+
+def create_table(
+    con: duckdb.DuckDBPyConnection, table: str, sql_name: str, params: Mapping[str, Any] | None = None
+) -> int:
+    """CREATE OR REPLACE TABLE <table> AS <sql/sql_name.sql>; returns the row count."""
+    if not _IDENT.match(table):
+        raise ValueError(f"bad table name {table!r}")
+    sql = load_sql(sql_name)
+    con.execute(f"CREATE OR REPLACE TABLE {table} AS {sql}", sql_params(sql, params))
+    return int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+
+
+def fetch_frame(
+    con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, Any] | None = None
+) -> pl.DataFrame:
+    """Run a query and return a Polars frame (DuckDB 2 connections have no .pl())."""
+    rel = con.sql(sql, params=dict(params)) if params else con.sql(sql)
+    return pl.from_arrow(rel.to_arrow_table())  # type: ignore[return-value]
+
+
+def register_frame(con: duckdb.DuckDBPyConnection, name: str, df: pl.DataFrame) -> None:
+    if not _IDENT.match(name):
+        raise ValueError(f"bad table name {name!r}")
+    con.register(f"_{name}_src", df.to_arrow())
+    con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _{name}_src")
+    con.unregister(f"_{name}_src")
+
+
+def build_cluster_tables(
+    con: duckdb.DuckDBPyConnection, params: Mapping[str, Any] | None = None
+) -> dict[str, int]:
+    """From industry_employment + cluster_naics + clusters in `con`: totals and indicators."""
+    create_macros(con)
+    counts = {
+        "cluster_totals": create_table(con, "cluster_totals", "us/cluster_totals", params),
+        "unmapped_industries": create_table(con, "unmapped_industries", "us/unmapped_industries", params),
+        "region_coverage": create_table(con, "region_coverage", "us/region_coverage", params),
+    }
+    has_custom = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'custom_regions'"
+    ).fetchall()[0][0]
+    if has_custom:
+        for table, sql_name in (("cluster_totals", "us/custom_cluster_totals"), ("region_coverage", "us/custom_region_coverage")):
+            sql = load_sql(sql_name)
+            con.execute(f"INSERT INTO {table} BY NAME {sql}", sql_params(sql, params))
+            counts[table] = int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+    counts.update(build_indicator_tables(con, params))
+    return counts
+
+
+def build_indicator_tables(
+    con: duckdb.DuckDBPyConnection, params: Mapping[str, Any] | None = None
+) -> dict[str, int]:
+    """From cluster_totals + clusters in `con`: cluster_indicators and region_indicators.
+
+    Coverage comes from region_coverage (built from industry_employment by build_cluster_tables);
+    without it (cluster totals from elsewhere) there is no total row to compare with: NULL."""
+    con.execute(f"CREATE TABLE IF NOT EXISTS region_coverage ({REGION_COVERAGE_COLUMNS})")
+    return {
+        "cluster_indicators": create_table(con, "cluster_indicators", "us/cluster_indicators", params),
+        "region_indicators": create_table(con, "region_indicators", "us/region_indicators", params),
+    }
+
+
+def read_cluster_totals(path: Path) -> pl.DataFrame:
+    """Researcher-supplied cluster totals (CSV or Parquet) in the documented columns."""
+    if path.suffix.lower() == ".parquet":
+        df = pl.read_parquet(path)
+    else:
+        df = pl.read_csv(path, infer_schema=False)
+    missing = [c for c in TOTALS_COLUMNS if c not in df.columns]
+    if missing:
+        raise ValueError(f"{path}: missing columns {missing}; expected {TOTALS_COLUMNS}")
+    out = df.select(
+        pl.col("year").cast(pl.Int32),
+        pl.col("region_type").cast(pl.String),
+        pl.col("region_code").cast(pl.String),
+        pl.col("cluster_code").cast(pl.String).str.strip_chars().str.replace(r"\.0$", ""),
+        *[pl.col(c).cast(pl.Float64) for c in ("emp", "emp_reported", "est", "payroll")],
+        # optional: the NAICS vintage of the definitions behind each row (fills vintage_break)
+        *([pl.col("definition_vintage").cast(pl.String)] if "definition_vintage" in df.columns else []),
+    )
+    dup = out.filter(pl.struct("year", "region_type", "region_code", "cluster_code").is_duplicated())
+    if dup.height:
+        raise ValueError(f"{path}: duplicate keys (year, region_type, region_code, cluster_code):\n{dup.head(10)}")
+    neg = out.filter(pl.any_horizontal(pl.col("emp", "emp_reported", "est", "payroll") < 0))
+    if neg.height:
+        raise ValueError(f"{path}: negative values:\n{neg.head(10)}")
+    return out
+
+
+def indicators_from_totals(
+    totals: pl.DataFrame, clusters: pl.DataFrame, params: Mapping[str, Any] | None = None
+) -> dict[str, pl.DataFrame]:
+    """Indicators for cluster totals from any source, through the pipeline's SQL."""
+    unknown = totals.join(clusters.select("cluster_code"), on="cluster_code", how="anti")
+    if unknown.height:
+        codes = sorted(unknown["cluster_code"].unique().to_list())[:20]
+        raise ValueError(f"unknown cluster codes in totals: {codes}")
+    if "definition_vintage" not in totals.columns:  # optional: without it vintage_break is null
+        totals = totals.with_columns(pl.lit(None, dtype=pl.String).alias("definition_vintage"))
+    with duckdb.connect() as con:
+        register_frame(con, "cluster_totals", totals)
+        register_frame(con, "clusters", clusters.select("cluster_code", "traded"))
+        build_indicator_tables(con, params)
+        return {
+            name: fetch_frame(con, f"SELECT * FROM {name}")
+            for name in ("cluster_indicators", "region_indicators")
+        }
+
+
+def reference_for_totals(settings: Any, release: Path | None = None) -> tuple[pl.DataFrame, pl.DataFrame | None, str]:
+    """Clusters (and region names, when at hand) for `observatory indicators`: from a published
+    release's reference tables when one is given, else from the mirror or the packaged copy in
+    assets/reference, so a fresh clone or a researcher holding only a release can run it.
+
+    Returns (clusters, regions or None, where they came from).
+    """
+    if release is not None:
+        data = Path(release) / "data"
+        path = data / "clusters.parquet"
+        if not path.is_file():
+            raise FileNotFoundError(f"release {release} has no data/clusters.parquet (is it a release folder?)")
+        regions = data / "regions.parquet"
+        return (
+            pl.read_parquet(path),
+            pl.read_parquet(regions) if regions.is_file() else None,
+            f"release {Path(release).name}",
+        )
+    from pipelines.raw.http import fetch
+    from pipelines.sources import clustermapping
+
+    sid = clustermapping.IDS["cluster_naics_definitions"]
+    raw = fetch(sid, None, settings, mirror_id=sid)
+    clusters, _ = clustermapping.parse_cluster_definitions(raw.path)
+    rid = clustermapping.IDS["regions"]
+    regions, _ = clustermapping.parse_regions(fetch(rid, None, settings, mirror_id=rid).path)
+    return clusters, regions, raw.served_from
+
+
+def unnamed_regions(indicators: pl.DataFrame, regions: pl.DataFrame) -> pl.DataFrame:
+    """(region_type, region_code) pairs of an indicator table that no regions row names."""
+    named = regions.filter(pl.col("region_name").is_not_null() & (pl.col("region_name") != ""))
+    return (
+        indicators.select("region_type", "region_code").unique()
+        .join(named.select("region_type", "region_code"), on=["region_type", "region_code"], how="anti")
+        .sort("region_type", "region_code")
+    )  # fmt: skip

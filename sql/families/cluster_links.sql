@@ -1,0 +1,52 @@
+-- Cluster-to-cluster links from the reference relatedness (clustermapping.us related_clusters):
+-- per region × year × traded cluster, its related clusters in the region.
+-- Inputs: family_panel (sql/families/panel.sql), related_clusters (reference; every listed pair
+-- counts as related, in both directions). No parameters.
+--   n_related                 related clusters listed in the reference
+--   n_related_strong          of those, strong in the region
+--   related_emp               their combined employment in the region
+--   related_lq                LQ of their union: (related_emp / region traded employment) /
+--                             (reference related employment / reference traded employment)
+--   strong_related_clusters   codes of the strong related clusters ('; '-separated, by code):
+--                             for a strong cluster these are its links in the region's portfolio
+WITH p AS (
+    SELECT * FROM family_panel WHERE traded AND region_type <> 'country'
+),
+pairs AS (
+    SELECT DISTINCT cluster_code, related_cluster_code FROM related_clusters
+    WHERE cluster_code <> related_cluster_code
+    UNION
+    SELECT DISTINCT related_cluster_code, cluster_code FROM related_clusters
+    WHERE cluster_code <> related_cluster_code
+),
+linked AS (
+    SELECT
+        a.year, a.region_type, a.region_code, a.cluster_code,
+        count(*) AS n_related,
+        count(*) FILTER (WHERE b.strong) AS n_related_strong,
+        xsum(b.emp) AS related_emp,
+        xsum(b.ref_emp) AS related_ref_emp,
+        string_agg(b.cluster_code, '; ' ORDER BY CAST(b.cluster_code AS INTEGER)) FILTER (WHERE b.strong)
+            AS strong_related_clusters
+    FROM p AS a
+    JOIN pairs AS r ON r.cluster_code = a.cluster_code
+    JOIN p AS b ON b.year = a.year AND b.region_type = a.region_type
+        AND b.region_code = a.region_code AND b.cluster_code = r.related_cluster_code
+    GROUP BY ALL
+)
+SELECT
+    a.region_type,
+    a.region_code,
+    a.cluster_code,
+    a.year,
+    a.emp,
+    a.lq,
+    a.strong,
+    coalesce(l.n_related, 0) AS n_related,
+    coalesce(l.n_related_strong, 0) AS n_related_strong,
+    l.related_emp,
+    (l.related_emp / nullif(a.region_base_emp, 0))
+        / nullif(l.related_ref_emp / nullif(a.ref_base_emp, 0), 0) AS related_lq,
+    l.strong_related_clusters
+FROM p AS a
+LEFT JOIN linked AS l USING (year, region_type, region_code, cluster_code)

@@ -1,0 +1,81 @@
+-- Relatedness density and diversification opportunities per region × year × traded cluster.
+-- Inputs: family_panel, family_cluster_relatedness (sql/families/cluster_relatedness.sql, the same side),
+-- related_clusters. Parameters: $rel_min_lq (default 1.0).
+-- density_ri = Σ_{j≠i} φ_ij · M_rj / Σ_{j≠i} φ_ij, M_rj = 1 when the region holds cluster j
+-- (LQ ≥ $rel_min_lq): the share of cluster i's relatedness the region already holds. φ comes
+-- from the region's own type; custom regions use the matrix of the base type with the most
+-- regions that year (proximity_type says which).
+-- reference_density: the share of the cluster's reference-related clusters the region holds.
+-- opportunity_rank: among the region's traded clusters not strong that year, rank by density
+-- (1 = highest); null for strong clusters.
+WITH m AS (
+    SELECT year, region_type, region_code, cluster_code, emp, lq, strong,
+           coalesce(lq >= $rel_min_lq, false) AS present
+    FROM family_panel
+    WHERE traded AND region_type <> 'country'
+),
+matrix_type AS (
+    SELECT year, arg_max(region_type, n) AS base_type
+    FROM (SELECT year, region_type, count(DISTINCT region_code) AS n FROM m
+          WHERE region_type <> 'custom' GROUP BY ALL)
+    GROUP BY year
+),
+regions AS (
+    SELECT DISTINCT m.year, m.region_type, m.region_code,
+        CASE WHEN m.region_type = 'custom' THEN t.base_type ELSE m.region_type END AS proximity_type
+    FROM m LEFT JOIN matrix_type AS t USING (year)
+),
+dens AS (
+    SELECT
+        g.year, g.region_type, g.region_code, x.cluster_code,
+        -- rounded to 1e-9: a float sum's order (not fixed in DuckDB) must not reorder tied densities
+        round(xsum(x.proximity * CAST(h.present AS INTEGER)) / nullif(xsum(x.proximity), 0), 9) AS density,
+        count(*) FILTER (WHERE h.present AND x.proximity > 0) AS n_related_present
+    FROM regions AS g
+    JOIN family_cluster_relatedness AS x ON x.year = g.year AND x.region_type = g.proximity_type
+    JOIN m AS h ON h.year = g.year AND h.region_type = g.region_type
+        AND h.region_code = g.region_code AND h.cluster_code = x.related_cluster_code
+    GROUP BY ALL
+),
+ref AS (
+    SELECT DISTINCT cluster_code, related_cluster_code FROM (
+        SELECT cluster_code, related_cluster_code FROM related_clusters
+        UNION ALL
+        SELECT related_cluster_code, cluster_code FROM related_clusters
+    ) WHERE cluster_code <> related_cluster_code
+),
+ref_dens AS (
+    SELECT a.year, a.region_type, a.region_code, a.cluster_code,
+        count(*) AS n_reference_related,
+        count(*) FILTER (WHERE b.present) AS n_reference_related_present
+    FROM m AS a
+    JOIN ref AS r ON r.cluster_code = a.cluster_code
+    JOIN m AS b ON b.year = a.year AND b.region_type = a.region_type
+        AND b.region_code = a.region_code AND b.cluster_code = r.related_cluster_code
+    GROUP BY ALL
+)
+SELECT
+    a.region_type,
+    a.region_code,
+    a.cluster_code,
+    a.year,
+    g.proximity_type,
+    a.emp,
+    a.lq,
+    a.present,
+    a.strong,
+    d.density,
+    d.n_related_present,
+    rd.n_reference_related,
+    rd.n_reference_related_present,
+    rd.n_reference_related_present / nullif(rd.n_reference_related, 0) AS reference_density,
+    CASE WHEN NOT coalesce(a.strong, false) AND d.density IS NOT NULL THEN
+        rank() OVER (
+            PARTITION BY a.year, a.region_type, a.region_code, (NOT coalesce(a.strong, false) AND d.density IS NOT NULL)
+            ORDER BY d.density DESC
+        )
+    END AS opportunity_rank
+FROM m AS a
+JOIN regions AS g USING (year, region_type, region_code)
+LEFT JOIN dens AS d USING (year, region_type, region_code, cluster_code)
+LEFT JOIN ref_dens AS rd USING (year, region_type, region_code, cluster_code)
