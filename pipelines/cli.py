@@ -136,7 +136,7 @@ def cmd_indicators(args: argparse.Namespace) -> int:
 
 def _release_dir(spec: str, settings: Settings) -> Path:
     """A release folder, or a version (or "latest") under the warehouse's releases."""
-    from pipelines.release.publish import read_latest
+    from pipelines.layout import read_latest
 
     path = Path(spec)
     if (path / "datapackage.json").is_file():
@@ -149,7 +149,8 @@ def _release_dir(spec: str, settings: Settings) -> Path:
 
 
 def cmd_releases(args: argparse.Namespace) -> int:
-    from pipelines.release.publish import list_versions, read_latest, verify_release
+    from pipelines.layout import read_latest
+    from pipelines.release.publish import list_versions, verify_release
 
     settings = Settings.from_env()
     rdir = settings.releases_dir

@@ -41,6 +41,7 @@ import pyarrow.parquet as pq
 
 from pipelines import __version__
 from pipelines.config import ASSETS_DIR, PROJECT_ROOT, SQL_DIR, release_csv_spec
+from pipelines.layout import read_latest
 from pipelines.raw.archive import sha256_file
 from pipelines.schemas import load_schema
 
@@ -140,11 +141,6 @@ def content_digest(tables: Mapping[str, TableInput]) -> str:
             total = exact_df.hash_rows(seed=0).sum() if df.height and exact_df.width else 0
         h.update(f"{name}|{typed}|{n}|{total}\n".encode())
     return h.hexdigest()
-
-
-def read_latest(releases_dir: Path) -> dict[str, Any] | None:
-    p = releases_dir / "latest.json"
-    return json.loads(p.read_text()) if p.exists() else None
 
 
 def version_key(version: str) -> tuple[int, ...]:

@@ -24,11 +24,11 @@ import jsonschema
 import polars as pl
 import yaml
 
+from pipelines.layout import read_latest
 from pipelines.release.publish import (
     LICENSE,
     PACKAGE_NAME,
     list_versions,
-    read_latest,
     sha256_file,
     version_key,
 )

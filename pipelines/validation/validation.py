@@ -1024,7 +1024,7 @@ def completeness_params(settings) -> dict[str, Any]:
 def _previous_totals(settings, table: str, wanted: pl.DataFrame | None = None) -> dict[str, Any]:
     """count(*) and sum(emp) per year × region_type of `table` in the latest release, as the
     parallel-list parameters of sql/checks/shrink_vs_previous.sql (only `wanted` pairs if given)."""
-    from pipelines.release.publish import read_latest
+    from pipelines.layout import read_latest
 
     empty: dict[str, Any] = {"previous_release": "", "prev_year": [], "prev_region_type": [], "prev_rows": [], "prev_emp": []}
     latest = read_latest(settings.releases_dir)

@@ -23,6 +23,7 @@ import pytest
 
 from pipelines.config import PROJECT_ROOT, Settings
 from pipelines.errors import SourceError
+from pipelines.layout import read_latest
 from pipelines.raw.archive import RawArchive
 from pipelines.raw.http import fetch, make_session
 from pipelines.raw.mirror import load_mirror
@@ -342,7 +343,7 @@ def test_disk_full_while_writing_release(tmp_path, reference_tables, monkeypatch
     assert publish.verify_release(v1.path) == []
     monkeypatch.setattr(publish, "write_parquet", real)
     v2 = _publish(releases, reference_tables, new_sources)  # the next run completes
-    assert v2.version != v1.version and publish.read_latest(releases)["version"] == v2.version
+    assert v2.version != v1.version and read_latest(releases)["version"] == v2.version
 
 
 KILL_SCRIPT = r"""
@@ -392,10 +393,10 @@ def test_kill_9_while_publishing(tmp_path, reference_tables, mirror_dir):
     assert proc.returncode == -signal.SIGKILL
     after = {k: v for k, v in _release_state(releases).items() if not k.startswith(".tmp-")}
     assert after == before  # latest.json and v1 untouched; the half release is only a hidden temp dir
-    assert publish.read_latest(releases)["version"] == v1.version
+    assert read_latest(releases)["version"] == v1.version
     assert publish.verify_release(v1.path) == []
     v2 = _publish(releases, reference_tables, [{"source_id": "test/input", "sha256": "2" * 64}])
-    assert publish.read_latest(releases)["version"] == v2.version and publish.verify_release(v2.path) == []
+    assert read_latest(releases)["version"] == v2.version and publish.verify_release(v2.path) == []
     dirs = sorted(p.name for p in releases.glob("v[0-9]*") if p.is_dir() and not p.is_symlink())
     assert dirs == sorted([v1.version, v2.version])  # no half release under a version name
 

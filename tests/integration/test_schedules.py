@@ -16,10 +16,11 @@ import pytest
 from pipelines.config import Settings
 from pipelines.defs import schedules
 from pipelines.defs.resources import ObservatoryResource
+from pipelines.layout import read_latest
 from pipelines.raw.archive import RawArchive
 from pipelines.raw.http import fetch, make_session
 from pipelines.raw.mirror import load_mirror
-from pipelines.release.publish import read_latest, verify_release
+from pipelines.release.publish import verify_release
 from pipelines.staging import stage
 
 TODAY = datetime(2014, 6, 1, tzinfo=UTC)

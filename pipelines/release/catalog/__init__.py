@@ -374,7 +374,8 @@ def render_release_page(folder: Path, package: Mapping[str, Any]) -> str:
 
 
 def render_catalog_index(releases_dir: Path) -> str:
-    from pipelines.release.publish import list_versions, read_latest
+    from pipelines.layout import read_latest
+    from pipelines.release.publish import list_versions
 
     versions = list_versions(releases_dir)
     latest = (read_latest(releases_dir) or {}).get("version")

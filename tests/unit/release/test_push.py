@@ -25,7 +25,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines import cli
-from pipelines.release.publish import read_latest, verify_release
+from pipelines.layout import read_latest
+from pipelines.release.publish import verify_release
 from pipelines.release.push import PushError, push_release
 from tests.unit.release.test_release import publish_sample, sample_tables
 

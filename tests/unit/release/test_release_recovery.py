@@ -9,7 +9,8 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.release.publish import list_versions, publish_release, read_latest
+from pipelines.layout import read_latest
+from pipelines.release.publish import list_versions, publish_release
 
 CLUSTERS = pl.DataFrame(
     {"cluster_code": ["1", "101"], "cluster_name": ["A", "B"], "cluster_key": ["a", "b"],

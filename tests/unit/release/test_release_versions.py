@@ -15,8 +15,9 @@ import duckdb
 import pytest
 
 from pipelines.config import Settings
+from pipelines.layout import read_latest
 from pipelines.release import publish
-from pipelines.release.publish import read_latest, verify_release
+from pipelines.release.publish import verify_release
 from pipelines.release.releases import delete_release
 from pipelines.warehouse import warehouse
 from tests.unit.release.test_release import publish_sample, sample_tables
