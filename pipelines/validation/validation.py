@@ -1053,7 +1053,7 @@ def eu_completeness_params(settings) -> dict[str, Any]:
     """Runtime parameters of the `eu_completeness` suite: the Eurostat datasets the refresh
     fetches (those an offline mirror holds) and the previous release's totals per year × level."""
     from pipelines.sources import eurostat
-    from pipelines.staging.eu_clusters import DEFAULT_DATASETS, _available
+    from pipelines.staging.eu_sbs import DEFAULT_DATASETS, _available
 
     return {
         "expected_source": [eurostat.source_id(ds) for ds in DEFAULT_DATASETS if _available(settings, ds)],

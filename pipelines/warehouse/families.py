@@ -16,6 +16,7 @@ from typing import Any, Literal
 import duckdb
 import polars as pl
 
+from pipelines.staging.eu_sbs import select_mapping_rows
 from pipelines.warehouse.indicators import (
     DEFAULT_PARAMS,
     create_macros,
@@ -121,7 +122,7 @@ def build_industry_pieces(con: duckdb.DuckDBPyConnection, side: Side) -> int:
     """TEMP table family_industry (year, region_type, region_code, industry_code, cluster_code,
     emp): the industry pieces behind the cluster totals, for the diversification family.
     US: sql/families/industry_us.sql; EU: the NACE rows the EU cluster totals are apportioned from
-    (pipelines.staging.eu_clusters.select_mapping_rows) × the NACE → cluster weights."""
+    (pipelines.staging.eu_sbs.select_mapping_rows) × the NACE → cluster weights."""
     need = {
         "us": ["industry_employment", "cluster_naics", "custom_regions"],
         "eu": ["eu_industry_employment", "nace_cluster_concordance"],
@@ -134,8 +135,6 @@ def build_industry_pieces(con: duckdb.DuckDBPyConnection, side: Side) -> int:
             f"CREATE OR REPLACE TEMP TABLE family_industry AS {load_sql('families/industry_us')}"
         )
     else:
-        from pipelines.staging.eu_clusters import select_mapping_rows
-
         ind = fetch_frame(
             con,
             "SELECT year, region_type, region_code, nuts_version, source_id, classification, industry_code, "

@@ -22,6 +22,7 @@ from pipelines.sources import census_api
 from pipelines.staging import stage, stage_eu
 from pipelines.validation import validation
 from pipelines.warehouse import families
+from pipelines.warehouse.eu import EU_DEFAULT_PARAMS, eu_indicators
 from pipelines.warehouse.indicators import DEFAULT_PARAMS, build_cluster_tables
 
 US_RELEASE_TABLES = (
@@ -164,8 +165,6 @@ def build_us_indicators(settings: Settings, params: Mapping[str, Any] | None = N
 def build_eu_indicators(settings: Settings, params: Mapping[str, Any] | None = None) -> dict[str, int]:
     """Load the staged EU tables into DuckDB and run sql/eu/cluster_indicators.sql."""
     import json
-
-    from pipelines.staging.eu_clusters import EU_DEFAULT_PARAMS, eu_indicators
 
     used = {**EU_DEFAULT_PARAMS, "fixed_reference": settings.eu_fixed_reference, **(params or {})}
     with connect(settings) as con:

@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from pipelines.sources.eurostat import EU_EXTRA_SCHEMA
-from pipelines.staging import eu_clusters as eu
+from pipelines.staging import eu_sbs, nace_concordance
 from pipelines.staging.harmonise import HARMONISED_SCHEMA
 
 SCHEMA = {**HARMONISED_SCHEMA, **EU_EXTRA_SCHEMA}
@@ -45,7 +45,7 @@ def test_fill_confidential_top_down():
         {"region_code": "AT31", "emp": None, "empflag": None},  # ':' not available: never filled
         {"region_code": "AT32", "emp": None, "empflag": "c"},
     ])
-    out = eu.fill_confidential(df).collect()
+    out = eu_sbs.fill_confidential(df).collect()
     get = {r["region_code"]: r for r in out.iter_rows(named=True)}
     # AT: 100 - 40 known = 60 over the two missing NUTS 1 -> 30 each
     assert get["AT2"]["emp"] == 30.0 and get["AT3"]["emp"] == 30.0
@@ -77,7 +77,7 @@ def test_fill_never_splits_over_another_nuts_version_or_extra_regio():
         {"region_code": "DE42", "emp": None, "empflag": "ci"},
         {"region_code": "DEZZ", "emp": None, "empflag": "c"},
     ])
-    get = {r["region_code"]: r for r in eu.fill_confidential(df).collect().iter_rows(named=True)}
+    get = {r["region_code"]: r for r in eu_sbs.fill_confidential(df).collect().iter_rows(named=True)}
     assert get["DE41"]["emp"] == 62.5 and get["DE42"]["emp"] == 62.5
     assert get["DE40"]["emp"] is None
     for code in ("DEZ", "DEZZ"):  # extra-regio: no filled cells
@@ -90,7 +90,7 @@ def test_fill_negative_remainder_is_zero():
         {"region_code": "BE1", "emp": 12.0},
         {"region_code": "BE2", "emp": None, "empflag": "c"},
     ])
-    get = {r["region_code"]: r for r in eu.fill_confidential(df).collect().iter_rows(named=True)}
+    get = {r["region_code"]: r for r in eu_sbs.fill_confidential(df).collect().iter_rows(named=True)}
     assert get["BE2"]["emp"] == 0.0 and get["BE2"]["emp_imputed"]
 
 
@@ -112,7 +112,7 @@ def test_concordance_weights_by_hand():
         "isic": ["1010", "1020", "1020"],
     })
     emp = pl.DataFrame({"naics": ["311111", "311222", "311333", "311999"], "emp": [300.0, 200.0, 100.0, 400.0]})
-    c = eu.build_nace_cluster_concordance(cluster_naics, naics_isic, nace, emp)
+    c = nace_concordance.build_nace_cluster_concordance(cluster_naics, naics_isic, nace, emp)
     w = {(r["nace_code"], r["cluster_code"]): r for r in c.iter_rows(named=True)}
     # C1011 <- ISIC 1010 <- 311111 (300, cluster 1) + half of 311222 (100, cluster 2)
     assert w[("C1011", "1")]["weight"] == pytest.approx(0.75)
@@ -136,7 +136,7 @@ def test_naics_split_across_isic_links_by_part_of_notes():
                  "surgical dressings", "except medicated surgical dressings and personal safety devices",
                  "personal safety devices"],
     })
-    sh = {(r["naics"], r["isic"]): r for r in eu.naics_isic_shares(links, note_part_share=0.05).iter_rows(named=True)}
+    sh = {(r["naics"], r["isic"]): r for r in nace_concordance.naics_isic_shares(links, note_part_share=0.05).iter_rows(named=True)}
     # "except …" link carries the rest, a named part its small share
     assert sh[("325413", "2029")]["w_isic"] == pytest.approx(0.05)
     assert sh[("325413", "2100")]["w_isic"] == pytest.approx(0.95)
@@ -147,16 +147,16 @@ def test_naics_split_across_isic_links_by_part_of_notes():
     assert sh[("336360", "1392")]["link_method"] == "equal split"
     assert sh[("336111", "2910")]["w_isic"] == 1.0 and sh[("336111", "2910")]["link_method"] == "whole"
     # never counted whole in each link: every industry's shares add up to 1
-    tot = eu.naics_isic_shares(links).group_by("naics").agg(pl.col("w_isic").sum())
+    tot = nace_concordance.naics_isic_shares(links).group_by("naics").agg(pl.col("w_isic").sum())
     assert tot["w_isic"].to_list() == pytest.approx([1.0] * tot.height)
 
 
 def test_naics_isic_notes_parts_capped():
     links = pl.DataFrame({"naics": ["333318"] * 12, "isic": [f"28{i:02d}" for i in range(12)],
                           "note": ["except all the rest"] + [f"part {i}" for i in range(11)]})
-    sh = eu.naics_isic_shares(links, note_part_share=0.05)
+    sh = nace_concordance.naics_isic_shares(links, note_part_share=0.05)
     rest = sh.filter(pl.col("note").str.starts_with("except"))["w_isic"].item()
-    assert rest == pytest.approx(1 - eu.NOTE_PARTS_MAX) and sh["w_isic"].sum() == pytest.approx(1.0)
+    assert rest == pytest.approx(1 - nace_concordance.NOTE_PARTS_MAX) and sh["w_isic"].sum() == pytest.approx(1.0)
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +164,7 @@ def mirror_conc(tmp_path_factory, mirror_dir):
     from pipelines.config import Settings
 
     s = Settings(warehouse=tmp_path_factory.mktemp("conc") / "warehouse", mirror=mirror_dir, offline=True)
-    clusters, conc = eu.mirror_concordance(s)
+    clusters, conc = nace_concordance.mirror_concordance(s)
     return clusters, conc
 
 
@@ -211,8 +211,8 @@ def test_concordance_methods_on_mirror(mirror_conc):
 
 def test_naics_isic_leading_zeros_and_wildcards(mirror_dir):
     ref = mirror_dir / "reference/concordance"
-    classes = eu.parse_isic_classes(ref / "isic_rev4_structure.txt")
-    links = eu.parse_naics_isic(ref / "census_2012_naics_to_isic4.xlsx", classes)
+    classes = nace_concordance.parse_isic_classes(ref / "isic_rev4_structure.txt")
+    links = nace_concordance.parse_naics_isic(ref / "census_2012_naics_to_isic4.xlsx", classes)
     assert links.filter(pl.col("naics") == "111110")["isic"].to_list() == ["0111"]
     wild = links.filter(pl.col("naics") == "111336")["isic"].to_list()
     assert len(wild) > 1 and all(i.startswith("012") for i in wild)
@@ -233,7 +233,7 @@ def test_apportion_weights_and_nulls():
         {"region_code": "DE11", "industry_code": "C10", "emp": 100.0, "est": 8, "payroll": 4000},
         {"region_code": "DE12", "industry_code": "C10", "emp": None, "empflag": "c", "est": 4},
     ])
-    t = eu.apportion(df.lazy(), CONC).collect()
+    t = eu_sbs.apportion(df.lazy(), CONC).collect()
     get = {(r["region_code"], r["cluster_code"]): r for r in t.iter_rows(named=True)}
     assert get[("DE11", "1")]["emp"] == pytest.approx(75.0)
     assert get[("DE11", "2")]["emp"] == pytest.approx(25.0)
@@ -256,7 +256,7 @@ def test_groups_used_when_complete_else_division():
         {"region_code": "DE12", "industry_code": "G451", "industry_level": 3, "emp": 60.0},
         {"region_code": "DE12", "industry_code": "G452", "industry_level": 3, "emp": None, "empflag": "c"},
     ])
-    t = eu.apportion(df.lazy(), CONC).collect()
+    t = eu_sbs.apportion(df.lazy(), CONC).collect()
     get = {(r["region_code"], r["cluster_code"]): r["emp"] for r in t.iter_rows(named=True)}
     assert get == {("DE11", "3"): 60.0, ("DE11", "4"): 40.0, ("DE12", "3"): 100.0}
 
@@ -275,10 +275,10 @@ def test_group_vs_division_tolerance(g1, g2, uses_groups):
         {"region_code": "DE11", "industry_code": "G451", "industry_level": 3, "emp": g1},
         {"region_code": "DE11", "industry_code": "G452", "industry_level": 3, "emp": g2},
     ])
-    assert eu.GROUP_COVERAGE_TOLERANCE == 0.02
-    chosen = eu.select_mapping_rows(df.lazy()).collect()["industry_code"].sort().to_list()
+    assert eu_sbs.GROUP_COVERAGE_TOLERANCE == 0.02
+    chosen = eu_sbs.select_mapping_rows(df.lazy()).collect()["industry_code"].sort().to_list()
     assert chosen == (["G451", "G452"] if uses_groups else ["G45"])
-    t = eu.apportion(df.lazy(), CONC).collect()
+    t = eu_sbs.apportion(df.lazy(), CONC).collect()
     get = {r["cluster_code"]: r["emp"] for r in t.iter_rows(named=True)}
     assert get == ({"3": g1, "4": g2} if uses_groups else {"3": 100.0})
     assert t["region_total_emp"].unique().to_list() == [pytest.approx(g1 + g2 if uses_groups else 100.0)]
@@ -288,12 +288,12 @@ def test_group_vs_division_tolerance(g1, g2, uses_groups):
 
 @pytest.mark.mirror
 def test_build_eu_on_mirror(settings, caplog):
-    with caplog.at_level("INFO", logger="pipelines.staging.eu_clusters"):
-        out = eu.build_eu(settings)
+    with caplog.at_level("INFO", logger="pipelines.staging.eu_sbs"):
+        out = eu_sbs.build_eu(settings)
     # progress: one line per Eurostat dataset read (issue 13)
     read = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Eurostat ")]
     assert read and len(read) == len({m.split(":")[0] for m in read}), read
-    assert all(m.split(":")[0].removeprefix("Eurostat ") in eu.DEFAULT_DATASETS for m in read), read
+    assert all(m.split(":")[0].removeprefix("Eurostat ") in eu_sbs.DEFAULT_DATASETS for m in read), read
     assert set(out) >= {"eu_industry_employment", "nace_cluster_concordance", "eu_cluster_totals"}
     ind = out["eu_industry_employment"]
     assert ind["classification"].unique().to_list() == ["NACE_R2"]
@@ -336,6 +336,6 @@ def test_recoded_duplicates_collapse_independent_of_row_order():
         {"region_code": "ITH2", "nuts_code_original": "ITH2", "nuts_change": "unchanged", "emp": None},
         {"region_code": "ITH2", "nuts_code_original": "ITD2", "nuts_change": "recoded", "emp": 3.0},
     ])
-    kept = {eu.collapse_recoded_duplicates(df.sample(fraction=1.0, shuffle=True, seed=s)).sort("region_code")
+    kept = {eu_sbs.collapse_recoded_duplicates(df.sample(fraction=1.0, shuffle=True, seed=s)).sort("region_code")
             .select("region_code", "nuts_code_original", "emp").rows().__repr__() for s in range(8)}
     assert kept == {"[('ITH1', 'ITD1', 5.0), ('ITH2', 'ITD2', 3.0)]"}

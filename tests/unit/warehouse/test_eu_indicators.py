@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from pipelines.staging.eu_clusters import eu_indicators
+from pipelines.warehouse.eu import eu_indicators
 
 REGIONS = ["AA01", "AA02", "AA03", "AA04", "AA05", "BB01", "BB02", "BB03", "BB04", "BB05"]
 OTHER = 40.0  # SBS employment of a region outside every cluster (BB04: none)
