@@ -23,7 +23,7 @@ from pipelines.fixed_point import exact_sum
 from pipelines.raw.mirror import load_mirror
 from pipelines.sources import eurostat
 from pipelines.staging import nuts
-from pipelines.staging.nace_concordance import WEIGHT_YEAR, _ref, mirror_concordance
+from pipelines.staging.nace_concordance import WEIGHT_YEAR, fetch_reference, mirror_concordance
 from pipelines.staging.region_groups import aggregate_region_groups, load_region_groups
 
 log = logging.getLogger(__name__)
@@ -210,7 +210,8 @@ def concordance_report(ind: pl.LazyFrame, concordance: pl.DataFrame, year: int |
 # top level
 
 
-def _available(settings: Settings, dataset: str) -> bool:
+def eurostat_available(settings: Settings, dataset: str) -> bool:
+    """Whether a Eurostat dataset can be fetched: yes, unless offline with a mirror that lacks it."""
     if settings.mirror is None or not settings.offline:
         return True
     return load_mirror(str(settings.mirror)).lookup(url=eurostat.tsv_url(dataset), entry_id=eurostat.source_id(dataset)) is not None
@@ -225,7 +226,7 @@ def load_eu_industry(
     staging.mkdir(parents=True, exist_ok=True)
     frames = []
     for ds in datasets:
-        if not _available(settings, ds):
+        if not eurostat_available(settings, ds):
             log.warning("%s: offline and not in the mirror; skipped", ds)
             continue
         raws = client.fetch_dataset(ds)
@@ -285,7 +286,7 @@ def build_eu(
     ind = load_eu_industry(settings, datasets, client)
     filled = fill_confidential(ind).collect()
 
-    nref = nuts.NutsReference.load(_ref(settings, "sbs_nuts").path, _ref(settings, "nuts2016").path, _ref(settings, "nuts2021").path)
+    nref = nuts.NutsReference.load(fetch_reference(settings, "sbs_nuts").path, fetch_reference(settings, "nuts2016").path, fetch_reference(settings, "nuts2021").path)
     crosswalks = []
     for sid, part in filled.partition_by("source_id", as_dict=True).items():
         ds = sid[0].split("/", 1)[1]

@@ -280,7 +280,9 @@ def build_nace_cluster_concordance(
 # from the reference files
 
 
-def _ref(settings: Settings, name: str):
+def fetch_reference(settings: Settings, name: str):
+    """The reference file REFERENCE_IDS[name] (NUTS and NACE/ISIC/NAICS classifications, cluster
+    definitions) through pipelines.raw.http: from the mirror, else the packaged copy."""
     rid = REFERENCE_IDS[name]
     return fetch(rid, None, settings, mirror_id=rid)  # mirror, else packaged copy; keeps the file's name
 
@@ -288,12 +290,12 @@ def _ref(settings: Settings, name: str):
 def mirror_concordance(settings: Settings, weight_year: int = WEIGHT_YEAR) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(clusters, nace_cluster_concordance) from the reference files and the CBP state file of
     ``weight_year`` (US national employment weights), all fetched through pipelines.raw.http."""
-    clusters, cluster_naics = clustermapping.parse_cluster_definitions(_ref(settings, "cluster_definitions").path)
+    clusters, cluster_naics = clustermapping.parse_cluster_definitions(fetch_reference(settings, "cluster_definitions").path)
     defs12 = cluster_naics.filter(pl.col("naics_vintage") == "2012")
-    isic_classes = parse_isic_classes(_ref(settings, "isic_structure").path)
-    naics_isic = parse_naics_isic(_ref(settings, "naics_isic").path, isic_classes)
-    nace_classes = parse_nace_structure(_ref(settings, "nace_structure").path)
-    conc_tab = naics_src.parse_concordance(_ref(settings, "naics_concordance").path)
+    isic_classes = parse_isic_classes(fetch_reference(settings, "isic_structure").path)
+    naics_isic = parse_naics_isic(fetch_reference(settings, "naics_isic").path, isic_classes)
+    nace_classes = parse_nace_structure(fetch_reference(settings, "nace_structure").path)
+    conc_tab = naics_src.parse_concordance(fetch_reference(settings, "naics_concordance").path)
     sid, url = cbp.source_id(weight_year, "state"), cbp.url(weight_year, "state")
     raw = fetch(sid, url, settings, validate=cbp.validate_zip)
     settings.raw_dir.joinpath(".tmp").mkdir(parents=True, exist_ok=True)

@@ -82,12 +82,12 @@ NACE_CODE_LIST = "eurostat-classifications/sbs_dsd_nace_r2"
 def _code_lists(settings: Settings, groups: list[RegionGroup]) -> dict[str, list[str]]:
     """NUTS and NACE code lists the EU validation suites check membership against."""
     from pipelines.staging import nuts
-    from pipelines.staging.nace_concordance import _ref
+    from pipelines.staging.nace_concordance import fetch_reference
 
-    ref = nuts.NutsReference.load(_ref(settings, "sbs_nuts").path, _ref(settings, "nuts2016").path, _ref(settings, "nuts2021").path)
+    ref = nuts.NutsReference.load(fetch_reference(settings, "sbs_nuts").path, fetch_reference(settings, "nuts2016").path, fetch_reference(settings, "nuts2021").path)
     nace = fetch(NACE_CODE_LIST, None, settings, mirror_id=NACE_CODE_LIST)
     nace_codes = pl.read_csv(nace.path, infer_schema=False, encoding="utf8-lossy")
-    named = nuts.nuts_names(_ref(settings, "sbs_nuts").path, _ref(settings, "nuts2016").path)["code"].to_list()
+    named = nuts.nuts_names(fetch_reference(settings, "sbs_nuts").path, fetch_reference(settings, "nuts2016").path)["code"].to_list()
     return {
         "named_region_codes": sorted(set(named) | {g.code for g in groups if g.name and g.name.strip()}),
         "nuts_codes": sorted(set(ref.sbs_codes["code"].to_list()) | ref.codes_2016 | ref.codes_2021 | {g.code for g in groups}),

@@ -1053,10 +1053,10 @@ def eu_completeness_params(settings) -> dict[str, Any]:
     """Runtime parameters of the `eu_completeness` suite: the Eurostat datasets the refresh
     fetches (those an offline mirror holds) and the previous release's totals per year × level."""
     from pipelines.sources import eurostat
-    from pipelines.staging.eu_sbs import DEFAULT_DATASETS, _available
+    from pipelines.staging.eu_sbs import DEFAULT_DATASETS, eurostat_available
 
     return {
-        "expected_source": [eurostat.source_id(ds) for ds in DEFAULT_DATASETS if _available(settings, ds)],
+        "expected_source": [eurostat.source_id(ds) for ds in DEFAULT_DATASETS if eurostat_available(settings, ds)],
         "max_shrink": float(settings.max_shrink),
         **_previous_totals(settings, "eu_industry_employment"),
     }
