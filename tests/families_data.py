@@ -6,7 +6,7 @@ import duckdb
 import polars as pl
 
 from pipelines.staging.harmonise import cbp_naics_vintage
-from pipelines.warehouse.indicators import register_frame
+from pipelines.warehouse.sql import register_frame
 
 
 def indicator_rows(

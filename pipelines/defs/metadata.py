@@ -66,7 +66,7 @@ def duckdb_metadata(settings: Any, names: list[str]) -> dict[str, dict[str, Any]
     Table names come from the asset definitions, never from user input.
     """
     from pipelines.warehouse import warehouse
-    from pipelines.warehouse.indicators import fetch_frame
+    from pipelines.warehouse.sql import fetch_frame
 
     out: dict[str, dict[str, Any]] = {}
     with warehouse.connect(settings, read_only=True) as con:

@@ -526,7 +526,7 @@ def validate_table(
     scope: str = "",
 ) -> SuiteResult:
     """Run a suite on a DuckDB table: schema + GX one `by` value at a time, SQL checks once."""
-    from pipelines.warehouse.indicators import fetch_frame
+    from pipelines.warehouse.sql import fetch_frame
 
     suite = load_suite(suite_name)
     table = table or suite.table

@@ -8,7 +8,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from pipelines.config import SQL_DIR
+from pipelines.warehouse.sql import SqlRunner, fetch_frame
 
 EU_DEFAULT_PARAMS: dict[str, Any] = {
     # European reference: countries in scope (None = all present) and, when fixed_reference,
@@ -34,19 +34,14 @@ EU_DEFAULT_PARAMS: dict[str, Any] = {
     "size_pct": 0.25,
     "min_lq": 1.0,
 }
+EU_SQL = SqlRunner(EU_DEFAULT_PARAMS, "EU indicator")
 
 
 def eu_indicators(con: duckdb.DuckDBPyConnection, params: Mapping[str, Any] | None = None, table: str = "eu_cluster_indicators") -> pl.DataFrame:
     """Run sql/eu/cluster_indicators.sql on table ``eu_cluster_totals``; creates ``table`` and
     returns it as a Polars frame."""
-    sql = (SQL_DIR / "eu" / "cluster_indicators.sql").read_text()
-    p = {**EU_DEFAULT_PARAMS, **(params or {})}
-    unknown = sorted(set(p) - set(EU_DEFAULT_PARAMS))
-    if unknown:
-        raise KeyError(f"unknown EU indicator parameters {unknown}; known: {sorted(EU_DEFAULT_PARAMS)}")
-    if p["scope"] is not None:
+    p = dict(params or {})
+    if p.get("scope") is not None:
         p["scope"] = [str(c) for c in p["scope"]]
-    if not table.isidentifier():
-        raise ValueError(f"bad table name {table!r}")
-    con.execute(f"CREATE OR REPLACE TABLE {table} AS {sql}", p)
-    return pl.from_arrow(con.sql(f"SELECT * FROM {table}").to_arrow_table())  # type: ignore[return-value]
+    EU_SQL.create_table(con, table, "eu/cluster_indicators", p)
+    return fetch_frame(con, f"SELECT * FROM {table}")

@@ -17,14 +17,8 @@ import duckdb
 import polars as pl
 
 from pipelines.staging.eu_sbs import select_mapping_rows
-from pipelines.warehouse.indicators import (
-    DEFAULT_PARAMS,
-    create_macros,
-    fetch_frame,
-    load_sql,
-    register_frame,
-    sql_params,
-)
+from pipelines.warehouse.indicators import DEFAULT_PARAMS
+from pipelines.warehouse.sql import SqlRunner, create_macros, fetch_frame, register_frame, row_count
 
 Side = Literal["us", "eu"]
 log = logging.getLogger(__name__)
@@ -43,6 +37,9 @@ FAMILY_PARAMS: dict[str, Any] = {
     # co-location relatedness and density (sql/families/cluster_relatedness.sql, sql/families/relatedness_density.sql)
     "rel_min_lq": 1.0,
 }
+
+# The family statements (sql/families/): the indicator rules' parameters and the families' own.
+FAMILY_SQL = SqlRunner({**DEFAULT_PARAMS, **FAMILY_PARAMS}, "indicator family")
 
 # Stable columns of the source tables the families read (see sql/families/panel.sql).
 SOURCE_COLUMNS = (
@@ -86,11 +83,6 @@ def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
     }
 
 
-def _merged(params: Mapping[str, Any] | None) -> dict[str, Any]:
-    merged = {**DEFAULT_PARAMS, **FAMILY_PARAMS, **(params or {})}
-    return merged
-
-
 def build_panel(
     con: duckdb.DuckDBPyConnection, side: Side, params: Mapping[str, Any] | None = None
 ) -> int:
@@ -112,10 +104,10 @@ def build_panel(
         raise ValueError(f"indicator families ({side}): {source} lacks columns {missing}")
     create_macros(con)
     con.execute(f"CREATE OR REPLACE TEMP VIEW family_source AS SELECT {select} FROM {source}")
-    sql = load_sql("families/panel")
-    p = sql_params(sql, {**_merged(params), "side": side, "has_strong": "strong" in present})
-    con.execute(f"CREATE OR REPLACE TEMP TABLE family_panel AS {sql}", p)
-    return int(con.execute("SELECT count(*) FROM family_panel").fetchall()[0][0])
+    return FAMILY_SQL.create_table(
+        con, "family_panel", "families/panel", params, temp=True,
+        computed={"side": side, "has_strong": "strong" in present},
+    )
 
 
 def build_industry_pieces(con: duckdb.DuckDBPyConnection, side: Side) -> int:
@@ -131,9 +123,7 @@ def build_industry_pieces(con: duckdb.DuckDBPyConnection, side: Side) -> int:
     if missing:
         raise ValueError(f"indicator families ({side}): diversification needs tables {missing}")
     if side == "us":
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE family_industry AS {load_sql('families/industry_us')}"
-        )
+        FAMILY_SQL.create_table(con, "family_industry", "families/industry_us", temp=True)
     else:
         ind = fetch_frame(
             con,
@@ -162,7 +152,7 @@ def build_industry_pieces(con: duckdb.DuckDBPyConnection, side: Side) -> int:
             "CREATE OR REPLACE TEMP TABLE family_industry AS SELECT * FROM family_industry_src"
         )
         con.execute("DROP TABLE family_industry_src")
-    return int(con.execute("SELECT count(*) FROM family_industry").fetchall()[0][0])
+    return row_count(con, "family_industry")
 
 
 def build_families(
@@ -175,14 +165,11 @@ def build_families(
         )
     build_panel(con, side, params)
     build_industry_pieces(con, side)
-    merged = _merged(params)
     counts: dict[str, int] = {}
     for table, sql_name in FAMILY_TABLES.items():
         started = time.perf_counter()
         name = PREFIX[side] + table
-        sql = load_sql(sql_name)
-        con.execute(f"CREATE OR REPLACE TABLE {name} AS {sql}", sql_params(sql, merged))
-        counts[name] = int(con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0])
+        counts[name] = FAMILY_SQL.create_table(con, name, sql_name, params)
         log.info("family %s: %s rows (%.1fs)", name, f"{counts[name]:,}", time.perf_counter() - started)
         # later families read earlier ones under a side-independent name (family_<table>)
         con.execute(f"CREATE OR REPLACE TEMP VIEW family_{table} AS SELECT * FROM {name}")

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import polars as pl
 
-from pipelines.config import SQL_DIR
+from pipelines.raw.http import fetch
+from pipelines.sources import clustermapping
+from pipelines.warehouse.sql import SqlRunner, create_macros, fetch_frame, register_frame
 
 DEFAULT_PARAMS: dict[str, Any] = {
     "strong_lq_pct": 0.75,
@@ -22,9 +22,8 @@ DEFAULT_PARAMS: dict[str, Any] = {
     # 6-digit employment that may map to no cluster in its NAICS vintage.
     "max_unmapped_share": 0.01,
 }
-_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
-_COMMENT = re.compile(r"--[^\n]*")
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# The indicator statements (sql/us/) and their parameters.
+INDICATOR_SQL = SqlRunner(DEFAULT_PARAMS, "indicator")
 
 # sql/us/region_coverage.sql's output, for an empty table when no industry rows are at hand.
 REGION_COVERAGE_COLUMNS = (
@@ -34,72 +33,22 @@ REGION_COVERAGE_COLUMNS = (
 TOTALS_COLUMNS = ["year", "region_type", "region_code", "cluster_code", "emp", "emp_reported", "est", "payroll"]
 
 
-@cache
-def load_sql(name: str) -> str:
-    path = SQL_DIR / f"{name}.sql"
-    return path.read_text()
-
-
-def sql_params(sql: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The named parameters a statement uses, from `params` over the defaults (no extras)."""
-    merged = {**DEFAULT_PARAMS, **(params or {})}
-    names = set(_PARAM.findall(_COMMENT.sub("", sql)))
-    missing = sorted(names - set(merged))
-    if missing:
-        raise KeyError(f"SQL parameters without a value: {missing}")
-    return {n: merged[n] for n in names}
-
-
-def create_macros(con: duckdb.DuckDBPyConnection) -> None:
-    """Shared rules (sql/common/macros.sql) every indicator family may use."""
-    con.execute(load_sql("common/macros"))
-
-
-def create_table(
-    con: duckdb.DuckDBPyConnection, table: str, sql_name: str, params: Mapping[str, Any] | None = None
-) -> int:
-    """CREATE OR REPLACE TABLE <table> AS <sql/sql_name.sql>; returns the row count."""
-    if not _IDENT.match(table):
-        raise ValueError(f"bad table name {table!r}")
-    sql = load_sql(sql_name)
-    con.execute(f"CREATE OR REPLACE TABLE {table} AS {sql}", sql_params(sql, params))
-    return int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
-
-
-def fetch_frame(
-    con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, Any] | None = None
-) -> pl.DataFrame:
-    """Run a query and return a Polars frame (DuckDB 2 connections have no .pl())."""
-    rel = con.sql(sql, params=dict(params)) if params else con.sql(sql)
-    return pl.from_arrow(rel.to_arrow_table())  # type: ignore[return-value]
-
-
-def register_frame(con: duckdb.DuckDBPyConnection, name: str, df: pl.DataFrame) -> None:
-    if not _IDENT.match(name):
-        raise ValueError(f"bad table name {name!r}")
-    con.register(f"_{name}_src", df.to_arrow())
-    con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _{name}_src")
-    con.unregister(f"_{name}_src")
-
-
 def build_cluster_tables(
     con: duckdb.DuckDBPyConnection, params: Mapping[str, Any] | None = None
 ) -> dict[str, int]:
     """From industry_employment + cluster_naics + clusters in `con`: totals and indicators."""
     create_macros(con)
     counts = {
-        "cluster_totals": create_table(con, "cluster_totals", "us/cluster_totals", params),
-        "unmapped_industries": create_table(con, "unmapped_industries", "us/unmapped_industries", params),
-        "region_coverage": create_table(con, "region_coverage", "us/region_coverage", params),
+        "cluster_totals": INDICATOR_SQL.create_table(con, "cluster_totals", "us/cluster_totals", params),
+        "unmapped_industries": INDICATOR_SQL.create_table(con, "unmapped_industries", "us/unmapped_industries", params),
+        "region_coverage": INDICATOR_SQL.create_table(con, "region_coverage", "us/region_coverage", params),
     }
     has_custom = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'custom_regions'"
     ).fetchall()[0][0]
     if has_custom:
         for table, sql_name in (("cluster_totals", "us/custom_cluster_totals"), ("region_coverage", "us/custom_region_coverage")):
-            sql = load_sql(sql_name)
-            con.execute(f"INSERT INTO {table} BY NAME {sql}", sql_params(sql, params))
-            counts[table] = int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+            counts[table] = INDICATOR_SQL.insert_into(con, table, sql_name, params)
     counts.update(build_indicator_tables(con, params))
     return counts
 
@@ -113,8 +62,8 @@ def build_indicator_tables(
     without it (cluster totals from elsewhere) there is no total row to compare with: NULL."""
     con.execute(f"CREATE TABLE IF NOT EXISTS region_coverage ({REGION_COVERAGE_COLUMNS})")
     return {
-        "cluster_indicators": create_table(con, "cluster_indicators", "us/cluster_indicators", params),
-        "region_indicators": create_table(con, "region_indicators", "us/region_indicators", params),
+        "cluster_indicators": INDICATOR_SQL.create_table(con, "cluster_indicators", "us/cluster_indicators", params),
+        "region_indicators": INDICATOR_SQL.create_table(con, "region_indicators", "us/region_indicators", params),
     }
 
 
@@ -183,9 +132,6 @@ def reference_for_totals(settings: Any, release: Path | None = None) -> tuple[pl
             pl.read_parquet(regions) if regions.is_file() else None,
             f"release {Path(release).name}",
         )
-    from pipelines.raw.http import fetch
-    from pipelines.sources import clustermapping
-
     sid = clustermapping.IDS["cluster_naics_definitions"]
     raw = fetch(sid, None, settings, mirror_id=sid)
     clusters, _ = clustermapping.parse_cluster_definitions(raw.path)

@@ -152,7 +152,8 @@ def build_us_indicators(settings: Settings, params: Mapping[str, Any] | None = N
             con,
             stage.staged_cbp_paths(settings),
             stage.reference_dir(settings),
-            params,
+            # the families' parameters are for the families (below); any other name must be an indicator's
+            {k: v for k, v in (params or {}).items() if k not in families.FAMILY_PARAMS},
             api_rows=census_api.staged_paths(settings),
             custom_regions=stage_eu.custom_dir(settings) / "custom_regions.parquet",
         )

@@ -13,7 +13,7 @@ from pipelines.raw.http import make_session
 from pipelines.sources import census_api
 from pipelines.staging import stage
 from pipelines.warehouse import warehouse
-from pipelines.warehouse.indicators import fetch_frame
+from pipelines.warehouse.sql import fetch_frame
 
 HEADER_07 = ["NAICS2007", "NAICS2007_LABEL", "EMP", "EMP_N", "EMP_F", "ESTAB", "PAYANN", "PAYANN_N", "state"]
 HEADER_17 = ["NAICS2017", "NAICS2017_LABEL", "EMP", "EMP_N", "EMP_F", "ESTAB", "PAYANN", "PAYANN_N", "state"]

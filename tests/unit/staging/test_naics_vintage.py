@@ -26,10 +26,9 @@ from pipelines.validation import validation
 from pipelines.warehouse.indicators import (
     DEFAULT_PARAMS,
     build_cluster_tables,
-    fetch_frame,
     indicators_from_totals,
-    register_frame,
 )
+from pipelines.warehouse.sql import fetch_frame, register_frame
 from tests.cbp_files import write_zip
 
 # --- the year rule (the prior) ---------------------------------------------------------------

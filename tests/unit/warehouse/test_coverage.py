@@ -22,12 +22,8 @@ from pipelines.release.publish import publish_release
 from pipelines.staging import stage
 from pipelines.validation import validation
 from pipelines.warehouse import warehouse
-from pipelines.warehouse.indicators import (
-    build_cluster_tables,
-    fetch_frame,
-    indicators_from_totals,
-    register_frame,
-)
+from pipelines.warehouse.indicators import build_cluster_tables, indicators_from_totals
+from pipelines.warehouse.sql import fetch_frame, register_frame
 from tests.unit.release.test_release import DAY, sample_tables
 from tests.unit.release.test_release import sources as sample_sources
 

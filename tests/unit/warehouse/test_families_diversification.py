@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from pipelines.warehouse.families import build_families
-from pipelines.warehouse.indicators import fetch_frame
+from pipelines.warehouse.sql import fetch_frame
 from tests.families_data import connection, indicator_rows
 
 # 2005 is a NAICS 2002-definition year (sql/common/macros.sql).

@@ -5,8 +5,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from pipelines.warehouse.families import FAMILY_PARAMS, build_families
-from pipelines.warehouse.indicators import fetch_frame, load_sql, register_frame, sql_params
+from pipelines.warehouse.families import FAMILY_SQL, build_families
+from pipelines.warehouse.sql import fetch_frame, load_sql, register_frame
 from tests.families_data import connection, indicator_rows
 
 YEARS = [2005, 2006]
@@ -107,7 +107,7 @@ def _backtest(
     return fetch_frame(
         con,
         sql + " ORDER BY flag_year, horizon_years",
-        sql_params(sql, {**FAMILY_PARAMS, **params}),
+        FAMILY_SQL.bind(sql, params),
     )
 
 

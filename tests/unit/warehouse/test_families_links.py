@@ -13,7 +13,7 @@ from ecomplexity import proximity as ec_proximity
 from ecomplexity.density import calc_density
 
 from pipelines.warehouse.families import build_families
-from pipelines.warehouse.indicators import fetch_frame
+from pipelines.warehouse.sql import fetch_frame
 from tests.families_data import connection, indicator_rows
 
 # presence (LQ ≥ 1) of traded clusters 1, 2, 3 in four states

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipelines.warehouse.families import build_families
-from pipelines.warehouse.indicators import fetch_frame
+from pipelines.warehouse.sql import fetch_frame
 from tests.families_data import connection, indicator_rows
 
 YEARS = [2002, 2003, 2004]

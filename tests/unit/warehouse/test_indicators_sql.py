@@ -9,12 +9,11 @@ import polars as pl
 import pytest
 
 from pipelines.warehouse.indicators import (
+    INDICATOR_SQL,
     build_cluster_tables,
-    fetch_frame,
     indicators_from_totals,
-    register_frame,
-    sql_params,
 )
+from pipelines.warehouse.sql import fetch_frame, register_frame
 
 CLUSTERS = pl.DataFrame({"cluster_code": ["1", "2", "101"], "traded": [True, True, False]})
 
@@ -116,6 +115,6 @@ def test_cluster_totals_from_industry_rows_with_weights_and_zero_fill() -> None:
 
 
 def test_sql_params_are_named_and_complete() -> None:
-    assert sql_params("SELECT $min_lq -- $not_a_param\n") == {"min_lq": 1.0}
+    assert INDICATOR_SQL.bind("SELECT $min_lq -- $not_a_param\n") == {"min_lq": 1.0}
     with pytest.raises(KeyError):
-        sql_params("SELECT $nope")
+        INDICATOR_SQL.bind("SELECT $nope")

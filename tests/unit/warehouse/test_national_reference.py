@@ -14,7 +14,7 @@ from pipelines.config import Settings
 from pipelines.sources import cbp
 from pipelines.staging import stage
 from pipelines.warehouse import warehouse
-from pipelines.warehouse.indicators import fetch_frame
+from pipelines.warehouse.sql import fetch_frame
 from tests.cbp_files import write_zip
 
 
