@@ -222,58 +222,72 @@ def build_nace_cluster_concordance(
     shares = naics_isic_shares(naics_isic.select("naics", "isic", "note").unique(), note_part_share)
     nace = nace_classes.select("nace_class", "nace_group", "nace_division", "isic").unique()
     emp = naics_emp.select("naics", pl.col("emp").cast(pl.Float64).alias("naics_emp"))
-    frames = []
-    for level, col in ((2, "nace_division"), (3, "nace_group"), (4, "nace_class")):
-        # ISIC class → NACE codes of this level: the share of the ISIC class's NACE classes in the code
-        isic_code = nace.group_by("isic", pl.col(col).alias("nace_code")).agg(pl.len().alias("_n")).with_columns(
-            (pl.col("_n") / pl.col("_n").sum().over("isic")).alias("w_nace"),
-            (pl.len().over("isic") > 1).alias("_nace_split"),
-        )
-        links = (
-            shares.join(isic_code, on="isic", how="inner")
-            .join(defs, on="naics", how="left")  # NAICS outside every cluster keep cluster null
-            .join(emp, on="naics", how="left")
-            .with_columns(
-                (pl.col("w_isic") * pl.col("w_nace")).alias("w_link"),
-                (pl.col("naics_emp").fill_null(0.0) * pl.col("w_isic") * pl.col("w_nace")).alias("emp_link"),
-                pl.when(pl.col("_nace_split")).then(pl.lit("equal split")).otherwise(pl.col("link_method")).alias("_how"),
-            )
-        )
-        per = links.group_by("nace_code", "cluster_code").agg(
-            exact_sum(pl.col("emp_link")).alias("us_emp"),
-            exact_sum(pl.col("emp_link").filter(pl.col("_how") == "equal split")).alias("_eq"),
-            exact_sum(pl.col("emp_link").filter(pl.col("_how") == "part-of note")).alias("_note"),
-            exact_sum(pl.col("w_link")).alias("links"),
-            pl.col("naics").n_unique().alias("n_naics"),
-        )
-        tot = per.group_by("nace_code").agg(exact_sum(pl.col("us_emp")).alias("tot_emp"), exact_sum(pl.col("links")).alias("tot_links"))
-        per = per.join(tot, on="nace_code").filter(pl.col("cluster_code").is_not_null())
-        has_emp = pl.col("tot_emp") > 0
-        whole = pl.col("us_emp") - pl.col("_eq") - pl.col("_note")
-        method = (
-            pl.when(~has_emp | (pl.col("us_emp") <= 0)).then(pl.lit("equal split"))
-            .when((pl.col("_eq") >= pl.col("_note")) & (pl.col("_eq") > whole)).then(pl.lit("equal split"))
-            .when(pl.col("_note") > whole).then(pl.lit("part-of note"))
-            .otherwise(pl.lit("employment split"))
-        )
-        frames.append(
-            per.select(
-                "nace_code",
-                pl.lit(level, dtype=pl.Int8).alias("nace_level"),
-                "cluster_code",
-                pl.when(has_emp).then(pl.col("us_emp") / pl.col("tot_emp")).otherwise(pl.col("links") / pl.col("tot_links")).alias("weight"),
-                pl.col("n_naics").cast(pl.Int64),
-                "us_emp",
-                pl.when(has_emp)
-                .then(pl.lit("NAICS2012>ISIC4>NACE; US employment weights"))
-                .otherwise(pl.lit("NAICS2012>ISIC4>NACE; equal split, no US employment"))
-                .alias("provenance"),
-                method.alias("method"),
-                pl.when(has_emp & (pl.col("us_emp") > 0)).then(pl.col("_eq") / pl.col("us_emp")).otherwise(pl.lit(1.0)).alias("equal_split_share"),
-            )
-        )
+    frames = [
+        level_weights(nace_links(shares, nace, defs, emp, col), level)
+        for level, col in ((2, "nace_division"), (3, "nace_group"), (4, "nace_class"))
+    ]
     out = pl.concat(frames).filter(pl.col("weight") > 0)
     return out.cast(CONCORDANCE_SCHEMA).sort("nace_level", "nace_code", pl.col("cluster_code").cast(pl.Int32))  # type: ignore[arg-type]
+
+
+def nace_links(
+    shares: pl.DataFrame, nace: pl.DataFrame, defs: pl.DataFrame, emp: pl.DataFrame, col: str
+) -> pl.DataFrame:
+    """Links NAICS industry → ISIC class → NACE code of one level (``col``: nace_division,
+    nace_group or nace_class), each with its share of the link (w_link), the US employment it
+    carries (emp_link), the NAICS industry's cluster (null outside every cluster) and how it was
+    split (_how)."""
+    # ISIC class → NACE codes of this level: the share of the ISIC class's NACE classes in the code
+    isic_code = nace.group_by("isic", pl.col(col).alias("nace_code")).agg(pl.len().alias("_n")).with_columns(
+        (pl.col("_n") / pl.col("_n").sum().over("isic")).alias("w_nace"),
+        (pl.len().over("isic") > 1).alias("_nace_split"),
+    )
+    return (
+        shares.join(isic_code, on="isic", how="inner")
+        .join(defs, on="naics", how="left")  # NAICS outside every cluster keep cluster null
+        .join(emp, on="naics", how="left")
+        .with_columns(
+            (pl.col("w_isic") * pl.col("w_nace")).alias("w_link"),
+            (pl.col("naics_emp").fill_null(0.0) * pl.col("w_isic") * pl.col("w_nace")).alias("emp_link"),
+            pl.when(pl.col("_nace_split")).then(pl.lit("equal split")).otherwise(pl.col("link_method")).alias("_how"),
+        )
+    )
+
+
+def level_weights(links: pl.DataFrame, level: int) -> pl.DataFrame:
+    """The concordance rows of one NACE level from its :func:`nace_links`: per NACE code ×
+    cluster the weight, US employment, provenance, method and equal-split share."""
+    per = links.group_by("nace_code", "cluster_code").agg(
+        exact_sum(pl.col("emp_link")).alias("us_emp"),
+        exact_sum(pl.col("emp_link").filter(pl.col("_how") == "equal split")).alias("_eq"),
+        exact_sum(pl.col("emp_link").filter(pl.col("_how") == "part-of note")).alias("_note"),
+        exact_sum(pl.col("w_link")).alias("links"),
+        pl.col("naics").n_unique().alias("n_naics"),
+    )
+    tot = per.group_by("nace_code").agg(exact_sum(pl.col("us_emp")).alias("tot_emp"), exact_sum(pl.col("links")).alias("tot_links"))
+    per = per.join(tot, on="nace_code").filter(pl.col("cluster_code").is_not_null())
+    has_emp = pl.col("tot_emp") > 0
+    whole = pl.col("us_emp") - pl.col("_eq") - pl.col("_note")
+    method = (
+        pl.when(~has_emp | (pl.col("us_emp") <= 0)).then(pl.lit("equal split"))
+        .when((pl.col("_eq") >= pl.col("_note")) & (pl.col("_eq") > whole)).then(pl.lit("equal split"))
+        .when(pl.col("_note") > whole).then(pl.lit("part-of note"))
+        .otherwise(pl.lit("employment split"))
+    )
+    return per.select(
+        "nace_code",
+        pl.lit(level, dtype=pl.Int8).alias("nace_level"),
+        "cluster_code",
+        pl.when(has_emp).then(pl.col("us_emp") / pl.col("tot_emp")).otherwise(pl.col("links") / pl.col("tot_links")).alias("weight"),
+        pl.col("n_naics").cast(pl.Int64),
+        "us_emp",
+        pl.when(has_emp)
+        .then(pl.lit("NAICS2012>ISIC4>NACE; US employment weights"))
+        .otherwise(pl.lit("NAICS2012>ISIC4>NACE; equal split, no US employment"))
+        .alias("provenance"),
+        method.alias("method"),
+        pl.when(has_emp & (pl.col("us_emp") > 0)).then(pl.col("_eq") / pl.col("us_emp")).otherwise(pl.lit(1.0)).alias("equal_split_share"),
+    )
 
 
 # --------------------------------------------------------------------------------------------
