@@ -1,4 +1,5 @@
-"""Run the indicator rules in sql/ with DuckDB: one family per file, named parameters only."""
+"""The US indicator tables: the rules in sql/us/ run through the SQL runner (pipelines/warehouse/sql.py),
+from the warehouse or from researcher-supplied cluster totals."""
 
 from __future__ import annotations
 

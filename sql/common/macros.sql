@@ -1,4 +1,4 @@
--- Shared SQL rules, created before the indicator families run (pipelines.warehouse.indicators).
+-- Shared SQL rules, created before the indicator families run (pipelines.warehouse.sql.create_macros).
 -- NAICS vintage of a harmonised row: the file's own vintage, detected from its codes at staging
 -- (pipelines.staging.harmonise.detect_naics_vintage, the year rule as the prior) and carried in
 -- `classification` ('NAICS2012' → '2012'). Rows are joined to the cluster definitions of that
