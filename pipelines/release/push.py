@@ -23,7 +23,8 @@ from urllib.parse import unquote, urlparse
 
 from pipelines.layout import read_latest
 from pipelines.raw.archive import sha256_file
-from pipelines.release.publish import verify_release, version_key
+from pipelines.release.publish import verify_release
+from pipelines.release.versions import version_key
 
 CONTENT_TYPES = {
     ".parquet": "application/vnd.apache.parquet", ".json": "application/json", ".jsonld": "application/ld+json",
