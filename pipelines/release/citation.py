@@ -12,13 +12,13 @@ from typing import Any
 
 import yaml
 
-from pipelines.release.coverage import _coverage, _id_ranges, _types_years
+from pipelines.release.coverage import coverage_of, id_ranges, types_years
 from pipelines.release.datapackage import (
     LICENSE,
     PACKAGE_NAME,
     SOURCE_HOMEPAGES,
-    _by_prefix,
-    _tables_of,
+    by_prefix,
+    table_resources,
 )
 
 
@@ -35,20 +35,20 @@ DELGADO_2016 = "Delgado, M., Porter, M. E., & Stern, S. (2016). Defining cluster
 
 def present_years(package: Mapping[str, Any]) -> list[int]:
     """Years the indicator tables hold (both continents), else the configured CBP years."""
-    present = {y for types in (_coverage(package).get("years_present") or {}).values() for ys in types.values() for y in ys}
+    present = {y for types in (coverage_of(package).get("years_present") or {}).values() for ys in types.values() for y in ys}
     return sorted(present) or _years(package)
 
 
 def spatial_coverage(package: Mapping[str, Any]) -> list[dict[str, Any]]:
     """schema.org Places for the continents and region types the release holds."""
-    present = _coverage(package).get("years_present") or {}
-    names = set(_tables_of(package))
+    present = coverage_of(package).get("years_present") or {}
+    names = set(table_resources(package))
     places = []
     if "United States" in present or "cluster_indicators" in names:
-        types = _types_years(present.get("United States", {})) or "regions"
+        types = types_years(present.get("United States", {})) or "regions"
         places.append({"@type": "Place", "name": "United States", "description": f"US regions (County Business Patterns): {types}"})
     if "Europe" in present or "eu_cluster_indicators" in names:
-        types = _types_years(present.get("Europe", {})) or "NUTS regions"
+        types = types_years(present.get("Europe", {})) or "NUTS regions"
         places.append({"@type": "Place", "name": "Europe", "description": f"EU/EFTA NUTS regions (Eurostat SBS): {types}"})
     return places
 
@@ -60,14 +60,14 @@ def cited_sources(package: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     for s in package.get("sources", []):
         sid = s.get("title", "")
         who = s.get("attribution") or sid
-        out.setdefault((who, _by_prefix(SOURCE_HOMEPAGES, sid) or s.get("path", "")), []).append(sid)
-    return [(who, url, _id_ranges(ids)) for (who, url), ids in sorted(out.items())]
+        out.setdefault((who, by_prefix(SOURCE_HOMEPAGES, sid) or s.get("path", "")), []).append(sid)
+    return [(who, url, id_ranges(ids)) for (who, url), ids in sorted(out.items())]
 
 
 def dataset_jsonld(package: Mapping[str, Any]) -> dict[str, Any]:
     years = present_years(package)
     variables, seen = [], set()
-    for r in _tables_of(package).values():
+    for r in table_resources(package).values():
         for f in r["schema"]["fields"]:
             if f["name"] in seen or not f.get("description"):
                 continue

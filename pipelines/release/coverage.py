@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pipelines.release.datapackage import _tables_of
+from pipelines.release.datapackage import table_resources
 
 PARTIAL_KIND = "partial-reconstruction"
 
@@ -25,7 +25,7 @@ def year_ranges(years: list[int] | tuple[int, ...]) -> str:
     return ", ".join(parts)
 
 
-def _id_ranges(ids: list[str]) -> str:
+def id_ranges(ids: list[str]) -> str:
     """census/cbp/state/2000 … /2011 → 'census/cbp/state/2000–2011' (other ids listed as they are)."""
     by_prefix: dict[str, list[int]] = {}
     other: list[str] = []
@@ -47,12 +47,13 @@ def partial_sources(sources: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
             sid = s.get("source_id") or s.get("title") or "?"
             groups.setdefault(str(s.get("note") or "(no note)"), []).append(sid)
     return [
-        {"sources": _id_ranges(ids), "ids": sorted(ids), "note": note}
+        {"sources": id_ranges(ids), "ids": sorted(ids), "note": note}
         for note, ids in sorted(groups.items(), key=lambda kv: sorted(kv[1])[0])
     ]
 
 
-def _coverage(package: Mapping[str, Any]) -> Mapping[str, Any]:
+def coverage_of(package: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The package's `coverage` block (years present, 6-digit coverage), empty when it has none."""
     return package.get("coverage") or {}
 
 
@@ -64,7 +65,7 @@ def coverage_by_type(package: Mapping[str, Any]) -> dict[str, list[Mapping[str, 
     """The per-year coverage rows of the release (notes.coverage_by_year), by region type;
     custom regions left out (they repeat their members)."""
     out: dict[str, list[Mapping[str, Any]]] = {}
-    for r in (_coverage(package).get("six_digit") or {}).get("by_year") or []:
+    for r in (coverage_of(package).get("six_digit") or {}).get("by_year") or []:
         if r["region_type"] != "custom" and r.get("coverage") is not None:
             out.setdefault(r["region_type"], []).append(r)
     return out
@@ -84,7 +85,7 @@ def coverage_sentence(package: Mapping[str, Any]) -> str:
 def partial_statement(package: Mapping[str, Any]) -> str | None:
     """The caveat a release built on partial inputs leads with (None when it has none)."""
     partial = [sid for g in partial_sources(package.get("sources", [])) for sid in g["ids"]]
-    threshold = float((_coverage(package).get("six_digit") or {}).get("threshold", 0.95))
+    threshold = float((coverage_of(package).get("six_digit") or {}).get("threshold", 0.95))
     below = {
         rtype: (sum(r.get("regions_below", 0) for r in rows), sum(r["regions_with_total"] for r in rows))
         for rtype, rows in coverage_by_type(package).items()
@@ -96,7 +97,7 @@ def partial_statement(package: Mapping[str, Any]) -> str | None:
     if partial:
         text += (
             f"{len(partial)} of the {len(package.get('sources', []))} input files are partial reconstructions of the "
-            f"upstream files ({_id_ranges(partial)}): some industries are missing, so employment, shares and "
+            f"upstream files ({id_ranges(partial)}): some industries are missing, so employment, shares and "
             "location quotients built from them are real but partial. "
         )
     sentence = coverage_sentence(package)
@@ -107,7 +108,7 @@ def partial_statement(package: Mapping[str, Any]) -> str | None:
     return text + " Per region and year: region_indicators.coverage; details: notes/coverage.md."
 
 
-def _types_years(types: Mapping[str, list[int]]) -> str:
+def types_years(types: Mapping[str, list[int]]) -> str:
     """{'state': [2000, 2001], 'custom': [2000, 2001]} → 'state, custom 2000–2001'."""
     by_years: dict[str, list[str]] = {}
     for rtype, years in types.items():
@@ -117,15 +118,15 @@ def _types_years(types: Mapping[str, list[int]]) -> str:
 
 def years_sentence(package: Mapping[str, Any]) -> str:
     """'United States: state 2000–2011, custom 2000–2011; Europe: nuts0, nuts1, nuts2 2008–2015'."""
-    present = _coverage(package).get("years_present") or {}
-    return "; ".join(f"{side}: {_types_years(types)}" for side, types in present.items())
+    present = coverage_of(package).get("years_present") or {}
+    return "; ".join(f"{side}: {types_years(types)}" for side, types in present.items())
 
 
 def describe_release(package: Mapping[str, Any]) -> str:
     """The release's description (datapackage, CITATION abstract, dataset.jsonld, release page):
     what it really covers — continents, region types and years present — and, first thing after
     the one-line summary, whether it rests on partial inputs."""
-    names = set(_tables_of(package))
+    names = set(table_resources(package))
     us, eu = "cluster_indicators" in names, "eu_cluster_indicators" in names
     what = []
     if us:

@@ -65,18 +65,20 @@ _FRICTIONLESS_TYPES = {
 }  # fmt: skip
 
 
-def _field_type(t: pa.DataType) -> str:
+def field_type(t: pa.DataType) -> str:
+    """The Table Schema field type of an Arrow type ("any" when there is no match)."""
     return _FRICTIONLESS_TYPES.get(str(t).split("[")[0].split("(")[0].split("<")[0], "any")
 
 
-def _by_prefix(table: Mapping[str, Any], source_id: str) -> Any:
+def by_prefix(table: Mapping[str, Any], source_id: str) -> Any:
+    """The value of the first key of `table` that `source_id` starts with (None when none does)."""
     return next((v for k, v in table.items() if source_id.startswith(k)), None)
 
 
 def source_entry(s: Mapping[str, Any]) -> dict[str, Any]:
     """A Data Package `sources` entry: URL, retrieval date, sha256 of the raw file, licence, attribution."""
     sid = s["source_id"]
-    entry: dict[str, Any] = {"title": sid, "path": s.get("url") or _by_prefix(SOURCE_HOMEPAGES, sid) or "https://clustermapping.us/"}
+    entry: dict[str, Any] = {"title": sid, "path": s.get("url") or by_prefix(SOURCE_HOMEPAGES, sid) or "https://clustermapping.us/"}
     if not s.get("url"):
         entry["servedBy"] = f"mirror id {sid} (no single upstream file URL)"
     for k in (
@@ -85,7 +87,7 @@ def source_entry(s: Mapping[str, Any]) -> dict[str, Any]:
     ):
         if s.get(k) is not None:
             entry[k] = s[k]
-    lic = _by_prefix(SOURCE_LICENSES, sid)
+    lic = by_prefix(SOURCE_LICENSES, sid)
     if lic:
         entry["licenses"] = [lic]
     return entry
@@ -249,5 +251,6 @@ def file_resources(folder: Path) -> list[dict[str, Any]]:
     return out
 
 
-def _tables_of(package: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+def table_resources(package: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The package's Parquet table resources by name (not the CSV copies or other files)."""
     return {r["name"]: r for r in package.get("resources", []) if r.get("format") == "parquet"}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pipelines.layout import read_latest
 from pipelines.release.pages import build_catalog
-from pipelines.release.versions import _point_latest, list_versions, retire_version, version_key
+from pipelines.release.versions import list_versions, point_latest, retire_version, version_key
 
 
 def delete_release(releases_dir: Path, version: str) -> str | None:
@@ -31,7 +31,7 @@ def delete_release(releases_dir: Path, version: str) -> str | None:
         if remaining:
             new_latest = remaining[-1]
             pkg = json.loads((releases_dir / new_latest / "datapackage.json").read_text())
-            _point_latest(releases_dir, new_latest, pkg.get("fingerprint", ""), pkg.get("created", ""))
+            point_latest(releases_dir, new_latest, pkg.get("fingerprint", ""), pkg.get("created", ""))
         else:
             new_latest = None
             (releases_dir / "latest.json").unlink(missing_ok=True)

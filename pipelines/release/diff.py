@@ -13,7 +13,7 @@ from typing import Any
 import duckdb
 
 from pipelines.release.coverage import coverage_changelog
-from pipelines.release.datapackage import _tables_of
+from pipelines.release.datapackage import table_resources
 
 DEFAULT_RTOL = 1e-9
 
@@ -52,7 +52,7 @@ def diff_packages(
     pa_: Mapping[str, Any], a: Path, pb: Mapping[str, Any], b: Path, *, rtol: float = DEFAULT_RTOL,
     atol: float = DEFAULT_ATOL, top: int = TOP_CHANGES,
 ) -> dict[str, Any]:
-    ta, tb = _tables_of(pa_), _tables_of(pb)
+    ta, tb = table_resources(pa_), table_resources(pb)
     tables: dict[str, Any] = {}
     con = duckdb.connect()
     try:
@@ -247,8 +247,8 @@ def write_changes(folder: Path, previous: Path | None, package: Mapping[str, Any
             "from": None,
             "to": version,
             "inputs": {},
-            "summary": {"tables_changed": sorted(_tables_of(package)), "tables_unchanged": 0},
-            "tables": {n: {"status": "added", "rows_b": r.get("rows")} for n, r in sorted(_tables_of(package).items())},
+            "summary": {"tables_changed": sorted(table_resources(package)), "tables_unchanged": 0},
+            "tables": {n: {"status": "added", "rows_b": r.get("rows")} for n, r in sorted(table_resources(package).items())},
         }
     (folder / "diff.json").write_text(json.dumps(diff, indent=2, default=str) + "\n")
     older = ""

@@ -36,7 +36,7 @@ def row_group_rows(rows: int) -> int:
     return max(MIN_ROW_GROUP_ROWS, min(ROW_GROUP_ROWS, math.ceil(max(rows, 1) / TARGET_ROW_GROUPS)))
 
 
-def _order(sort_by: list[str], primary_key: list[str]) -> list[str]:
+def sort_order(sort_by: list[str], primary_key: list[str]) -> list[str]:
     """Sort keys, then the rest of the primary key as tie-breakers (a total, reproducible order)."""
     return [*sort_by, *(c for c in primary_key if c not in sort_by)]
 
@@ -58,7 +58,7 @@ def write_parquet(
 ) -> tuple[int, pa.Schema]:
     """Stream a table into zstd Parquet with statistics and a page index, sorted by the dashboard
     filter keys, in row groups sized so a one-region query reads a small part of the file."""
-    order = _order(list(sort_by), list(primary_key or []))
+    order = sort_order(list(sort_by), list(primary_key or []))
     reader, expected = _reader(src, order)
     group = row_group_rows(expected)
     schema = reader.schema
@@ -98,7 +98,7 @@ def write_parquet(
     return rows, schema
 
 
-def _write_csv(parquet: Path, dest: Path) -> None:
+def write_csv(parquet: Path, dest: Path) -> None:
     """CSV copy (header, UTF-8, nulls empty, lists as [a, b]) of a Parquet file, same row order."""
     con = duckdb.connect()
     try:
@@ -111,7 +111,9 @@ def _write_csv(parquet: Path, dest: Path) -> None:
 AUTO = "\0auto"
 
 
-def _csv_tables(csv: bool | Iterable[str] | None, tables: Mapping[str, Any]) -> set[str]:
+def choose_csv_tables(csv: bool | Iterable[str] | None, tables: Mapping[str, Any]) -> set[str]:
+    """The tables that get a CSV copy (AUTO in the set: those up to CSV_AUTO_MAX_ROWS rows);
+    csv as publish_release takes it, None reading OBSERVATORY_RELEASE_CSV."""
     if csv is None:
         spec = release_csv_spec()
         csv = True if spec == "all" else False if spec in {"none", "0", "no", ""} else {AUTO} if spec == "auto" else [t.strip() for t in spec.split(",")]

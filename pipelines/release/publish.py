@@ -46,7 +46,7 @@ from pipelines.release.datapackage import (
     DATAPACKAGE_PROFILE,
     LICENSE,
     PACKAGE_NAME,
-    _field_type,
+    field_type,
     file_resources,
     source_entry,
     validate_datapackage,
@@ -57,13 +57,13 @@ from pipelines.release.parquet import (
     AUTO,
     CSV_AUTO_MAX_ROWS,
     TableInput,
-    _csv_tables,
-    _order,
-    _write_csv,
+    choose_csv_tables,
     row_group_rows,
+    sort_order,
+    write_csv,
     write_parquet,
 )
-from pipelines.release.versions import _point_latest, list_versions, next_version, version_key
+from pipelines.release.versions import list_versions, next_version, point_latest, version_key
 from pipelines.schemas import load_schema
 
 log = logging.getLogger(__name__)
@@ -122,7 +122,7 @@ def publish_release(
     ):
         return ReleaseResult(latest["version"], releases_dir / latest["version"], fingerprint, unchanged=True)
     previous = latest["version"] if latest and (releases_dir / latest["version"]).is_dir() else None
-    csv_tables = _csv_tables(csv, tables)
+    csv_tables = choose_csv_tables(csv, tables)
 
     version = next_version(releases_dir, today)
     tmp = releases_dir / f".tmp-{version}-{uuid.uuid4().hex[:8]}"
@@ -144,7 +144,7 @@ def publish_release(
                 "fields": [
                     {
                         "name": f.name,
-                        "type": _field_type(f.type),
+                        "type": field_type(f.type),
                         **{k: v for k, v in by_name[f.name].items() if k in ("description", "unit", "title")},
                     }
                     for f in arrow_schema
@@ -164,7 +164,7 @@ def publish_release(
                     "bytes": out.stat().st_size,
                     "hash": f"sha256:{sha256_file(out)}",
                     "rows": rows,
-                    "sortedBy": _order(list(schema.sort_by), list(schema.primary_key)),
+                    "sortedBy": sort_order(list(schema.sort_by), list(schema.primary_key)),
                     "rowGroupRows": row_group_rows(rows),
                     "contentHash": content_hash,
                     "schema": table_schema,
@@ -173,7 +173,7 @@ def publish_release(
             if name in csv_tables or (AUTO in csv_tables and rows <= CSV_AUTO_MAX_ROWS):
                 csv_path = f"csv/{name}.csv"
                 (tmp / "csv").mkdir(exist_ok=True)
-                _write_csv(out, tmp / csv_path)
+                write_csv(out, tmp / csv_path)
                 resources.append(
                     {
                         "name": f"{name}-csv",
@@ -247,7 +247,7 @@ def publish_release(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _point_latest(releases_dir, version, fingerprint, created)
+    point_latest(releases_dir, version, fingerprint, created)
     if catalog:
         try:
             build_catalog(releases_dir)
@@ -284,7 +284,7 @@ def _recover_unpointed(releases_dir: Path) -> None:
         return
     pkg = json.loads(pkg_path.read_text())
     if pkg.get("fingerprint"):
-        _point_latest(releases_dir, newest, pkg["fingerprint"], pkg.get("created", ""))
+        point_latest(releases_dir, newest, pkg["fingerprint"], pkg.get("created", ""))
 
 
 def _write_sums(folder: Path) -> None:

@@ -56,17 +56,18 @@ def next_version(releases_dir: Path, today: datetime | None = None) -> str:
     return f"{day}.{n}"
 
 
-def _point_latest(releases_dir: Path, version: str, fingerprint: str, created: str) -> None:
+def point_latest(releases_dir: Path, version: str, fingerprint: str, created: str) -> None:
     """Move the latest/ link, then latest.json (each an atomic rename)."""
     link = releases_dir / "latest"
     if not link.exists() or link.is_symlink():
         tmp_link = releases_dir / f".latest-link-{uuid.uuid4().hex[:8]}"
         os.symlink(version, tmp_link, target_is_directory=True)
         os.replace(tmp_link, link)
-    _write_latest(releases_dir, version, fingerprint, created)
+    write_latest(releases_dir, version, fingerprint, created)
 
 
-def _write_latest(releases_dir: Path, version: str, fingerprint: str, created: str) -> None:
+def write_latest(releases_dir: Path, version: str, fingerprint: str, created: str) -> None:
+    """Replace latest.json (version, path, fingerprint, created) in one atomic rename."""
     tmp = releases_dir / f".latest-{uuid.uuid4().hex[:8]}.json"
     tmp.write_text(
         json.dumps({"version": version, "path": version, "fingerprint": fingerprint, "created": created}, indent=2)

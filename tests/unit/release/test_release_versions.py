@@ -79,7 +79,7 @@ def test_latest_moves_only_after_the_release_folder_is_complete(tmp_path: Path, 
     rdir = tmp_path / "releases"
     r1 = publish_sample(rdir, sample_tables(seed=1))
     seen: list[tuple[str, list[str], list[str]]] = []
-    real = versions._write_latest
+    real = versions.write_latest
 
     def spy(releases_dir: Path, version: str, fingerprint: str, created: str) -> None:
         folder = releases_dir / version
@@ -87,7 +87,7 @@ def test_latest_moves_only_after_the_release_folder_is_complete(tmp_path: Path, 
         seen.append((version, verify_release(folder) if folder.is_dir() else ["missing"], tmp))
         real(releases_dir, version, fingerprint, created)
 
-    monkeypatch.setattr(versions, "_write_latest", spy)
+    monkeypatch.setattr(versions, "write_latest", spy)
     r2 = publish_sample(rdir, sample_tables(seed=2))
     assert seen == [(r2.version, [], [])]  # complete, verified, renamed into place before the pointer
     # A failure while the release is written: latest stays on r2 and no version folder appears.
