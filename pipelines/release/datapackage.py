@@ -12,6 +12,7 @@ import jsonschema
 import pyarrow as pa
 
 from pipelines.raw.archive import sha256_file
+from pipelines.schemas import TableSchema
 
 PACKAGE_NAME = "cluster-observatory"
 
@@ -68,6 +69,23 @@ _FRICTIONLESS_TYPES = {
 def field_type(t: pa.DataType) -> str:
     """The Table Schema field type of an Arrow type ("any" when there is no match)."""
     return _FRICTIONLESS_TYPES.get(str(t).split("[")[0].split("(")[0].split("<")[0], "any")
+
+
+def frictionless_schema(schema: TableSchema, arrow_schema: pa.Schema) -> dict[str, Any]:
+    """The Table Schema of a written table: its columns as written (Frictionless types), with the
+    description, unit and title the published schema gives them, and the primary key."""
+    by_name = {f["name"]: f for f in schema.fields}
+    return {
+        "fields": [
+            {
+                "name": f.name,
+                "type": field_type(f.type),
+                **{k: v for k, v in by_name[f.name].items() if k in ("description", "unit", "title")},
+            }
+            for f in arrow_schema
+        ],
+        "primaryKey": list(schema.primary_key),
+    }
 
 
 def by_prefix(table: Mapping[str, Any], source_id: str) -> Any:

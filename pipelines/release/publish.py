@@ -46,8 +46,8 @@ from pipelines.release.datapackage import (
     DATAPACKAGE_PROFILE,
     LICENSE,
     PACKAGE_NAME,
-    field_type,
     file_resources,
+    frictionless_schema,
     source_entry,
     validate_datapackage,
 )
@@ -114,12 +114,7 @@ def publish_release(
     _sweep_stale_tmp(releases_dir)
     _recover_unpointed(releases_dir)
     latest = read_latest(releases_dir)
-    if (
-        latest
-        and latest.get("fingerprint") == fingerprint
-        and not force_new
-        and (releases_dir / latest["version"]).is_dir()
-    ):
+    if not force_new and _same_as_latest(releases_dir, latest, fingerprint):
         return ReleaseResult(latest["version"], releases_dir / latest["version"], fingerprint, unchanged=True)
     previous = latest["version"] if latest and (releases_dir / latest["version"]).is_dir() else None
     csv_tables = choose_csv_tables(csv, tables)
@@ -128,118 +123,12 @@ def publish_release(
     tmp = releases_dir / f".tmp-{version}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
-        resources: list[dict[str, Any]] = []
-        counts: dict[str, int] = {}
-        for name, src in tables.items():
-            schema = load_schema(name)
-            rel_path = f"data/{name}.parquet"
-            out = tmp / rel_path
-            out.parent.mkdir(parents=True, exist_ok=True)
-            rows, arrow_schema = write_parquet(src, out, list(schema.sort_by), list(schema.primary_key))
-            schema.check_columns(arrow_schema.names)
-            counts[name] = rows
-            log.info("release %s: %s %s rows", version, name, f"{rows:,}")
-            by_name = {f["name"]: f for f in schema.fields}
-            table_schema = {
-                "fields": [
-                    {
-                        "name": f.name,
-                        "type": field_type(f.type),
-                        **{k: v for k, v in by_name[f.name].items() if k in ("description", "unit", "title")},
-                    }
-                    for f in arrow_schema
-                ],
-                "primaryKey": list(schema.primary_key),
-            }
-            content_hash = table_content_hash(out, list(schema.primary_key))
-            resources.append(
-                {
-                    "name": name,
-                    "type": "table",
-                    "title": schema.title,
-                    "description": schema.description,
-                    "path": rel_path,
-                    "format": "parquet",
-                    "mediatype": "application/vnd.apache.parquet",
-                    "bytes": out.stat().st_size,
-                    "hash": f"sha256:{sha256_file(out)}",
-                    "rows": rows,
-                    "sortedBy": sort_order(list(schema.sort_by), list(schema.primary_key)),
-                    "rowGroupRows": row_group_rows(rows),
-                    "contentHash": content_hash,
-                    "schema": table_schema,
-                }
-            )
-            if name in csv_tables or (AUTO in csv_tables and rows <= CSV_AUTO_MAX_ROWS):
-                csv_path = f"csv/{name}.csv"
-                (tmp / "csv").mkdir(exist_ok=True)
-                write_csv(out, tmp / csv_path)
-                resources.append(
-                    {
-                        "name": f"{name}-csv",
-                        "type": "table",
-                        "title": f"{schema.title} (CSV copy)",
-                        "path": csv_path,
-                        "format": "csv",
-                        "mediatype": "text/csv",
-                        "encoding": "utf-8",
-                        "bytes": (tmp / csv_path).stat().st_size,
-                        "hash": f"sha256:{sha256_file(tmp / csv_path)}",
-                        "rows": rows,
-                        "contentHash": content_hash,
-                        "schema": table_schema,
-                    }
-                )
-        for rel_name, src_path in (extra_files or {}).items():
-            dest = tmp / rel_name
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            if Path(src_path).is_dir():
-                shutil.copytree(src_path, dest, dirs_exist_ok=True)
-            else:
-                shutil.copyfile(src_path, dest)
+        resources, counts = _write_tables(tmp, tables, csv_tables, version)
+        _copy_extra_files(tmp, extra_files or {})
         created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        package = {
-            "$schema": DATAPACKAGE_PROFILE,
-            "name": PACKAGE_NAME,
-            "id": f"{PACKAGE_NAME}/{version}",
-            "title": "Cluster Observatory: regional cluster indicators",
-            "description": (
-                "Regional cluster indicators reproducing clustermapping.us (US Cluster Mapping Project) "
-                "from public US County Business Patterns, and the same clusters for European NUTS regions "
-                "from Eurostat regional structural business statistics (European Cluster Observatory "
-                "stars): employment, wages, location quotients and strong clusters by region, cluster "
-                "and year."
-            ),
-            "version": version,
-            "created": created,
-            "keywords": [
-                "clusters", "regional economics", "County Business Patterns", "Eurostat",
-                "structural business statistics", "location quotient",
-            ],
-            "licenses": [LICENSE],
-            "contributors": [{"title": "Cluster Observatory contributors", "roles": ["creator", "publisher"]}],
-            "fingerprint": fingerprint,
-            "contentHashMethod": CONTENT_HASH_METHOD,
-            "code": code_version(),
-            "parameters": params,
-            "previousVersion": previous,
-            "sources": [source_entry(s) for s in sorted(sources, key=lambda s: s["source_id"])],
-            "resources": resources,
-            **dict(metadata or {}),
-        }
-        package["description"] = describe_release(package)  # what it covers, partial inputs first
-        diff = write_changes(tmp, releases_dir / previous if previous else None, package)
-        resources.extend(file_resources(tmp))
-        problems = validate_datapackage(package, tmp)
-        if problems:
-            raise ValueError("datapackage.json does not follow Data Package v2: " + "; ".join(problems[:5]))
-        (tmp / "datapackage.json").write_text(json.dumps(package, indent=2, sort_keys=False, default=str) + "\n")
-        write_metadata_files(tmp, package)
-        if bundle:
-            write_bundle(tmp, package)
-        if catalog:
-            write_release_page(tmp, package)
-        _write_sums(tmp)
+        package = _package(version, created, fingerprint, params, previous, sources, resources, metadata or {})
+        previous_dir = releases_dir / previous if previous else None
+        diff = _write_package_files(tmp, package, resources, previous_dir, bundle=bundle, catalog=catalog)
         final = releases_dir / version
         if final.exists():
             raise ReleaseExistsError(f"release {final} already exists; releases are never overwritten")
@@ -249,11 +138,171 @@ def publish_release(
         raise
     point_latest(releases_dir, version, fingerprint, created)
     if catalog:
-        try:
-            build_catalog(releases_dir)
-        except Exception:  # the release is complete and immutable; a catalog hiccup must not hide that
-            log.exception("release %s published, but the catalog index could not be rebuilt", version)
+        _rebuild_catalog_index(releases_dir, version)
     return ReleaseResult(version, final, fingerprint, counts, previous=previous, diff_summary=diff)
+
+
+def _same_as_latest(releases_dir: Path, latest: Mapping[str, Any] | None, fingerprint: str) -> bool:
+    """The latest release has this fingerprint and is still there: nothing to publish."""
+    return bool(
+        latest
+        and latest.get("fingerprint") == fingerprint
+        and (releases_dir / latest["version"]).is_dir()
+    )
+
+
+def _rebuild_catalog_index(releases_dir: Path, version: str) -> None:
+    """Refresh releases/index.html after a release is in place (a failure is logged, not raised)."""
+    try:
+        build_catalog(releases_dir)
+    except Exception:  # the release is complete and immutable; a catalog hiccup must not hide that
+        log.exception("release %s published, but the catalog index could not be rebuilt", version)
+
+
+def _write_tables(
+    tmp: Path, tables: Mapping[str, TableInput], csv_tables: set[str], version: str
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Parquet file (and CSV copy, when asked for) of every table in the release folder being
+    built; returns their Data Package resources and the row count of each table."""
+    resources: list[dict[str, Any]] = []
+    counts: dict[str, int] = {}
+    for name, src in tables.items():
+        schema = load_schema(name)
+        rel_path = f"data/{name}.parquet"
+        out = tmp / rel_path
+        out.parent.mkdir(parents=True, exist_ok=True)
+        rows, arrow_schema = write_parquet(src, out, list(schema.sort_by), list(schema.primary_key))
+        schema.check_columns(arrow_schema.names)
+        counts[name] = rows
+        log.info("release %s: %s %s rows", version, name, f"{rows:,}")
+        table_schema = frictionless_schema(schema, arrow_schema)
+        content_hash = table_content_hash(out, list(schema.primary_key))
+        resources.append(
+            {
+                "name": name,
+                "type": "table",
+                "title": schema.title,
+                "description": schema.description,
+                "path": rel_path,
+                "format": "parquet",
+                "mediatype": "application/vnd.apache.parquet",
+                "bytes": out.stat().st_size,
+                "hash": f"sha256:{sha256_file(out)}",
+                "rows": rows,
+                "sortedBy": sort_order(list(schema.sort_by), list(schema.primary_key)),
+                "rowGroupRows": row_group_rows(rows),
+                "contentHash": content_hash,
+                "schema": table_schema,
+            }
+        )
+        if name in csv_tables or (AUTO in csv_tables and rows <= CSV_AUTO_MAX_ROWS):
+            resources.append(_csv_copy(tmp, out, name, schema.title, rows, content_hash, table_schema))
+    return resources, counts
+
+
+def _csv_copy(
+    tmp: Path, parquet: Path, name: str, title: str, rows: int, content_hash: str, table_schema: dict[str, Any]
+) -> dict[str, Any]:
+    """Write csv/<name>.csv from the table's Parquet file; returns its resource."""
+    csv_path = f"csv/{name}.csv"
+    (tmp / "csv").mkdir(exist_ok=True)
+    write_csv(parquet, tmp / csv_path)
+    return {
+        "name": f"{name}-csv",
+        "type": "table",
+        "title": f"{title} (CSV copy)",
+        "path": csv_path,
+        "format": "csv",
+        "mediatype": "text/csv",
+        "encoding": "utf-8",
+        "bytes": (tmp / csv_path).stat().st_size,
+        "hash": f"sha256:{sha256_file(tmp / csv_path)}",
+        "rows": rows,
+        "contentHash": content_hash,
+        "schema": table_schema,
+    }
+
+
+def _copy_extra_files(tmp: Path, extra_files: Mapping[str, Path]) -> None:
+    """Copy the caller's extra files and folders (validation report, notes, geometry) into the release."""
+    for rel_name, src_path in extra_files.items():
+        dest = tmp / rel_name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if Path(src_path).is_dir():
+            shutil.copytree(src_path, dest, dirs_exist_ok=True)
+        else:
+            shutil.copyfile(src_path, dest)
+
+
+def _package(
+    version: str,
+    created: str,
+    fingerprint: str,
+    params: Mapping[str, Any],
+    previous: str | None,
+    sources: list[dict[str, Any]],
+    resources: list[dict[str, Any]],
+    metadata: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The datapackage.json descriptor of the release (its description says what it covers)."""
+    package = {
+        "$schema": DATAPACKAGE_PROFILE,
+        "name": PACKAGE_NAME,
+        "id": f"{PACKAGE_NAME}/{version}",
+        "title": "Cluster Observatory: regional cluster indicators",
+        "description": (
+            "Regional cluster indicators reproducing clustermapping.us (US Cluster Mapping Project) "
+            "from public US County Business Patterns, and the same clusters for European NUTS regions "
+            "from Eurostat regional structural business statistics (European Cluster Observatory "
+            "stars): employment, wages, location quotients and strong clusters by region, cluster "
+            "and year."
+        ),
+        "version": version,
+        "created": created,
+        "keywords": [
+            "clusters", "regional economics", "County Business Patterns", "Eurostat",
+            "structural business statistics", "location quotient",
+        ],
+        "licenses": [LICENSE],
+        "contributors": [{"title": "Cluster Observatory contributors", "roles": ["creator", "publisher"]}],
+        "fingerprint": fingerprint,
+        "contentHashMethod": CONTENT_HASH_METHOD,
+        "code": code_version(),
+        "parameters": params,
+        "previousVersion": previous,
+        "sources": [source_entry(s) for s in sorted(sources, key=lambda s: s["source_id"])],
+        "resources": resources,
+        **dict(metadata),
+    }
+    package["description"] = describe_release(package)  # what it covers, partial inputs first
+    return package
+
+
+def _write_package_files(
+    tmp: Path,
+    package: dict[str, Any],
+    resources: list[dict[str, Any]],
+    previous_dir: Path | None,
+    *,
+    bundle: bool,
+    catalog: bool,
+) -> dict[str, Any]:
+    """Everything beside the tables: diff.json + CHANGELOG.md (against the previous release),
+    datapackage.json (checked against Data Package v2), dataset.jsonld, CITATION.cff, the zip,
+    the release page, and last SHA256SUMS. Returns the diff."""
+    diff = write_changes(tmp, previous_dir, package)
+    resources.extend(file_resources(tmp))
+    problems = validate_datapackage(package, tmp)
+    if problems:
+        raise ValueError("datapackage.json does not follow Data Package v2: " + "; ".join(problems[:5]))
+    (tmp / "datapackage.json").write_text(json.dumps(package, indent=2, sort_keys=False, default=str) + "\n")
+    write_metadata_files(tmp, package)
+    if bundle:
+        write_bundle(tmp, package)
+    if catalog:
+        write_release_page(tmp, package)
+    _write_sums(tmp)
+    return diff
 
 
 STALE_TMP_SECONDS = 15 * 60
