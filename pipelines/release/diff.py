@@ -87,6 +87,8 @@ def diff_packages(
 
 
 def _diff_table(con, ra, fa: Path, rb, fb: Path, rtol: float, atol: float, top: int) -> dict[str, Any]:
+    """One table in releases A and B: schema changes, rows added and removed (by primary key) and
+    values changed beyond the tolerance (skipped when the content hashes match)."""
     cols_a = {f["name"]: f.get("type") for f in ra["schema"]["fields"]}
     cols_b = {f["name"]: f.get("type") for f in rb["schema"]["fields"]}
     schema = {
@@ -107,28 +109,45 @@ def _diff_table(con, ra, fa: Path, rb, fb: Path, rtol: float, atol: float, top: 
         out["status"] = "changed"
         out["note"] = "no common primary key: only row counts and content hashes compared"
         return out
-    on = " AND ".join(f"a.{_q(k)} IS NOT DISTINCT FROM b.{_q(k)}" for k in key)
-    klist = ", ".join(_q(k) for k in key)
-
-    def side(which: str, other: str) -> dict[str, Any]:
-        cond = " AND ".join(f"x.{_q(k)} IS NOT DISTINCT FROM o.{_q(k)}" for k in key)
-        missing = f"FROM {which} AS x ANTI JOIN {other} AS o ON {cond}"
-        n = con.execute(f"SELECT count(*) {missing}").fetchall()[0][0]
-        res: dict[str, Any] = {"count": int(n)}
-        if n:
-            kx = ", ".join(f"x.{_q(k)}" for k in key)
-            rows = con.execute(f"SELECT {kx} {missing} ORDER BY {kx} LIMIT 10").fetchall()
-            res["examples"] = [dict(zip(key, map(_clean, r), strict=True)) for r in rows]
-            if "year" in key:
-                res["by_year"] = {str(y): int(c) for y, c in con.execute(f"SELECT x.year, count(*) {missing} GROUP BY 1 ORDER BY 1").fetchall()}
-        return res
-
-    out["rows_added"] = side("b", "a")
-    out["rows_removed"] = side("a", "b")
+    out["rows_added"] = _missing_rows(con, key, "b", "a")
+    out["rows_removed"] = _missing_rows(con, key, "a", "b")
     common = [c for c in cols_b if c in cols_a and c not in key and c in types_a and c in types_b]
+    compared, changed, values = _value_changes(con, key, common, types_a, types_b, rtol, atol, top)
+    out["rows_compared"] = compared
+    out["rows_changed"] = changed
+    out["values_changed"] = values
+    if schema_changed or out["rows_added"]["count"] or out["rows_removed"]["count"] or values:
+        out["status"] = "changed"
+    elif ra.get("contentHash") != rb.get("contentHash"):
+        out["status"] = "changed"
+        out["note"] = "only changes within the tolerance"
+    return out
+
+
+def _missing_rows(con, key: list[str], which: str, other: str) -> dict[str, Any]:
+    """Rows of view `which` whose key is not in view `other`: count, up to 10 example keys, count by year."""
+    cond = " AND ".join(f"x.{_q(k)} IS NOT DISTINCT FROM o.{_q(k)}" for k in key)
+    missing = f"FROM {which} AS x ANTI JOIN {other} AS o ON {cond}"
+    n = con.execute(f"SELECT count(*) {missing}").fetchall()[0][0]
+    res: dict[str, Any] = {"count": int(n)}
+    if n:
+        kx = ", ".join(f"x.{_q(k)}" for k in key)
+        rows = con.execute(f"SELECT {kx} {missing} ORDER BY {kx} LIMIT 10").fetchall()
+        res["examples"] = [dict(zip(key, map(_clean, r), strict=True)) for r in rows]
+        if "year" in key:
+            res["by_year"] = {str(y): int(c) for y, c in con.execute(f"SELECT x.year, count(*) {missing} GROUP BY 1 ORDER BY 1").fetchall()}
+    return res
+
+
+def _value_changes(
+    con, key: list[str], common: list[str], types_a: dict[str, str], types_b: dict[str, str], rtol: float, atol: float, top: int
+) -> tuple[int, int, dict[str, Any]]:
+    """Join A and B on the key (temp table j) and find, per common column, the rows whose value
+    changed beyond the tolerance; returns (rows compared, rows changed, {column: {rows, largest}})."""
+    on = " AND ".join(f"a.{_q(k)} IS NOT DISTINCT FROM b.{_q(k)}" for k in key)
     sel = ", ".join([*(f"b.{_q(k)} AS {_q(k)}" for k in key), *(f"a.{_q(c)} AS {_q('a:' + c)}, b.{_q(c)} AS {_q('b:' + c)}" for c in common)])
     con.execute(f"CREATE OR REPLACE TEMP TABLE j AS SELECT {sel} FROM a JOIN b ON {on}")
-    out["rows_compared"] = int(con.execute("SELECT count(*) FROM j").fetchall()[0][0])
+    compared = int(con.execute("SELECT count(*) FROM j").fetchall()[0][0])
     conds = {}
     for c in common:
         x, y = _q("a:" + c), _q("b:" + c)
@@ -140,35 +159,33 @@ def _diff_table(con, ra, fa: Path, rb, fb: Path, rtol: float, atol: float, top: 
         else:
             conds[c] = f"{x}::VARCHAR IS DISTINCT FROM {y}::VARCHAR"
     values: dict[str, Any] = {}
-    if conds:
-        counts = con.execute("SELECT " + ", ".join(f"count_if({cond})" for cond in conds.values()) + ", count_if(" + " OR ".join(f"({c})" for c in conds.values()) + ") FROM j").fetchall()[0]
-        counts = [c or 0 for c in counts]  # count_if over no joined rows is NULL
-        out["rows_changed"] = int(counts[-1])
-        for (c, cond), n in zip(conds.items(), counts[:-1], strict=False):
-            if not n:
-                continue
-            x, y = _q("a:" + c), _q("b:" + c)
-            numeric = _NUMERIC.match(types_a[c]) and _NUMERIC.match(types_b[c])
-            order = f"abs(coalesce(CAST({y} AS DOUBLE), 0) - coalesce(CAST({x} AS DOUBLE), 0)) DESC" if numeric else klist
-            rows = con.execute(f"SELECT {klist}, {x}, {y} FROM j WHERE {cond} ORDER BY {order}, {klist} LIMIT {int(top)}").fetchall()
-            largest = []
-            for r in rows:
-                old, new = _clean(r[len(key)]), _clean(r[len(key) + 1])
-                item = {"key": dict(zip(key, map(_clean, r[: len(key)]), strict=True)), "old": old, "new": new}
-                if numeric and old is not None and new is not None:
-                    item["delta"] = _clean(new - old)
-                    item["rel_change"] = _clean((new - old) / abs(old)) if old else None
-                largest.append(item)
-            values[c] = {"rows": int(n), "largest": largest}
-    else:
-        out["rows_changed"] = 0
-    out["values_changed"] = values
-    if schema_changed or out["rows_added"]["count"] or out["rows_removed"]["count"] or values:
-        out["status"] = "changed"
-    elif ra.get("contentHash") != rb.get("contentHash"):
-        out["status"] = "changed"
-        out["note"] = "only changes within the tolerance"
-    return out
+    if not conds:
+        return compared, 0, values
+    counts = con.execute("SELECT " + ", ".join(f"count_if({cond})" for cond in conds.values()) + ", count_if(" + " OR ".join(f"({c})" for c in conds.values()) + ") FROM j").fetchall()[0]
+    counts = [c or 0 for c in counts]  # count_if over no joined rows is NULL
+    for (c, cond), n in zip(conds.items(), counts[:-1], strict=False):
+        if not n:
+            continue
+        numeric = bool(_NUMERIC.match(types_a[c]) and _NUMERIC.match(types_b[c]))
+        values[c] = {"rows": int(n), "largest": _largest_changes(con, key, c, cond, numeric, top)}
+    return compared, int(counts[-1]), values
+
+
+def _largest_changes(con, key: list[str], c: str, cond: str, numeric: bool, top: int) -> list[dict[str, Any]]:
+    """The `top` changed values of column c in j (largest absolute change first when numeric)."""
+    klist = ", ".join(_q(k) for k in key)
+    x, y = _q("a:" + c), _q("b:" + c)
+    order = f"abs(coalesce(CAST({y} AS DOUBLE), 0) - coalesce(CAST({x} AS DOUBLE), 0)) DESC" if numeric else klist
+    rows = con.execute(f"SELECT {klist}, {x}, {y} FROM j WHERE {cond} ORDER BY {order}, {klist} LIMIT {int(top)}").fetchall()
+    largest = []
+    for r in rows:
+        old, new = _clean(r[len(key)]), _clean(r[len(key) + 1])
+        item = {"key": dict(zip(key, map(_clean, r[: len(key)]), strict=True)), "old": old, "new": new}
+        if numeric and old is not None and new is not None:
+            item["delta"] = _clean(new - old)
+            item["rel_change"] = _clean((new - old) / abs(old)) if old else None
+        largest.append(item)
+    return largest
 
 
 def _sql_str(p: Path) -> str:
