@@ -150,7 +150,8 @@ def _release_dir(spec: str, settings: Settings) -> Path:
 
 def cmd_releases(args: argparse.Namespace) -> int:
     from pipelines.layout import read_latest
-    from pipelines.release.publish import list_versions, verify_release
+    from pipelines.release.publish import verify_release
+    from pipelines.release.versions import list_versions
 
     settings = Settings.from_env()
     rdir = settings.releases_dir
@@ -187,7 +188,7 @@ def cmd_releases(args: argparse.Namespace) -> int:
             print(f"previous: {pkg['previousVersion']} (see CHANGELOG.md, diff.json)")
         return 0
     if args.action == "delete":
-        from pipelines.release.releases import delete_release
+        from pipelines.release.delete import delete_release
 
         if not args.yes:
             print(f"refusing to delete {args.version} without --yes (releases are immutable; delete is the only way to remove one)", file=sys.stderr)
@@ -215,7 +216,7 @@ def _releases_push(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _releases_diff(args: argparse.Namespace, rdir: Path) -> int:
-    from pipelines.release.releases import changelog_section, diff_releases
+    from pipelines.release.diff import changelog_section, diff_releases
 
     if not args.version or not args.other:
         print("usage: observatory releases diff A B", file=sys.stderr)

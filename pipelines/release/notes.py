@@ -217,7 +217,7 @@ def write_coverage_notes(
     con: duckdb.DuckDBPyConnection, sources: list[dict], dest: Path
 ) -> tuple[Path, dict]:
     """notes/coverage.md and the datapackage `coverage.six_digit` entry, both from the tables."""
-    from pipelines.release.releases import partial_sources
+    from pipelines.release.coverage import partial_sources
 
     threshold = coverage_threshold()
     by_year = coverage_by_year(con, threshold)

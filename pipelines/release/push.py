@@ -23,7 +23,8 @@ from urllib.parse import unquote, urlparse
 
 from pipelines.layout import read_latest
 from pipelines.raw.archive import sha256_file
-from pipelines.release.publish import verify_release, version_key
+from pipelines.release.publish import verify_release
+from pipelines.release.versions import version_key
 
 CONTENT_TYPES = {
     ".parquet": "application/vnd.apache.parquet", ".json": "application/json", ".jsonld": "application/ld+json",
@@ -174,16 +175,7 @@ def push_release(
     """Copy one release (default: the latest) to DEST, then point DEST/latest.json at it unless
     DEST already names a newer version. Raises PushError, writing nothing, when the release is not
     intact or DEST holds different content under the same version."""
-    latest_local = read_latest(releases_dir) or {}
-    version = version or latest_local.get("version")
-    if not version:
-        raise PushError(f"no release to push: {releases_dir / 'latest.json'} is missing")
-    folder = releases_dir / version
-    if not (folder / "datapackage.json").is_file():
-        raise PushError(f"no release {version} in {releases_dir}")
-    problems = verify_release(folder)
-    if problems:
-        raise PushError(f"release {folder} is not intact, not pushing: {'; '.join(problems[:5])}")
+    version, folder = _release_to_push(releases_dir, version)
     target = open_target(dest, endpoint_url, s3_client)
     files = list(_release_files(folder))
     # Check everything before writing anything: a version at DEST is immutable.
@@ -205,10 +197,31 @@ def push_release(
         result.bytes_written += (folder / rel).stat().st_size
         if progress:
             progress(key)
+    _point_dest_latest(target, folder, version, result)
+    return result
+
+
+def _release_to_push(releases_dir: Path, version: str | None) -> tuple[str, Path]:
+    """The version to push (default: the latest) and its folder; PushError unless it is intact."""
+    latest_local = read_latest(releases_dir) or {}
+    version = version or latest_local.get("version")
+    if not version:
+        raise PushError(f"no release to push: {releases_dir / 'latest.json'} is missing")
+    folder = releases_dir / version
+    if not (folder / "datapackage.json").is_file():
+        raise PushError(f"no release {version} in {releases_dir}")
+    problems = verify_release(folder)
+    if problems:
+        raise PushError(f"release {folder} is not intact, not pushing: {'; '.join(problems[:5])}")
+    return version, folder
+
+
+def _point_dest_latest(target: Target, folder: Path, version: str, result: PushResult) -> None:
+    """Point DEST/latest.json at the pushed version (recorded in result), unless it names a newer one."""
     current = target.get_text("latest.json")
     current_version = json.loads(current).get("version") if current else None
     if current_version and version_key(current_version) > version_key(version):
-        return result  # DEST already points at a newer release; pushing an older one never moves it back
+        return  # DEST already points at a newer release; pushing an older one never moves it back
     pkg = json.loads((folder / "datapackage.json").read_text())
     pointer = {"version": version, "path": version, "fingerprint": pkg.get("fingerprint"), "created": pkg.get("created")}
     text = json.dumps(pointer, indent=2) + "\n"
@@ -222,4 +235,3 @@ def push_release(
             tmp.unlink(missing_ok=True)
         result.written.append("latest.json")
         result.latest_moved = True
-    return result

@@ -14,6 +14,7 @@ from typing import Any
 import polars as pl
 
 from pipelines.config import Settings
+from pipelines.fingerprints import code_fingerprint
 from pipelines.raw.http import fetch, record_fetches
 from pipelines.staging.region_groups import RegionGroup, check_groups, load_region_groups
 from pipelines.staging.stage import _atomic_parquet, _record, _write_json, staged_cbp_paths
@@ -54,7 +55,6 @@ def _inputs_unchanged(settings: Settings, previous: list[dict[str, Any]]) -> boo
 
 def stage_eu(settings: Settings) -> dict[str, Any]:
     """Build the EU tables (pipelines.staging.eu_sbs.build_eu) into staging; returns row counts."""
-    from pipelines.release.publish import code_fingerprint
     from pipelines.staging.eu_sbs import build_eu
 
     out_dir = eu_dir(settings)

@@ -12,7 +12,7 @@ import pytest
 
 from pipelines.config import ASSETS_DIR, Settings
 from pipelines.raw.archive import ANNOTATION
-from pipelines.release.releases import table_content_hash
+from pipelines.release.content import table_content_hash
 from pipelines.schemas import load_schema
 from pipelines.staging import stage, stage_eu
 from pipelines.warehouse import families, warehouse

@@ -255,7 +255,7 @@ def _sources_html(package: Mapping[str, Any]) -> str:
 def _coverage_html(package: Mapping[str, Any], base: str) -> str:
     """What the release covers, and — in a box a reader cannot miss — whether it rests on partial
     inputs, with the per-year coverage of the 6-digit detail (datapackage `coverage`)."""
-    from pipelines.release.releases import (
+    from pipelines.release.coverage import (
         coverage_by_type,
         partial_sources,
         partial_statement,
@@ -375,7 +375,7 @@ def render_release_page(folder: Path, package: Mapping[str, Any]) -> str:
 
 def render_catalog_index(releases_dir: Path) -> str:
     from pipelines.layout import read_latest
-    from pipelines.release.publish import list_versions
+    from pipelines.release.versions import list_versions
 
     versions = list_versions(releases_dir)
     latest = (read_latest(releases_dir) or {}).get("version")

@@ -16,15 +16,13 @@ import pytest
 import yaml
 
 from pipelines import cli
+from pipelines.layout import read_latest
 from pipelines.release import publish
-from pipelines.release.publish import (
-    ReleaseExistsError,
-    list_versions,
-    publish_release,
-    read_latest,
-    verify_release,
-)
-from pipelines.release.releases import diff_releases, table_content_hash, validate_datapackage
+from pipelines.release.content import table_content_hash
+from pipelines.release.datapackage import validate_datapackage
+from pipelines.release.diff import diff_releases
+from pipelines.release.publish import ReleaseExistsError, publish_release, verify_release
+from pipelines.release.versions import list_versions
 from pipelines.schemas import load_schema
 
 DAY = datetime(2026, 3, 14, tzinfo=UTC)

@@ -10,7 +10,8 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.layout import read_latest
-from pipelines.release.publish import list_versions, publish_release
+from pipelines.release.publish import publish_release
+from pipelines.release.versions import list_versions
 
 CLUSTERS = pl.DataFrame(
     {"cluster_code": ["1", "101"], "cluster_name": ["A", "B"], "cluster_key": ["a", "b"],

@@ -16,9 +16,10 @@ import pytest
 
 from pipelines.config import Settings
 from pipelines.layout import read_latest
-from pipelines.release import publish
+from pipelines.release import publish, versions
+from pipelines.release.content import content_digest
+from pipelines.release.delete import delete_release
 from pipelines.release.publish import verify_release
-from pipelines.release.releases import delete_release
 from pipelines.warehouse import warehouse
 from tests.unit.release.test_release import publish_sample, sample_tables
 
@@ -45,18 +46,18 @@ def test_content_digest_sees_keys_and_counts_not_float_jitter() -> None:
         pl.when(pl.col("region_code") == "06").then(pl.lit("07")).otherwise(pl.col("region_code")).alias("region_code")
     )}  # fmt: skip
     jitter = {**a, "cluster_indicators": a["cluster_indicators"].with_columns(pl.col("emp") * (1 + 2**-52))}
-    assert publish.content_digest(a) == publish.content_digest(same)
-    assert publish.content_digest(a) != publish.content_digest(moved)
-    assert publish.content_digest(a) == publish.content_digest(jitter)  # an identical rebuild's last-bit float noise
+    assert content_digest(a) == content_digest(same)
+    assert content_digest(a) != content_digest(moved)
+    assert content_digest(a) == content_digest(jitter)  # an identical rebuild's last-bit float noise
     con = duckdb.connect()
     for name, t in (("ci_a", a), ("ci_moved", moved), ("ci_jitter", jitter)):
         con.register(name, t["cluster_indicators"].to_arrow())
 
     def rel(name: str) -> str:
-        return publish.content_digest({"cluster_indicators": con.table(name)})
+        return content_digest({"cluster_indicators": con.table(name)})
 
     assert rel("ci_a") != rel("ci_moved") and rel("ci_a") == rel("ci_jitter")
-    assert rel("ci_a") == publish.content_digest({"cluster_indicators": con.sql("SELECT * FROM ci_a ORDER BY random()")})
+    assert rel("ci_a") == content_digest({"cluster_indicators": con.sql("SELECT * FROM ci_a ORDER BY random()")})
 
 
 def test_deleted_version_name_is_never_reused(tmp_path: Path) -> None:
@@ -69,16 +70,16 @@ def test_deleted_version_name_is_never_reused(tmp_path: Path) -> None:
     r3 = publish_sample(rdir, sample_tables(seed=3))  # the same day, other content
     assert r3.version == "v2026.03.14.3"
     assert not (rdir / r1.version).exists() and not (rdir / r2.version).exists()
-    retired = json.loads((rdir / publish.RETIRED_DIR / r2.version).read_text())
+    retired = json.loads((rdir / versions.RETIRED_DIR / r2.version).read_text())
     assert retired["fingerprint"] == r2.fingerprint
-    assert publish.list_versions(rdir) == [r3.version]  # the markers are not releases
+    assert versions.list_versions(rdir) == [r3.version]  # the markers are not releases
 
 
 def test_latest_moves_only_after_the_release_folder_is_complete(tmp_path: Path, monkeypatch) -> None:
     rdir = tmp_path / "releases"
     r1 = publish_sample(rdir, sample_tables(seed=1))
     seen: list[tuple[str, list[str], list[str]]] = []
-    real = publish._write_latest
+    real = versions.write_latest
 
     def spy(releases_dir: Path, version: str, fingerprint: str, created: str) -> None:
         folder = releases_dir / version
@@ -86,20 +87,18 @@ def test_latest_moves_only_after_the_release_folder_is_complete(tmp_path: Path, 
         seen.append((version, verify_release(folder) if folder.is_dir() else ["missing"], tmp))
         real(releases_dir, version, fingerprint, created)
 
-    monkeypatch.setattr(publish, "_write_latest", spy)
+    monkeypatch.setattr(versions, "write_latest", spy)
     r2 = publish_sample(rdir, sample_tables(seed=2))
     assert seen == [(r2.version, [], [])]  # complete, verified, renamed into place before the pointer
     # A failure while the release is written: latest stays on r2 and no version folder appears.
-    from pipelines.release import releases as rel
-
     def boom(*_a, **_k):
         raise OSError("disk full")
 
-    monkeypatch.setattr(rel, "write_bundle", boom)
+    monkeypatch.setattr(publish, "write_bundle", boom)
     with pytest.raises(OSError, match="disk full"):
         publish_sample(rdir, sample_tables(seed=3))
     assert read_latest(rdir)["version"] == r2.version and len(seen) == 1
-    assert publish.list_versions(rdir) == [r1.version, r2.version] and not list(rdir.glob(".tmp-*"))
+    assert versions.list_versions(rdir) == [r1.version, r2.version] and not list(rdir.glob(".tmp-*"))
 
 
 def test_tables_built_for_other_years_are_not_published(tmp_path: Path) -> None:
