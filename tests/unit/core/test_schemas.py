@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from pipelines.config import ASSETS_DIR, Settings
-from pipelines.release.publish import write_parquet
+from pipelines.release.parquet import write_parquet
 from pipelines.schemas import SCHEMA_DIR, SchemaFileError, load_schema, polars_dtype
 from pipelines.sources.eurostat import EU_EXTRA_SCHEMA
 from pipelines.staging.harmonise import HARMONISED_SCHEMA
