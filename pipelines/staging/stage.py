@@ -9,11 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import tempfile
-import uuid
 from collections.abc import Mapping
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +18,10 @@ import polars as pl
 
 from pipelines.config import Settings
 from pipelines.errors import SourceError
-from pipelines.raw.archive import RawArchive, RawFile
+from pipelines.raw.archive import RawArchive
 from pipelines.raw.http import fetch
 from pipelines.sources import cbp, clustermapping, naics
+from pipelines.staging.files import write_json_atomic, write_staging_parquet
 from pipelines.staging.harmonise import (
     VintageEvidence,
     cbp_row_rules,
@@ -39,36 +37,6 @@ REFERENCE_TABLES = (
 PARSER_VERSION = "3"  # 2: NAICS vintage detected from the codes; 3: short/long rows rejected, file line numbers
 
 log = logging.getLogger(__name__)
-
-
-def _record(raw: RawFile) -> dict[str, Any]:
-    rec = asdict(raw)
-    rec["path"] = str(raw.path)
-    rec.pop("new", None)
-    return rec
-
-
-def _atomic_parquet(df: pl.DataFrame | pl.LazyFrame, dest: Path) -> int:
-    """Write staging Parquet atomically. LZ4: staging is scratch read by DuckDB many times, and
-    LZ4 writes ~20 % and reads faster than zstd at about the same size here (releases use zstd)."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}")
-    try:
-        if isinstance(df, pl.LazyFrame):
-            df.sink_parquet(tmp, compression="lz4", statistics=True)
-        else:
-            df.write_parquet(tmp, compression="lz4", statistics=True)
-        rows = pl.scan_parquet(tmp).select(pl.len()).collect().item()
-        os.replace(tmp, dest)
-        return int(rows)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _write_json(dest: Path, data: Any) -> None:
-    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
-    os.replace(tmp, dest)
 
 
 # --- reference data -------------------------------------------------------------------------
@@ -104,8 +72,8 @@ def stage_reference(settings: Settings) -> dict[str, int]:
         "naics_concordance": concordance,
     }
     out = reference_dir(settings)
-    counts = {name: _atomic_parquet(df, out / f"{name}.parquet") for name, df in tables.items()}
-    _write_json(out / "sources.json", [_record(r) for r in raws.values()])
+    counts = {name: write_staging_parquet(df, out / f"{name}.parquet") for name, df in tables.items()}
+    write_json_atomic(out / "sources.json", [r.source_record() for r in raws.values()])
     return counts
 
 
@@ -199,7 +167,7 @@ def parse_cbp_file_vintage(
             ],
             how="horizontal",
         )
-        _atomic_parquet(
+        write_staging_parquet(
             quarantine_rows(tagged, layout.columns, year=year, geo=layout.geo, source_id=source_id), quarantine
         )
         if held.any():
@@ -243,11 +211,11 @@ def stage_cbp(settings: Settings, year: int, geo: str = "state") -> dict[str, An
     # The archive keeps what the file was found to be, beside what it is (append-only manifest).
     RawArchive(settings.raw_dir).record_naics_vintage(source_id, raw.sha256, vintage)
     rec = {
-        **_record(raw), "naics_vintage": vintage["naics_vintage"], "naics_vintage_evidence": vintage,
+        **raw.source_record(), "naics_vintage": vintage["naics_vintage"], "naics_vintage_evidence": vintage,
         "rows": rows, "year": year, "geo": geo, "parser_version": PARSER_VERSION,
         "quarantine_rules": rules, "quarantined": pl.scan_parquet(quarantine).select(pl.len()).collect().item(),
     }
-    _write_json(sidecar, rec)
+    write_json_atomic(sidecar, rec)
     return {"rows": rows, "path": str(dest), "source": rec, "changed": True}
 
 
@@ -277,7 +245,7 @@ def _stage_cbp_file(
             raw_zip, year=year, source_id=source_id, sha256=sha256, location=location, work_dir=Path(work),
             quarantine=quarantine, naics_codes=naics_codes, vintage_codes=vintage_codes,
         )
-        return _atomic_parquet(lf, dest), evidence
+        return write_staging_parquet(lf, dest), evidence
 
 
 def stage_cbp_years(

@@ -15,8 +15,9 @@ import polars as pl
 
 from pipelines.config import Settings
 from pipelines.raw.http import fetch, record_fetches
+from pipelines.staging.files import write_json_atomic, write_staging_parquet
 from pipelines.staging.region_groups import RegionGroup, check_groups, load_region_groups
-from pipelines.staging.stage import _atomic_parquet, _record, _write_json, staged_cbp_paths
+from pipelines.staging.stage import staged_cbp_paths
 
 EU_TABLES = (
     "eu_industry_employment", "nace_cluster_concordance", "nace_concordance_report", "eu_cluster_totals", "nuts_crosswalk",
@@ -68,11 +69,11 @@ def stage_eu(settings: Settings) -> dict[str, Any]:
     with record_fetches() as fetched:
         tables = build_eu(settings, region_groups=groups)
         out_dir.mkdir(parents=True, exist_ok=True)
-        _write_json(out_dir / "code_lists.json", _code_lists(settings, groups))
-    rows = {name: _atomic_parquet(tables[name], out_dir / f"{name}.parquet") for name in EU_TABLES}
-    unique = {r.source_id: _record(r) for r in fetched}
+        write_json_atomic(out_dir / "code_lists.json", _code_lists(settings, groups))
+    rows = {name: write_staging_parquet(tables[name], out_dir / f"{name}.parquet") for name in EU_TABLES}
+    unique = {r.source_id: r.source_record() for r in fetched}
     sources = sorted(unique.values(), key=lambda r: r["source_id"])
-    _write_json(meta_path, {"key": key, "rows": rows, "sources": sources})
+    write_json_atomic(meta_path, {"key": key, "rows": rows, "sources": sources})
     return {"rows": rows, "changed": True, "sources": sources}
 
 
@@ -113,7 +114,7 @@ def stage_us_custom(settings: Settings) -> dict[str, int]:
     if groups:
         ind = pl.scan_parquet([str(p) for p in staged_cbp_paths(settings)])
         check_groups(ind, groups, f"region groups ({settings.region_groups})")
-    _atomic_parquet(custom_regions_table(_groups(settings)), custom_dir(settings) / "custom_regions.parquet")
+    write_staging_parquet(custom_regions_table(_groups(settings)), custom_dir(settings) / "custom_regions.parquet")
     return {"us_groups": len(groups)}
 
 
