@@ -540,7 +540,7 @@ def mirror_concordance(settings: Settings, weight_year: int = WEIGHT_YEAR) -> tu
     ``weight_year`` (US national employment weights), all fetched through pipelines.raw.http."""
     from pipelines.sources import cbp, clustermapping
     from pipelines.sources import naics as naics_src
-    from pipelines.staging.stage import parse_cbp_file
+    from pipelines.staging.cbp import parse_cbp_file
 
     clusters, cluster_naics = clustermapping.parse_cluster_definitions(_ref(settings, "cluster_definitions").path)
     defs12 = cluster_naics.filter(pl.col("naics_vintage") == "2012")

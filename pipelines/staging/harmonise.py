@@ -220,7 +220,7 @@ def harmonise_cbp(
     """Parsed CBP rows (lower-case text columns) → harmonised long table rows.
 
     With `rules` (from `cbp_row_rules`), two more columns come out of the same pass: `_malformed`
-    and `_reason`; the caller rejects or quarantines on them (pipelines.staging.stage.parse_cbp_file).
+    and `_reason`; the caller rejects or quarantines on them (pipelines.staging.cbp.parse_cbp_file).
     `vintage`: the file's NAICS vintage (`detect_naics_vintage`; default the year rule), written
     to `classification` so the cluster definitions of that vintage are joined."""
     region_type, _, _ = _region(layout)

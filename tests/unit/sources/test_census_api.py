@@ -15,7 +15,7 @@ from pipelines.errors import SourceError
 from pipelines.raw.archive import RawArchive
 from pipelines.raw.http import make_session
 from pipelines.sources import census_api
-from pipelines.staging import stage
+from pipelines.staging.cbp import stage_cbp
 from pipelines.staging.harmonise import HARMONISED_SCHEMA
 
 KEY = "TESTKEY-0123456789abcdef"
@@ -86,7 +86,7 @@ def test_pull_lands_in_harmonised_schema(httpserver, settings):
     assert rows["TOTAL"]["industry_level"] == 0 and rows["31"]["industry_level"] == 2
     assert df["source_id"].unique().to_list() == ["census/cbp-api/2018/state:06"]
     # same table as the CBP files: the two stack without casts
-    cbp = pl.read_parquet(stage.stage_cbp(settings, 2011, "state")["path"])
+    cbp = pl.read_parquet(stage_cbp(settings, 2011, "state")["path"])
     both = pl.concat([cbp, df])
     assert both.height == cbp.height + df.height
     # the key is redacted in the archive manifest and never written anywhere in the warehouse
