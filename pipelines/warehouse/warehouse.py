@@ -18,7 +18,7 @@ from pipelines.release.notes import (
     years_present,
 )
 from pipelines.release.publish import ReleaseResult, publish_release
-from pipelines.sources import census_api
+from pipelines.staging import census_api
 from pipelines.staging.cbp import staged_cbp_paths, staged_sources
 from pipelines.staging.custom_regions import custom_dir, stage_us_custom
 from pipelines.staging.eu import EU_TABLES, eu_dir, staged_eu_sources

@@ -10,7 +10,7 @@ from pytest_httpserver import HTTPServer
 
 from pipelines.config import Settings
 from pipelines.raw.http import make_session
-from pipelines.sources import census_api
+from pipelines.staging import census_api
 from pipelines.staging.cbp import stage_cbp
 from pipelines.staging.reference import stage_reference
 from pipelines.warehouse import warehouse
