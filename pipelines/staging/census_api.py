@@ -16,21 +16,84 @@ import requests
 from pipelines.config import CENSUS_API_KEY_ENV, Settings, census_api_key
 from pipelines.raw.archive import RawArchive, RawFile
 from pipelines.raw.http import fetch
+from pipelines.sources.cbp import EMPFLAG_MIDPOINTS, MARKERS
 from pipelines.sources.census_api import (
     API_BASE,
+    SECTOR_RANGES,
+    WITHHELD,
     api_url,
-    parse_api_json,
+    naics_column,
+    parse_api_table,
     source_id,
     state_fips,
     validate_json,
 )
-from pipelines.staging.harmonise import HARMONISED_SCHEMA, KEY
+from pipelines.staging.harmonise import HARMONISED_SCHEMA, KEY, TOTAL_CODE
 
 KEY_ENV = CENSUS_API_KEY_ENV
 
 
 def api_key() -> str | None:
     return census_api_key()
+
+
+def parse_api_json(path: Path, *, year: int, source: str, sha256: str, location: str) -> pl.DataFrame:
+    """Census API JSON → harmonised rows (HARMONISED_SCHEMA), all-sizes and all-LFO rows only."""
+    df = parse_api_table(path, source=source, location=location)
+    if df is None:
+        return pl.DataFrame(schema=HARMONISED_SCHEMA)
+    return harmonise_api_rows(df, year=year, source=source, sha256=sha256)
+
+
+def harmonise_api_rows(df: pl.DataFrame, *, year: int, source: str, sha256: str) -> pl.DataFrame:
+    """Checked Census API rows (sources.census_api.parse_api_table) → harmonised rows."""
+    header = df.columns
+    nv = naics_column(header)
+
+    def col(name: str) -> pl.Expr:
+        return pl.col(name) if name in header else pl.lit(None, dtype=pl.String)
+
+    def count(name: str) -> pl.Expr:
+        v = col(name)
+        return pl.when(v.is_in(list(MARKERS))).then(None).otherwise(v).cast(pl.Int64)
+
+    code = pl.col(nv).replace(SECTOR_RANGES)
+    code = pl.when(code.is_in(["00", "0"])).then(pl.lit(TOTAL_CODE)).otherwise(code)
+    emp_f = pl.when(col("EMP_F") == "").then(None).otherwise(col("EMP_F"))
+    emp_n = pl.when(col("EMP_N") == "").then(None).otherwise(col("EMP_N"))
+    letter = emp_f.is_in(list(EMPFLAG_MIDPOINTS))
+    withheld = letter | emp_n.is_in(list(WITHHELD)) | emp_f.is_in(list(WITHHELD)) | col("EMP").is_in(list(MARKERS))
+    emp_reported = pl.when(withheld).then(None).otherwise(count("EMP"))
+    midpoint = emp_f.replace_strict(EMPFLAG_MIDPOINTS, default=None, return_dtype=pl.Int64)
+    pay_nf = pl.coalesce(col("PAYANN_N"), col("PAYANN_F"))
+    pay_nf = pl.when(pay_nf == "").then(None).otherwise(pay_nf)
+    qp1_nf = pl.when(col("PAYQTR1_N") == "").then(None).otherwise(col("PAYQTR1_N"))
+    region = pl.col("STATE").str.zfill(2)
+    region_type = "state"
+    if "COUNTY" in header:
+        region, region_type = pl.concat_str(region, pl.col("COUNTY").str.zfill(3)), "county"
+    out = df.select(
+        pl.lit(year, dtype=pl.Int32).alias("year"),
+        pl.lit(region_type).alias("region_type"),
+        region.alias("region_code"),
+        pl.lit(nv).alias("classification"),
+        code.alias("industry_code"),
+        pl.when(code == TOTAL_CODE).then(0).otherwise(code.str.len_chars()).cast(pl.Int8).alias("industry_level"),
+        pl.lit("-").alias("lfo"),
+        pl.coalesce(emp_reported, midpoint).cast(pl.Float64).alias("emp"),
+        emp_reported.alias("emp_reported"),
+        pl.coalesce(pl.when(letter).then(emp_f), pl.when(col("EMP").is_in(list(MARKERS))).then(col("EMP"))).alias("empflag"),
+        emp_n.alias("emp_nf"),
+        (emp_reported.is_null() & midpoint.is_not_null()).alias("emp_imputed"),
+        count("ESTAB").alias("est"),
+        pl.when(letter | pay_nf.is_in(list(WITHHELD))).then(None).otherwise(count("PAYANN")).alias("payroll"),
+        pay_nf.alias("payroll_nf"),
+        pl.when(letter | qp1_nf.is_in(list(WITHHELD))).then(None).otherwise(count("PAYQTR1")).alias("qp1"),
+        qp1_nf.alias("qp1_nf"),
+        pl.lit(source).alias("source_id"),
+        pl.lit(sha256).alias("source_sha256"),
+    )
+    return out.cast(HARMONISED_SCHEMA)  # type: ignore[arg-type]
 
 
 def staged_path(settings: Settings, year: int, state: str) -> Path:
