@@ -185,28 +185,7 @@ class EurostatClient:
                 raise
         if _depth > 20:
             raise SourceError(src, url, "HTTP 416 (too many categories) and the request cannot be split further")
-        multi = [d for d, v in sorted(filters.items()) if len(v) > 1]
-        pieces: list[dict[str, list[str]]] = []
-        if multi:
-            dim = max(multi, key=lambda d: len(filters[d]))
-            vals = filters[dim]
-            half = len(vals) // 2
-            pieces = [{**filters, dim: vals[:half]}, {**filters, dim: vals[half:]}]
-        else:
-            free = [d for d in (split_values or {}) if d not in filters]
-            if not free:
-                raise SourceError(
-                    src,
-                    url,
-                    "HTTP 416 (too many categories) and nothing left to split on; pass "
-                    "split_values={'geo': [...]} or narrower filters",
-                )
-            dim = free[0]
-            pieces = [{**filters, dim: [v]} for v in (split_values or {})[dim]]
-            if len(pieces) > 1:  # one request per value is wasteful: start with halves
-                vals = list((split_values or {})[dim])
-                half = len(vals) // 2
-                pieces = [{**filters, dim: vals[:half]}, {**filters, dim: vals[half:]}]
+        dim, pieces = _split_request(src, url, filters, split_values)
         log.info("%s: HTTP 416, splitting on %s into %d requests", src, dim, len(pieces))
         out: list[RawFile] = []
         for piece in pieces:
@@ -216,3 +195,33 @@ class EurostatClient:
                 )
             )
         return out
+
+
+def _split_request(
+    src: str, url: str, filters: dict[str, list[str]], split_values: Mapping[str, Sequence[str]] | None
+) -> tuple[str, list[dict[str, list[str]]]]:
+    """The dimension a too-big (HTTP 416) request is split on and the filters of its pieces: the
+    filter with the most values halved, else the first dimension of ``split_values`` not filtered."""
+    multi = [d for d, v in sorted(filters.items()) if len(v) > 1]
+    pieces: list[dict[str, list[str]]] = []
+    if multi:
+        dim = max(multi, key=lambda d: len(filters[d]))
+        vals = filters[dim]
+        half = len(vals) // 2
+        pieces = [{**filters, dim: vals[:half]}, {**filters, dim: vals[half:]}]
+    else:
+        free = [d for d in (split_values or {}) if d not in filters]
+        if not free:
+            raise SourceError(
+                src,
+                url,
+                "HTTP 416 (too many categories) and nothing left to split on; pass "
+                "split_values={'geo': [...]} or narrower filters",
+            )
+        dim = free[0]
+        pieces = [{**filters, dim: [v]} for v in (split_values or {})[dim]]
+        if len(pieces) > 1:  # one request per value is wasteful: start with halves
+            vals = list((split_values or {})[dim])
+            half = len(vals) // 2
+            pieces = [{**filters, dim: vals[:half]}, {**filters, dim: vals[half:]}]
+    return dim, pieces

@@ -81,14 +81,7 @@ def parse_cbp_file_vintage(
         raise SourceError(source_id, location, f"{member.name}: unreadable CSV: {exc}") from exc
     cbp.check_fields(text, member, layout, source_id, location)  # short/long rows, header only
     text = text.drop("_short")
-    evidence = detect_naics_vintage(
-        clean_cbp(text.lazy(), layout).select(pl.col("_code").alias("industry_code")), year, vintage_codes
-    )
-    if not evidence.agrees:
-        log.warning(
-            "%s (%s): codes say NAICS %s, the year rule says NAICS %s for %s (shares valid: %s)",
-            source_id, location, evidence.vintage, evidence.year_rule, year, evidence.record()["shares"],
-        )  # fmt: skip
+    evidence = _detect_vintage(text, layout, year=year, source_id=source_id, location=location, vintage_codes=vintage_codes)
     if naics_codes is None and vintage_codes:
         naics_codes = vintage_codes.get(evidence.vintage)
     rules = cbp_row_rules(
@@ -123,6 +116,22 @@ def parse_cbp_file_vintage(
         if held.any():
             df = df.filter(~held)
     return df.drop("_malformed", "_reason").lazy(), evidence
+
+
+def _detect_vintage(
+    text: pl.DataFrame, layout: cbp.CbpLayout, *, year: int, source_id: str, location: str,
+    vintage_codes: Mapping[str, set[str]] | None,
+) -> VintageEvidence:
+    """The NAICS vintage of a parsed CBP file from its codes; a disagreement with the year rule is logged."""
+    evidence = detect_naics_vintage(
+        clean_cbp(text.lazy(), layout).select(pl.col("_code").alias("industry_code")), year, vintage_codes
+    )
+    if not evidence.agrees:
+        log.warning(
+            "%s (%s): codes say NAICS %s, the year rule says NAICS %s for %s (shares valid: %s)",
+            source_id, location, evidence.vintage, evidence.year_rule, year, evidence.record()["shares"],
+        )  # fmt: skip
+    return evidence
 
 
 def _vintage_codes(settings: Settings) -> dict[str, set[str]]:

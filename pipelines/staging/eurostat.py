@@ -84,6 +84,42 @@ def harmonise_sbs(
         raise SourceError(
             source, location, f"dataset {dataset}: expected dimensions nace_r2, indic_sb(s), geo; got {names}"
         )
+    wide = _wide_measures(long, names, indic, source=source, location=location)
+    geo = pl.col("geo")
+    emp_rep = pl.col("_emp").round(0).cast(pl.Int64)
+    out = wide.select(
+        pl.col("time").cast(pl.Int32).alias("year"),
+        region_type(geo).alias("region_type"),
+        geo.alias("region_code"),
+        pl.lit("NACE_R2").alias("classification"),
+        pl.col("nace_r2").alias("industry_code"),
+        nace_level(pl.col("nace_r2")).alias("industry_level"),
+        pl.lit("-").alias("lfo"),
+        pl.col("_emp").alias("emp"),
+        emp_rep.alias("emp_reported"),
+        pl.col("empflag"),
+        pl.lit(None, dtype=pl.String).alias("emp_nf"),
+        pl.lit(False).alias("emp_imputed"),
+        pl.col("_est").round(0).cast(pl.Int64).alias("est"),
+        (pl.col("_pay") * PAYROLL_EUR_MILLION_TO_THOUSAND).round(0).cast(pl.Int64).alias("payroll"),
+        pl.lit(None, dtype=pl.String).alias("payroll_nf"),
+        pl.lit(None, dtype=pl.Int64).alias("qp1"),
+        pl.lit(None, dtype=pl.String).alias("qp1_nf"),
+        pl.lit(source).alias("source_id"),
+        pl.lit(sha256).alias("source_sha256"),
+        pl.col("est_flag"),
+        pl.col("payroll_flag"),
+        pl.lit(False).alias("est_imputed"),
+        pl.lit(False).alias("payroll_imputed"),
+        pl.lit("EUR").alias("currency"),
+    )
+    schema = {**HARMONISED_SCHEMA, **{k: v for k, v in EU_EXTRA_SCHEMA.items() if not k.startswith("nuts")}}
+    return out.cast(schema)  # type: ignore[arg-type]
+
+
+def _wide_measures(long: pl.LazyFrame, names: list[str], indic: str, *, source: str, location: str) -> pl.LazyFrame:
+    """Annual rows of the known measures (MEASURES), one row per NACE code × geo × year with each
+    measure's value and flags; fails on a second series for one cell or on non-annual periods."""
     lf = long
     if "freq" in names:
         lf = lf.filter(pl.col("freq") == "A")
@@ -115,33 +151,4 @@ def harmonise_sbs(
     bad_time = wide.filter(~time_ok).select("time").unique().head(5).collect()
     if bad_time.height:
         raise SourceError(source, location, "non-annual periods in a dataset expected to be annual", rows=str(bad_time))
-    geo = pl.col("geo")
-    emp_rep = pl.col("_emp").round(0).cast(pl.Int64)
-    out = wide.select(
-        pl.col("time").cast(pl.Int32).alias("year"),
-        region_type(geo).alias("region_type"),
-        geo.alias("region_code"),
-        pl.lit("NACE_R2").alias("classification"),
-        pl.col("nace_r2").alias("industry_code"),
-        nace_level(pl.col("nace_r2")).alias("industry_level"),
-        pl.lit("-").alias("lfo"),
-        pl.col("_emp").alias("emp"),
-        emp_rep.alias("emp_reported"),
-        pl.col("empflag"),
-        pl.lit(None, dtype=pl.String).alias("emp_nf"),
-        pl.lit(False).alias("emp_imputed"),
-        pl.col("_est").round(0).cast(pl.Int64).alias("est"),
-        (pl.col("_pay") * PAYROLL_EUR_MILLION_TO_THOUSAND).round(0).cast(pl.Int64).alias("payroll"),
-        pl.lit(None, dtype=pl.String).alias("payroll_nf"),
-        pl.lit(None, dtype=pl.Int64).alias("qp1"),
-        pl.lit(None, dtype=pl.String).alias("qp1_nf"),
-        pl.lit(source).alias("source_id"),
-        pl.lit(sha256).alias("source_sha256"),
-        pl.col("est_flag"),
-        pl.col("payroll_flag"),
-        pl.lit(False).alias("est_imputed"),
-        pl.lit(False).alias("payroll_imputed"),
-        pl.lit("EUR").alias("currency"),
-    )
-    schema = {**HARMONISED_SCHEMA, **{k: v for k, v in EU_EXTRA_SCHEMA.items() if not k.startswith("nuts")}}
-    return out.cast(schema)  # type: ignore[arg-type]
+    return wide
