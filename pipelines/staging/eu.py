@@ -15,7 +15,9 @@ import polars as pl
 
 from pipelines.config import Settings
 from pipelines.raw.http import fetch, record_fetches
+from pipelines.staging import nuts
 from pipelines.staging.custom_regions import eu_groups
+from pipelines.staging.eu_clusters import _ref, build_eu
 from pipelines.staging.files import write_json_atomic, write_staging_parquet
 from pipelines.staging.region_groups import RegionGroup
 
@@ -39,7 +41,6 @@ def _inputs_unchanged(settings: Settings, previous: list[dict[str, Any]]) -> boo
 def stage_eu(settings: Settings) -> dict[str, Any]:
     """Build the EU tables (pipelines.staging.eu_clusters.build_eu) into staging; returns row counts."""
     from pipelines.release.publish import code_fingerprint
-    from pipelines.staging.eu_clusters import build_eu
 
     out_dir = eu_dir(settings)
     meta_path = out_dir / "sources.json"
@@ -65,9 +66,6 @@ NACE_CODE_LIST = "eurostat-classifications/sbs_dsd_nace_r2"
 
 def _code_lists(settings: Settings, groups: list[RegionGroup]) -> dict[str, list[str]]:
     """NUTS and NACE code lists the EU validation suites check membership against."""
-    from pipelines.staging import nuts
-    from pipelines.staging.eu_clusters import _ref
-
     ref = nuts.NutsReference.load(_ref(settings, "sbs_nuts").path, _ref(settings, "nuts2016").path, _ref(settings, "nuts2021").path)
     nace = fetch(NACE_CODE_LIST, None, settings, mirror_id=NACE_CODE_LIST)
     nace_codes = pl.read_csv(nace.path, infer_schema=False, encoding="utf8-lossy")
