@@ -8,7 +8,7 @@ Stages (each in its own child process, one after the other, on the same generate
   floor     DuckDB scan floor: unzip the files and aggregate EMP/EST to year × region × cluster,
             nothing else (the least any implementation must spend reading the input)
   pipeline  the pipeline's own harmonise + indicators path, as the assets run it, without
-            Dagster: stage.parse_cbp_file → staged Parquet per year → DuckDB load →
+            Dagster: staging.cbp.parse_cbp_file → staged Parquet per year → DuckDB load →
             indicators.build_cluster_tables (sql/*.sql)
   pandas    the plain pandas baseline (benchmarks/pandas_baseline.py)
   dagster   `observatory run` (= make run) on the mirror, cold (empty warehouse and DAGSTER_HOME),
@@ -78,11 +78,11 @@ def input_rows(data: Path, n_years: int) -> int:
 def stage_reference(ref_wh: Path, mirror: Path | None = None) -> Path:
     """Stage the pipeline's reference tables once (clusters, cluster_naics, ...); return the dir."""
     from pipelines.config import Settings
-    from pipelines.staging import stage
+    from pipelines.staging import reference
 
     settings = Settings(warehouse=ref_wh, mirror=mirror or generate.mirror_root(), offline=True)
-    stage.stage_reference(settings)
-    return stage.reference_dir(settings)
+    reference.stage_reference(settings)
+    return reference.reference_dir(settings)
 
 
 # --- stages (run in the child process) ----------------------------------------------------------
@@ -134,13 +134,13 @@ def run_pipeline(
 
     from pipelines.config import Settings
     from pipelines.sources import cbp
-    from pipelines.staging import stage
+    from pipelines.staging.cbp import stage_cbp_file
     from pipelines.validation.validation import naics_codes_from
     from pipelines.warehouse import warehouse
 
     manifest = {int(f["year"]): f for f in generate.read_manifest(files[0][1].parents[1])["files"]}  # type: ignore[index]
     t0 = time.perf_counter()
-    codes = naics_codes_from(ref_dir)  # as stage.stage_cbp: vintage detected, quarantine on its code list
+    codes = naics_codes_from(ref_dir)  # as stage_cbp: vintage detected, quarantine on its code list
     jobs = [
         (
             z,
@@ -157,9 +157,9 @@ def run_pipeline(
         )
         for year, z in files
     ]
-    # Two years in flight, as the assets stage them (pipelines.staging.stage.stage_cbp_years).
+    # Two years in flight, as the assets stage them (pipelines.staging.cbp.stage_cbp_years).
     with ThreadPoolExecutor(max_workers=2) as pool:
-        list(pool.map(lambda j: stage.stage_cbp_file(j[0], j[1], **j[2]), jobs))
+        list(pool.map(lambda j: stage_cbp_file(j[0], j[1], **j[2]), jobs))
     staged = [dest for _z, dest, _kw in jobs]
     t_stage = time.perf_counter() - t0
     with duckdb.connect(str(work / "observatory.duckdb")) as con:

@@ -146,7 +146,7 @@ def _cbp_checks(geo: str) -> dg.AssetChecksDefinition:
     def _checks(context: dg.AssetCheckExecutionContext, observatory: ObservatoryResource):
         import polars as pl
 
-        from pipelines.staging import stage
+        from pipelines.staging.cbp import cbp_quarantine_path
 
         settings = observatory.settings()
         years = _cbp_years(context, settings)
@@ -158,7 +158,7 @@ def _cbp_checks(geo: str) -> dg.AssetChecksDefinition:
         _report(context, settings, results)
         yield from _results(asset, "cbp_parsed", results)
 
-        paths = [p for y in years if (p := stage.cbp_quarantine_path(settings, y, geo)).exists()]
+        paths = [p for y in years if (p := cbp_quarantine_path(settings, y, geo)).exists()]
         q = pl.concat([pl.read_parquet(p) for p in paths]) if paths else pl.DataFrame(schema=validation.QUARANTINE_SCHEMA)
         by_reason = q.group_by("year", "reason").len().sort("year", "reason") if q.height else q
         yield dg.AssetCheckResult(
@@ -185,11 +185,11 @@ def _vintage_check(asset: str, settings: Settings, years: list[int], geo: str) -
     codes, but a reader should know."""
     import json
 
-    from pipelines.staging import stage
+    from pipelines.staging.cbp import cbp_staged_path
 
     rows = []
     for y in years:
-        side = stage.cbp_staged_path(settings, y, geo).with_suffix(".json")
+        side = cbp_staged_path(settings, y, geo).with_suffix(".json")
         ev = json.loads(side.read_text()).get("naics_vintage_evidence") if side.exists() else None
         if ev:
             rows.append({"year": y, "naics_vintage": ev["naics_vintage"], "year_rule": ev["year_rule"], "shares": ev["shares"]})
@@ -266,7 +266,7 @@ warehouse_checks = table_suite_checks(
     "including the cluster_mapping gate (unmapped 6-digit employment ≤ max_unmapped_share).",
 )
 def _eu_params(settings: Settings) -> Mapping[str, Any]:
-    from pipelines.staging.stage_eu import eu_code_lists
+    from pipelines.staging.eu import eu_code_lists
 
     return eu_code_lists(settings)
 

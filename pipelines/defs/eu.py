@@ -4,7 +4,7 @@ import dagster as dg
 
 from pipelines.defs import metadata
 from pipelines.defs.resources import ObservatoryResource
-from pipelines.staging import stage_eu
+from pipelines.staging.eu import eu_dir, stage_eu
 from pipelines.warehouse import warehouse
 
 EU_DESCRIPTIONS = {
@@ -35,7 +35,7 @@ EU_DESCRIPTIONS = {
 def eurostat_sbs(context: dg.AssetExecutionContext, observatory: ObservatoryResource):
     """Fetch, parse, fill, recode and map the Eurostat data to clusters; stage as Parquet."""
     settings = observatory.settings()
-    result = stage_eu.stage_eu(settings)
+    result = stage_eu(settings)
     if not result["changed"]:
         context.log.info("Eurostat inputs and code unchanged: staged EU tables reused")
     for name in EU_DESCRIPTIONS:
@@ -44,7 +44,7 @@ def eurostat_sbs(context: dg.AssetExecutionContext, observatory: ObservatoryReso
             metadata={
                 "dagster/row_count": result["rows"][name],
                 "rebuilt": result["changed"],
-                **metadata.parquet_metadata(name, stage_eu.eu_dir(settings) / f"{name}.parquet"),
+                **metadata.parquet_metadata(name, eu_dir(settings) / f"{name}.parquet"),
             },
         )
 

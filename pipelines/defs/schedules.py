@@ -41,7 +41,7 @@ from pipelines.raw.vintages import (  # noqa: F401
     detect_cbp_vintages,
     publish_years,
 )
-from pipelines.sources import census_api
+from pipelines.staging import census_api
 
 TRIGGER_TAG = "observatory/trigger"
 EUROSTAT_ASSET = "eu_industry_employment"  # staged by the eurostat_sbs multi-asset

@@ -7,7 +7,8 @@ import dagster as dg
 from pipelines.defs import metadata
 from pipelines.defs.resources import ObservatoryResource
 from pipelines.sources import cbp
-from pipelines.staging import stage
+from pipelines.staging.cbp import cbp_staged_path, stage_cbp_years
+from pipelines.staging.reference import reference_dir, stage_reference
 from pipelines.warehouse import warehouse
 
 # One partition per CBP year from the first NAICS-based year up to last year: the range grows with
@@ -51,9 +52,9 @@ WAREHOUSE_DESCRIPTIONS = {
 def us_reference(context: dg.AssetExecutionContext, observatory: ObservatoryResource):
     """Fetch the clustermapping.us reference files and the NAICS concordance; stage as Parquet."""
     settings = observatory.settings()
-    counts = stage.stage_reference(settings)
+    counts = stage_reference(settings)
     for name in REFERENCE_DESCRIPTIONS:
-        path = stage.reference_dir(settings) / f"{name}.parquet"
+        path = reference_dir(settings) / f"{name}.parquet"
         yield dg.MaterializeResult(
             asset_key=name,
             metadata={"dagster/row_count": counts[name], **metadata.parquet_metadata(name, path)},
@@ -95,7 +96,7 @@ def _cbp_asset_def(geo: str) -> dg.AssetsDefinition:
     def _asset(context: dg.AssetExecutionContext, observatory: ObservatoryResource) -> dg.MaterializeResult:
         settings = observatory.settings()
         years = [int(k) for k in context.partition_keys]
-        results = stage.stage_cbp_years(settings, years, geo)
+        results = stage_cbp_years(settings, years, geo)
         for y, r in results.items():
             context.log.info(
                 f"CBP {geo} {y}: {r['rows']} rows, sha256 {r['source']['sha256'][:12]}, changed={r['changed']}"
@@ -107,7 +108,7 @@ def _cbp_asset_def(geo: str) -> dg.AssetsDefinition:
                     "dagster/row_count": r["rows"],
                     "changed": r["changed"],
                     "source": f"{r['source']['source_id']}: {r['source']['sha256']}",
-                    **metadata.parquet_metadata("industry_employment", stage.cbp_staged_path(settings, y, geo)),
+                    **metadata.parquet_metadata("industry_employment", cbp_staged_path(settings, y, geo)),
                 },
                 partition_key=str(y),
             )

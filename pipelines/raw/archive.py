@@ -48,6 +48,13 @@ class RawFile:
         rec.pop("new")
         return rec
 
+    def source_record(self) -> dict[str, Any]:
+        """The record staging sidecars and release sources cite: every field, the path as is, no `new`."""
+        rec = asdict(self)
+        rec["path"] = str(self.path)
+        rec.pop("new", None)
+        return rec
+
 
 def _safe_id(source_id: str) -> Path:
     parts = [p for p in source_id.split("/") if p]

@@ -21,7 +21,7 @@ from pipelines.raw.archive import RawArchive
 from pipelines.raw.http import head, make_session
 from pipelines.raw.mirror import Mirror
 from pipelines.sources import cbp
-from pipelines.staging import stage
+from pipelines.staging.cbp import cbp_staged_path
 
 
 def available_years(today: datetime | None = None) -> list[int]:
@@ -151,7 +151,7 @@ def publish_years(settings: Settings, today: datetime | None = None) -> list[int
     nxt = max(years) + 1
     known = set(available_years(today))
     while nxt in known and all(
-        stage.cbp_staged_path(settings, nxt, geo).exists() for geo in settings.cbp_geos
+        cbp_staged_path(settings, nxt, geo).exists() for geo in settings.cbp_geos
     ):
         years.add(nxt)
         nxt += 1

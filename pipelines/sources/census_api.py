@@ -6,33 +6,26 @@ Census API's documented JSON: a list of lists, the first row the header, every c
     [["NAICS2017","NAICS2017_LABEL","EMP","EMP_N","EMP_F","ESTAB","PAYANN","PAYANN_N","state"],
      ["336411","Aircraft manufacturing","56520","G",null,"89","7093651","G","06"]]
 
-Rows are mapped onto the harmonised industry-employment schema (the same table the CBP files
-feed), with the API's NAICS variable as the classification. The API key (``CENSUS_API_KEY``) is
+Here: URLs, the response check and the parser (checked text rows); pipelines.staging.census_api
+maps them onto the harmonised industry-employment schema (the same table the CBP files feed), with
+the API's NAICS variable as the classification. The API key (``CENSUS_API_KEY``) is
 sent as the ``key`` query parameter, but every recorded URL is redacted by pipelines.raw.http.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import polars as pl
-import requests
 
-from pipelines.config import CENSUS_API_KEY_ENV, Settings, census_api_key
 from pipelines.errors import SourceError
-from pipelines.raw.archive import RawFile
-from pipelines.raw.http import fetch
-from pipelines.sources.cbp import EMPFLAG_MIDPOINTS, MARKERS
-from pipelines.staging.harmonise import HARMONISED_SCHEMA, KEY, TOTAL_CODE
+from pipelines.sources.cbp import MARKERS
 
 API_BASE = "https://api.census.gov/data"
-KEY_ENV = CENSUS_API_KEY_ENV
 WITHHELD = {"D", "S", "N"}  # noise / flag values meaning "no usable number here"
 REQUIRED = ("EMP", "ESTAB", "PAYANN")
 # The API names 2-digit sector ranges; the CBP files carry the first code ("31----" → 31).
@@ -63,10 +56,11 @@ def variables(year: int) -> list[str]:
 
 
 def source_id(year: int, state: str) -> str:
-    return f"census/cbp-api/{year}/state:{_fips(state)}"
+    return f"census/cbp-api/{year}/state:{state_fips(state)}"
 
 
-def _fips(state: str) -> str:
+def state_fips(state: str) -> str:
+    """The 2-digit state FIPS code of `state` ("6" → "06"), or "all" for "*"."""
     s = str(state).strip()
     if s == "*":
         return "all"
@@ -85,16 +79,12 @@ def api_url(
 ) -> str:
     """Request URL; the key (when given) is the last query parameter."""
     nv = naics_variable(year)
-    st = "*" if _fips(state) == "all" else _fips(state)
+    st = "*" if state_fips(state) == "all" else state_fips(state)
     query: list[tuple[str, str]] = [("get", ",".join(variables(year))), ("for", f"state:{st}")]
     query.extend((nv, code) for code in naics)
     if key:
         query.append(("key", key))
     return f"{base.rstrip('/')}/{year}/cbp?{urlencode(query, safe=',:*')}"
-
-
-def api_key() -> str | None:
-    return census_api_key()
 
 
 def _load(path: Path) -> list[list[Any]]:
@@ -123,20 +113,39 @@ def validate_json(path: Path) -> None:
             raise ValueError(f"no NAICS column in the header {data[0]}")
 
 
-def _naics_column(header: list[str]) -> str | None:
+def naics_column(header: list[str]) -> str | None:
+    """The NAICS code column of an (upper-case) header, e.g. NAICS2017; None when there is none."""
     return next((c for c in header if c.startswith("NAICS") and c[5:].isdigit()), None)
 
 
-def parse_api_json(path: Path, *, year: int, source: str, sha256: str, location: str) -> pl.DataFrame:
-    """Census API JSON → harmonised rows (HARMONISED_SCHEMA), all-sizes and all-LFO rows only."""
+def parse_api_table(path: Path, *, source: str, location: str) -> pl.DataFrame | None:
+    """Census API JSON → its rows as text (header upper case, cells stripped), all-sizes and
+    all-LFO rows only, every count checked; None when the API matched nothing."""
     try:
         data = _load(path)
     except ValueError as exc:
         raise SourceError(source, location, str(exc)) from None
     if not data:
-        return pl.DataFrame(schema=HARMONISED_SCHEMA)
+        return None
     header = [str(c).strip().upper() for c in data[0]]
-    nv = _naics_column(header)
+    _check_layout(data, header, source, location)
+    df = pl.DataFrame(
+        [[None if v is None else str(v) for v in r] for r in data[1:]],
+        schema=dict.fromkeys(header, pl.String),
+        orient="row",
+    )
+    df = df.with_columns(pl.col(c).str.strip_chars() for c in header)
+    if "EMPSZES" in header:
+        df = df.filter(pl.col("EMPSZES") == "001")
+    if "LFO" in header:
+        df = df.filter(pl.col("LFO") == "001")
+    _check_cells(df, header, source, location)
+    return df
+
+
+def _check_layout(data: list[list[Any]], header: list[str], source: str, location: str) -> None:
+    """Fail on a header without the required columns or rows of another length than the header."""
+    nv = naics_column(header)
     missing = [c for c in REQUIRED if c not in header] + ([] if nv else ["NAICS<vintage>"])
     if "STATE" not in header:
         missing.append("state")
@@ -150,16 +159,10 @@ def parse_api_json(path: Path, *, year: int, source: str, sha256: str, location:
             source, location, f"{len(bad)} malformed row(s): expected {len(header)} cells",
             rows="\n".join(f"row {n}: {r}" for n, r in bad[:10]),
         )
-    df = pl.DataFrame(
-        [[None if v is None else str(v) for v in r] for r in data[1:]],
-        schema=dict.fromkeys(header, pl.String),
-        orient="row",
-    )
-    df = df.with_columns(pl.col(c).str.strip_chars() for c in header)
-    if "EMPSZES" in header:
-        df = df.filter(pl.col("EMPSZES") == "001")
-    if "LFO" in header:
-        df = df.filter(pl.col("LFO") == "001")
+
+
+def _check_cells(df: pl.DataFrame, header: list[str], source: str, location: str) -> None:
+    """Fail on counts that are neither digits nor a marker, and on state codes that are not 1–2 digits."""
     numeric = [c for c in ("EMP", "ESTAB", "PAYANN", "PAYQTR1") if c in header]
     problems = [
         pl.when(~(pl.col(c).str.contains(r"^[0-9]+$") | pl.col(c).is_null() | pl.col(c).is_in(list(MARKERS))))
@@ -176,142 +179,3 @@ def parse_api_json(path: Path, *, year: int, source: str, sha256: str, location:
             source, location, f"{offending.height} malformed Census API row(s) (first shown)",
             rows=str(offending.head(10)),
         )
-
-    def col(name: str) -> pl.Expr:
-        return pl.col(name) if name in header else pl.lit(None, dtype=pl.String)
-
-    def count(name: str) -> pl.Expr:
-        v = col(name)
-        return pl.when(v.is_in(list(MARKERS))).then(None).otherwise(v).cast(pl.Int64)
-
-    code = pl.col(nv).replace(SECTOR_RANGES)
-    code = pl.when(code.is_in(["00", "0"])).then(pl.lit(TOTAL_CODE)).otherwise(code)
-    emp_f = pl.when(col("EMP_F") == "").then(None).otherwise(col("EMP_F"))
-    emp_n = pl.when(col("EMP_N") == "").then(None).otherwise(col("EMP_N"))
-    letter = emp_f.is_in(list(EMPFLAG_MIDPOINTS))
-    withheld = letter | emp_n.is_in(list(WITHHELD)) | emp_f.is_in(list(WITHHELD)) | col("EMP").is_in(list(MARKERS))
-    emp_reported = pl.when(withheld).then(None).otherwise(count("EMP"))
-    midpoint = emp_f.replace_strict(EMPFLAG_MIDPOINTS, default=None, return_dtype=pl.Int64)
-    pay_nf = pl.coalesce(col("PAYANN_N"), col("PAYANN_F"))
-    pay_nf = pl.when(pay_nf == "").then(None).otherwise(pay_nf)
-    qp1_nf = pl.when(col("PAYQTR1_N") == "").then(None).otherwise(col("PAYQTR1_N"))
-    region = pl.col("STATE").str.zfill(2)
-    region_type = "state"
-    if "COUNTY" in header:
-        region, region_type = pl.concat_str(region, pl.col("COUNTY").str.zfill(3)), "county"
-    out = df.select(
-        pl.lit(year, dtype=pl.Int32).alias("year"),
-        pl.lit(region_type).alias("region_type"),
-        region.alias("region_code"),
-        pl.lit(nv).alias("classification"),
-        code.alias("industry_code"),
-        pl.when(code == TOTAL_CODE).then(0).otherwise(code.str.len_chars()).cast(pl.Int8).alias("industry_level"),
-        pl.lit("-").alias("lfo"),
-        pl.coalesce(emp_reported, midpoint).cast(pl.Float64).alias("emp"),
-        emp_reported.alias("emp_reported"),
-        pl.coalesce(pl.when(letter).then(emp_f), pl.when(col("EMP").is_in(list(MARKERS))).then(col("EMP"))).alias("empflag"),
-        emp_n.alias("emp_nf"),
-        (emp_reported.is_null() & midpoint.is_not_null()).alias("emp_imputed"),
-        count("ESTAB").alias("est"),
-        pl.when(letter | pay_nf.is_in(list(WITHHELD))).then(None).otherwise(count("PAYANN")).alias("payroll"),
-        pay_nf.alias("payroll_nf"),
-        pl.when(letter | qp1_nf.is_in(list(WITHHELD))).then(None).otherwise(count("PAYQTR1")).alias("qp1"),
-        qp1_nf.alias("qp1_nf"),
-        pl.lit(source).alias("source_id"),
-        pl.lit(sha256).alias("source_sha256"),
-    )
-    return out.cast(HARMONISED_SCHEMA)  # type: ignore[arg-type]
-
-
-def staged_path(settings: Settings, year: int, state: str) -> Path:
-    """Staged API rows: same schema as staging/cbp/state/year=YYYY.parquet, one file per pull target."""
-    return settings.staging_dir / "cbp_api" / f"year={year}" / f"state={_fips(state)}.parquet"
-
-
-def staged_paths(settings: Settings) -> list[Path]:
-    return sorted((settings.staging_dir / "cbp_api").glob("year=*/state=*.parquet"))
-
-
-_DUCKDB_TYPES = {
-    pl.Int8: "TINYINT", pl.Int32: "INTEGER", pl.Int64: "BIGINT", pl.Float64: "DOUBLE",
-    pl.String: "VARCHAR", pl.Boolean: "BOOLEAN",
-}  # fmt: skip
-
-
-def duckdb_select() -> str:
-    """SELECT list casting staged API rows to the harmonised schema, column by column.
-
-    The staging folders are named `year=YYYY`: readers that infer hive partitions from the path
-    (DuckDB by default) would replace the file's Int32 `year` by an Int64 taken from the folder
-    name and make every later run fail; the staged files are read with this explicit schema and
-    hive partitioning off."""
-    return ", ".join(f'CAST("{c}" AS {_DUCKDB_TYPES[type(t)]}) AS "{c}"' for c, t in HARMONISED_SCHEMA.items())
-
-
-def read_staged(paths: list[Path]) -> pl.LazyFrame:
-    """Staged API rows with the harmonised schema (never types inferred from folder names)."""
-    return pl.scan_parquet(
-        [str(p) for p in paths], schema=HARMONISED_SCHEMA, hive_partitioning=False, missing_columns="raise"
-    )
-
-
-def stage_cbp_api(
-    settings: Settings,
-    year: int,
-    state: str,
-    naics: Sequence[str] = (),
-    *,
-    key: str | None = None,
-    base: str = API_BASE,
-    session: requests.Session | None = None,
-) -> dict[str, Any]:
-    """Pull one (year, state, NAICS list) from the API into the raw archive and staging.
-
-    New rows replace earlier rows with the same harmonised key, so repeated targeted pulls
-    accumulate into one file per year and state. Returns rows, path and the (redacted) record.
-    """
-    sid = source_id(year, state)
-    url = api_url(year, state, naics, key=key, base=base)
-    raw: RawFile = fetch(
-        sid, url, settings, filename=f"cbp_{year}_{_fips(state)}.json", validate=validate_json, session=session
-    )
-    assert raw.url is not None
-    df = parse_api_json(raw.path, year=year, source=sid, sha256=raw.sha256, location=raw.url)
-    dest = staged_path(settings, year, state)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    if dest.exists():
-        old = read_staged([dest]).collect()
-        df = pl.concat([old.join(df.select(KEY), on=KEY, how="anti"), df])
-    df = df.sort(KEY)
-    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}")
-    try:
-        df.write_parquet(tmp, compression="zstd", statistics=True)
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return {
-        "rows": df.height,
-        "path": str(dest),
-        "source_id": sid,
-        "url": raw.url,
-        "sha256": raw.sha256,
-        "new": raw.new,
-    }
-
-
-def staged_sources(settings: Settings) -> list[dict[str, Any]]:
-    """Raw-archive records (URL redacted) behind the staged API rows, for release provenance."""
-    from pipelines.raw.archive import RawArchive
-
-    paths = staged_paths(settings)
-    if not paths:
-        return []
-    used = read_staged(paths).select("source_id", "source_sha256").unique().collect()
-    archive = RawArchive(settings.raw_dir)
-    out = []
-    for sid, sha in used.iter_rows():
-        for rec in archive.entries(sid):
-            if rec["sha256"] == sha:
-                out.append({**rec, "path": str(settings.raw_dir / rec["path"])})
-                break
-    return out

@@ -1,4 +1,4 @@
-"""Eurostat dissemination API: SDMX 2.1 TSV and JSON-stat 2.0 client and parsers.
+"""Eurostat dissemination API: URLs, and the SDMX 2.1 TSV and JSON-stat 2.0 parsers.
 
 Formats
 -------
@@ -14,40 +14,23 @@ Both parse into the same long frame (:data:`LONG_SCHEMA`): one row per series an
 every dimension as a lower-case string column, ``value`` (Float64, null for ``:``) and ``flags``
 (every flag letter, null when none). A missing value is never turned into zero.
 
-Client
-------
-:class:`EurostatClient` downloads through :func:`pipelines.raw.http.fetch` (mirror first, sha256,
-raw archive). It handles the API's two "too big" answers:
-
-* queued extraction: HTTP 413, or a 200 answer carrying an asynchronous key instead of data:
-  the client polls with exponential backoff (the async status endpoint when a key is given,
-  else the same URL) up to ``max_polls`` and then fails with a :class:`SourceError` that says
-  how long it waited and what to do;
-* HTTP 416 (too many categories): the request is split along a dimension (halving an explicit
-  filter, or one request per value of ``split_values``) and the pieces are concatenated.
+The download client is pipelines.raw.eurostat_client; the harmonisation onto the industry table
+is pipelines.staging.eurostat.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
-import logging
-import re
 import shutil
-import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
 import polars as pl
 
-from pipelines.config import Settings
 from pipelines.errors import SourceError
-from pipelines.raw.archive import RawFile
-from pipelines.raw.http import fetch
-
-log = logging.getLogger(__name__)
 
 API_BASE = "https://ec.europa.eu/eurostat/api/dissemination"
 SDMX_PATH = "/sdmx/2.1/data/{dataset}"
@@ -317,334 +300,14 @@ def parse_jsonstat(path: Path, source: str, location: str) -> pl.DataFrame:
     )
 
 
-# --------------------------------------------------------------------------------------------
-# client
-
-
-class EurostatQueuedError(SourceError):
-    """The API answered with an asynchronous key instead of data."""
-
-    def __init__(self, source: str, location: str, key: str):
-        super().__init__(source, location, f"extraction queued asynchronously (key {key})")
-        self.key = key
-
-
-class _NotReadyError(SourceError):
-    def __init__(self, source: str, location: str, status: str):
-        super().__init__(source, location, f"asynchronous extraction not ready: {status}")
-        self.status = status
-
-
-_KEY_RE = re.compile(r"<(?:[A-Za-z0-9_]+:)?key>\s*([^<\s]+)\s*</|\"key\"\s*:\s*\"([^\"]+)\"")
-_STATUS_RE = re.compile(r"\b(SUBMITTED|PROCESSING|AVAILABLE|EXPIRED|UNKNOWN_REQUEST)\b")
-
-
-def _head(path: Path, n: int = 4096) -> bytes:
+def file_head(path: Path, n: int = 4096) -> bytes:
+    """The first `n` bytes of a file (format sniffing: gzip magic, JSON, an async-key answer)."""
     with open(path, "rb") as fh:
         return fh.read(n)
 
-
-def _http_status(err: SourceError) -> int | None:
-    m = re.match(r"HTTP (\d{3})", err.problem)
-    return int(m.group(1)) if m else None
-
-
-@dataclass
-class EurostatClient:
-    """Download Eurostat datasets via :func:`pipelines.raw.http.fetch` with async polling and 416 splits."""
-
-    settings: Settings
-    base: str = API_BASE
-    max_polls: int = 12
-    backoff: float = 2.0
-    max_backoff: float = 120.0
-    sleep: Callable[[float], None] = time.sleep
-    polls: list[str] = field(default_factory=list)  # URLs polled (for logs/tests)
-
-    # -- validation of a complete download before it is archived
-    def _validator(self, source: str, location: str, fmt: str) -> Callable[[Path], None]:
-        def validate(path: Path) -> None:
-            head = _head(path)
-            if head.startswith(b"\x1f\x8b"):
-                return  # gzip'd TSV, header checked by the parser
-            text = head.decode("utf-8", "replace")
-            m = _KEY_RE.search(text)
-            if m and ("ASYNCHRONOUS" in text.upper() or "SUBMITTED" in text or "413" in text or "<" in text[:5]):
-                raise EurostatQueuedError(source, location, m.group(1) or m.group(2))
-            if fmt == "tsv":
-                first = text.split("\n", 1)[0]
-                if "\\" not in first.split("\t", 1)[0]:
-                    raise SourceError(source, location, f"not an Eurostat TSV (starts with {text[:80]!r})")
-            else:
-                stripped = text.lstrip()
-                if not stripped.startswith("{"):
-                    raise SourceError(source, location, f"not JSON (starts with {text[:80]!r})")
-                if '"error"' in text[:400]:
-                    raise SourceError(source, location, f"Eurostat error answer: {text[:300]!r}")
-
-        return validate
-
-    def _delay(self, attempt: int) -> float:
-        return min(self.backoff * (2**attempt), self.max_backoff)
-
-    def _fetch_once(self, source: str, url: str, fmt: str, mirror_id: str | None, filename: str) -> RawFile:
-        """One request; polls when queued (413 or async key). Raises SourceError(HTTP 416) as is."""
-        for attempt in range(self.max_polls + 1):
-            try:
-                return fetch(
-                    source, url, self.settings, mirror_id=mirror_id, filename=filename,
-                    validate=self._validator(source, url, fmt),
-                )
-            except EurostatQueuedError as queued:
-                return self._poll_async(source, queued.key, fmt, filename)
-            except SourceError as err:
-                if _http_status(err) != 413:
-                    raise
-                if attempt == self.max_polls:
-                    break
-                self.polls.append(url)
-                self.sleep(self._delay(attempt))
-        waited = sum(self._delay(a) for a in range(self.max_polls))
-        raise SourceError(
-            source,
-            url,
-            f"extraction still queued (HTTP 413) after {self.max_polls} polls (~{waited:.0f} s of backoff); "
-            "retry later or narrow the request with filters",
-        )
-
-    def _poll_async(self, source: str, key: str, fmt: str, filename: str) -> RawFile:
-        status_url = self.base + ASYNC_STATUS_PATH.format(key=key)
-        last = "SUBMITTED"
-
-        def check(path: Path) -> None:
-            text = _head(path).decode("utf-8", "replace")
-            m = _STATUS_RE.search(text)
-            status = m.group(1) if m else "UNKNOWN"
-            if status in {"EXPIRED", "UNKNOWN_REQUEST"}:
-                raise SourceError(source, status_url, f"asynchronous extraction {key} is {status}")
-            if status != "AVAILABLE":
-                raise _NotReadyError(source, status_url, status)
-
-        for attempt in range(self.max_polls):
-            self.polls.append(status_url)
-            try:
-                fetch(f"{source}/async-status", status_url, self.settings, filename=f"status-{key}.txt", validate=check)
-            except _NotReadyError as nr:
-                last = nr.status
-                self.sleep(self._delay(attempt))
-                continue
-            data_url = self.base + ASYNC_DATA_PATH.format(key=key)
-            return fetch(source, data_url, self.settings, filename=filename, validate=self._validator(source, data_url, fmt))
-        waited = sum(self._delay(a) for a in range(self.max_polls))
-        raise SourceError(
-            source,
-            status_url,
-            f"asynchronous extraction {key} still {last} after {self.max_polls} polls "
-            f"(~{waited:.0f} s of backoff); retry later or narrow the request",
-        )
-
-    def fetch_dataset(
-        self,
-        dataset: str,
-        *,
-        fmt: str = "tsv",
-        filters: Mapping[str, Sequence[str]] | None = None,
-        split_values: Mapping[str, Sequence[str]] | None = None,
-        mirror_id: str | None = None,
-        _depth: int = 0,
-    ) -> list[RawFile]:
-        """Fetch one dataset (optionally filtered); returns one or more archived files.
-
-        On HTTP 416 the request is split: a filter with several values is halved; otherwise the
-        first dimension in ``split_values`` not yet filtered gives one request per value.
-        """
-        if fmt not in {"tsv", "json"}:
-            raise ValueError(f"fmt must be 'tsv' or 'json', not {fmt!r}")
-        src = source_id(dataset)
-        filters = {k: list(v) for k, v in (filters or {}).items()}
-        url = (tsv_url if fmt == "tsv" else jsonstat_url)(dataset, filters, self.base)
-        filename = f"{dataset}.tsv.gz" if fmt == "tsv" else f"{dataset}.json"
-        mid = mirror_id if mirror_id is not None else (src if not filters and fmt == "tsv" else None)
-        try:
-            return [self._fetch_once(src, url, fmt, mid, filename)]
-        except EurostatQueuedError:
-            raise
-        except SourceError as err:
-            if _http_status(err) != 416:
-                raise
-        if _depth > 20:
-            raise SourceError(src, url, "HTTP 416 (too many categories) and the request cannot be split further")
-        multi = [d for d, v in sorted(filters.items()) if len(v) > 1]
-        pieces: list[dict[str, list[str]]] = []
-        if multi:
-            dim = max(multi, key=lambda d: len(filters[d]))
-            vals = filters[dim]
-            half = len(vals) // 2
-            pieces = [{**filters, dim: vals[:half]}, {**filters, dim: vals[half:]}]
-        else:
-            free = [d for d in (split_values or {}) if d not in filters]
-            if not free:
-                raise SourceError(
-                    src,
-                    url,
-                    "HTTP 416 (too many categories) and nothing left to split on; pass "
-                    "split_values={'geo': [...]} or narrower filters",
-                )
-            dim = free[0]
-            pieces = [{**filters, dim: [v]} for v in (split_values or {})[dim]]
-            if len(pieces) > 1:  # one request per value is wasteful: start with halves
-                vals = list((split_values or {})[dim])
-                half = len(vals) // 2
-                pieces = [{**filters, dim: vals[:half]}, {**filters, dim: vals[half:]}]
-        log.info("%s: HTTP 416, splitting on %s into %d requests", src, dim, len(pieces))
-        out: list[RawFile] = []
-        for piece in pieces:
-            out.extend(
-                self.fetch_dataset(
-                    dataset, fmt=fmt, filters=piece, split_values=split_values, mirror_id="", _depth=_depth + 1
-                )
-            )
-        return out
-
-
-def read_raw(raw: RawFile | Path, source: str, staging: Path) -> pl.LazyFrame:
-    """Long frame of one archived Eurostat file (TSV, gzip'd or not, or JSON-stat)."""
-    path = raw.path if isinstance(raw, RawFile) else Path(raw)
-    location = (raw.url or str(path)) if isinstance(raw, RawFile) else str(path)
-    head = _head(path, 64)
-    if head.lstrip().startswith(b"{"):
-        return parse_jsonstat(path, source, location).lazy()
-    return parse_tsv(path, source, location, staging)
-
-
-def concat_long(frames: Sequence[pl.LazyFrame]) -> pl.LazyFrame:
-    """Concatenate split downloads; a series delivered twice is kept once."""
-    if len(frames) == 1:
-        return frames[0]
-    return pl.concat(frames, how="diagonal_relaxed").unique(maintain_order=True)
-
-
-# --------------------------------------------------------------------------------------------
-# harmonisation: regional SBS → the long industry table (next to the US rows)
 
 DATASETS = {
     # dataset: (NUTS version of its codes; None = read per code from the SBS code list)
     "sbs_r_nuts06_r2": None,
     "sbs_r_nuts2021": "2021",
 }
-# indicator code -> measure, for both regional SBS datasets
-MEASURES: dict[str, str] = {
-    "V16110": "emp",  # persons employed (number)
-    "EMP_LOC_NR": "emp",
-    "V11210": "est",  # local units (number)
-    "LOC_NR": "est",
-    "V13320": "payroll",  # wages and salaries, EUR million
-    "WAGE_LOC_MEUR": "payroll",
-}
-PAYROLL_EUR_MILLION_TO_THOUSAND = 1000.0
-
-EU_EXTRA_SCHEMA: dict[str, pl.DataType] = {
-    "est_flag": pl.String(),
-    "payroll_flag": pl.String(),
-    "est_imputed": pl.Boolean(),
-    "payroll_imputed": pl.Boolean(),
-    "currency": pl.String(),
-    "nuts_version": pl.String(),
-    "nuts_code_original": pl.String(),
-    "nuts_change": pl.String(),
-}
-
-
-def nace_level(code: pl.Expr) -> pl.Expr:
-    """1 section (C), 2 division (C10), 3 group (C101 / G452), 4 class; 0 aggregates (B-E, B-N_S95_X_K)."""
-    n = code.str.len_chars()
-    return (
-        pl.when(~code.str.contains(r"^[A-U][0-9]{0,4}$"))
-        .then(0)
-        .when(n == 1)
-        .then(1)
-        .otherwise(n - 1)
-        .cast(pl.Int8)
-    )
-
-
-def harmonise_sbs(
-    long: pl.LazyFrame, *, dataset: str, source: str, sha256: str, location: str
-) -> pl.LazyFrame:
-    """Long Eurostat frame → harmonised rows (one per NACE code × region × year).
-
-    emp = persons employed, est = local units, payroll = wages and salaries in EUR thousand
-    (EUR million × 1000, to match the US $1000 payroll unit; ``currency`` says 'EUR').
-    Flags stay in empflag / est_flag / payroll_flag; ':' stays null.
-    """
-    from pipelines.staging.harmonise import HARMONISED_SCHEMA
-    from pipelines.staging.nuts import region_type
-
-    names = long.collect_schema().names()
-    indic = next((c for c in ("indic_sbs", "indic_sb") if c in names), None)
-    missing = [c for c in ("nace_r2", "geo") if c not in names]
-    if indic is None or missing:
-        raise SourceError(
-            source, location, f"dataset {dataset}: expected dimensions nace_r2, indic_sb(s), geo; got {names}"
-        )
-    lf = long
-    if "freq" in names:
-        lf = lf.filter(pl.col("freq") == "A")
-    lf = lf.with_columns(pl.col(indic).replace_strict(MEASURES, default=None).alias("_measure")).filter(
-        pl.col("_measure").is_not_null()
-    )
-    key = ["nace_r2", "geo", "time"]
-
-    def m(measure: str, col: str) -> pl.Expr:
-        return pl.col(col).filter(pl.col("_measure") == measure).first()
-
-    wide = lf.group_by(key).agg(
-        m("emp", "value").alias("_emp"),
-        m("emp", "flags").alias("empflag"),
-        m("est", "value").alias("_est"),
-        m("est", "flags").alias("est_flag"),
-        m("payroll", "value").alias("_pay"),
-        m("payroll", "flags").alias("payroll_flag"),
-        pl.len().alias("_n"),
-        pl.col("_measure").n_unique().alias("_nm"),
-    )
-    dup = wide.filter(pl.col("_n") != pl.col("_nm")).head(5).collect()
-    if dup.height:
-        raise SourceError(
-            source, location, "several series for one NACE × geo × year × measure (an unexpected extra dimension?)",
-            rows=str(dup),
-        )
-    time_ok = pl.col("time").str.contains(r"^[0-9]{4}$")
-    bad_time = wide.filter(~time_ok).select("time").unique().head(5).collect()
-    if bad_time.height:
-        raise SourceError(source, location, "non-annual periods in a dataset expected to be annual", rows=str(bad_time))
-    geo = pl.col("geo")
-    emp_rep = pl.col("_emp").round(0).cast(pl.Int64)
-    out = wide.select(
-        pl.col("time").cast(pl.Int32).alias("year"),
-        region_type(geo).alias("region_type"),
-        geo.alias("region_code"),
-        pl.lit("NACE_R2").alias("classification"),
-        pl.col("nace_r2").alias("industry_code"),
-        nace_level(pl.col("nace_r2")).alias("industry_level"),
-        pl.lit("-").alias("lfo"),
-        pl.col("_emp").alias("emp"),
-        emp_rep.alias("emp_reported"),
-        pl.col("empflag"),
-        pl.lit(None, dtype=pl.String).alias("emp_nf"),
-        pl.lit(False).alias("emp_imputed"),
-        pl.col("_est").round(0).cast(pl.Int64).alias("est"),
-        (pl.col("_pay") * PAYROLL_EUR_MILLION_TO_THOUSAND).round(0).cast(pl.Int64).alias("payroll"),
-        pl.lit(None, dtype=pl.String).alias("payroll_nf"),
-        pl.lit(None, dtype=pl.Int64).alias("qp1"),
-        pl.lit(None, dtype=pl.String).alias("qp1_nf"),
-        pl.lit(source).alias("source_id"),
-        pl.lit(sha256).alias("source_sha256"),
-        pl.col("est_flag"),
-        pl.col("payroll_flag"),
-        pl.lit(False).alias("est_imputed"),
-        pl.lit(False).alias("payroll_imputed"),
-        pl.lit("EUR").alias("currency"),
-    )
-    schema = {**HARMONISED_SCHEMA, **{k: v for k, v in EU_EXTRA_SCHEMA.items() if not k.startswith("nuts")}}
-    return out.cast(schema)  # type: ignore[arg-type]

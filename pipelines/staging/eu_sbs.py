@@ -20,9 +20,11 @@ import polars as pl
 from pipelines.config import Settings
 from pipelines.errors import SourceError
 from pipelines.fixed_point import exact_sum
+from pipelines.raw.eurostat_client import EurostatClient
 from pipelines.raw.mirror import load_mirror
 from pipelines.sources import eurostat
 from pipelines.staging import nuts
+from pipelines.staging.eurostat import harmonise_sbs, read_raw
 from pipelines.staging.nace_concordance import WEIGHT_YEAR, fetch_reference, mirror_concordance
 from pipelines.staging.region_groups import aggregate_region_groups, load_region_groups
 
@@ -218,10 +220,10 @@ def eurostat_available(settings: Settings, dataset: str) -> bool:
 
 
 def load_eu_industry(
-    settings: Settings, datasets: Sequence[str] = DEFAULT_DATASETS, client: eurostat.EurostatClient | None = None
+    settings: Settings, datasets: Sequence[str] = DEFAULT_DATASETS, client: EurostatClient | None = None
 ) -> pl.LazyFrame:
     """Fetch and harmonise the regional SBS datasets (before filling and recoding)."""
-    client = client or eurostat.EurostatClient(settings)
+    client = client or EurostatClient(settings)
     staging = settings.staging_dir / "eurostat"
     staging.mkdir(parents=True, exist_ok=True)
     frames = []
@@ -231,8 +233,8 @@ def load_eu_industry(
             continue
         raws = client.fetch_dataset(ds)
         parts = [
-            eurostat.harmonise_sbs(
-                eurostat.read_raw(raw, eurostat.source_id(ds), staging),
+            harmonise_sbs(
+                read_raw(raw, eurostat.source_id(ds), staging),
                 dataset=ds, source=eurostat.source_id(ds), sha256=raw.sha256, location=raw.url or str(raw.path),
             )
             for raw in raws
@@ -273,7 +275,7 @@ def build_eu(
     target_nuts: str = nuts.DEFAULT_TARGET,
     weight_year: int = WEIGHT_YEAR,
     region_groups: Path | Sequence[Any] | None = None,
-    client: eurostat.EurostatClient | None = None,
+    client: EurostatClient | None = None,
 ) -> dict[str, pl.DataFrame]:
     """Fetch, parse, fill, recode and map to clusters; returns the tables ready to publish:
     eu_industry_employment, nace_cluster_concordance, nace_concordance_report, eu_cluster_totals,

@@ -207,6 +207,29 @@ def cbp_row_rules(
     return bad, pl.when(reason != "").then(reason)
 
 
+def _with_employment_flags(cleaned: pl.LazyFrame, withheld_flags: list[str]) -> pl.LazyFrame:
+    """`clean_cbp` rows plus the employment flags that several outputs share: `_suppressed`,
+    `_midpoint` (of the size-class letter), `_emp_marker` and `_emp_reported` (null unless reported)."""
+    empflag, emp_nf = pl.col("_empflag"), pl.col("_emp_nf")
+    emp_marker = pl.when(pl.col("_m_emp")).then(pl.col("_s_emp")).otherwise(
+        pl.when(pl.col("_m_empflag")).then(empflag)
+    )
+    # The flags that several outputs share.
+    return cleaned.with_columns(
+        empflag.is_in(list(EMPFLAG_MIDPOINTS)).alias("_suppressed"),
+        empflag.replace_strict(EMPFLAG_MIDPOINTS, default=None, return_dtype=pl.Int64).alias("_midpoint"),
+        emp_marker.alias("_emp_marker"),
+    ).with_columns(
+        # A suppressed cell's EMP is a placeholder 0: it is not a reported value.
+        pl.when(
+            pl.col("_suppressed") | pl.col("_emp_marker").is_not_null() | emp_nf.is_in(withheld_flags)
+        )
+        .then(None)
+        .otherwise(pl.col("_n_emp"))
+        .alias("_emp_reported"),
+    )
+
+
 def harmonise_cbp(
     lf: pl.LazyFrame,
     layout: CbpLayout,
@@ -220,7 +243,7 @@ def harmonise_cbp(
     """Parsed CBP rows (lower-case text columns) → harmonised long table rows.
 
     With `rules` (from `cbp_row_rules`), two more columns come out of the same pass: `_malformed`
-    and `_reason`; the caller rejects or quarantines on them (pipelines.staging.stage.parse_cbp_file).
+    and `_reason`; the caller rejects or quarantines on them (pipelines.staging.cbp.parse_cbp_file).
     `vintage`: the file's NAICS vintage (`detect_naics_vintage`; default the year rule), written
     to `classification` so the cluster definitions of that vintage are joined."""
     region_type, _, _ = _region(layout)
@@ -228,23 +251,7 @@ def harmonise_cbp(
     withheld_flags = ["D", "S", "N"]
     naics = pl.col("_naics")
     empflag, emp_nf, ap_nf, qp1_nf = pl.col("_empflag"), pl.col("_emp_nf"), pl.col("_ap_nf"), pl.col("_qp1_nf")
-    emp_marker = pl.when(pl.col("_m_emp")).then(pl.col("_s_emp")).otherwise(
-        pl.when(pl.col("_m_empflag")).then(empflag)
-    )
-    # The flags that several outputs share.
-    flagged = cleaned.with_columns(
-        empflag.is_in(list(EMPFLAG_MIDPOINTS)).alias("_suppressed"),
-        empflag.replace_strict(EMPFLAG_MIDPOINTS, default=None, return_dtype=pl.Int64).alias("_midpoint"),
-        emp_marker.alias("_emp_marker"),
-    ).with_columns(
-        # A suppressed cell's EMP is a placeholder 0: it is not a reported value.
-        pl.when(
-            pl.col("_suppressed") | pl.col("_emp_marker").is_not_null() | emp_nf.is_in(withheld_flags)
-        )
-        .then(None)
-        .otherwise(pl.col("_n_emp"))
-        .alias("_emp_reported"),
-    )
+    flagged = _with_employment_flags(cleaned, withheld_flags)
     suppressed, midpoint, emp_reported = pl.col("_suppressed"), pl.col("_midpoint"), pl.col("_emp_reported")
     payroll_withheld = suppressed | pl.col("_m_ap") | ap_nf.is_in(withheld_flags)
     qp1 = pl.col("_n_qp1") if layout.has_qp1 else pl.lit(None, dtype=pl.Int64)

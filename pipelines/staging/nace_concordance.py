@@ -22,7 +22,7 @@ from pipelines.fixed_point import exact_sum
 from pipelines.raw.http import fetch
 from pipelines.sources import cbp, clustermapping
 from pipelines.sources import naics as naics_src
-from pipelines.staging.stage import parse_cbp_file
+from pipelines.staging.cbp import parse_cbp_file
 
 REFERENCE_IDS = {
     "sbs_nuts": "eurostat-classifications/sbs_dsd_nuts",

@@ -884,9 +884,9 @@ def us_naics_codes(settings) -> dict[str, set[str]]:
     """Allowed industry codes per NAICS vintage, for vintages with a 6-digit code list staged
     (the concordance: 2002–2022; NAICS 1997: the 1997 cluster definitions). Empty when the
     reference tables are not staged yet."""
-    from pipelines.staging import stage
+    from pipelines.staging.reference import reference_dir
 
-    return naics_codes_from(stage.reference_dir(settings))
+    return naics_codes_from(reference_dir(settings))
 
 
 def naics_codes_from(reference_dir: Path) -> dict[str, set[str]]:
@@ -913,13 +913,13 @@ def naics_codes_from(reference_dir: Path) -> dict[str, set[str]]:
 def cbp_year_params(settings, years: Iterable[int], geo: str = "state") -> dict[str, Any]:
     """Per-year code lists of the cbp_parsed suite: those of the NAICS vintage detected in the
     staged file (its sidecar), else the year rule's."""
-    from pipelines.staging import stage
+    from pipelines.staging.cbp import cbp_staged_path
     from pipelines.staging.harmonise import cbp_naics_vintage
 
     codes = us_naics_codes(settings)
     params: dict[str, Any] = {}
     for y in years:
-        sidecar = stage.cbp_staged_path(settings, y, geo).with_suffix(".json")
+        sidecar = cbp_staged_path(settings, y, geo).with_suffix(".json")
         detected = json.loads(sidecar.read_text()).get("naics_vintage") if sidecar.exists() else None
         v = detected or cbp_naics_vintage(y)
         params[f"classifications@{y}"] = [f"NAICS{v}"]
@@ -930,9 +930,9 @@ def cbp_year_params(settings, years: Iterable[int], geo: str = "state") -> dict[
 
 def validate_cbp_year(settings, year: int, geo: str = "state", *, use_cache: bool = True) -> SuiteResult:
     """cbp_parsed on one staged CBP year (cached on the staged file and the suite)."""
-    from pipelines.staging import stage
+    from pipelines.staging.cbp import cbp_staged_path
 
-    path = stage.cbp_staged_path(settings, year, geo)
+    path = cbp_staged_path(settings, year, geo)
     if not path.exists():
         raise FileNotFoundError(f"CBP {year} not staged ({path})")
     suite = load_suite("cbp_parsed")
@@ -948,9 +948,9 @@ def validate_cbp_year(settings, year: int, geo: str = "state", *, use_cache: boo
 
 
 def validate_reference(settings, *, use_cache: bool = True) -> list[SuiteResult]:
-    from pipelines.staging import stage
+    from pipelines.staging.reference import reference_dir
 
-    ref = stage.reference_dir(settings)
+    ref = reference_dir(settings)
     clusters = ref / "clusters.parquet"
     params = {"cluster_codes": set(pl.read_parquet(clusters)["cluster_code"].to_list())} if clusters.exists() else {}
     out = []
@@ -1074,7 +1074,7 @@ EU_WAREHOUSE_SUITES = {"eurostat_parsed": "eu_industry_employment", "eu_indicato
 
 def validate_eu(settings, con: duckdb.DuckDBPyConnection) -> list[SuiteResult]:
     """The EU suites on the warehouse EU tables, with the staged NUTS/NACE code lists."""
-    from pipelines.staging.stage_eu import eu_code_lists
+    from pipelines.staging.eu import eu_code_lists
 
     params = eu_code_lists(settings)
     out = [validate_warehouse_table(settings, con, s, t, params=params) for s, t in EU_WAREHOUSE_SUITES.items()]
@@ -1152,11 +1152,11 @@ def release_validation(settings, con: duckdb.DuckDBPyConnection | None = None) -
 
 def quarantine_frame(settings) -> pl.DataFrame:
     """All quarantined CBP rows of the configured years and geographies."""
-    from pipelines.staging import stage
+    from pipelines.staging.cbp import cbp_quarantine_path
 
     paths = [
         p for g in settings.cbp_geos for y in settings.cbp_years
-        if (p := stage.cbp_quarantine_path(settings, y, g)).exists()
+        if (p := cbp_quarantine_path(settings, y, g)).exists()
     ]  # fmt: skip
     if not paths:
         return pl.DataFrame(schema=QUARANTINE_SCHEMA)

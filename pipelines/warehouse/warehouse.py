@@ -18,8 +18,11 @@ from pipelines.release.notes import (
     years_present,
 )
 from pipelines.release.publish import ReleaseResult, publish_release
-from pipelines.sources import census_api
-from pipelines.staging import stage, stage_eu
+from pipelines.staging import census_api
+from pipelines.staging.cbp import staged_cbp_paths, staged_sources
+from pipelines.staging.custom_regions import custom_dir, stage_us_custom
+from pipelines.staging.eu import EU_TABLES, eu_dir, staged_eu_sources
+from pipelines.staging.reference import REFERENCE_TABLES, reference_dir
 from pipelines.validation import validation
 from pipelines.warehouse import families
 from pipelines.warehouse.eu import EU_DEFAULT_PARAMS, eu_indicators
@@ -27,7 +30,7 @@ from pipelines.warehouse.indicators import DEFAULT_PARAMS, build_cluster_tables
 
 US_RELEASE_TABLES = (
     "industry_employment", "cluster_indicators", "region_indicators", "unmapped_industries",
-    *stage.REFERENCE_TABLES,
+    *REFERENCE_TABLES,
 )  # fmt: skip
 EU_RELEASE_TABLES = (
     "eu_industry_employment", "eu_cluster_indicators", "nace_cluster_concordance", "nace_concordance_report",
@@ -137,7 +140,7 @@ def _build_indicators(
     _load_api_rows(con, api_rows or [])
     if custom_regions is not None:
         _load_parquet(con, "custom_regions", [custom_regions])
-    for name in stage.REFERENCE_TABLES:
+    for name in REFERENCE_TABLES:
         _load_parquet(con, name, [reference_dir / f"{name}.parquet"])
     counts = {"industry_employment": int(con.execute("SELECT count(*) FROM industry_employment").fetchall()[0][0])}
     counts.update(build_cluster_tables(con, params))
@@ -146,16 +149,16 @@ def _build_indicators(
 
 def build_us_indicators(settings: Settings, params: Mapping[str, Any] | None = None) -> dict[str, int]:
     """Load staged CBP + reference into DuckDB and run the indicator SQL; returns row counts."""
-    custom = stage_eu.stage_us_custom(settings)
+    custom = stage_us_custom(settings)
     with connect(settings) as con:
         counts = build_indicators(
             con,
-            stage.staged_cbp_paths(settings),
-            stage.reference_dir(settings),
+            staged_cbp_paths(settings),
+            reference_dir(settings),
             # the families' parameters are for the families (below); any other name must be an indicator's
             {k: v for k, v in (params or {}).items() if k not in families.FAMILY_PARAMS},
             api_rows=census_api.staged_paths(settings),
-            custom_regions=stage_eu.custom_dir(settings) / "custom_regions.parquet",
+            custom_regions=custom_dir(settings) / "custom_regions.parquet",
         )
         counts["custom_regions"] = int(con.execute("SELECT count(*) FROM custom_regions").fetchall()[0][0])
         counts["us_region_groups"] = custom["us_groups"]
@@ -170,14 +173,14 @@ def build_eu_indicators(settings: Settings, params: Mapping[str, Any] | None = N
     used = {**EU_DEFAULT_PARAMS, "fixed_reference": settings.eu_fixed_reference, **(params or {})}
     with connect(settings) as con:
         counts = {}
-        for name in stage_eu.EU_TABLES:
-            _load_parquet(con, name, [stage_eu.eu_dir(settings) / f"{name}.parquet"])
+        for name in EU_TABLES:
+            _load_parquet(con, name, [eu_dir(settings) / f"{name}.parquet"])
             counts[name] = int(con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0])
         counts["eu_cluster_indicators"] = eu_indicators(con, used).height
-        _load_parquet(con, "related_clusters", [stage.reference_dir(settings) / "related_clusters.parquet"])
+        _load_parquet(con, "related_clusters", [reference_dir(settings) / "related_clusters.parquet"])
         counts.update(families.build_families(con, "eu", families.FAMILY_PARAMS))  # issue 12
     # the release records the parameters the EU table was built with (thresholds, reference)
-    (stage_eu.eu_dir(settings) / "indicator_params.json").write_text(json.dumps(used, indent=1, sort_keys=True))
+    (eu_dir(settings) / "indicator_params.json").write_text(json.dumps(used, indent=1, sort_keys=True))
     return counts
 
 
@@ -213,15 +216,15 @@ def publish_us_release(
         "cbp_geos": list(settings.cbp_geos),
         "max_shrink": settings.max_shrink,
     }
-    sources = stage.staged_sources(settings)
+    sources = staged_sources(settings)
     seen = {s["source_id"] for s in sources}
-    eu_params = stage_eu.eu_dir(settings) / "indicator_params.json"
+    eu_params = eu_dir(settings) / "indicator_params.json"
     if settings.eurostat and eu_params.exists():
         import json
 
         merged["eu_indicators"] = json.loads(eu_params.read_text())
     if settings.eurostat:
-        sources += [s for s in stage_eu.staged_eu_sources(settings) if s["source_id"] not in seen]
+        sources += [s for s in staged_eu_sources(settings) if s["source_id"] not in seen]
     sources += census_api.staged_sources(settings)
     map_sources, map_files = maps.fetch_geometry(settings)  # geometry for the release page's maps
     sources += map_sources

@@ -10,8 +10,9 @@ from pytest_httpserver import HTTPServer
 
 from pipelines.config import Settings
 from pipelines.raw.http import make_session
-from pipelines.sources import census_api
-from pipelines.staging import stage
+from pipelines.staging import census_api
+from pipelines.staging.cbp import stage_cbp
+from pipelines.staging.reference import stage_reference
 from pipelines.warehouse import warehouse
 from pipelines.warehouse.sql import fetch_frame
 
@@ -21,8 +22,8 @@ HEADER_17 = ["NAICS2017", "NAICS2017_LABEL", "EMP", "EMP_N", "EMP_F", "ESTAB", "
 
 def test_api_rows_join_the_harmonised_table(httpserver: HTTPServer, mirror_dir: Path, tmp_path: Path) -> None:
     settings = Settings(warehouse=tmp_path / "wh", mirror=mirror_dir, cbp_years=(2011,), eurostat=False)
-    stage.stage_reference(settings)
-    stage.stage_cbp(settings, 2011, "state")
+    stage_reference(settings)
+    stage_cbp(settings, 2011, "state")
     # 2011 aircraft in California is in the state file: the API copy must not double it.
     httpserver.expect_request("/data/2011/cbp").respond_with_json(
         [HEADER_07, ["336411", "Aircraft", "1", "G", None, "1", "1", "G", "06"]]

@@ -20,7 +20,7 @@ from pipelines.release.publish import ReleaseResult
 from pipelines.runs import runner
 from pipelines.schemas import load_schema, preview_markdown
 from pipelines.sources import cbp
-from pipelines.staging import stage
+from pipelines.staging.cbp import cbp_staged_path
 
 PAST_LAST_KNOWN = 2024  # the partitions used to end at 2023
 
@@ -90,7 +90,7 @@ def test_cli_runs_named_jobs_with_per_partition_metadata(tmp_path, mirror_dir):
     counts = {}
     for y in years:
         meta = mats[("cbp_state", str(y))].metadata
-        staged = pl.scan_parquet(stage.cbp_staged_path(settings, y, "state"))
+        staged = pl.scan_parquet(cbp_staged_path(settings, y, "state"))
         counts[y] = meta["dagster/row_count"].value
         assert counts[y] == staged.select(pl.len()).collect().item()
         assert [c.name for c in meta["dagster/column_schema"].value.columns] == staged.collect_schema().names()

@@ -29,7 +29,8 @@ from pipelines.raw.http import fetch, make_session
 from pipelines.raw.mirror import load_mirror
 from pipelines.release import publish
 from pipelines.sources import cbp
-from pipelines.staging import stage
+from pipelines.staging.cbp import stage_cbp
+from pipelines.staging.reference import read_reference, stage_reference
 
 SID = "census/cbp/state/2011"
 GOOD_CSV = (
@@ -232,7 +233,7 @@ def _stage_from(httpserver, settings: Settings, body: bytes):
     orig = cbp.BASE_URL
     cbp.BASE_URL = base
     try:
-        return stage.stage_cbp(settings, 2011, "state")
+        return stage_cbp(settings, 2011, "state")
     finally:
         cbp.BASE_URL = orig
 
@@ -305,8 +306,8 @@ def test_checksum_mismatch_in_mirror(tmp_path, mirror_dir):
 @pytest.fixture(scope="module")
 def reference_tables(tmp_path_factory, mirror_dir):
     settings = Settings(warehouse=tmp_path_factory.mktemp("ref") / "wh", mirror=mirror_dir, offline=True)
-    stage.stage_reference(settings)
-    return {n: stage.read_reference(settings, n) for n in ("clusters", "regions", "related_clusters")}
+    stage_reference(settings)
+    return {n: read_reference(settings, n) for n in ("clusters", "regions", "related_clusters")}
 
 
 SOURCES = [{"source_id": "test/input", "sha256": "0" * 64}]

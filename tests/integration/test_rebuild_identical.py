@@ -14,7 +14,9 @@ from pipelines.config import ASSETS_DIR, Settings
 from pipelines.raw.archive import ANNOTATION
 from pipelines.release.content import table_content_hash
 from pipelines.schemas import load_schema
-from pipelines.staging import stage, stage_eu
+from pipelines.staging.cbp import stage_cbp
+from pipelines.staging.eu import stage_eu
+from pipelines.staging.reference import stage_reference
 from pipelines.warehouse import families, warehouse
 
 YEARS = (2011,)  # the CBP year the EU weights come from: one year keeps the test fast
@@ -22,10 +24,10 @@ YEARS = (2011,)  # the CBP year the EU weights come from: one year keeps the tes
 
 def build(settings: Settings) -> None:
     """Every stage the assets run, without Dagster: reference, CBP, EU, indicators."""
-    stage.stage_reference(settings)
+    stage_reference(settings)
     for year in settings.cbp_years:
-        stage.stage_cbp(settings, year, "state")
-    stage_eu.stage_eu(settings)
+        stage_cbp(settings, year, "state")
+    stage_eu(settings)
     warehouse.build_us_indicators(settings)
     warehouse.build_eu_indicators(settings)
 

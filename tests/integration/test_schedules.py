@@ -21,7 +21,8 @@ from pipelines.raw.archive import RawArchive
 from pipelines.raw.http import fetch, make_session
 from pipelines.raw.mirror import load_mirror
 from pipelines.release.publish import verify_release
-from pipelines.staging import stage
+from pipelines.staging.cbp import cbp_staged_path, stage_cbp
+from pipelines.staging.reference import stage_reference
 
 TODAY = datetime(2014, 6, 1, tzinfo=UTC)
 
@@ -105,9 +106,9 @@ def test_new_cbp_year_in_mirror_walkthrough(tmp_path, mirror_dir, monkeypatch):
         # 1. first tick on an empty archive: the configured years (staged directly to keep this short)
         res = _tick(schedules.cbp_new_vintage_sensor, instance)
         assert sorted(r.partition_key for r in res.run_requests) == ["2010", "2011"]
-        stage.stage_reference(settings)
+        stage_reference(settings)
         for req in res.run_requests:
-            stage.stage_cbp(settings, int(req.partition_key), "state")
+            stage_cbp(settings, int(req.partition_key), "state")
         v1 = _publish(instance, publish_job, settings, {"resources": {"observatory": {"config": {"cbp_years": "2010-2011"}}}})
         manifests = {y: RawArchive(settings.raw_dir).entries(f"census/cbp/state/{y}") for y in (2010, 2011)}
 
@@ -199,7 +200,7 @@ def test_upstream_head_detection(httpserver, tmp_path):
 def test_publish_years_extend_over_staged_new_years(tmp_path):
     s = Settings(warehouse=tmp_path, cbp_years=(2010, 2011))
     for y in (2012, 2014):
-        p = stage.cbp_staged_path(s, y, "state")
+        p = cbp_staged_path(s, y, "state")
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_bytes(b"")
     assert schedules.publish_years(s) == [2010, 2011, 2012]  # 2013 missing: 2014 waits

@@ -3,7 +3,7 @@
 from pipelines import cli
 from pipelines.config import Settings
 from pipelines.raw.archive import RawArchive
-from pipelines.staging import stage
+from pipelines.staging.cbp import cbp_staged_path
 
 
 def test_refresh_cbp_backfill_then_unchanged_rerun(tmp_path, mirror_dir, monkeypatch, capsys):
@@ -13,7 +13,7 @@ def test_refresh_cbp_backfill_then_unchanged_rerun(tmp_path, mirror_dir, monkeyp
     settings = Settings(warehouse=tmp_path / "wh", mirror=mirror_dir)
     assert cli.main(["refresh", "--years", "2010-2011", "--sources", "cbp"]) == 0
     assert "1 run(s)" in capsys.readouterr().out  # one single-run backfill over the range
-    staged = [stage.cbp_staged_path(settings, y, "state") for y in (2010, 2011)]
+    staged = [cbp_staged_path(settings, y, "state") for y in (2010, 2011)]
     stamps = [p.stat().st_mtime_ns for p in staged]
     manifests = {y: RawArchive(settings.raw_dir).entries(f"census/cbp/state/{y}") for y in (2010, 2011)}
     assert all(len(m) == 1 for m in manifests.values())

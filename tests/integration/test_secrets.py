@@ -12,7 +12,7 @@ from pipelines.defs.resources import ObservatoryResource
 from pipelines.defs.schedules import CensusApiResource, cbp_api_pull
 from pipelines.errors import SourceError
 from pipelines.raw.http import make_session
-from pipelines.sources import census_api
+from pipelines.staging import census_api
 
 KEY = "sekret-KEY-7f3a9c0d1e2b"
 HEADER = ["NAICS2017", "NAICS2017_LABEL", "EMP", "EMP_N", "EMP_F", "ESTAB", "PAYANN", "PAYANN_N", "state"]

@@ -58,7 +58,6 @@ def fetch_geometry(settings: Settings) -> tuple[list[dict[str, Any]], dict[str, 
     datapackage, {release path: archived file}). A missing file costs the maps, not the release:
     it is logged as a warning and the page says the map is unavailable."""
     from pipelines.raw.http import fetch
-    from pipelines.staging.stage import _record
 
     sources: list[dict[str, Any]] = []
     files: dict[str, Path] = {}
@@ -69,7 +68,7 @@ def fetch_geometry(settings: Settings) -> tuple[list[dict[str, Any]], dict[str, 
         except SourceError as exc:
             log.warning("map geometry %s unavailable, the release page will have no %s map: %s", source_id, layer, exc)
             continue
-        sources.append(_record(raw))
+        sources.append(raw.source_record())
         files[f"{GEOMETRY_DIR}/{name}"] = raw.path
     return sources, files
 

@@ -10,7 +10,7 @@ import polars as pl
 
 from benchmarks import generate
 from pipelines.sources import cbp
-from pipelines.staging.stage import parse_cbp_file
+from pipelines.staging.cbp import parse_cbp_file
 
 YEARS = [2016, 2017]
 COUNTIES = 40

@@ -13,7 +13,7 @@ import yaml
 from pipelines.config import ASSETS_DIR, Settings
 from pipelines.release.parquet import write_parquet
 from pipelines.schemas import SCHEMA_DIR, SchemaFileError, load_schema, polars_dtype
-from pipelines.sources.eurostat import EU_EXTRA_SCHEMA
+from pipelines.staging.eurostat import EU_EXTRA_SCHEMA
 from pipelines.staging.harmonise import HARMONISED_SCHEMA
 from pipelines.validation.validation import QUARANTINE_SCHEMA, quarantine_frame
 from pipelines.warehouse import warehouse

@@ -348,18 +348,19 @@ def test_remote_read_one_region_over_http(tmp_path: Path, httpserver) -> None:
 def test_rebuild_from_raw_files_gives_the_same_data(mirror_dir: Path, tmp_path: Path) -> None:
     """Two independent builds from the archived raw files (mirror) with the same lock file."""
     from pipelines.config import Settings
-    from pipelines.staging import stage
+    from pipelines.staging.cbp import stage_cbp, staged_sources
+    from pipelines.staging.reference import stage_reference
     from pipelines.warehouse import warehouse
 
     hashes, frames = [], []
     for i in range(2):
         s = Settings(warehouse=tmp_path / f"wh{i}", mirror=mirror_dir, cbp_years=(2011,), offline=True)
-        stage.stage_reference(s)
-        stage.stage_cbp(s, 2011)
+        stage_reference(s)
+        stage_cbp(s, 2011)
         warehouse.build_us_indicators(s)
         with warehouse.connect(s, read_only=True) as con:
             names = ("cluster_indicators", "region_indicators", "clusters", "regions", "industry_employment")
-            r = publish_release({n: con.table(n) for n in names}, releases_dir=s.releases_dir, sources=stage.staged_sources(s),
+            r = publish_release({n: con.table(n) for n in names}, releases_dir=s.releases_dir, sources=staged_sources(s),
                                 params={"cbp_years": [2011]}, bundle=False, catalog=False)  # fmt: skip
         pkg = json.loads((r.path / "datapackage.json").read_text())
         hashes.append({res["name"]: res["contentHash"] for res in pkg["resources"] if res.get("format") == "parquet"})

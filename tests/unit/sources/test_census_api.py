@@ -14,8 +14,9 @@ from pipelines.config import Settings
 from pipelines.errors import SourceError
 from pipelines.raw.archive import RawArchive
 from pipelines.raw.http import make_session
-from pipelines.sources import census_api
-from pipelines.staging import stage
+from pipelines.sources.census_api import api_url, naics_variable, variables
+from pipelines.staging.cbp import stage_cbp
+from pipelines.staging.census_api import stage_cbp_api, staged_path, staged_paths
 from pipelines.staging.harmonise import HARMONISED_SCHEMA
 
 KEY = "TESTKEY-0123456789abcdef"
@@ -44,16 +45,16 @@ def session():
 
 
 def test_naics_variable_by_year():
-    assert census_api.naics_variable(2011) == "NAICS2007"
-    assert census_api.naics_variable(2012) == "NAICS2012"
-    assert census_api.naics_variable(2016) == "NAICS2012"
-    assert census_api.naics_variable(2017) == "NAICS2017"
-    assert census_api.naics_variable(2022) == "NAICS2017"
-    assert "EMP_N" in census_api.variables(2018) and "EMP_F" in census_api.variables(2015)
+    assert naics_variable(2011) == "NAICS2007"
+    assert naics_variable(2012) == "NAICS2012"
+    assert naics_variable(2016) == "NAICS2012"
+    assert naics_variable(2017) == "NAICS2017"
+    assert naics_variable(2022) == "NAICS2017"
+    assert "EMP_N" in variables(2018) and "EMP_F" in variables(2015)
 
 
 def test_api_url_has_documented_query():
-    url = census_api.api_url(2018, "6", ["336411", "336412"], key=KEY)
+    url = api_url(2018, "6", ["336411", "336412"], key=KEY)
     q = parse_qs(urlparse(url).query)
     assert urlparse(url).path == "/data/2018/cbp"
     assert q["for"] == ["state:06"]
@@ -70,7 +71,7 @@ def test_pull_lands_in_harmonised_schema(httpserver, settings):
         return Response(json.dumps([HEADER_2017, *ROWS_2017]), content_type="application/json;charset=utf-8")
 
     httpserver.expect_request("/data/2018/cbp").respond_with_handler(handler)
-    out = census_api.stage_cbp_api(
+    out = stage_cbp_api(
         settings, 2018, "06", ["00", "31-33", "336411", "336412"], key=KEY,
         base=httpserver.url_for("/data"), session=session(),
     )
@@ -86,7 +87,7 @@ def test_pull_lands_in_harmonised_schema(httpserver, settings):
     assert rows["TOTAL"]["industry_level"] == 0 and rows["31"]["industry_level"] == 2
     assert df["source_id"].unique().to_list() == ["census/cbp-api/2018/state:06"]
     # same table as the CBP files: the two stack without casts
-    cbp = pl.read_parquet(stage.stage_cbp(settings, 2011, "state")["path"])
+    cbp = pl.read_parquet(stage_cbp(settings, 2011, "state")["path"])
     both = pl.concat([cbp, df])
     assert both.height == cbp.height + df.height
     # the key is redacted in the archive manifest and never written anywhere in the warehouse
@@ -102,19 +103,19 @@ def test_pre_2017_flags_and_repeated_pulls_accumulate(httpserver, settings):
     httpserver.expect_ordered_request("/data/2015/cbp").respond_with_json([HEADER_2015, ROWS_2015[0]])
     httpserver.expect_ordered_request("/data/2015/cbp").respond_with_json([HEADER_2015, *ROWS_2015])
     base = httpserver.url_for("/data")
-    census_api.stage_cbp_api(settings, 2015, "06", ["336411"], base=base, session=session())
-    out = census_api.stage_cbp_api(settings, 2015, "06", ["336411", "336413"], base=base, session=session())
+    stage_cbp_api(settings, 2015, "06", ["336411"], base=base, session=session())
+    out = stage_cbp_api(settings, 2015, "06", ["336411", "336413"], base=base, session=session())
     df = pl.read_parquet(out["path"]).sort("industry_code")
     assert df["industry_code"].to_list() == ["336411", "336413"]  # upserted, no duplicates
     r = df.row(1, named=True)
     assert r["empflag"] == "F" and r["emp_imputed"] and r["emp"] == 750.0 and r["emp_reported"] is None
     assert r["classification"] == "NAICS2012"
-    assert census_api.staged_paths(settings) == [Path(out["path"])]
+    assert staged_paths(settings) == [Path(out["path"])]
 
 
 def test_no_content_means_no_rows(httpserver, settings):
     httpserver.expect_request("/data/2018/cbp").respond_with_data("", status=204)
-    out = census_api.stage_cbp_api(settings, 2018, "01", ["999999"], base=httpserver.url_for("/data"), session=session())
+    out = stage_cbp_api(settings, 2018, "01", ["999999"], base=httpserver.url_for("/data"), session=session())
     assert out["rows"] == 0
 
 
@@ -135,19 +136,19 @@ def test_no_content_means_no_rows(httpserver, settings):
 def test_bad_responses_fail_clearly(httpserver, settings, body, ctype, problem):
     httpserver.expect_request("/data/2018/cbp").respond_with_data(body, content_type=ctype)
     with pytest.raises(SourceError) as err:
-        census_api.stage_cbp_api(settings, 2018, "06", ["336411"], key=KEY, base=httpserver.url_for("/data"), session=session())
+        stage_cbp_api(settings, 2018, "06", ["336411"], key=KEY, base=httpserver.url_for("/data"), session=session())
     msg = str(err.value)
     assert problem in msg
     assert "census/cbp-api/2018/state:06" in msg and "/data/2018/cbp?" in msg
     assert KEY not in msg and "key=REDACTED" in msg
-    assert not census_api.staged_path(settings, 2018, "06").exists()
+    assert not staged_path(settings, 2018, "06").exists()
 
 
 def test_added_column_is_tolerated(httpserver, settings):
     header = [*HEADER_2017, "PAYQTR1"]
     rows = [[*ROWS_2017[2], "1700000"]]
     httpserver.expect_request("/data/2018/cbp").respond_with_json([header, *rows])
-    out = census_api.stage_cbp_api(settings, 2018, "06", ["336411"], base=httpserver.url_for("/data"), session=session())
+    out = stage_cbp_api(settings, 2018, "06", ["336411"], base=httpserver.url_for("/data"), session=session())
     df = pl.read_parquet(out["path"])
     assert df["qp1"].to_list() == [1700000]
 
@@ -155,5 +156,5 @@ def test_added_column_is_tolerated(httpserver, settings):
 def test_http_error_names_source_and_redacted_url(httpserver, settings):
     httpserver.expect_request("/data/2018/cbp").respond_with_data("error: unknown variable 'X'", status=400)
     with pytest.raises(SourceError, match="HTTP 400") as err:
-        census_api.stage_cbp_api(settings, 2018, "06", ["336411"], key=KEY, base=httpserver.url_for("/data"), session=session())
+        stage_cbp_api(settings, 2018, "06", ["336411"], key=KEY, base=httpserver.url_for("/data"), session=session())
     assert KEY not in str(err.value) and "census/cbp-api/2018/state:06" in str(err.value)

@@ -11,7 +11,9 @@ import pytest
 from werkzeug.wrappers import Request, Response
 
 from pipelines.errors import SourceError
+from pipelines.raw.eurostat_client import EurostatClient
 from pipelines.sources import eurostat as es
+from pipelines.staging.eurostat import concat_long, harmonise_sbs, read_raw
 
 
 def _write_gz(path: Path, text: str) -> Path:
@@ -32,9 +34,9 @@ SDMX_TSV = (
 
 
 def test_bulk_tsv_from_mirror(settings):
-    raws = es.EurostatClient(settings).fetch_dataset("sbs_r_nuts06_r2")
+    raws = EurostatClient(settings).fetch_dataset("sbs_r_nuts06_r2")
     assert len(raws) == 1 and raws[0].served_from.startswith("mirror:")
-    lf = es.read_raw(raws[0], "eurostat/sbs_r_nuts06_r2", settings.staging_dir)
+    lf = read_raw(raws[0], "eurostat/sbs_r_nuts06_r2", settings.staging_dir)
     assert lf.collect_schema().names() == ["nace_r2", "indic_sb", "geo", "time", "value", "flags"]
     df = lf.filter(pl.col("nace_r2") == "B", pl.col("geo").is_in(["AT", "AT1"])).collect()
     assert sorted(df["time"].unique().to_list()) == [str(y) for y in range(2008, 2016)]
@@ -48,7 +50,7 @@ def test_sdmx_tsv_new_layout_and_harmonise(tmp_path):
     path = _write_gz(tmp_path / "sbs_r_nuts2021.tsv.gz", SDMX_TSV)
     long = es.parse_tsv(path, "eurostat/sbs_r_nuts2021", str(path), tmp_path)
     assert long.collect_schema().names() == ["freq", "nace_r2", "indic_sbs", "geo", "time", "value", "flags"]
-    h = es.harmonise_sbs(long, dataset="sbs_r_nuts2021", source="eurostat/sbs_r_nuts2021", sha256="x", location="t").collect()
+    h = harmonise_sbs(long, dataset="sbs_r_nuts2021", source="eurostat/sbs_r_nuts2021", sha256="x", location="t").collect()
     de = h.filter(pl.col("region_code") == "DE", pl.col("industry_code") == "C10").sort("year")
     assert de["emp"].to_list() == [1000.0, 1100.0]
     assert de["empflag"].to_list() == [None, "p"]
@@ -126,15 +128,15 @@ def test_jsonstat_sparse(tmp_path):
         ("EMP_LOC_NR", "AT1", "2022"): (60.0, "p"),
         ("LOC_NR", "AT", "2022"): (9.0, "bu"),
     }
-    h = es.harmonise_sbs(df.lazy(), dataset="sbs_r_nuts2021", source="s", sha256="x", location="t").collect()
+    h = harmonise_sbs(df.lazy(), dataset="sbs_r_nuts2021", source="s", sha256="x", location="t").collect()
     assert h.filter(pl.col("region_code") == "AT", pl.col("year") == 2022)["est"].to_list() == [9]
 
 
 # --- HTTP behaviour against a real local server -------------------------------------------------
 
-def _client(settings, httpserver, **kw) -> es.EurostatClient:
+def _client(settings, httpserver, **kw) -> EurostatClient:
     sleeps: list[float] = []
-    client = es.EurostatClient(settings, base=httpserver.url_for("/api").rstrip("/"), sleep=sleeps.append, **kw)
+    client = EurostatClient(settings, base=httpserver.url_for("/api").rstrip("/"), sleep=sleeps.append, **kw)
     client.sleeps = sleeps  # type: ignore[attr-defined]
     return client
 
@@ -158,7 +160,7 @@ def test_413_is_polled_then_served(httpserver, upstream_settings):
     client = _client(upstream_settings, httpserver, backoff=1.0, max_polls=5)
     raws = client.fetch_dataset("sbs_r_nuts2021")
     assert calls["n"] == 3 and client.sleeps == [1.0, 2.0]
-    df = es.read_raw(raws[0], "eurostat/sbs_r_nuts2021", upstream_settings.staging_dir).collect()
+    df = read_raw(raws[0], "eurostat/sbs_r_nuts2021", upstream_settings.staging_dir).collect()
     assert sorted(df["geo"].to_list()) == ["AT", "BE"]
 
 
@@ -186,7 +188,7 @@ def test_async_key_is_polled(httpserver, upstream_settings):
     httpserver.expect_request(f"/api/1.0/async/data/{key}").respond_with_data(_tsv_body(["DK01"]))
     client = _client(upstream_settings, httpserver, backoff=0.5)
     raws = client.fetch_dataset("sbs_r_nuts2021")
-    df = es.read_raw(raws[0], "eurostat/sbs_r_nuts2021", upstream_settings.staging_dir).collect()
+    df = read_raw(raws[0], "eurostat/sbs_r_nuts2021", upstream_settings.staging_dir).collect()
     assert df["geo"].to_list() == ["DK01"]
     assert client.sleeps == [0.5, 1.0]
 
@@ -214,7 +216,7 @@ def test_416_splits_by_geo_and_concatenates(httpserver, upstream_settings):
     raws = client.fetch_dataset("sbs_r_nuts2021", split_values={"geo": geos})
     assert len(raws) == 3  # [] -> 416; [AT,BE] ok; [BG,CY,CZ] -> 416 -> [BG] + [CY,CZ]
     assert seen[0] == [] and all(len(s) <= 3 for s in seen[1:])
-    long = es.concat_long([es.read_raw(r, "eurostat/sbs_r_nuts2021", upstream_settings.staging_dir) for r in raws]).collect()
+    long = concat_long([read_raw(r, "eurostat/sbs_r_nuts2021", upstream_settings.staging_dir) for r in raws]).collect()
     assert sorted(long["geo"].to_list()) == geos
 
 

@@ -10,16 +10,16 @@ import pytest
 from pipelines.config import Settings
 from pipelines.errors import SourceError
 from pipelines.sources import clustermapping, naics
-from pipelines.staging import stage
+from pipelines.staging.reference import read_reference, stage_reference
 
 
 def test_stage_reference(settings: Settings) -> None:
-    counts = stage.stage_reference(settings)
-    clusters = stage.read_reference(settings, "clusters")
+    counts = stage_reference(settings)
+    clusters = read_reference(settings, "clusters")
     assert counts["clusters"] == 67
     assert clusters.filter(pl.col("traded")).height == 51
     assert clusters.schema["cluster_code"] == pl.String
-    defs = stage.read_reference(settings, "cluster_naics")
+    defs = read_reference(settings, "cluster_naics")
     assert set(defs["naics_vintage"]) == {"1997", "2002", "2007", "2012", "2017", "2022"}
     # Published vintages: every code in exactly one cluster with weight 1.
     pub = defs.filter(pl.col("naics_vintage").is_in(["1997", "2002", "2007", "2012"]))
@@ -29,13 +29,13 @@ def test_stage_reference(settings: Settings) -> None:
     derived = defs.filter(pl.col("naics_vintage").is_in(["2017", "2022"]))
     sums = derived.group_by("naics_vintage", "naics").agg(pl.col("weight").sum())
     assert (sums["weight"] - 1).abs().max() < 1e-12
-    splits = stage.read_reference(settings, "naics_cluster_splits")
+    splits = read_reference(settings, "naics_cluster_splits")
     assert splits.height > 0 and (splits["weight"] < 1).all()
     assert splits["derived_from"].str.starts_with("NAICS2012:").all()
-    regions = stage.read_reference(settings, "regions")
+    regions = read_reference(settings, "regions")
     assert regions.filter(pl.col("region_type") == "state").height == 51  # 50 + the District of Columbia (derived)
     assert regions.filter((pl.col("region_type") == "country") & (pl.col("region_code") == "US")).height == 1
-    members = stage.read_reference(settings, "region_members")
+    members = read_reference(settings, "region_members")
     la = members.filter((pl.col("region_type") == "msa") & (pl.col("region_code") == "31080"))
     assert {"06037", "06059"} <= set(la["member_code"])
 

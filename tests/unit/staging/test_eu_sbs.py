@@ -6,8 +6,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from pipelines.sources.eurostat import EU_EXTRA_SCHEMA
 from pipelines.staging import eu_sbs
+from pipelines.staging.eurostat import EU_EXTRA_SCHEMA
 from pipelines.staging.harmonise import HARMONISED_SCHEMA
 
 SCHEMA = {**HARMONISED_SCHEMA, **EU_EXTRA_SCHEMA}

@@ -13,7 +13,7 @@ import pytest
 
 from pipelines.errors import SourceError
 from pipelines.sources import cbp
-from pipelines.staging.stage import parse_cbp_file
+from pipelines.staging.cbp import parse_cbp_file
 from tests.cbp_files import COUNTY_2011, US_2019, write_zip
 
 SID = "census/cbp/state/2011"

@@ -20,8 +20,9 @@ from pipelines.config import Settings
 from pipelines.raw.archive import RawArchive
 from pipelines.release.notes import naics_vintage_notes
 from pipelines.sources import cbp
-from pipelines.staging import stage
+from pipelines.staging.cbp import cbp_staged_path, parse_cbp_file_vintage, stage_cbp, staged_sources
 from pipelines.staging.harmonise import cbp_naics_vintage, detect_naics_vintage
+from pipelines.staging.reference import reference_dir, stage_reference
 from pipelines.validation import validation
 from pipelines.warehouse.indicators import (
     DEFAULT_PARAMS,
@@ -83,8 +84,8 @@ def test_without_evidence_the_year_rule_stands() -> None:
 @pytest.fixture(scope="module")
 def reference(mirror_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     settings = Settings(warehouse=tmp_path_factory.mktemp("ref"), mirror=mirror_dir, offline=True)
-    stage.stage_reference(settings)
-    return stage.reference_dir(settings)
+    stage_reference(settings)
+    return reference_dir(settings)
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +120,7 @@ def cbp_text(year: int, rows: list[tuple[str, str, int]]) -> str:
 
 def _parse(path: Path, year: int, vintage_codes: dict[str, set[str]] | None, work: Path):
     q = work / f"quarantine-{year}.parquet"
-    lf, ev = stage.parse_cbp_file_vintage(
+    lf, ev = parse_cbp_file_vintage(
         path, year=year, source_id=cbp.source_id(year, "state"), sha256="0" * 64, location=str(path),
         work_dir=work, quarantine=q, vintage_codes=vintage_codes,
     )  # fmt: skip
@@ -183,7 +184,7 @@ def test_a_file_whose_codes_contradict_the_year_rule_is_mapped_by_its_codes(
     mapped = set(definitions.filter(pl.col("naics_vintage") == "2007")["naics"])
     only_2007 = sorted(mapped - _six(codes["2012"]))[:5]
     z = write_zip(tmp_path / "cbp12st.zip", "cbp12st.txt", cbp_text(2012, [("01", c, 50) for c in only_2007]))
-    with caplog.at_level(logging.WARNING, logger="pipelines.staging.stage"):
+    with caplog.at_level(logging.WARNING, logger="pipelines.staging.cbp"):
         ind, ev, quarantined = _parse(z, 2012, codes, tmp_path)
     assert (ev.vintage, ev.year_rule, ev.agrees) == ("2007", "2012", False)
     assert "codes say NAICS 2007, the year rule says NAICS 2012" in caplog.text
@@ -337,9 +338,9 @@ def test_release_note_lists_each_files_vintage_and_the_breaks() -> None:
 
 
 def test_staging_records_the_vintage_in_the_sidecar_and_the_archive_manifest(settings: Settings) -> None:
-    stage.stage_reference(settings)
-    stage.stage_cbp(settings, 2002)
-    side = json.loads(stage.cbp_staged_path(settings, 2002, "state").with_suffix(".json").read_text())
+    stage_reference(settings)
+    stage_cbp(settings, 2002)
+    side = json.loads(cbp_staged_path(settings, 2002, "state").with_suffix(".json").read_text())
     assert side["naics_vintage"] == "1997" and side["naics_vintage_evidence"]["agrees"] is True
     assert side["naics_vintage_evidence"]["shares"]["1997"] > side["naics_vintage_evidence"]["shares"]["2002"]
     archive = RawArchive(settings.raw_dir)
@@ -353,7 +354,7 @@ def test_staging_records_the_vintage_in_the_sidecar_and_the_archive_manifest(set
     assert archive.record_naics_vintage(sid, entry["sha256"], {"naics_vintage": "2002"}) is True
     assert archive.manifest_path(sid).read_text().splitlines()[:2] == lines
     assert archive.entries(sid)[0]["naics_vintage"] == "2002"
-    src = next(s for s in stage.staged_sources(Settings(warehouse=settings.warehouse, mirror=settings.mirror, cbp_years=(2002,))) if s["source_id"] == sid)
+    src = next(s for s in staged_sources(Settings(warehouse=settings.warehouse, mirror=settings.mirror, cbp_years=(2002,))) if s["source_id"] == sid)
     assert src["naics_vintage"] == "1997"
     with pytest.raises(KeyError, match="no archived file"):
         archive.record_naics_vintage(sid, "f" * 64, {"naics_vintage": "2002"})
@@ -381,7 +382,7 @@ def test_dagster_registers_the_gate_as_blocking_and_warns_on_a_disagreeing_year(
 
     settings = Settings(warehouse=tmp_path / "wh", mirror=None)
     for year, found in ((2011, "2007"), (2012, "2007")):
-        side = stage.cbp_staged_path(settings, year, "state").with_suffix(".json")
+        side = cbp_staged_path(settings, year, "state").with_suffix(".json")
         side.parent.mkdir(parents=True, exist_ok=True)
         ev = {"naics_vintage": found, "year_rule": cbp_naics_vintage(year), "shares": {found: 1.0}}
         side.write_text(json.dumps({"naics_vintage_evidence": ev}))

@@ -20,8 +20,8 @@ from pipelines.errors import SourceError
 from pipelines.raw import mirror as mirror_mod
 from pipelines.raw.http import fetch
 from pipelines.sources import clustermapping, naics
+from pipelines.staging.eu import NACE_CODE_LIST
 from pipelines.staging.nace_concordance import REFERENCE_IDS
-from pipelines.staging.stage_eu import NACE_CODE_LIST
 from pipelines.validation.validation import run_sql_check
 from pipelines.warehouse.indicators import reference_for_totals, unnamed_regions
 
@@ -215,8 +215,8 @@ def test_every_eu_region_of_the_mirror_build_has_a_name(settings: Settings) -> N
     """On the mirror: every region of the EU cluster totals (NUTS and the shipped region groups)
     is in the named codes the eu_indicators suite checks against (`named_region_codes`)."""
     from pipelines.staging import eu_sbs
+    from pipelines.staging.eu import _code_lists
     from pipelines.staging.region_groups import load_region_groups
-    from pipelines.staging.stage_eu import _code_lists
 
     groups = [g for g in load_region_groups(PROJECT_ROOT / "assets" / "region_groups.yaml") if g.base_type.startswith("nuts")]
     totals = eu_sbs.build_eu(settings, region_groups=groups)["eu_cluster_totals"]

@@ -342,7 +342,7 @@ def test_quarantine_leaves_structural_errors_to_the_parser() -> None:
 def test_stage_hook_writes_the_quarantine_and_stages_the_rest(tmp_path: Path) -> None:
     import zipfile
 
-    from pipelines.staging.stage import parse_cbp_file
+    from pipelines.staging.cbp import parse_cbp_file
 
     raw = tmp_path / "cbp10st.zip"
     with zipfile.ZipFile(raw, "w") as zf:

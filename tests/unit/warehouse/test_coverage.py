@@ -19,7 +19,8 @@ from pipelines.config import Settings
 from pipelines.raw.mirror import Mirror
 from pipelines.release import notes
 from pipelines.release.publish import publish_release
-from pipelines.staging import stage
+from pipelines.staging.cbp import stage_cbp, staged_cbp_paths
+from pipelines.staging.reference import reference_dir, stage_reference
 from pipelines.validation import validation
 from pipelines.warehouse import warehouse
 from pipelines.warehouse.indicators import build_cluster_tables, indicators_from_totals
@@ -160,11 +161,11 @@ def test_coverage_matches_the_raw_files_and_the_mirror_notes(mirror_dir: Path, t
     is what the mirror says of the file (one NAICS 1997 year, one NAICS 2007 year)."""
     years = (2001, 2010)
     settings = Settings(warehouse=tmp_path / "wh", mirror=mirror_dir, cbp_years=years, offline=True, eurostat=False)
-    stage.stage_reference(settings)
+    stage_reference(settings)
     for y in years:
-        stage.stage_cbp(settings, y)
+        stage_cbp(settings, y)
     with duckdb.connect() as con:
-        warehouse.build_indicators(con, stage.staged_cbp_paths(settings), stage.reference_dir(settings))
+        warehouse.build_indicators(con, staged_cbp_paths(settings), reference_dir(settings))
         ri = fetch_frame(con, "SELECT * FROM region_indicators")
         by_year = {r["year"]: r for r in notes.coverage_by_year(con) if r["region_type"] == "state"}
     mirror = Mirror(mirror_dir)

@@ -12,7 +12,8 @@ import polars as pl
 
 from pipelines.config import Settings
 from pipelines.sources import cbp
-from pipelines.staging import stage
+from pipelines.staging.cbp import parse_cbp_file, stage_cbp
+from pipelines.staging.reference import stage_reference
 from pipelines.warehouse import warehouse
 from pipelines.warehouse.sql import fetch_frame
 from tests.cbp_files import write_zip
@@ -37,7 +38,7 @@ def _mirror_with_us_file(mirror_dir: Path, dest: Path, us_text: str) -> Path:
 def test_us_file_rows_become_the_national_reference(mirror_dir: Path, tmp_path: Path) -> None:
     # National file: twice the 50-state+DC sum for aerospace NAICS 336411, everything else as in the states.
     state_zip = mirror_dir / "www2.census.gov/programs-surveys/cbp/datasets/2011/cbp11st.zip"
-    states = stage.parse_cbp_file(state_zip, year=2011, source_id="s", sha256="x", location="x", work_dir=tmp_path / "w").collect()
+    states = parse_cbp_file(state_zip, year=2011, source_id="s", sha256="x", location="x", work_dir=tmp_path / "w").collect()
     nat = (
         states.filter(pl.col("industry_level") == 6)
         .group_by("industry_code")
@@ -49,9 +50,9 @@ def test_us_file_rows_become_the_national_reference(mirror_dir: Path, tmp_path: 
     lines += [f'"-","{r["industry_code"]}","","G",{r["emp"]},"G",0,"G",{r["payroll"]},{r["est"]}' for r in nat.iter_rows(named=True)]
     mirror = _mirror_with_us_file(mirror_dir, tmp_path / "mirror", "\n".join(lines) + "\n")
     settings = Settings(warehouse=tmp_path / "wh", mirror=mirror, cbp_years=(2011,), cbp_geos=("state", "us"), offline=True)
-    stage.stage_reference(settings)
+    stage_reference(settings)
     for geo in settings.cbp_geos:
-        stage.stage_cbp(settings, 2011, geo)
+        stage_cbp(settings, 2011, geo)
     warehouse.build_us_indicators(settings)
     with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
         ci = fetch_frame(con, "SELECT * FROM cluster_indicators WHERE cluster_code = '1'")

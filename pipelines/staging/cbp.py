@@ -1,4 +1,4 @@
-"""Fetch → parse → harmonise → staged Parquet, one function per source, no Dagster needed.
+"""CBP files: fetch → parse → harmonise → staged Parquet per year and geography, no Dagster needed.
 
 Each staged file has a JSON sidecar holding the raw-archive record it was built from, so the
 release can cite every input and an unchanged input is not parsed twice.
@@ -9,11 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import tempfile
-import uuid
 from collections.abc import Mapping
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +18,10 @@ import polars as pl
 
 from pipelines.config import Settings
 from pipelines.errors import SourceError
-from pipelines.raw.archive import RawArchive, RawFile
+from pipelines.raw.archive import RawArchive
 from pipelines.raw.http import fetch
-from pipelines.sources import cbp, clustermapping, naics
+from pipelines.sources import cbp
+from pipelines.staging.files import write_json_atomic, write_staging_parquet
 from pipelines.staging.harmonise import (
     VintageEvidence,
     cbp_row_rules,
@@ -31,92 +29,12 @@ from pipelines.staging.harmonise import (
     detect_naics_vintage,
     harmonise_cbp,
 )
+from pipelines.staging.reference import reference_dir
 
-REFERENCE_TABLES = (
-    "clusters", "cluster_naics", "naics_cluster_splits", "subclusters", "naics_subclusters",
-    "related_clusters", "regions", "region_members", "naics_concordance",
-)  # fmt: skip
 PARSER_VERSION = "3"  # 2: NAICS vintage detected from the codes; 3: short/long rows rejected, file line numbers
 
 log = logging.getLogger(__name__)
 
-
-def _record(raw: RawFile) -> dict[str, Any]:
-    rec = asdict(raw)
-    rec["path"] = str(raw.path)
-    rec.pop("new", None)
-    return rec
-
-
-def _atomic_parquet(df: pl.DataFrame | pl.LazyFrame, dest: Path) -> int:
-    """Write staging Parquet atomically. LZ4: staging is scratch read by DuckDB many times, and
-    LZ4 writes ~20 % and reads faster than zstd at about the same size here (releases use zstd)."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}")
-    try:
-        if isinstance(df, pl.LazyFrame):
-            df.sink_parquet(tmp, compression="lz4", statistics=True)
-        else:
-            df.write_parquet(tmp, compression="lz4", statistics=True)
-        rows = pl.scan_parquet(tmp).select(pl.len()).collect().item()
-        os.replace(tmp, dest)
-        return int(rows)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _write_json(dest: Path, data: Any) -> None:
-    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
-    os.replace(tmp, dest)
-
-
-# --- reference data -------------------------------------------------------------------------
-
-def reference_dir(settings: Settings) -> Path:
-    return settings.staging_dir / "reference"
-
-
-def stage_reference(settings: Settings) -> dict[str, int]:
-    """Fetch and parse the US reference files; write one Parquet per reference table."""
-    raws = {
-        key: fetch(source_id, None, settings, mirror_id=source_id)
-        for key, source_id in clustermapping.IDS.items()
-    }
-    raws["naics_concordance"] = fetch(naics.CONCORDANCE_ID, None, settings, mirror_id=naics.CONCORDANCE_ID)
-    clusters, cluster_naics = clustermapping.parse_cluster_definitions(raws["cluster_naics_definitions"].path)
-    concordance = naics.parse_concordance(raws["naics_concordance"].path)
-    derived, splits = [], []
-    for target in ("2017", "2022"):
-        d, s = naics.derive_definitions(cluster_naics, concordance, target)
-        derived.append(d)
-        splits.append(s)
-    regions, members = clustermapping.parse_regions(raws["regions"].path)
-    tables = {
-        "clusters": clusters,
-        "cluster_naics": pl.concat([cluster_naics, *derived]),
-        "naics_cluster_splits": pl.concat(splits),
-        "subclusters": clustermapping.parse_subclusters(raws["subclusters"].path),
-        "naics_subclusters": clustermapping.parse_naics_subclusters(raws["naics2012_cluster_subcluster"].path),
-        "related_clusters": clustermapping.parse_related_clusters(raws["related_clusters"].path),
-        "regions": regions,
-        "region_members": members,
-        "naics_concordance": concordance,
-    }
-    out = reference_dir(settings)
-    counts = {name: _atomic_parquet(df, out / f"{name}.parquet") for name, df in tables.items()}
-    _write_json(out / "sources.json", [_record(r) for r in raws.values()])
-    return counts
-
-
-def read_reference(settings: Settings, name: str) -> pl.DataFrame:
-    path = reference_dir(settings) / f"{name}.parquet"
-    if not path.exists():
-        raise FileNotFoundError(f"reference table {name} not staged yet ({path}); run stage_reference")
-    return pl.read_parquet(path)
-
-
-# --- CBP ------------------------------------------------------------------------------------
 
 def cbp_staged_path(settings: Settings, year: int, geo: str) -> Path:
     return settings.staging_dir / "cbp" / geo / f"year={year}.parquet"
@@ -163,14 +81,7 @@ def parse_cbp_file_vintage(
         raise SourceError(source_id, location, f"{member.name}: unreadable CSV: {exc}") from exc
     cbp.check_fields(text, member, layout, source_id, location)  # short/long rows, header only
     text = text.drop("_short")
-    evidence = detect_naics_vintage(
-        clean_cbp(text.lazy(), layout).select(pl.col("_code").alias("industry_code")), year, vintage_codes
-    )
-    if not evidence.agrees:
-        log.warning(
-            "%s (%s): codes say NAICS %s, the year rule says NAICS %s for %s (shares valid: %s)",
-            source_id, location, evidence.vintage, evidence.year_rule, year, evidence.record()["shares"],
-        )  # fmt: skip
+    evidence = _detect_vintage(text, layout, year=year, source_id=source_id, location=location, vintage_codes=vintage_codes)
     if naics_codes is None and vintage_codes:
         naics_codes = vintage_codes.get(evidence.vintage)
     rules = cbp_row_rules(
@@ -199,12 +110,28 @@ def parse_cbp_file_vintage(
             ],
             how="horizontal",
         )
-        _atomic_parquet(
+        write_staging_parquet(
             quarantine_rows(tagged, layout.columns, year=year, geo=layout.geo, source_id=source_id), quarantine
         )
         if held.any():
             df = df.filter(~held)
     return df.drop("_malformed", "_reason").lazy(), evidence
+
+
+def _detect_vintage(
+    text: pl.DataFrame, layout: cbp.CbpLayout, *, year: int, source_id: str, location: str,
+    vintage_codes: Mapping[str, set[str]] | None,
+) -> VintageEvidence:
+    """The NAICS vintage of a parsed CBP file from its codes; a disagreement with the year rule is logged."""
+    evidence = detect_naics_vintage(
+        clean_cbp(text.lazy(), layout).select(pl.col("_code").alias("industry_code")), year, vintage_codes
+    )
+    if not evidence.agrees:
+        log.warning(
+            "%s (%s): codes say NAICS %s, the year rule says NAICS %s for %s (shares valid: %s)",
+            source_id, location, evidence.vintage, evidence.year_rule, year, evidence.record()["shares"],
+        )  # fmt: skip
+    return evidence
 
 
 def _vintage_codes(settings: Settings) -> dict[str, set[str]]:
@@ -243,11 +170,11 @@ def stage_cbp(settings: Settings, year: int, geo: str = "state") -> dict[str, An
     # The archive keeps what the file was found to be, beside what it is (append-only manifest).
     RawArchive(settings.raw_dir).record_naics_vintage(source_id, raw.sha256, vintage)
     rec = {
-        **_record(raw), "naics_vintage": vintage["naics_vintage"], "naics_vintage_evidence": vintage,
+        **raw.source_record(), "naics_vintage": vintage["naics_vintage"], "naics_vintage_evidence": vintage,
         "rows": rows, "year": year, "geo": geo, "parser_version": PARSER_VERSION,
         "quarantine_rules": rules, "quarantined": pl.scan_parquet(quarantine).select(pl.len()).collect().item(),
     }
-    _write_json(sidecar, rec)
+    write_json_atomic(sidecar, rec)
     return {"rows": rows, "path": str(dest), "source": rec, "changed": True}
 
 
@@ -277,7 +204,7 @@ def _stage_cbp_file(
             raw_zip, year=year, source_id=source_id, sha256=sha256, location=location, work_dir=Path(work),
             quarantine=quarantine, naics_codes=naics_codes, vintage_codes=vintage_codes,
         )
-        return _atomic_parquet(lf, dest), evidence
+        return write_staging_parquet(lf, dest), evidence
 
 
 def stage_cbp_years(

@@ -1,4 +1,4 @@
-"""Europe and user-defined regions: staged Parquet for the EU tables and US custom regions.
+"""Europe: staged Parquet for the EU tables and the code lists their validation checks against.
 
 EU staging is skipped when every input (re-fetched, so a changed upstream is noticed) and the
 code are unchanged since the last build: the Eurostat chain is the slowest step of a refresh.
@@ -16,33 +16,20 @@ import polars as pl
 from pipelines.config import Settings
 from pipelines.fingerprints import code_fingerprint
 from pipelines.raw.http import fetch, record_fetches
-from pipelines.staging.region_groups import RegionGroup, check_groups, load_region_groups
-from pipelines.staging.stage import _atomic_parquet, _record, _write_json, staged_cbp_paths
+from pipelines.staging import nuts
+from pipelines.staging.custom_regions import eu_groups
+from pipelines.staging.eu_sbs import build_eu
+from pipelines.staging.files import write_json_atomic, write_staging_parquet
+from pipelines.staging.nace_concordance import fetch_reference
+from pipelines.staging.region_groups import RegionGroup
 
 EU_TABLES = (
     "eu_industry_employment", "nace_cluster_concordance", "nace_concordance_report", "eu_cluster_totals", "nuts_crosswalk",
 )  # fmt: skip
-US_BASE_TYPES = {"state", "county", "msa"}
 
 
 def eu_dir(settings: Settings) -> Path:
     return settings.staging_dir / "eu"
-
-
-def custom_dir(settings: Settings) -> Path:
-    return settings.staging_dir / "custom"
-
-
-def _groups(settings: Settings) -> list[RegionGroup]:
-    return load_region_groups(settings.region_groups) if settings.region_groups else []
-
-
-def eu_groups(settings: Settings) -> list[RegionGroup]:
-    return [g for g in _groups(settings) if g.base_type not in US_BASE_TYPES]
-
-
-def us_groups(settings: Settings) -> list[RegionGroup]:
-    return [g for g in _groups(settings) if g.base_type in US_BASE_TYPES]
 
 
 def _inputs_unchanged(settings: Settings, previous: list[dict[str, Any]]) -> bool:
@@ -55,7 +42,6 @@ def _inputs_unchanged(settings: Settings, previous: list[dict[str, Any]]) -> boo
 
 def stage_eu(settings: Settings) -> dict[str, Any]:
     """Build the EU tables (pipelines.staging.eu_sbs.build_eu) into staging; returns row counts."""
-    from pipelines.staging.eu_sbs import build_eu
 
     out_dir = eu_dir(settings)
     meta_path = out_dir / "sources.json"
@@ -68,11 +54,11 @@ def stage_eu(settings: Settings) -> dict[str, Any]:
     with record_fetches() as fetched:
         tables = build_eu(settings, region_groups=groups)
         out_dir.mkdir(parents=True, exist_ok=True)
-        _write_json(out_dir / "code_lists.json", _code_lists(settings, groups))
-    rows = {name: _atomic_parquet(tables[name], out_dir / f"{name}.parquet") for name in EU_TABLES}
-    unique = {r.source_id: _record(r) for r in fetched}
+        write_json_atomic(out_dir / "code_lists.json", _code_lists(settings, groups))
+    rows = {name: write_staging_parquet(tables[name], out_dir / f"{name}.parquet") for name in EU_TABLES}
+    unique = {r.source_id: r.source_record() for r in fetched}
     sources = sorted(unique.values(), key=lambda r: r["source_id"])
-    _write_json(meta_path, {"key": key, "rows": rows, "sources": sources})
+    write_json_atomic(meta_path, {"key": key, "rows": rows, "sources": sources})
     return {"rows": rows, "changed": True, "sources": sources}
 
 
@@ -81,9 +67,6 @@ NACE_CODE_LIST = "eurostat-classifications/sbs_dsd_nace_r2"
 
 def _code_lists(settings: Settings, groups: list[RegionGroup]) -> dict[str, list[str]]:
     """NUTS and NACE code lists the EU validation suites check membership against."""
-    from pipelines.staging import nuts
-    from pipelines.staging.nace_concordance import fetch_reference
-
     ref = nuts.NutsReference.load(fetch_reference(settings, "sbs_nuts").path, fetch_reference(settings, "nuts2016").path, fetch_reference(settings, "nuts2021").path)
     nace = fetch(NACE_CODE_LIST, None, settings, mirror_id=NACE_CODE_LIST)
     nace_codes = pl.read_csv(nace.path, infer_schema=False, encoding="utf8-lossy")
@@ -103,32 +86,3 @@ def eu_code_lists(settings: Settings) -> dict[str, list[str]]:
 def staged_eu_sources(settings: Settings) -> list[dict[str, Any]]:
     path = eu_dir(settings) / "sources.json"
     return json.loads(path.read_text())["sources"] if path.exists() else []
-
-
-def stage_us_custom(settings: Settings) -> dict[str, int]:
-    """Check the US region groups against the staged CBP rows and stage the groups table.
-
-    Their cluster totals are the sums of the members' (sql/us/custom_cluster_totals.sql)."""
-    groups = us_groups(settings)
-    if groups:
-        ind = pl.scan_parquet([str(p) for p in staged_cbp_paths(settings)])
-        check_groups(ind, groups, f"region groups ({settings.region_groups})")
-    _atomic_parquet(custom_regions_table(_groups(settings)), custom_dir(settings) / "custom_regions.parquet")
-    return {"us_groups": len(groups)}
-
-
-def custom_regions_table(groups: list[RegionGroup]) -> pl.DataFrame:
-    return pl.DataFrame(
-        {
-            "region_type": ["custom"] * len(groups),
-            "region_code": [g.code for g in groups],
-            "region_name": [g.name for g in groups],
-            "base_type": [g.base_type for g in groups],
-            "nuts_version": [g.nuts_version for g in groups],
-            "members": [list(g.members) for g in groups],
-        },
-        schema={
-            "region_type": pl.String, "region_code": pl.String, "region_name": pl.String,
-            "base_type": pl.String, "nuts_version": pl.String, "members": pl.List(pl.String),
-        },
-    )
