@@ -26,7 +26,12 @@ from pipelines.validation.gate import (
     validate_reference,
     validate_warehouse_table,
 )
-from pipelines.validation.report import _cell, markdown_table, outcomes_markdown, write_run_report
+from pipelines.validation.report import (
+    format_cell,
+    markdown_table,
+    outcomes_markdown,
+    write_run_report,
+)
 from pipelines.validation.results import Outcome, SuiteResult
 from pipelines.validation.suites import load_suite
 
@@ -50,7 +55,7 @@ def _metadata(results: Sequence[SuiteResult], severity: str) -> dict:
             for o in r.outcomes:
                 if o.failed and o.severity == severity:
                     head = f"### {o.id}{f' ({r.scope})' if r.scope else ''}\n\n{o.description}\n\n"
-                    head += f"expectation: `{o.expectation}` — observed: `{_cell(o.observed, 120)}` — failing: {o.failing_count}\n\n"
+                    head += f"expectation: `{o.expectation}` — observed: `{format_cell(o.observed, 120)}` — failing: {o.failing_count}\n\n"
                     blocks.append(head + (markdown_table(o.sample) or o.message))
         meta["failing_samples"] = dg.MetadataValue.md("\n\n".join(blocks))
     return meta

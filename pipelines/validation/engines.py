@@ -22,11 +22,11 @@ from pipelines.validation.results import (
     SAMPLE_ROWS,
     Outcome,
     SuiteResult,
-    _json_safe,
     fingerprint,
+    json_safe,
     table_fingerprint,
 )
-from pipelines.validation.suites import _IDENT, Suite, load_check_sql, load_suite
+from pipelines.validation.suites import IDENTIFIER, Suite, load_check_sql, load_suite
 from pipelines.warehouse.indicators import fetch_frame
 
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -60,7 +60,7 @@ def _gx_batch_definition():
 
 
 def _resolve(value: Any, params: Mapping[str, Any]) -> Any:
-    if isinstance(value, str) and value.startswith("$") and _IDENT.match(value[1:]):
+    if isinstance(value, str) and value.startswith("$") and IDENTIFIER.match(value[1:]):
         name = value[1:]
         if name not in params:
             raise KeyError(name)
@@ -88,7 +88,7 @@ def _run_gx(suite: Suite, df: pl.DataFrame, params: Mapping[str, Any]) -> list[O
         except KeyError as exc:
             outcomes[s.id] = Outcome(
                 s.id, s.type, s.severity, s.description, "skipped",
-                kwargs=_json_safe({k: _short(v) for k, v in s.kwargs.items()}),
+                kwargs=json_safe({k: _short(v) for k, v in s.kwargs.items()}),
                 message=f"runtime parameter ${exc.args[0]} not available",
             )  # fmt: skip
             continue
@@ -129,11 +129,11 @@ def _run_gx(suite: Suite, df: pl.DataFrame, params: Mapping[str, Any]) -> list[O
                 severity=s.severity,
                 description=s.description,
                 status="passed" if r.success else "failed",
-                observed=_json_safe(result.get("observed_value")),
+                observed=json_safe(result.get("observed_value")),
                 failing_count=int(result.get("unexpected_count") or (0 if r.success else 1)),
                 element_count=result.get("element_count"),
-                sample=_json_safe(sample[:SAMPLE_ROWS]),
-                kwargs=_json_safe({k: _short(v) for k, v in cfg.kwargs.items() if k not in {"batch_id", "condition_parser"}}),
+                sample=json_safe(sample[:SAMPLE_ROWS]),
+                kwargs=json_safe({k: _short(v) for k, v in cfg.kwargs.items() if k not in {"batch_id", "condition_parser"}}),
                 message=message,
             )
     return [outcomes[s.id] for s in specs]
@@ -177,7 +177,7 @@ def run_sql_check(
     """Run sql/checks/<name>.sql on `table` (the file's {table}); it returns the failing rows.
 
     Returns (failing count, first `limit` rows)."""
-    if not _IDENT.match(table):
+    if not IDENTIFIER.match(table):
         raise ValueError(f"bad table name {table!r}")
     sql = load_check_sql(name).strip().rstrip(";").replace("{table}", table)
     names = set(_PARAM.findall(_COMMENT.sub("", sql)))
@@ -209,7 +209,7 @@ def _run_sql(
         out.append(
             Outcome(
                 s.id, s.type, s.severity, s.description, status, observed=count, failing_count=count,
-                sample=_json_safe(sample), kwargs=_json_safe(merged), message=message,
+                sample=json_safe(sample), kwargs=json_safe(merged), message=message,
             )
         )
     return out
@@ -297,7 +297,7 @@ def validate_table(
     """Run a suite on a DuckDB table: schema + GX one `by` value at a time, SQL checks once."""
     suite = load_suite(suite_name)
     table = table or suite.table
-    if not _IDENT.match(table):
+    if not IDENTIFIER.match(table):
         raise ValueError(f"bad table name {table!r}")
     params = dict(params or {})
     cols = [d[0] for d in con.execute(f"SELECT * FROM {table} LIMIT 0").description]

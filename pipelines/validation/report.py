@@ -15,7 +15,8 @@ from pipelines.validation.results import SAMPLE_ROWS, Outcome, SuiteResult, resu
 from pipelines.validation.suites import SUITE_DIR, load_suite
 
 
-def _cell(v: Any, width: int = 60) -> str:
+def format_cell(v: Any, width: int = 60) -> str:
+    """A value as one markdown table cell: JSON for dicts/lists, pipes escaped, one line, at most `width` characters."""
     s = json.dumps(v, default=str) if isinstance(v, (dict, list)) else ("" if v is None else str(v))
     s = s.replace("|", "\\|").replace("\n", " ")
     return s if len(s) <= width else s[: width - 1] + "…"
@@ -28,7 +29,7 @@ def markdown_table(rows: Sequence[Mapping[str, Any]], limit: int = SAMPLE_ROWS) 
     for r in rows[:limit]:
         cols += [c for c in r if c not in cols]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(_cell(r.get(c), 40) for c in cols) + " |" for r in rows[:limit]]
+    lines += ["| " + " | ".join(format_cell(r.get(c), 40) for c in cols) + " |" for r in rows[:limit]]
     return "\n".join(lines)
 
 
@@ -40,8 +41,8 @@ def outcomes_markdown(outcomes: Iterable[Outcome], samples: bool = True) -> str:
     ]
     for o in outs:
         lines.append(
-            f"| {o.status.upper() if o.failed else o.status} | {o.severity} | `{o.id}` | {_cell(o.expectation, 50)} | "
-            f"{_cell(o.observed, 50)} | {o.failing_count} | {'' if o.element_count is None else o.element_count} |"
+            f"| {o.status.upper() if o.failed else o.status} | {o.severity} | `{o.id}` | {format_cell(o.expectation, 50)} | "
+            f"{format_cell(o.observed, 50)} | {o.failing_count} | {'' if o.element_count is None else o.element_count} |"
         )
     if samples:
         for o in outs:
@@ -96,7 +97,7 @@ def render_html(results: Sequence[SuiteResult], title: str = "Validation report"
         for o in r.outcomes:
             parts.append(
                 f"<tr class='{o.status} {o.severity}'><td>{o.status}</td><td>{o.severity}</td><td>{e(o.id)}</td>"
-                f"<td>{e(o.expectation)}</td><td>{e(o.description)}</td><td>{e(_cell(o.observed, 80))}</td>"
+                f"<td>{e(o.expectation)}</td><td>{e(o.description)}</td><td>{e(format_cell(o.observed, 80))}</td>"
                 f"<td>{o.failing_count}</td><td>{'' if o.element_count is None else o.element_count}</td></tr>"
             )
         parts.append("</table>")
@@ -107,7 +108,7 @@ def render_html(results: Sequence[SuiteResult], title: str = "Validation report"
                     cols += [c for c in row if c not in cols]
                 parts.append(f"<p><b>{e(o.id)}</b>: sample of failing rows</p><table><tr>" + "".join(f"<th>{e(c)}</th>" for c in cols) + "</tr>")
                 for row in o.sample:
-                    parts.append("<tr>" + "".join(f"<td>{e(_cell(row.get(c), 40))}</td>" for c in cols) + "</tr>")
+                    parts.append("<tr>" + "".join(f"<td>{e(format_cell(row.get(c), 40))}</td>" for c in cols) + "</tr>")
                 parts.append("</table>")
     parts.append("</body></html>")
     return "\n".join(parts)
@@ -189,7 +190,7 @@ def blocked_message(warehouse: Path, *, since: float | None = None, samples: int
             if o.get("message"):
                 lines.append(f"    {o['message']}")
             for row in (o.get("sample") or [])[:samples]:
-                lines.append("    e.g. " + ", ".join(f"{k}={_cell(v, 40)}" for k, v in row.items()))
+                lines.append("    e.g. " + ", ".join(f"{k}={format_cell(v, 40)}" for k, v in row.items()))
     n = sum(1 for ln in lines if not ln.startswith("    "))
     head = f"release blocked: {n} error-level expectation(s) failed; nothing published. Report: {path.parent / 'report.md'}"
     return "\n".join([head, *lines])

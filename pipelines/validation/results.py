@@ -17,7 +17,7 @@ from typing import Any
 
 import duckdb
 
-from pipelines.validation.suites import _IDENT, Suite, load_check_sql
+from pipelines.validation.suites import IDENTIFIER, Suite, load_check_sql
 
 SAMPLE_ROWS = 10
 
@@ -84,7 +84,7 @@ class SuiteResult:
             "failed_warnings": len(self.warnings),
             "skipped": sum(o.status == "skipped" for o in self.outcomes),
         }
-        return _json_safe(d)
+        return json_safe(d)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> SuiteResult:
@@ -95,21 +95,22 @@ class SuiteResult:
         )  # fmt: skip
 
 
-def _json_safe(v: Any) -> Any:
+def json_safe(v: Any) -> Any:
+    """`v` as plain JSON values (results, samples and parameters are stored and fingerprinted as JSON)."""
     if isinstance(v, Mapping):
-        return {str(k): _json_safe(x) for k, x in v.items()}
+        return {str(k): json_safe(x) for k, x in v.items()}
     if isinstance(v, (set, frozenset)):
         # Sorted: set order changes between processes (hash seeds) and fingerprints must not.
-        return sorted((_json_safe(x) for x in v), key=lambda x: json.dumps(x, sort_keys=True, default=str))
+        return sorted((json_safe(x) for x in v), key=lambda x: json.dumps(x, sort_keys=True, default=str))
     if isinstance(v, (list, tuple)):
-        return [_json_safe(x) for x in v]
+        return [json_safe(x) for x in v]
     if isinstance(v, float):
         return v if math.isfinite(v) else str(v)
     if v is None or isinstance(v, (str, int, bool)):
         return v
     if hasattr(v, "item"):  # numpy scalars
         try:
-            return _json_safe(v.item())
+            return json_safe(v.item())
         except (ValueError, TypeError):
             pass
     if hasattr(v, "isoformat"):
@@ -123,7 +124,7 @@ def _json_safe(v: Any) -> Any:
 
 
 def table_fingerprint(con: duckdb.DuckDBPyConnection, table: str) -> str:
-    if not _IDENT.match(table):
+    if not IDENTIFIER.match(table):
         raise ValueError(f"bad table name {table!r}")
     n, h = con.execute(f"SELECT count(*), sum(hash(t)) FROM {table} AS t").fetchall()[0]
     return f"{n}:{h}"
@@ -134,7 +135,7 @@ def fingerprint(suite: Suite, data: str, params: Mapping[str, Any] | None = None
     h = hashlib.sha256()
     h.update(suite.sha256.encode())
     h.update(data.encode())
-    h.update(json.dumps(_json_safe(dict(params or {})), sort_keys=True).encode())
+    h.update(json.dumps(json_safe(dict(params or {})), sort_keys=True).encode())
     for s in suite.by_engine("sql"):
         h.update(load_check_sql(s.sql or "").encode())
     return h.hexdigest()

@@ -29,7 +29,8 @@ from pipelines.config import ASSETS_DIR, SQL_DIR
 SUITE_DIR = ASSETS_DIR / "expectations"
 CHECKS_SQL_DIR = SQL_DIR / "checks"
 SEVERITIES = ("error", "warning")
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# A table name or a "$parameter" name: safe to put in SQL text.
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True)
