@@ -26,7 +26,13 @@ from pipelines.validation.results import (
     json_safe,
     table_fingerprint,
 )
-from pipelines.validation.suites import IDENTIFIER, Suite, load_check_sql, load_suite
+from pipelines.validation.suites import (
+    IDENTIFIER,
+    ExpectationSpec,
+    Suite,
+    load_check_sql,
+    load_suite,
+)
 from pipelines.warehouse.indicators import fetch_frame
 
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -113,30 +119,35 @@ def _run_gx(suite: Suite, df: pl.DataFrame, params: Mapping[str, Any]) -> list[O
             res = batch.validate(gx_suite, result_format=result_format)
         by_id = {s.id: s for s in specs}
         for r in res.results:
-            cfg = r.expectation_config
-            s = by_id[cfg.meta["id"]]
-            result = r.result or {}
-            exc = r.exception_info or {}
-            message = ""
-            if exc.get("raised_exception"):
-                message = str(exc.get("exception_message"))
-            sample = result.get("partial_unexpected_index_list") or []
-            if not sample and result.get("partial_unexpected_list"):
-                sample = [{"value": v} for v in result["partial_unexpected_list"]]
-            outcomes[s.id] = Outcome(
-                id=s.id,
-                expectation=s.type,
-                severity=s.severity,
-                description=s.description,
-                status="passed" if r.success else "failed",
-                observed=json_safe(result.get("observed_value")),
-                failing_count=int(result.get("unexpected_count") or (0 if r.success else 1)),
-                element_count=result.get("element_count"),
-                sample=json_safe(sample[:SAMPLE_ROWS]),
-                kwargs=json_safe({k: _short(v) for k, v in cfg.kwargs.items() if k not in {"batch_id", "condition_parser"}}),
-                message=message,
-            )
+            s = by_id[r.expectation_config.meta["id"]]
+            outcomes[s.id] = _gx_outcome(s, r)
     return [outcomes[s.id] for s in specs]
+
+
+def _gx_outcome(s: ExpectationSpec, r: Any) -> Outcome:
+    """The Outcome of one GX expectation validation result `r` (of spec `s`)."""
+    cfg = r.expectation_config
+    result = r.result or {}
+    exc = r.exception_info or {}
+    message = ""
+    if exc.get("raised_exception"):
+        message = str(exc.get("exception_message"))
+    sample = result.get("partial_unexpected_index_list") or []
+    if not sample and result.get("partial_unexpected_list"):
+        sample = [{"value": v} for v in result["partial_unexpected_list"]]
+    return Outcome(
+        id=s.id,
+        expectation=s.type,
+        severity=s.severity,
+        description=s.description,
+        status="passed" if r.success else "failed",
+        observed=json_safe(result.get("observed_value")),
+        failing_count=int(result.get("unexpected_count") or (0 if r.success else 1)),
+        element_count=result.get("element_count"),
+        sample=json_safe(sample[:SAMPLE_ROWS]),
+        kwargs=json_safe({k: _short(v) for k, v in cfg.kwargs.items() if k not in {"batch_id", "condition_parser"}}),
+        message=message,
+    )
 
 
 def _dtype_name(dt: pl.DataType) -> str:
