@@ -84,7 +84,8 @@ def us_naics_codes(settings) -> dict[str, set[str]]:
     """Allowed industry codes per NAICS vintage, for vintages with a 6-digit code list staged
     (the concordance: 2002–2022; NAICS 1997: the 1997 cluster definitions). Empty when the
     reference tables are not staged yet."""
-    return naics_codes_from(settings.staging_dir / "reference")  # stage.reference_dir: stage imports this module
+    # The folder of stage.reference_dir, not imported from there: stage imports this module.
+    return naics_codes_from(settings.staging_dir / "reference")
 
 
 def naics_codes_from(reference_dir: Path) -> dict[str, set[str]]:
