@@ -135,7 +135,7 @@ def run_pipeline(
     from pipelines.config import Settings
     from pipelines.sources import cbp
     from pipelines.staging.cbp import stage_cbp_file
-    from pipelines.validation.validation import naics_codes_from
+    from pipelines.staging.quarantine import naics_codes_from
     from pipelines.warehouse import warehouse
 
     manifest = {int(f["year"]): f for f in generate.read_manifest(files[0][1].parents[1])["files"]}  # type: ignore[index]

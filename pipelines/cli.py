@@ -278,14 +278,14 @@ def error_message(exc: BaseException, *, since: float | None = None) -> str:
     tables and sample rows (from the run's validation report); for a failed step, the error the
     step raised (a SourceError names source, file/URL and rows); never Dagster's stack trace."""
     from pipelines.errors import SourceError
-    from pipelines.validation import validation
+    from pipelines.validation.report import blocked_message
 
     if "blocking asset check" in str(exc):
         try:
             warehouse = Settings.from_env().warehouse
         except ValueError:
             warehouse = None
-        blocked = validation.blocked_message(warehouse, since=since) if warehouse else None
+        blocked = blocked_message(warehouse, since=since) if warehouse else None
         if blocked:
             return blocked
     seen: set[int] = set()

@@ -1,4 +1,4 @@
-"""Blocking data-validation asset checks: thin wrappers around pipelines/validation/validation.py.
+"""Blocking data-validation asset checks: thin wrappers around pipelines/validation/gate.py.
 
 Every suite gives two checks on its asset: `<suite>_errors` (blocking: a failure stops the
 downstream assets, so no release) and `<suite>_warnings` (reported, non-blocking). Each result
@@ -14,8 +14,26 @@ import dagster as dg
 
 from pipelines.config import Settings
 from pipelines.defs.resources import ObservatoryResource
-from pipelines.validation import validation
-from pipelines.validation.validation import Outcome, SuiteResult
+from pipelines.staging.quarantine import QUARANTINE_SCHEMA
+from pipelines.validation.gate import (
+    EU_WAREHOUSE_SUITES,
+    US_REFERENCE_SUITES,
+    US_WAREHOUSE_SUITES,
+    completeness_params,
+    eu_completeness_params,
+    us_warehouse_params,
+    validate_cbp_year,
+    validate_reference,
+    validate_warehouse_table,
+)
+from pipelines.validation.report import (
+    format_cell,
+    markdown_table,
+    outcomes_markdown,
+    write_run_report,
+)
+from pipelines.validation.results import Outcome, SuiteResult
+from pipelines.validation.suites import load_suite
 
 
 def _metadata(results: Sequence[SuiteResult], severity: str) -> dict:
@@ -27,7 +45,7 @@ def _metadata(results: Sequence[SuiteResult], severity: str) -> dict:
         "expectations": len(outs),
         "failed_expectations": dg.MetadataValue.json(sorted({o.id for o in failed})),
         "failing_rows": sum(o.failing_count for o in failed),
-        "summary": dg.MetadataValue.md(validation.outcomes_markdown(outs, samples=False) if outs else "(none)"),
+        "summary": dg.MetadataValue.md(outcomes_markdown(outs, samples=False) if outs else "(none)"),
     }
     if scopes:
         meta["scopes"] = dg.MetadataValue.json(scopes)
@@ -37,8 +55,8 @@ def _metadata(results: Sequence[SuiteResult], severity: str) -> dict:
             for o in r.outcomes:
                 if o.failed and o.severity == severity:
                     head = f"### {o.id}{f' ({r.scope})' if r.scope else ''}\n\n{o.description}\n\n"
-                    head += f"expectation: `{o.expectation}` — observed: `{validation._cell(o.observed, 120)}` — failing: {o.failing_count}\n\n"
-                    blocks.append(head + (validation.markdown_table(o.sample) or o.message))
+                    head += f"expectation: `{o.expectation}` — observed: `{format_cell(o.observed, 120)}` — failing: {o.failing_count}\n\n"
+                    blocks.append(head + (markdown_table(o.sample) or o.message))
         meta["failing_samples"] = dg.MetadataValue.md("\n\n".join(blocks))
     return meta
 
@@ -67,11 +85,11 @@ def _results(
 
 def _report(context: dg.AssetCheckExecutionContext, settings: Settings, results: Sequence[SuiteResult]) -> None:
     """Add the results to this run's validation report, so a blocked run leaves its own report."""
-    validation.write_run_report(settings.warehouse, results, context.op_execution_context.run_id)
+    write_run_report(settings.warehouse, results, context.op_execution_context.run_id)
 
 
 def _specs(asset_key: str, suite: str) -> list[dg.AssetCheckSpec]:
-    s = validation.load_suite(suite)
+    s = load_suite(suite)
     return [
         dg.AssetCheckSpec(
             f"{suite}_errors", asset=asset_key, blocking=True,
@@ -88,24 +106,24 @@ def _specs(asset_key: str, suite: str) -> list[dg.AssetCheckSpec]:
 
 
 @dg.multi_asset_check(
-    specs=[spec for suite, table in validation.US_REFERENCE_SUITES.items() for spec in _specs(table, suite)],
+    specs=[spec for suite, table in US_REFERENCE_SUITES.items() for spec in _specs(table, suite)],
     name="reference_checks",
     description="Expectation suites on the staged reference tables.",
 )
 def reference_checks(context: dg.AssetCheckExecutionContext, observatory: ObservatoryResource):
     settings = observatory.settings()
-    by_table = {r.table: r for r in validation.validate_reference(settings)}
-    for suite, table in validation.US_REFERENCE_SUITES.items():
+    by_table = {r.table: r for r in validate_reference(settings)}
+    for suite, table in US_REFERENCE_SUITES.items():
         res = by_table.get(table)
         if res is None:
-            missing = validation.Outcome(
+            missing = Outcome(
                 "staged", "table staged", "error", f"{table} must be staged", "failed", failing_count=1,
                 message=f"reference table {table} not staged",
             )  # fmt: skip
             res = SuiteResult(suite, table, "", [missing])
         by_table[table] = res
     _report(context, settings, list(by_table.values()))
-    for suite, table in validation.US_REFERENCE_SUITES.items():
+    for suite, table in US_REFERENCE_SUITES.items():
         yield from _results(table, suite, [by_table[table]])
 
 
@@ -152,14 +170,14 @@ def _cbp_checks(geo: str) -> dg.AssetChecksDefinition:
         years = _cbp_years(context, settings)
         results = []
         for y in years:
-            r = validation.validate_cbp_year(settings, y, geo)
+            r = validate_cbp_year(settings, y, geo)
             context.log.info(f"cbp_parsed {geo} {y}: {len(r.blocking_failures)} errors, {len(r.warnings)} warnings")
             results.append(r)
         _report(context, settings, results)
         yield from _results(asset, "cbp_parsed", results)
 
         paths = [p for y in years if (p := cbp_quarantine_path(settings, y, geo)).exists()]
-        q = pl.concat([pl.read_parquet(p) for p in paths]) if paths else pl.DataFrame(schema=validation.QUARANTINE_SCHEMA)
+        q = pl.concat([pl.read_parquet(p) for p in paths]) if paths else pl.DataFrame(schema=QUARANTINE_SCHEMA)
         by_reason = q.group_by("year", "reason").len().sort("year", "reason") if q.height else q
         yield dg.AssetCheckResult(
             asset_key=asset,
@@ -168,9 +186,9 @@ def _cbp_checks(geo: str) -> dg.AssetChecksDefinition:
             severity=dg.AssetCheckSeverity.WARN,
             metadata={
                 "quarantined_rows": q.height,
-                "by_reason": dg.MetadataValue.md(validation.markdown_table(by_reason.to_dicts(), 50) or "(none)"),
+                "by_reason": dg.MetadataValue.md(markdown_table(by_reason.to_dicts(), 50) or "(none)"),
                 "sample": dg.MetadataValue.md(
-                    validation.markdown_table(q.drop("record").head(10).to_dicts()) or "(none)"
+                    markdown_table(q.drop("record").head(10).to_dicts()) or "(none)"
                 ),
             },
         )
@@ -201,7 +219,7 @@ def _vintage_check(asset: str, settings: Settings, years: list[int], geo: str) -
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
             "disagreeing_years": dg.MetadataValue.json([r["year"] for r in disagree]),
-            "vintages": dg.MetadataValue.md(validation.markdown_table(rows, 50) or "(none staged)"),
+            "vintages": dg.MetadataValue.md(markdown_table(rows, 50) or "(none staged)"),
         },
     )
 
@@ -242,7 +260,7 @@ def table_suite_checks(
         results = {}
         with connect(settings, read_only=True) as con:
             for suite, table in suites.items():
-                res = validation.validate_warehouse_table(settings, con, suite, table, params=extra)
+                res = validate_warehouse_table(settings, con, suite, table, params=extra)
                 context.log.info(f"{suite} on {table}: {len(res.blocking_failures)} errors, {len(res.warnings)} warnings")
                 results[suite] = res
         _report(context, settings, list(results.values()))
@@ -253,14 +271,14 @@ def table_suite_checks(
 
 
 def _us_params(settings: Settings) -> Mapping[str, Any]:
-    return validation.us_warehouse_params()
+    return us_warehouse_params()
 
 
 # Includes the blocking cluster_mapping gate (sql/checks/unmapped_share.sql): 6-digit employment
 # mapped to no cluster above max_unmapped_share of a geography-year stops the release.
 warehouse_checks = table_suite_checks(
     "warehouse_checks",
-    validation.US_WAREHOUSE_SUITES,
+    US_WAREHOUSE_SUITES,
     params=_us_params,
     description="Expectation suites and SQL checks on the DuckDB indicator tables (one year at a time), "
     "including the cluster_mapping gate (unmapped 6-digit employment ≤ max_unmapped_share).",
@@ -273,7 +291,7 @@ def _eu_params(settings: Settings) -> Mapping[str, Any]:
 
 eu_checks = table_suite_checks(
     "eu_checks",
-    validation.EU_WAREHOUSE_SUITES,
+    EU_WAREHOUSE_SUITES,
     params=_eu_params,
     description="Eurostat and EU indicator suites on the DuckDB EU tables (NUTS and NACE code lists from the mirror).",
 )
@@ -282,7 +300,7 @@ eu_checks = table_suite_checks(
 completeness_checks = table_suite_checks(
     "completeness_checks",
     {"completeness": "industry_employment"},
-    params=validation.completeness_params,
+    params=completeness_params,
     description=(
         "Blocking: every requested CBP year × geography has rows, and none lost more than "
         "OBSERVATORY_MAX_SHRINK of its rows or employment against the previous release."
@@ -293,7 +311,7 @@ completeness_checks = table_suite_checks(
 eu_completeness_checks = table_suite_checks(
     "eu_completeness_checks",
     {"eu_completeness": "eu_industry_employment"},
-    params=validation.eu_completeness_params,
+    params=eu_completeness_params,
     description=(
         "Blocking: every Eurostat dataset fetched has rows, and no year × NUTS level lost more than "
         "OBSERVATORY_MAX_SHRINK of its rows or persons employed against the previous release."

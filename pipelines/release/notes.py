@@ -126,7 +126,7 @@ def write_release_notes(con: duckdb.DuckDBPyConnection, dest: Path) -> Path | No
 def coverage_threshold() -> float:
     """The coverage below which a region is flagged: the warning check's own parameter
     (assets/expectations/region_indicators.yaml), so notes and check cannot disagree."""
-    from pipelines.validation.validation import load_suite
+    from pipelines.validation.suites import load_suite
 
     spec = next(e for e in load_suite("region_indicators").expectations if e.id == "coverage_below_min")
     return float(spec.params["min_coverage"])

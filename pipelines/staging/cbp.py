@@ -29,6 +29,7 @@ from pipelines.staging.harmonise import (
     detect_naics_vintage,
     harmonise_cbp,
 )
+from pipelines.staging.quarantine import quarantine_rows, us_naics_codes
 from pipelines.staging.reference import reference_dir
 
 PARSER_VERSION = "3"  # 2: NAICS vintage detected from the codes; 3: short/long rows rejected, file line numbers
@@ -41,7 +42,7 @@ def cbp_staged_path(settings: Settings, year: int, geo: str) -> Path:
 
 
 def cbp_quarantine_path(settings: Settings, year: int, geo: str) -> Path:
-    """Rows of a CBP year set aside by row-level rules (pipelines/validation/validation.py), with the reason."""
+    """Rows of a CBP year set aside by row-level rules (pipelines/staging/quarantine.py), with the reason."""
     return settings.staging_dir / "cbp_quarantine" / geo / f"year={year}.parquet"
 
 
@@ -100,8 +101,6 @@ def parse_cbp_file_vintage(
         lines = line.filter(malformed).head(10).to_list()
         raise SourceError(source_id, location, f"{member.name}: malformed CBP rows", rows=f"lines {lines}")
     if quarantine is not None:
-        from pipelines.validation.validation import quarantine_rows
-
         tagged = pl.concat(
             [
                 text.drop("_line", strict=False).filter(held),
@@ -137,8 +136,6 @@ def _detect_vintage(
 def _vintage_codes(settings: Settings) -> dict[str, set[str]]:
     """Industry codes of every NAICS vintage with a complete list staged (empty before the
     reference tables are staged: then the year rule decides and nothing is quarantined)."""
-    from pipelines.validation.validation import us_naics_codes
-
     return us_naics_codes(settings)
 
 

@@ -1,1 +1,2 @@
-"""Validation: expectation suites (assets/expectations/), their engines, results and reports."""
+"""Validation: expectation suites (suites.py, data in assets/expectations/), their engines (engines.py),
+results (results.py), reports (report.py) and the release gate (gate.py)."""

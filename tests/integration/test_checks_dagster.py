@@ -17,7 +17,7 @@ import pytest
 
 from pipelines.config import Settings
 from pipelines.runs.runner import refresh
-from pipelines.validation import validation
+from pipelines.validation.gate import ValidationError
 from pipelines.warehouse import warehouse
 
 SUPPRESSED_STATE = "10"  # Delaware: the test suppresses every 6-digit cell of its 2010 file
@@ -123,7 +123,7 @@ def test_suites_gate_the_release(mirror_dir: Path, tmp_path: Path, monkeypatch, 
     with warehouse.connect(settings) as con:
         con.execute("UPDATE cluster_indicators SET lq = -1 WHERE region_code = '06' AND cluster_code = '1'")
     before = sorted(p.name for p in settings.releases_dir.iterdir())
-    with pytest.raises(validation.ValidationError, match="lq_non_negative"):
+    with pytest.raises(ValidationError, match="lq_non_negative"):
         warehouse.publish_us_release(settings, force_new=True)
     assert sorted(p.name for p in settings.releases_dir.iterdir()) == before
 

@@ -19,7 +19,8 @@ from pipelines import cli
 from pipelines.config import Settings
 from pipelines.raw.mirror import load_mirror
 from pipelines.runs.runner import refresh
-from pipelines.validation import validation
+from pipelines.validation.report import blocked_message, report_dir, write_run_report
+from pipelines.validation.results import results_dir
 
 YEARS = (2010, 2011)
 KEEP = ("census/cbp/state/2010", "census/cbp/state/2011", "clustermapping/", "naics/")
@@ -120,7 +121,7 @@ def test_shrunk_year_blocks_the_release_and_says_why(mini, tmp_path: Path, monke
     assert "2011" in err and str(prev_rows) in err and v1 in err, err
     assert _snapshot(settings.releases_dir) == published  # latest did not move, v1 intact
     # The blocked run's report is written, and says so.
-    report = validation.results_dir(settings.warehouse) / "report"
+    report = results_dir(settings.warehouse) / "report"
     data = json.loads((report / "results.json").read_text())
     assert data["success"] is False
     failed = {(s["suite"], o["id"]) for s in data["suites"] for o in s["outcomes"] if o["status"] == "failed"}
@@ -129,7 +130,7 @@ def test_shrunk_year_blocks_the_release_and_says_why(mini, tmp_path: Path, monke
 
 
 def test_run_report_merges_one_runs_checks_and_says_what_blocked(tmp_path: Path) -> None:
-    from pipelines.validation.validation import Outcome, SuiteResult
+    from pipelines.validation.results import Outcome, SuiteResult
 
     ok = SuiteResult("harmonised", "industry_employment", "", [Outcome("key_unique", "x", "error", "d", "passed")])
     bad = SuiteResult("completeness", "industry_employment", "", [Outcome(
@@ -137,19 +138,19 @@ def test_run_report_merges_one_runs_checks_and_says_what_blocked(tmp_path: Path)
         failing_count=1, sample=[{"year": 2011, "region_type": "state", "source_id": "census/cbp/state/2011", "rows": 0}],
     )])  # fmt: skip
     wh = tmp_path / "wh"
-    results = validation.report_dir(wh) / "results.json"
-    validation.write_run_report(wh, [ok], "run-a")
+    results = report_dir(wh) / "results.json"
+    write_run_report(wh, [ok], "run-a")
     assert json.loads(results.read_text())["success"] is True
-    assert validation.blocked_message(wh) is None
-    validation.write_run_report(wh, [bad], "run-a")  # a second check of the same run: merged
+    assert blocked_message(wh) is None
+    write_run_report(wh, [bad], "run-a")  # a second check of the same run: merged
     data = json.loads(results.read_text())
     assert data["success"] is False and data["blocked"] is True and data["run_id"] == "run-a"
     assert [s["suite"] for s in data["suites"]] == ["harmonised", "completeness"]
-    msg = validation.blocked_message(wh)
+    msg = blocked_message(wh)
     assert msg is not None and msg.startswith("release blocked: 1 error-level")
     assert "industry_employment: completeness/requested_years_present failed, 1 failing" in msg
     assert "year=2011, region_type=state, source_id=census/cbp/state/2011, rows=0" in msg
-    assert validation.blocked_message(wh, since=results.stat().st_mtime + 60) is None  # an older report
-    validation.write_run_report(wh, [ok], "run-b")  # the next run starts its own report
+    assert blocked_message(wh, since=results.stat().st_mtime + 60) is None  # an older report
+    write_run_report(wh, [ok], "run-b")  # the next run starts its own report
     data = json.loads(results.read_text())
     assert data["success"] is True and [s["suite"] for s in data["suites"]] == ["harmonised"]

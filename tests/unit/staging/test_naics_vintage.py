@@ -22,8 +22,11 @@ from pipelines.release.notes import naics_vintage_notes
 from pipelines.sources import cbp
 from pipelines.staging.cbp import cbp_staged_path, parse_cbp_file_vintage, stage_cbp, staged_sources
 from pipelines.staging.harmonise import cbp_naics_vintage, detect_naics_vintage
+from pipelines.staging.quarantine import naics_codes_from
 from pipelines.staging.reference import reference_dir, stage_reference
-from pipelines.validation import validation
+from pipelines.validation.engines import run_sql_check
+from pipelines.validation.gate import US_WAREHOUSE_SUITES, us_warehouse_params
+from pipelines.validation.suites import load_suite
 from pipelines.warehouse.indicators import (
     DEFAULT_PARAMS,
     build_cluster_tables,
@@ -90,7 +93,7 @@ def reference(mirror_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
 
 @pytest.fixture(scope="module")
 def codes(reference: Path) -> dict[str, set[str]]:
-    return validation.naics_codes_from(reference)
+    return naics_codes_from(reference)
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +137,7 @@ def _cluster_tables(ind: pl.DataFrame, reference: Path) -> tuple[pl.DataFrame, p
         for name in ("cluster_naics", "clusters"):
             register_frame(con, name, pl.read_parquet(reference / f"{name}.parquet"))
         build_cluster_tables(con)
-        gate = validation.run_sql_check(
+        gate = run_sql_check(
             con, "unmapped_share", {"max_unmapped_share": DEFAULT_PARAMS["max_unmapped_share"]}, table="industry_employment"
         )
         return fetch_frame(con, "SELECT * FROM cluster_totals"), fetch_frame(con, "SELECT * FROM unmapped_industries"), gate
@@ -261,7 +264,7 @@ def _gate(ind: pl.DataFrame, threshold: float) -> tuple[int, list]:
     with duckdb.connect() as con:
         register_frame(con, "industry_employment", ind)
         register_frame(con, "cluster_naics", CLUSTER_NAICS)
-        return validation.run_sql_check(con, "unmapped_share", {"max_unmapped_share": threshold}, table="industry_employment")
+        return run_sql_check(con, "unmapped_share", {"max_unmapped_share": threshold}, table="industry_employment")
 
 
 def test_gate_threshold_is_a_share_of_the_geography_years_six_digit_employment() -> None:
@@ -279,11 +282,11 @@ def test_gate_threshold_is_a_share_of_the_geography_years_six_digit_employment()
 
 def test_gate_default_is_the_release_parameter_and_the_suite_blocks() -> None:
     assert DEFAULT_PARAMS["max_unmapped_share"] == 0.01
-    suite = validation.load_suite("cluster_mapping")
+    suite = load_suite("cluster_mapping")
     spec = suite.expectations[0]
     assert spec.severity == "error" and spec.params == {"max_unmapped_share": DEFAULT_PARAMS["max_unmapped_share"]}
-    assert validation.US_WAREHOUSE_SUITES["cluster_mapping"] == "industry_employment"
-    assert validation.us_warehouse_params() == {"max_unmapped_share": 0.01}
+    assert US_WAREHOUSE_SUITES["cluster_mapping"] == "industry_employment"
+    assert us_warehouse_params() == {"max_unmapped_share": 0.01}
 
 
 # --- growth across a definition break --------------------------------------------------------

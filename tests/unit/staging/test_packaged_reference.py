@@ -22,7 +22,7 @@ from pipelines.raw.http import fetch
 from pipelines.sources import clustermapping, naics
 from pipelines.staging.eu import NACE_CODE_LIST
 from pipelines.staging.nace_concordance import REFERENCE_IDS
-from pipelines.validation.validation import run_sql_check
+from pipelines.validation.engines import run_sql_check
 from pipelines.warehouse.indicators import reference_for_totals, unnamed_regions
 
 PACKAGED = PROJECT_ROOT / "assets" / "reference"
@@ -202,7 +202,7 @@ def test_region_named_check_flags_codes_without_a_name() -> None:
 
 
 def test_eu_region_named_expectation_blocks_unnamed_codes() -> None:
-    from pipelines.validation.validation import validate_frame
+    from pipelines.validation.engines import validate_frame
 
     df = pl.DataFrame({"year": [2014] * 3, "region_type": ["nuts2", "nuts2", "custom"], "region_code": ["DE11", "XX99", "medicon"]})
     res = validate_frame("eu_indicators", df, params={"named_region_codes": {"DE11", "medicon"}})

@@ -10,7 +10,9 @@ import polars as pl
 import pytest
 
 from pipelines.config import Settings
-from pipelines.validation import validation
+from pipelines.validation.engines import validate_frame
+from pipelines.validation.gate import completeness_params, eu_completeness_params
+from pipelines.validation.results import SuiteResult
 
 
 def _table(rows: dict[int, int], emp: float = 10.0, region_type: str = "state") -> pl.DataFrame:
@@ -21,8 +23,8 @@ def _table(rows: dict[int, int], emp: float = 10.0, region_type: str = "state") 
     )
 
 
-def _run(df: pl.DataFrame, **params) -> validation.SuiteResult:
-    return validation.validate_frame("completeness", df, params=params)
+def _run(df: pl.DataFrame, **params) -> SuiteResult:
+    return validate_frame("completeness", df, params=params)
 
 
 EXPECTED = {
@@ -75,7 +77,7 @@ def test_no_previous_release_compares_nothing() -> None:
 
 def test_params_come_from_the_request_and_the_latest_release(tmp_path: Path) -> None:
     settings = Settings(warehouse=tmp_path / "wh", cbp_years=(2010, 2011), cbp_geos=("state", "us"), max_shrink=0.3)
-    params = validation.completeness_params(settings)
+    params = completeness_params(settings)
     assert list(zip(params["expected_year"], params["expected_region_type"], params["expected_source"], strict=True)) == [
         (2010, "state", "census/cbp/state/2010"), (2011, "state", "census/cbp/state/2011"),
         (2010, "country", "census/cbp/us/2010"), (2011, "country", "census/cbp/us/2011"),
@@ -86,7 +88,7 @@ def test_params_come_from_the_request_and_the_latest_release(tmp_path: Path) -> 
     prev = pl.concat([_table({2009: 4, 2010: 3, 2011: 2}), _table({2010: 5}, emp=2.0, region_type="county")])
     prev.write_parquet(rel / "data/industry_employment.parquet")
     (settings.releases_dir / "latest.json").write_text(json.dumps({"version": "v2026.01.01"}))
-    params = validation.completeness_params(settings)
+    params = completeness_params(settings)
     # Only pairs requested again are compared (2009 and counties are not in this refresh).
     assert params["previous_release"] == "v2026.01.01"
     assert list(zip(params["prev_year"], params["prev_region_type"], params["prev_rows"], params["prev_emp"], strict=True)) == [
@@ -105,10 +107,10 @@ def test_max_shrink_setting(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_eurostat_dataset_without_rows_fails_and_eu_years_are_compared(tmp_path: Path) -> None:
     eu = _table({2014: 4, 2015: 4}, region_type="nuts2").with_columns(pl.lit("eurostat/sbs_r_nuts06_r2").alias("source_id"))
-    ok = validation.validate_frame("eu_completeness", eu, params={"expected_source": ["eurostat/sbs_r_nuts06_r2"]})
+    ok = validate_frame("eu_completeness", eu, params={"expected_source": ["eurostat/sbs_r_nuts06_r2"]})
     assert ok.outcome("datasets_present").status == "passed"
     params = {"expected_source": ["eurostat/sbs_r_nuts06_r2", "eurostat/sbs_r_nuts2021"]}
-    o = validation.validate_frame("eu_completeness", eu, params=params).outcome("datasets_present")
+    o = validate_frame("eu_completeness", eu, params=params).outcome("datasets_present")
     assert o.failed and o.sample == [{"source_id": "eurostat/sbs_r_nuts2021", "rows": 0}]
 
     # The previous release had 2013 as well: the year vanished (0 rows) and blocks.
@@ -118,8 +120,8 @@ def test_eurostat_dataset_without_rows_fails_and_eu_years_are_compared(tmp_path:
     prev = pl.concat([_table({2013: 4}, region_type="nuts2"), eu.drop("source_id"), _table({2015: 9}, region_type="custom")])
     prev.write_parquet(rel / "data/eu_industry_employment.parquet")
     (settings.releases_dir / "latest.json").write_text(json.dumps({"version": "v2026.01.01"}))
-    params = validation.eu_completeness_params(settings)
+    params = eu_completeness_params(settings)
     assert params["expected_source"] == ["eurostat/sbs_r_nuts06_r2", "eurostat/sbs_r_nuts2021"]
     assert params["prev_year"] == [2013, 2014, 2015] and "custom" not in params["prev_region_type"]
-    o = validation.validate_frame("eu_completeness", eu, params=params).outcome("no_sharp_shrink")
+    o = validate_frame("eu_completeness", eu, params=params).outcome("no_sharp_shrink")
     assert o.failed and [r["year"] for r in o.sample] == [2013]

@@ -11,7 +11,11 @@ import pytest
 
 from pipelines.sources import cbp
 from pipelines.staging.harmonise import HARMONISED_SCHEMA
-from pipelines.validation import validation as v
+from pipelines.staging.quarantine import QUARANTINE_SCHEMA, cbp_quarantine_split, expand_naics
+from pipelines.validation.engines import validate_frame
+from pipelines.validation.report import outcomes_markdown, write_report
+from pipelines.validation.results import SuiteResult, cached, save_result
+from pipelines.validation.suites import CHECKS_SQL_DIR, load_suite, suite_names
 
 SHA = "a" * 64
 
@@ -43,36 +47,36 @@ def _industry(rows: list[dict] | None = None) -> pl.DataFrame:
     return pl.DataFrame(base + (rows or []), schema=HARMONISED_SCHEMA)
 
 
-CODES = v.expand_naics(["311111", "541110"])
+CODES = expand_naics(["311111", "541110"])
 PARAMS = {
     "naics_codes@2010": CODES, "naics_codes@2011": CODES,
     "classifications@2010": ["NAICS2007"], "classifications@2011": ["NAICS2007"],
 }  # fmt: skip
 
 
-def _run(suite: str, df: pl.DataFrame, **kw) -> v.SuiteResult:
-    return v.validate_frame(suite, df, **kw)
+def _run(suite: str, df: pl.DataFrame, **kw) -> SuiteResult:
+    return validate_frame(suite, df, **kw)
 
 
 def test_every_suite_loads_and_names_existing_sql() -> None:
-    names = v.suite_names()
+    names = suite_names()
     assert {"cbp_parsed", "harmonised", "cluster_indicators", "eurostat_parsed", "eu_indicators",
             "reference_clusters", "reference_cluster_naics", "reference_regions"} <= set(names)  # fmt: skip
     for n in names:
-        s = v.load_suite(n)
+        s = load_suite(n)
         assert s.expectations and all(e.severity in ("error", "warning") and e.description for e in s.expectations)
         for e in s.by_engine("sql"):
-            assert (v.CHECKS_SQL_DIR / f"{e.sql}.sql").exists()
+            assert (CHECKS_SQL_DIR / f"{e.sql}.sql").exists()
 
 
 def test_clean_frames_pass() -> None:
     df = _industry()
     parsed = _run("cbp_parsed", df, params=PARAMS, by="year")
-    assert parsed.success, v.outcomes_markdown(parsed.blocking_failures)
+    assert parsed.success, outcomes_markdown(parsed.blocking_failures)
     assert not parsed.warnings
     assert parsed.outcome("naics_known_for_vintage").status == "passed"
     harm = _run("harmonised", df, by="year")
-    assert harm.success and not harm.warnings, v.outcomes_markdown(harm.outcomes)
+    assert harm.success and not harm.warnings, outcomes_markdown(harm.outcomes)
 
 
 def test_duplicate_keys_are_caught_by_key_unique() -> None:
@@ -201,7 +205,7 @@ EU_PARAMS = {**CLUSTER_PARAMS, "nuts_codes": {"DE11", "FR10"}}
 
 def test_clean_eu_indicators_pass() -> None:
     res = _run("eu_indicators", _eu(_indicators()), params=EU_PARAMS)
-    assert res.success and not res.warnings, v.outcomes_markdown(res.outcomes)
+    assert res.success and not res.warnings, outcomes_markdown(res.outcomes)
 
 
 def test_share_sums_off_negative_lq_and_stars_for_local_are_caught() -> None:
@@ -248,7 +252,7 @@ def _eurostat(rows: list[dict] | None = None) -> pl.DataFrame:
 
 def test_eurostat_clean_frame_passes() -> None:
     res = _run("eurostat_parsed", _eurostat(), params={"nuts_codes": {"DE", "DE1", "DE11"}, "nace_codes": {"C", "C10", "M72"}})
-    assert res.success and not res.warnings, v.outcomes_markdown(res.outcomes)
+    assert res.success and not res.warnings, outcomes_markdown(res.outcomes)
 
 
 def test_malformed_nuts_is_caught() -> None:
@@ -282,7 +286,7 @@ def test_confidential_share_warns() -> None:
 def test_report_lists_every_expectation_and_round_trips(tmp_path: Path) -> None:
     good = _run("harmonised", _industry(), by="year")
     bad = _run("cbp_parsed", _industry([_row(2011, "01", "999999", 1.0)]), params=PARAMS, by="year")
-    files = v.write_report([good, bad], tmp_path)
+    files = write_report([good, bad], tmp_path)
     data = json.loads(files["results.json"].read_text())
     assert data["success"] is False and data["failed_errors"] == 1
     assert data["expectations"] == len(good.outcomes) + len(bad.outcomes)
@@ -291,12 +295,12 @@ def test_report_lists_every_expectation_and_round_trips(tmp_path: Path) -> None:
     for o in [*good.outcomes, *bad.outcomes]:
         assert f"`{o.id}`" in md and o.id in html
     assert "999999" in md and "FAILED" in md
-    back = v.SuiteResult.from_dict(data["suites"][1])
+    back = SuiteResult.from_dict(data["suites"][1])
     assert back.failed_ids() == bad.failed_ids() and not back.success
     # Stored results are reused only for the same fingerprint.
-    v.save_result(tmp_path, bad)
+    save_result(tmp_path, bad)
     calls = []
-    same = v.cached(tmp_path, bad.suite, bad.table, bad.scope, "", lambda: calls.append(1) or bad)
+    same = cached(tmp_path, bad.suite, bad.table, bad.scope, "", lambda: calls.append(1) or bad)
     assert calls == [1] and same is bad
 
 
@@ -319,10 +323,10 @@ def _raw_lf(text: str) -> tuple[pl.LazyFrame, cbp.CbpLayout]:
 
 def test_quarantine_takes_negative_and_unknown_naics_rows_with_the_reason() -> None:
     lf, layout = _raw_lf(RAW)
-    clean, bad = v.cbp_quarantine_split(
-        lf, layout.columns, year=2010, geo="state", source_id="census/cbp/state/2010", naics_codes=v.expand_naics(["541110", "311111"])
+    clean, bad = cbp_quarantine_split(
+        lf, layout.columns, year=2010, geo="state", source_id="census/cbp/state/2010", naics_codes=expand_naics(["541110", "311111"])
     )
-    assert bad.schema == pl.Schema(v.QUARANTINE_SCHEMA)
+    assert bad.schema == pl.Schema(QUARANTINE_SCHEMA)
     assert bad.select("line", "industry_code", "reason").rows() == [
         (4, "541110", "negative emp"), (5, "999999", "NAICS code not in NAICS2007")]  # fmt: skip
     assert json.loads(bad["record"][0])["emp"] == "-5"
@@ -333,7 +337,7 @@ def test_quarantine_takes_negative_and_unknown_naics_rows_with_the_reason() -> N
 
 def test_quarantine_leaves_structural_errors_to_the_parser() -> None:
     lf, layout = _raw_lf(RAW + "01,54X110,-,,G,12,G,100,2\n")
-    clean, bad = v.cbp_quarantine_split(lf, layout.columns, year=2010, geo="state", source_id="s", naics_codes=None)
+    clean, bad = cbp_quarantine_split(lf, layout.columns, year=2010, geo="state", source_id="s", naics_codes=None)
     assert bad.height == 1 and bad["reason"][0] == "negative emp"  # no code list: NAICS rule off
     with pytest.raises(Exception, match="malformed"):
         cbp.check_rows(clean, layout, "test", "test")
@@ -350,7 +354,7 @@ def test_stage_hook_writes_the_quarantine_and_stages_the_rest(tmp_path: Path) ->
     q = tmp_path / "quarantine.parquet"
     lf = parse_cbp_file(
         raw, year=2010, source_id="census/cbp/state/2010", sha256=SHA, location="test", work_dir=tmp_path / "w",
-        quarantine=q, naics_codes=v.expand_naics(["541110", "311111"]),
+        quarantine=q, naics_codes=expand_naics(["541110", "311111"]),
     )  # fmt: skip
     staged = lf.collect()
     assert staged["industry_code"].to_list() == ["TOTAL", "541", "311111"]

@@ -21,7 +21,9 @@ from pipelines.release import notes
 from pipelines.release.publish import publish_release
 from pipelines.staging.cbp import stage_cbp, staged_cbp_paths
 from pipelines.staging.reference import reference_dir, stage_reference
-from pipelines.validation import validation
+from pipelines.validation import engines
+from pipelines.validation.results import Outcome
+from pipelines.validation.suites import load_suite
 from pipelines.warehouse import warehouse
 from pipelines.warehouse.indicators import build_cluster_tables, indicators_from_totals
 from pipelines.warehouse.sql import fetch_frame, register_frame
@@ -99,19 +101,19 @@ def test_coverage_is_null_for_supplied_cluster_totals() -> None:
     assert ri["coverage"].to_list() == [None] and ri["total_emp"].to_list() == [None]
 
 
-def _sql_outcomes(ri: pl.DataFrame) -> dict[str, validation.Outcome]:
+def _sql_outcomes(ri: pl.DataFrame) -> dict[str, Outcome]:
     """The region_indicators suite's SQL checks (GX would add a minute here, and is not the subject)."""
-    suite = validation.load_suite("region_indicators")
+    suite = load_suite("region_indicators")
     with duckdb.connect() as con:
         register_frame(con, "region_indicators", ri)
-        return {o.id: o for o in validation._run_sql(suite, con, {})}
+        return {o.id: o for o in engines._run_sql(suite, con, {})}
 
 
 def test_coverage_warning_below_threshold() -> None:
     """The warning check lists region-years under the suite's threshold, ignores null, never blocks."""
     threshold = notes.coverage_threshold()
     assert threshold == 0.95  # the issue's rule: warn below 95 %
-    spec = validation.load_suite("region_indicators")
+    spec = load_suite("region_indicators")
     assert next(e for e in spec.expectations if e.id == "coverage_below_min").severity == "warning"
     base = sample_tables(years=(2010,), n_states=3)["region_indicators"]
     out = _sql_outcomes(base.with_columns(coverage=pl.Series([threshold - 0.001, threshold + 0.001, None])))["coverage_below_min"]

@@ -239,17 +239,18 @@ def test_focus_is_on_total_regional_employment():
 def test_suite_blocks_stars_for_extra_regio():
     """The eu_indicators expectation suite passes the SQL's output and fails a release whose
     extra-regio rows carry stars (error level, so nothing is published)."""
-    from pipelines.validation import validation as v
+    from pipelines.validation.engines import validate_frame
+    from pipelines.validation.report import outcomes_markdown
 
     rows = totals().to_dicts()
     small = {**rows[0], "region_code": "AAZZ", "cluster_code": "1", "emp": 5.0, "extra_regio": True, "region_total_emp": 5.0}
     df = run(frame=pl.DataFrame([*rows, small]))
     params = {"nuts_codes": set(df["region_code"]), "cluster_codes": {"1", "2", "101"}}
-    ok = v.validate_frame("eu_indicators", df, params=params)
-    assert ok.success, v.outcomes_markdown(ok.outcomes)
+    ok = validate_frame("eu_indicators", df, params=params)
+    assert ok.success, outcomes_markdown(ok.outcomes)
     bad = df.with_columns(
         pl.when(pl.col("extra_regio")).then(3).otherwise(pl.col("eco2011_stars")).alias("eco2011_stars"),
         pl.when(pl.col("extra_regio")).then(1).otherwise(pl.col("panorama_stars")).alias("panorama_stars"),
     )
-    res = v.validate_frame("eu_indicators", bad, params=params)
+    res = validate_frame("eu_indicators", bad, params=params)
     assert res.failed_ids("error") == {"extra_regio_no_stars", "extra_regio_no_panorama_stars"}

@@ -1,0 +1,331 @@
+"""The expectation engines (gx, schema, sql: see pipelines/validation/suites.py) and running a
+suite on a frame (`validate_frame`) or a DuckDB table (`validate_table`).
+
+Large tables are validated one year at a time (`validate_table`), so the pandas conversion
+never holds more than one year; SQL checks run once over the whole table.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+import warnings
+from collections.abc import Mapping
+from dataclasses import asdict
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from pipelines.validation.results import (
+    SAMPLE_ROWS,
+    Outcome,
+    SuiteResult,
+    fingerprint,
+    json_safe,
+    table_fingerprint,
+)
+from pipelines.validation.suites import (
+    IDENTIFIER,
+    ExpectationSpec,
+    Suite,
+    load_check_sql,
+    load_suite,
+)
+from pipelines.warehouse.sql import fetch_frame
+
+_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+_COMMENT = re.compile(r"--[^\n]*")
+
+
+def _short(v: Any, limit: int = 20) -> Any:
+    """Keep long kwargs (value sets of a thousand codes) readable in results."""
+    if isinstance(v, (list, tuple, set)) and len(v) > limit:
+        items = sorted(map(str, v))
+        return [*items[:limit], f"… ({len(items)} values)"]
+    return v
+
+
+_GX: dict[str, Any] = {}
+
+
+def _gx_batch_definition():
+    """One ephemeral GX context per process (building one is slow; it holds no state we keep)."""
+    if "bd" not in _GX:
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        logging.getLogger("great_expectations").setLevel(logging.ERROR)
+        ctx = gx.get_context(mode="ephemeral")
+        ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+        ds = ctx.data_sources.add_pandas("observatory")
+        _GX["bd"] = ds.add_dataframe_asset("frame").add_batch_definition_whole_dataframe("whole")
+        _GX["gx"] = gx
+    return _GX["bd"], _GX["gx"]
+
+
+def _resolve(value: Any, params: Mapping[str, Any]) -> Any:
+    if isinstance(value, str) and value.startswith("$") and IDENTIFIER.match(value[1:]):
+        name = value[1:]
+        if name not in params:
+            raise KeyError(name)
+        p = params[name]
+        return sorted(p) if isinstance(p, (set, frozenset)) else p
+    if isinstance(value, Mapping):
+        return {k: _resolve(v, params) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve(v, params) for v in value]
+    return value
+
+
+def _run_gx(suite: Suite, df: pl.DataFrame, params: Mapping[str, Any]) -> list[Outcome]:
+    specs = suite.by_engine("gx")
+    if not specs:
+        return []
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    bd, gx = _gx_batch_definition()
+    gx_suite = gx.ExpectationSuite(name=f"{suite.name}-{uuid.uuid4().hex[:8]}")
+    outcomes: dict[str, Outcome] = {}
+    for s in specs:
+        try:
+            kwargs = _resolve(dict(s.kwargs), params)
+        except KeyError as exc:
+            outcomes[s.id] = Outcome(
+                s.id, s.type, s.severity, s.description, "skipped",
+                kwargs=json_safe({k: _short(v) for k, v in s.kwargs.items()}),
+                message=f"runtime parameter ${exc.args[0]} not available",
+            )  # fmt: skip
+            continue
+        if "row_condition" in kwargs:
+            kwargs.setdefault("condition_parser", "pandas")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            gx_suite.add_expectation_configuration(
+                ExpectationConfiguration(type=s.type, kwargs=kwargs, meta={"id": s.id, "severity": s.severity})
+            )
+    key = [c for c in suite.key if c in df.columns]
+    if gx_suite.expectations:
+        result_format: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_ROWS}
+        if key:
+            result_format["unexpected_index_column_names"] = key
+        batch = bd.get_batch(batch_parameters={"dataframe": df.to_pandas()})
+        with warnings.catch_warnings():
+            # Suites are data: row conditions stay pandas query strings (deprecated in GX 1.9,
+            # still supported through 1.x); regex groups in patterns are intended.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", UserWarning)
+            res = batch.validate(gx_suite, result_format=result_format)
+        by_id = {s.id: s for s in specs}
+        for r in res.results:
+            s = by_id[r.expectation_config.meta["id"]]
+            outcomes[s.id] = _gx_outcome(s, r)
+    return [outcomes[s.id] for s in specs]
+
+
+def _gx_outcome(s: ExpectationSpec, r: Any) -> Outcome:
+    """The Outcome of one GX expectation validation result `r` (of spec `s`)."""
+    cfg = r.expectation_config
+    result = r.result or {}
+    exc = r.exception_info or {}
+    message = ""
+    if exc.get("raised_exception"):
+        message = str(exc.get("exception_message"))
+    sample = result.get("partial_unexpected_index_list") or []
+    if not sample and result.get("partial_unexpected_list"):
+        sample = [{"value": v} for v in result["partial_unexpected_list"]]
+    return Outcome(
+        id=s.id,
+        expectation=s.type,
+        severity=s.severity,
+        description=s.description,
+        status="passed" if r.success else "failed",
+        observed=json_safe(result.get("observed_value")),
+        failing_count=int(result.get("unexpected_count") or (0 if r.success else 1)),
+        element_count=result.get("element_count"),
+        sample=json_safe(sample[:SAMPLE_ROWS]),
+        kwargs=json_safe({k: _short(v) for k, v in cfg.kwargs.items() if k not in {"batch_id", "condition_parser"}}),
+        message=message,
+    )
+
+
+def _dtype_name(dt: pl.DataType) -> str:
+    return str(dt)
+
+
+def _run_schema(suite: Suite, df: pl.DataFrame) -> list[Outcome]:
+    out = []
+    for s in suite.by_engine("schema"):
+        expected: dict[str, str] = dict(s.kwargs["schema"])
+        actual = {c: _dtype_name(t) for c, t in df.schema.items()}
+        bad = []
+        for col, typ in expected.items():
+            if col not in actual:
+                bad.append({"column": col, "expected": typ, "observed": "(missing)"})
+            elif actual[col] != typ:
+                bad.append({"column": col, "expected": typ, "observed": actual[col]})
+        if s.kwargs.get("exact", True):
+            bad += [{"column": c, "expected": "(not in schema)", "observed": t} for c, t in actual.items() if c not in expected]
+        out.append(
+            Outcome(
+                s.id, s.type, s.severity, s.description, "failed" if bad else "passed",
+                observed=actual, failing_count=len(bad), element_count=len(expected),
+                sample=bad[:SAMPLE_ROWS], kwargs={"schema": expected},
+            )
+        )
+    return out
+
+
+def run_sql_check(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    params: Mapping[str, Any] | None = None,
+    limit: int = SAMPLE_ROWS,
+    *,
+    table: str,
+) -> tuple[int, list[dict[str, Any]]]:
+    """Run sql/checks/<name>.sql on `table` (the file's {table}); it returns the failing rows.
+
+    Returns (failing count, first `limit` rows)."""
+    if not IDENTIFIER.match(table):
+        raise ValueError(f"bad table name {table!r}")
+    sql = load_check_sql(name).strip().rstrip(";").replace("{table}", table)
+    names = set(_PARAM.findall(_COMMENT.sub("", sql)))
+    params = dict(params or {})
+    missing = sorted(names - set(params))
+    if missing:
+        raise KeyError(f"sql/checks/{name}.sql: parameters without a value: {missing}")
+    p = {n: params[n] for n in names}
+    count = con.execute(f"SELECT count(*) FROM ({sql}) AS failing", p).fetchall()[0][0]
+    sample: list[dict[str, Any]] = []
+    if count:
+        cur = con.execute(f"SELECT * FROM ({sql}) AS failing LIMIT {int(limit)}", p)
+        cols = [d[0] for d in cur.description]
+        sample = [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+    return int(count), sample
+
+
+def _run_sql(
+    suite: Suite, con: duckdb.DuckDBPyConnection, params: Mapping[str, Any], table: str | None = None
+) -> list[Outcome]:
+    out = []
+    for s in suite.by_engine("sql"):
+        merged = {**s.params, **{k: v for k, v in params.items() if k in s.params}}
+        try:
+            count, sample = run_sql_check(con, s.sql or "", merged, table=table or suite.table)
+            status, message = ("failed" if count else "passed"), ""
+        except (duckdb.Error, KeyError) as exc:
+            count, sample, status, message = 1, [], "failed", f"check could not run: {exc}"
+        out.append(
+            Outcome(
+                s.id, s.type, s.severity, s.description, status, observed=count, failing_count=count,
+                sample=json_safe(sample), kwargs=json_safe(merged), message=message,
+            )
+        )
+    return out
+
+
+def _merge(parts: list[tuple[str, list[Outcome]]]) -> list[Outcome]:
+    """Aggregate per-year outcomes of the same expectation into one."""
+    merged: dict[str, Outcome] = {}
+    for scope, outs in parts:
+        for o in outs:
+            sample = [{"scope": scope, **row} for row in o.sample] if scope else o.sample
+            m = merged.get(o.id)
+            if m is None:
+                merged[o.id] = Outcome(**{**asdict(o), "sample": sample, "observed": {scope: o.observed} if scope and o.observed is not None and o.failed else o.observed})
+                continue
+            if o.failed:
+                if m.status != "failed":
+                    m.observed = {}
+                m.status = "failed"
+                if isinstance(m.observed, dict) and o.observed is not None:
+                    m.observed[scope] = o.observed
+                m.sample = (m.sample + sample)[:SAMPLE_ROWS]
+                m.message = m.message or o.message
+            elif o.status == "skipped" and m.status == "passed":
+                m.status = "skipped"
+                m.message = o.message
+            m.failing_count += o.failing_count
+            if o.element_count is not None:
+                m.element_count = (m.element_count or 0) + o.element_count
+    return list(merged.values())
+
+
+def validate_frame(
+    suite_name: str,
+    df: pl.DataFrame,
+    *,
+    params: Mapping[str, Any] | None = None,
+    tables: Mapping[str, pl.DataFrame] | None = None,
+    by: str | None = None,
+    scope: str = "",
+) -> SuiteResult:
+    """Run a suite on an in-memory frame (SQL checks see it as the suite's table, plus `tables`).
+
+    `params` may be a mapping or a callable scope-key → mapping when `by` splits the frame.
+    """
+    suite = load_suite(suite_name)
+    params = dict(params or {})
+    parts = []
+    if by and by in df.columns:
+        for (k,), part in df.partition_by(by, as_dict=True, maintain_order=True).items():
+            parts.append((f"{by}={k}", _run_schema(suite, part) + _run_gx(suite, part, _scoped(params, k))))
+    else:
+        parts.append(("", _run_schema(suite, df) + _run_gx(suite, df, params)))
+    with duckdb.connect() as con:
+        for name, frame in {suite.table: df, **(tables or {})}.items():
+            con.register(f"_{name}_src", frame.to_arrow())
+            con.execute(f"CREATE TABLE {name} AS SELECT * FROM _{name}_src")
+        parts.append(("", _run_sql(suite, con, params)))
+    return SuiteResult(suite.name, suite.table, scope, _order(suite, _merge(parts)), rows=df.height)
+
+
+def _scoped(params: Mapping[str, Any], key: Any) -> dict[str, Any]:
+    """Parameters for one part: entries named `<name>@<key>` override `<name>`."""
+    out = {k: v for k, v in params.items() if "@" not in k}
+    for k, v in params.items():
+        if "@" in k and k.split("@", 1)[1] == str(key):
+            out[k.split("@", 1)[0]] = v
+    return out
+
+
+def _order(suite: Suite, outs: list[Outcome]) -> list[Outcome]:
+    pos = {e.id: i for i, e in enumerate(suite.expectations)}
+    return sorted(outs, key=lambda o: pos.get(o.id, 1 << 30))
+
+
+def validate_table(
+    con: duckdb.DuckDBPyConnection,
+    suite_name: str,
+    table: str | None = None,
+    *,
+    params: Mapping[str, Any] | None = None,
+    by: str | None = "year",
+    scope: str = "",
+) -> SuiteResult:
+    """Run a suite on a DuckDB table: schema + GX one `by` value at a time, SQL checks once."""
+    suite = load_suite(suite_name)
+    table = table or suite.table
+    if not IDENTIFIER.match(table):
+        raise ValueError(f"bad table name {table!r}")
+    params = dict(params or {})
+    cols = [d[0] for d in con.execute(f"SELECT * FROM {table} LIMIT 0").description]
+    parts = []
+    rows = int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+    if not (suite.by_engine("gx") or suite.by_engine("schema")):
+        pass  # SQL checks only (e.g. cluster_mapping, completeness): no frame to fetch
+    elif by and by in cols:
+        keys = [r[0] for r in con.execute(f"SELECT DISTINCT {by} FROM {table} ORDER BY 1").fetchall()]
+        for k in keys:
+            part = fetch_frame(con, f"SELECT * FROM {table} WHERE {by} IS NOT DISTINCT FROM $k", {"k": k})
+            parts.append((f"{by}={k}", _run_schema(suite, part) + _run_gx(suite, part, _scoped(params, k))))
+    else:
+        part = fetch_frame(con, f"SELECT * FROM {table}")
+        parts.append(("", _run_schema(suite, part) + _run_gx(suite, part, params)))
+    parts.append(("", _run_sql(suite, con, params, table)))
+    return SuiteResult(
+        suite.name, table, scope, _order(suite, _merge(parts)),
+        fingerprint=fingerprint(suite, table_fingerprint(con, table), params), rows=rows,
+    )  # fmt: skip
