@@ -10,6 +10,7 @@ import duckdb
 
 from pipelines.config import Settings
 from pipelines.release.catalog import maps
+from pipelines.release.family_notes import write_family_notes
 from pipelines.release.notes import (
     naics_vintage_notes,
     write_coverage_notes,
@@ -75,7 +76,7 @@ def publish_us_release(
         checked = validation.release_validation(settings, con)
         notes = write_release_notes(con, settings.warehouse / "notes" / "lq_worked_example.md")
         coverage_md, six_digit = write_coverage_notes(con, sources, settings.warehouse / "notes" / "coverage.md")
-        family_notes = families.write_family_notes(con, settings.warehouse)  # notes/<family>_worked_example.md
+        family_notes = write_family_notes(con, settings.warehouse)  # notes/<family>_worked_example.md
         vintages = _write_note(settings.warehouse / "notes" / "naics_vintages.md", naics_vintage_notes(con, sources))
         nat = ", ".join(sorted(str(r[0]) for r in con.execute("SELECT DISTINCT national_reference FROM cluster_indicators").fetchall()))
         tables = {name: con.table(name) for name in US_RELEASE_TABLES}

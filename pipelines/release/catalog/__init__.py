@@ -301,7 +301,7 @@ def _json_script(data: Any) -> str:
 
 
 def _body(folder: Path, package: Mapping[str, Any], base: str) -> str:
-    from pipelines.warehouse.families import (
+    from pipelines.release.catalog.families_section import (
         release_page_html,  # issue 12: the indicator families' section
     )
 
