@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -13,23 +12,10 @@ import duckdb
 
 from pipelines.raw.archive import sha256_file
 from pipelines.release.catalog.maps import maps_html
+from pipelines.release.catalog.markup import esc, human_size
 
 HERE = Path(__file__).resolve().parent
 CHART_TABLES = ("cluster_indicators", "clusters", "regions")
-
-
-def _e(v: Any) -> str:
-    return escape("" if v is None else str(v))
-
-
-def _size(n: int | None) -> str:
-    if n is None:
-        return ""
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
-        n /= 1024
-    return ""
 
 
 def _nuts_names(folder: Path) -> list[tuple[str, str, str]]:
@@ -135,7 +121,7 @@ def chart_data(folder: Path) -> dict[str, Any] | None:
     }
 
 
-def _files(folder: Path, package: Mapping[str, Any]) -> list[tuple[str, int, str]]:
+def release_files(folder: Path, package: Mapping[str, Any]) -> list[tuple[str, int, str]]:
     """(path, bytes, sha256) of every file of a release (from SHA256SUMS when written)."""
     sums = folder / "SHA256SUMS"
     if sums.exists():
@@ -153,7 +139,8 @@ def _files(folder: Path, package: Mapping[str, Any]) -> list[tuple[str, int, str
     ]
 
 
-def _howto(base: str, example: tuple[str, str]) -> str:
+def howto_html(base: str, example: tuple[str, str]) -> str:
+    """The "How to read" section: reading one region of cluster_indicators with DuckDB, Polars, pandas and R."""
     rt, rc = example
     path = f"{base}data/cluster_indicators.parquet"
     return f"""
@@ -162,29 +149,30 @@ reads a small part of a file, also over HTTP. Replace the path by the file's URL
 <code>latest/</code> folder always points at the newest release.</p>
 <h3>DuckDB</h3>
 <pre>SELECT cluster_code, year, emp, lq
-FROM read_parquet('{_e(path)}')
-WHERE region_type = '{_e(rt)}' AND region_code = '{_e(rc)}'
+FROM read_parquet('{esc(path)}')
+WHERE region_type = '{esc(rt)}' AND region_code = '{esc(rc)}'
 ORDER BY lq DESC;
 -- remote: INSTALL httpfs; LOAD httpfs; then read_parquet('https://…/releases/latest/data/cluster_indicators.parquet')</pre>
 <h3>Polars</h3>
 <pre>import polars as pl
-df = (pl.scan_parquet("{_e(path)}")
-        .filter((pl.col("region_type") == "{_e(rt)}") &amp; (pl.col("region_code") == "{_e(rc)}"))
+df = (pl.scan_parquet("{esc(path)}")
+        .filter((pl.col("region_type") == "{esc(rt)}") &amp; (pl.col("region_code") == "{esc(rc)}"))
         .collect())</pre>
 <h3>pandas</h3>
 <pre>import pandas as pd
-df = pd.read_parquet("{_e(path)}",
-                     filters=[("region_type", "==", "{_e(rt)}"), ("region_code", "==", "{_e(rc)}")])</pre>
+df = pd.read_parquet("{esc(path)}",
+                     filters=[("region_type", "==", "{esc(rt)}"), ("region_code", "==", "{esc(rc)}")])</pre>
 <h3>R (arrow)</h3>
 <pre>library(arrow); library(dplyr)
-df &lt;- open_dataset("{_e(path)}") |&gt;
-  filter(region_type == "{_e(rt)}", region_code == "{_e(rc)}") |&gt;
+df &lt;- open_dataset("{esc(path)}") |&gt;
+  filter(region_type == "{esc(rt)}", region_code == "{esc(rc)}") |&gt;
   collect()</pre>
 <p class="muted">Check a download: <code>sha256sum -c SHA256SUMS</code> in the release folder, or
 <code>observatory releases verify VERSION</code>.</p>"""
 
 
-def _tables_html(package: Mapping[str, Any], base: str) -> str:
+def tables_html(package: Mapping[str, Any], base: str) -> str:
+    """The "Tables" section: one collapsible entry per Parquet table (columns, key, downloads, hash)."""
     out = []
     csv = {r["name"].removesuffix("-csv"): r for r in package["resources"] if r.get("format") == "csv" and r.get("type") == "table"}
     for r in package["resources"]:
@@ -192,67 +180,70 @@ def _tables_html(package: Mapping[str, Any], base: str) -> str:
             continue
         sch = r["schema"]
         rows = "".join(
-            f"<tr><td><code>{_e(f['name'])}</code></td><td>{_e(f.get('type'))}</td><td>{_e(f.get('unit', ''))}</td><td>{_e(f.get('description', ''))}</td></tr>"
+            f"<tr><td><code>{esc(f['name'])}</code></td><td>{esc(f.get('type'))}</td><td>{esc(f.get('unit', ''))}</td><td>{esc(f.get('description', ''))}</td></tr>"
             for f in sch["fields"]
         )
-        dl = f'<a href="{_e(base + r["path"])}">Parquet</a> ({_size(r.get("bytes"))})'
+        dl = f'<a href="{esc(base + r["path"])}">Parquet</a> ({human_size(r.get("bytes"))})'
         if r["name"] in csv:
             c = csv[r["name"]]
-            dl += f' · <a href="{_e(base + c["path"])}">CSV</a> ({_size(c.get("bytes"))})'
+            dl += f' · <a href="{esc(base + c["path"])}">CSV</a> ({human_size(c.get("bytes"))})'
         out.append(
-            f"""<details class="table" id="table-{_e(r['name'])}"><summary><strong>{_e(r['name'])}</strong> — {_e(r.get('title', ''))}
+            f"""<details class="table" id="table-{esc(r['name'])}"><summary><strong>{esc(r['name'])}</strong> — {esc(r.get('title', ''))}
 <span class="muted">({r.get('rows', 0):,} rows; {dl})</span></summary>
-<p>{_e(r.get('description', ''))}</p>
-<p>Primary key: <code>{_e(', '.join(sch.get('primaryKey', [])))}</code> · sorted by <code>{_e(', '.join(r.get('sortedBy', [])))}</code>
-· sha256 <code class="hash">{_e(r.get('hash', '').removeprefix('sha256:'))}</code></p>
+<p>{esc(r.get('description', ''))}</p>
+<p>Primary key: <code>{esc(', '.join(sch.get('primaryKey', [])))}</code> · sorted by <code>{esc(', '.join(r.get('sortedBy', [])))}</code>
+· sha256 <code class="hash">{esc(r.get('hash', '').removeprefix('sha256:'))}</code></p>
 <table><thead><tr><th>column</th><th>type</th><th>unit</th><th>description</th></tr></thead><tbody>{rows}</tbody></table></details>"""
         )
     return "\n".join(out)
 
 
-def _downloads_html(folder: Path, package: Mapping[str, Any], base: str) -> str:
+def downloads_html(folder: Path, package: Mapping[str, Any], base: str) -> str:
+    """The "Downloads" section: every file of the release with its size and sha256."""
     rows = "".join(
-        f'<tr><td><a href="{_e(base + rel)}">{_e(rel)}</a></td><td class="num">{_size(n)}</td><td><code class="hash">{_e(d)}</code></td></tr>'
-        for rel, n, d in _files(folder, package)
+        f'<tr><td><a href="{esc(base + rel)}">{esc(rel)}</a></td><td class="num">{human_size(n)}</td><td><code class="hash">{esc(d)}</code></td></tr>'
+        for rel, n, d in release_files(folder, package)
     )
     return f'<table><thead><tr><th>file</th><th class="num">size</th><th>sha256</th></tr></thead><tbody>{rows}</tbody></table>'
 
 
-def _changes_html(folder: Path, base: str) -> str:
+def changes_html(folder: Path, base: str) -> str:
+    """The "Changes" section: what changed since the previous release (from diff.json)."""
     p = folder / "diff.json"
     if not p.exists():
         return "<p class='muted'>No change record.</p>"
     diff = json.loads(p.read_text())
     if not diff.get("from"):
-        return f'<p>Initial release. <a href="{_e(base)}CHANGELOG.md">CHANGELOG.md</a></p>'
+        return f'<p>Initial release. <a href="{esc(base)}CHANGELOG.md">CHANGELOG.md</a></p>'
     rows = []
     for name, t in diff.get("tables", {}).items():
         if t.get("status") == "unchanged":
             continue
         top = ", ".join(f"{c} ({v['rows']:,})" for c, v in sorted((t.get("values_changed") or {}).items(), key=lambda kv: -kv[1]["rows"])[:4])
         rows.append(
-            f"<tr><td>{_e(name)}</td><td>{_e(t.get('status'))}</td><td class='num'>{t.get('rows_added', {}).get('count', 0):,}</td>"
-            f"<td class='num'>{t.get('rows_removed', {}).get('count', 0):,}</td><td class='num'>{t.get('rows_changed', 0):,}</td><td>{_e(top)}</td></tr>"
+            f"<tr><td>{esc(name)}</td><td>{esc(t.get('status'))}</td><td class='num'>{t.get('rows_added', {}).get('count', 0):,}</td>"
+            f"<td class='num'>{t.get('rows_removed', {}).get('count', 0):,}</td><td class='num'>{t.get('rows_changed', 0):,}</td><td>{esc(top)}</td></tr>"
         )
     body = (
         "<table><thead><tr><th>table</th><th>status</th><th class='num'>rows added</th><th class='num'>removed</th>"
         "<th class='num'>rows with changed values</th><th>columns changed most</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
         if rows else "<p>No table changed.</p>"
     )  # fmt: skip
-    return f'<p>Compared with {_e(diff["from"])}: <a href="{_e(base)}CHANGELOG.md">CHANGELOG.md</a>, <a href="{_e(base)}diff.json">diff.json</a>.</p>{body}'
+    return f'<p>Compared with {esc(diff["from"])}: <a href="{esc(base)}CHANGELOG.md">CHANGELOG.md</a>, <a href="{esc(base)}diff.json">diff.json</a>.</p>{body}'
 
 
-def _sources_html(package: Mapping[str, Any]) -> str:
+def sources_html(package: Mapping[str, Any]) -> str:
+    """The "Sources" section: the raw files with URL, retrieval time, licence and sha256."""
     rows = "".join(
-        f"<tr><td>{_e(s['title'])}</td><td><a href=\"{_e(s['path'])}\">{_e(s['path'])}</a></td><td>{_e(s.get('retrieved_at', ''))}</td>"
-        f"<td>{_e('; '.join(x.get('title', x.get('name', '')) for x in s.get('licenses', [])))}<br><span class='muted'>{_e(s.get('attribution', ''))}</span></td>"
-        f"<td><code class='hash'>{_e(s.get('sha256', ''))}</code></td></tr>"
+        f"<tr><td>{esc(s['title'])}</td><td><a href=\"{esc(s['path'])}\">{esc(s['path'])}</a></td><td>{esc(s.get('retrieved_at', ''))}</td>"
+        f"<td>{esc('; '.join(x.get('title', x.get('name', '')) for x in s.get('licenses', [])))}<br><span class='muted'>{esc(s.get('attribution', ''))}</span></td>"
+        f"<td><code class='hash'>{esc(s.get('sha256', ''))}</code></td></tr>"
         for s in package.get("sources", [])
     )
     return f"<table><thead><tr><th>source</th><th>URL</th><th>retrieved</th><th>licence / attribution</th><th>sha256 of raw file</th></tr></thead><tbody>{rows}</tbody></table>"
 
 
-def _coverage_html(package: Mapping[str, Any], base: str) -> str:
+def coverage_html(package: Mapping[str, Any], base: str) -> str:
     """What the release covers, and — in a box a reader cannot miss — whether it rests on partial
     inputs, with the per-year coverage of the 6-digit detail (datapackage `coverage`)."""
     from pipelines.release.releases import (
@@ -265,17 +256,17 @@ def _coverage_html(package: Mapping[str, Any], base: str) -> str:
     parts = []
     caveat = partial_statement(package)
     if caveat:
-        parts.append(f'<div class="notice"><strong>Partial data.</strong> {_e(caveat.removeprefix("PARTIAL DATA. "))}</div>')
+        parts.append(f'<div class="notice"><strong>Partial data.</strong> {esc(caveat.removeprefix("PARTIAL DATA. "))}</div>')
     years = years_sentence(package)
     if years:
-        parts.append(f"<p>Region types and years present — {_e(years)}.</p>")
+        parts.append(f"<p>Region types and years present — {esc(years)}.</p>")
     rows = "".join(
-        f"<tr><td>{_e(r['year'])}</td><td>{_e(rtype)}</td><td class='num'>{_e(r['regions'])}</td>"
+        f"<tr><td>{esc(r['year'])}</td><td>{esc(rtype)}</td><td class='num'>{esc(r['regions'])}</td>"
         + "".join(
             f"<td class='num'>{'n/a' if r.get(k) is None else f'{100 * r[k]:.1f} %'}</td>"
             for k in ("coverage", "coverage_reported", "coverage_min", "coverage_max")
         )
-        + f"<td class='num'>{_e(r.get('regions_below'))}</td></tr>"
+        + f"<td class='num'>{esc(r.get('regions_below'))}</td></tr>"
         for rtype, rs in coverage_by_type(package).items()
         for r in rs
     )
@@ -284,14 +275,14 @@ def _coverage_html(package: Mapping[str, Any], base: str) -> str:
             "<p>Share of the source files' total employment the 6-digit industry rows account for "
             "(reported cells plus midpoints of suppressed ones); per region and year in "
             "<code>region_indicators.coverage</code>"
-            + (f', notes in <a href="{_e(base)}notes/coverage.md">notes/coverage.md</a>' if (package.get("notes") and "notes/coverage.md" in package["notes"]) else "")
+            + (f', notes in <a href="{esc(base)}notes/coverage.md">notes/coverage.md</a>' if (package.get("notes") and "notes/coverage.md" in package["notes"]) else "")
             + ".</p><table><thead><tr><th>year</th><th>region type</th><th class='num'>regions</th><th class='num'>coverage (pooled)</th>"
             "<th class='num'>reported only</th><th class='num'>lowest region</th><th class='num'>highest region</th>"
             f"<th class='num'>regions below threshold</th></tr></thead><tbody>{rows}</tbody></table>"
         )
     partial = partial_sources(package.get("sources", []))
     if partial:
-        items = "".join(f"<li><strong>{_e(g['sources'])}</strong>: {_e(g['note'])}</li>" for g in partial)
+        items = "".join(f"<li><strong>{esc(g['sources'])}</strong>: {esc(g['note'])}</li>" for g in partial)
         parts.append(f"<p>Partial source files (kind <code>partial-reconstruction</code>):</p><ul>{items}</ul>")
     return "".join(parts) or "<p class='muted'>No coverage information in this release.</p>"
 
@@ -308,11 +299,11 @@ def _body(folder: Path, package: Mapping[str, Any], base: str) -> str:
     data = chart_data(folder)
     validation = [r for r in package.get("resources", []) if str(r.get("path", "")).startswith("validation/")]
     val_html = (
-        "Validation report: " + ", ".join(f'<a href="{_e(base + r["path"])}">{_e(r["path"])}</a>' for r in validation)
+        "Validation report: " + ", ".join(f'<a href="{esc(base + r["path"])}">{esc(r["path"])}</a>' for r in validation)
         if validation else "<span class='muted'>No validation report in this release.</span>"
     )  # fmt: skip
     bundle = next((p for p in folder.glob("*.zip")), None)
-    bundle_html = f'<a href="{_e(base + bundle.name)}">{_e(bundle.name)}</a> ({_size(bundle.stat().st_size)})' if bundle else ""
+    bundle_html = f'<a href="{esc(base + bundle.name)}">{esc(bundle.name)}</a> ({human_size(bundle.stat().st_size)})' if bundle else ""
     example = ("state", "06")
     if data and data["regions"]:
         example = tuple(data["regions"][data["defaultRegion"]][:2])  # type: ignore[assignment]
@@ -327,24 +318,24 @@ def _body(folder: Path, package: Mapping[str, Any], base: str) -> str:
     )
     code = package.get("code", {})
     return f"""
-<section id="overview"><h2>Release {_e(package['version'])}</h2>
-<p>{_e(package.get('description', ''))}</p>
-<p>Created {_e(package.get('created'))} · code {_e(code.get('git_commit', code.get('package_version', '')))} ·
-licence <a href="{_e(package['licenses'][0].get('path', ''))}">{_e(package['licenses'][0].get('name'))}</a> ·
-national reference: {_e(package.get('national_reference', 'n/a'))}</p>
-<p>Download everything: {bundle_html} · <a href="{_e(base)}datapackage.json">datapackage.json</a> ·
-<a href="{_e(base)}dataset.jsonld">dataset.jsonld</a> · <a href="{_e(base)}CITATION.cff">CITATION.cff</a> ·
-<a href="{_e(base)}SHA256SUMS">SHA256SUMS</a></p>
+<section id="overview"><h2>Release {esc(package['version'])}</h2>
+<p>{esc(package.get('description', ''))}</p>
+<p>Created {esc(package.get('created'))} · code {esc(code.get('git_commit', code.get('package_version', '')))} ·
+licence <a href="{esc(package['licenses'][0].get('path', ''))}">{esc(package['licenses'][0].get('name'))}</a> ·
+national reference: {esc(package.get('national_reference', 'n/a'))}</p>
+<p>Download everything: {bundle_html} · <a href="{esc(base)}datapackage.json">datapackage.json</a> ·
+<a href="{esc(base)}dataset.jsonld">dataset.jsonld</a> · <a href="{esc(base)}CITATION.cff">CITATION.cff</a> ·
+<a href="{esc(base)}SHA256SUMS">SHA256SUMS</a></p>
 <p>{val_html}</p></section>
-<section id="coverage"><h2>Coverage</h2>{_coverage_html(package, base)}</section>
+<section id="coverage"><h2>Coverage</h2>{coverage_html(package, base)}</section>
 <section id="charts"><h2>Charts</h2>{charts}</section>
 <section id="maps"><h2>Maps</h2>{maps_html(folder)}</section>
 {release_page_html(folder)}
-<section id="changes"><h2>Changes</h2>{_changes_html(folder, base)}</section>
-<section id="tables"><h2>Tables</h2>{_tables_html(package, base)}</section>
-<section id="howto"><h2>How to read</h2>{_howto(base, example)}</section>
-<section id="downloads"><h2>Downloads</h2>{_downloads_html(folder, package, base)}</section>
-<section id="sources"><h2>Sources</h2>{_sources_html(package)}</section>
+<section id="changes"><h2>Changes</h2>{changes_html(folder, base)}</section>
+<section id="tables"><h2>Tables</h2>{tables_html(package, base)}</section>
+<section id="howto"><h2>How to read</h2>{howto_html(base, example)}</section>
+<section id="downloads"><h2>Downloads</h2>{downloads_html(folder, package, base)}</section>
+<section id="sources"><h2>Sources</h2>{sources_html(package)}</section>
 """
 
 
@@ -354,7 +345,7 @@ def _page(title: str, header: str, body: str, with_js: bool) -> str:
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{_e(title)}</title>
+<title>{esc(title)}</title>
 <link rel="icon" href="data:,">
 <style>{css}</style></head>
 <body><header>{header}</header>
@@ -367,8 +358,8 @@ def _page(title: str, header: str, body: str, with_js: bool) -> str:
 
 def render_release_page(folder: Path, package: Mapping[str, Any]) -> str:
     header = (
-        f"<h1>Cluster Observatory — {_e(package['version'])}</h1>"
-        f"<p>{_e(package['title'])} · <a href=\"../index.html\">all releases</a></p>"
+        f"<h1>Cluster Observatory — {esc(package['version'])}</h1>"
+        f"<p>{esc(package['title'])} · <a href=\"../index.html\">all releases</a></p>"
     )
     return _page(f"Cluster Observatory {package['version']}", header, _body(folder, package, ""), True)
 
@@ -392,9 +383,9 @@ def render_catalog_index(releases_dir: Path) -> str:
         if any((s.get("mirror_kind") == "partial-reconstruction") for s in pkg.get("sources", [])):
             tag += ' <span class="tag partial">partial inputs</span>'
         rows.append(
-            f'<tr><td><a href="{_e(v)}/index.html">{_e(v)}</a>{tag}</td><td>{_e(pkg.get("created"))}</td>'
-            f'<td class="num">{len(tables)}</td><td class="num">{_size(sum(r.get("bytes", 0) for r in tables))}</td>'
-            f'<td>{_e(changed)}</td><td><a href="{_e(v)}/datapackage.json">datapackage</a> · <a href="{_e(v)}/SHA256SUMS">SHA256SUMS</a></td></tr>'
+            f'<tr><td><a href="{esc(v)}/index.html">{esc(v)}</a>{tag}</td><td>{esc(pkg.get("created"))}</td>'
+            f'<td class="num">{len(tables)}</td><td class="num">{human_size(sum(r.get("bytes", 0) for r in tables))}</td>'
+            f'<td>{esc(changed)}</td><td><a href="{esc(v)}/datapackage.json">datapackage</a> · <a href="{esc(v)}/SHA256SUMS">SHA256SUMS</a></td></tr>'
         )
     releases_html = (
         '<section id="releases"><h2>Releases</h2><table><thead><tr><th>version</th><th>created</th><th class="num">tables</th>'
