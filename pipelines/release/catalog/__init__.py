@@ -8,7 +8,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from pipelines.layout import read_latest
 from pipelines.release.catalog.charts import chart_data
+from pipelines.release.catalog.families_section import release_page_html
 from pipelines.release.catalog.maps import maps_html
 from pipelines.release.catalog.markup import esc, human_size
 from pipelines.release.catalog.sections import (
@@ -19,6 +21,7 @@ from pipelines.release.catalog.sections import (
     sources_html,
     tables_html,
 )
+from pipelines.release.publish import list_versions
 
 HERE = Path(__file__).resolve().parent
 
@@ -28,10 +31,6 @@ def _json_script(data: Any) -> str:
 
 
 def _body(folder: Path, package: Mapping[str, Any], base: str) -> str:
-    from pipelines.release.catalog.families_section import (
-        release_page_html,  # issue 12: the indicator families' section
-    )
-
     data = chart_data(folder)
     validation = [r for r in package.get("resources", []) if str(r.get("path", "")).startswith("validation/")]
     val_html = (
@@ -101,9 +100,6 @@ def render_release_page(folder: Path, package: Mapping[str, Any]) -> str:
 
 
 def render_catalog_index(releases_dir: Path) -> str:
-    from pipelines.layout import read_latest
-    from pipelines.release.publish import list_versions
-
     versions = list_versions(releases_dir)
     latest = (read_latest(releases_dir) or {}).get("version")
     rows = []

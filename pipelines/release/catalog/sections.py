@@ -10,6 +10,12 @@ from typing import Any
 
 from pipelines.raw.archive import sha256_file
 from pipelines.release.catalog.markup import esc, human_size
+from pipelines.release.releases import (
+    coverage_by_type,
+    partial_sources,
+    partial_statement,
+    years_sentence,
+)
 
 
 def release_files(folder: Path, package: Mapping[str, Any]) -> list[tuple[str, int, str]]:
@@ -137,13 +143,6 @@ def sources_html(package: Mapping[str, Any]) -> str:
 def coverage_html(package: Mapping[str, Any], base: str) -> str:
     """What the release covers, and — in a box a reader cannot miss — whether it rests on partial
     inputs, with the per-year coverage of the 6-digit detail (datapackage `coverage`)."""
-    from pipelines.release.releases import (
-        coverage_by_type,
-        partial_sources,
-        partial_statement,
-        years_sentence,
-    )
-
     parts = []
     caveat = partial_statement(package)
     if caveat:
