@@ -43,17 +43,22 @@ def _bars(rows: list[tuple[str, float | None, float | None]], title: str) -> str
     return "".join(out)
 
 
+def _query(con: duckdb.DuckDBPyConnection, path: Path, sql: str) -> list[tuple] | None:
+    """The rows of `sql` over one Parquet file of the release ($p); None when the file is absent."""
+    if not path.exists():
+        return None
+    return con.execute(sql, {"p": str(path)}).fetchall()
+
+
 def _backtest_bars(con: duckdb.DuckDBPyConnection, data: Path, prefix: str, side: str) -> str | None:
     """Bars per region type × horizon from <prefix>emerging_backtest, pooled over start years."""
-    bt = data / f"{prefix}emerging_backtest.parquet"
-    if not bt.exists():
-        return None
-    rows = con.execute(
+    rows = _query(
+        con,
+        data / f"{prefix}emerging_backtest.parquet",
         "SELECT region_type, horizon_years, sum(n_flagged_became_strong) / nullif(sum(n_flagged), 0), "
         "sum(n_unflagged_below_became_strong) / nullif(sum(n_unflagged_below), 0) "
         "FROM read_parquet($p) WHERE region_type <> 'custom' GROUP BY ALL ORDER BY 1, 2",
-        {"p": str(bt)},
-    ).fetchall()
+    )
     if not rows:
         return None
     return _bars(
@@ -64,14 +69,14 @@ def _backtest_bars(con: duckdb.DuckDBPyConnection, data: Path, prefix: str, side
 
 def _agreement_table(con: duckdb.DuckDBPyConnection, data: Path, prefix: str, side: str) -> str | None:
     """Mean AUC and precision at k per region type from <prefix>relatedness_agreement."""
-    ag = data / f"{prefix}relatedness_agreement.parquet"
-    if not ag.exists():
-        return None
-    rows = con.execute(
+    rows = _query(
+        con,
+        data / f"{prefix}relatedness_agreement.parquet",
         "SELECT region_type, min(year), max(year), avg(auc), avg(precision_at_k) FROM read_parquet($p) "
         "GROUP BY 1 ORDER BY 1",
-        {"p": str(ag)},
-    ).fetchall()
+    )
+    if rows is None:
+        return None
     body = "".join(
         f"<tr><td>{_html(t)}</td><td>{a}–{b}</td><td class='num'>{auc:.3f}</td><td class='num'>{pk:.3f}</td></tr>"
         for t, a, b, auc, pk in rows
@@ -86,24 +91,22 @@ def _agreement_table(con: duckdb.DuckDBPyConnection, data: Path, prefix: str, si
 
 def _shift_share_table(con: duckdb.DuckDBPyConnection, data: Path) -> str | None:
     """The US shift-share of the largest region's five largest traded clusters (full window)."""
-    ss = data / "shift_share.parquet"
-    if not ss.exists():
-        return None
-    rows = con.execute(
+    rows = _query(
+        con,
+        data / "shift_share.parquet",
         "WITH f AS (SELECT * FROM read_parquet($p) WHERE window_kind = 'full' AND region_type <> 'custom'), "
         "r AS (SELECT region_type, region_code FROM f GROUP BY ALL ORDER BY sum(emp_start) DESC LIMIT 1) "
         "SELECT f.region_type, f.region_code, f.cluster_code, f.window_start, f.window_end, f.emp_change, "
         "f.national_effect, f.mix_effect, f.competitive_effect, f.vintage_break FROM f JOIN r USING (region_type, region_code) "
         "WHERE f.cluster_type = 'traded' ORDER BY f.emp_start DESC LIMIT 5",
-        {"p": str(ss)},
-    ).fetchall()
+    )
+    if not rows:
+        return None
     body = "".join(
         f"<tr><td>{_html(c)}</td><td class='num'>{ch:+,.0f}</td><td class='num'>{n:+,.0f}</td>"
         f"<td class='num'>{m:+,.0f}</td><td class='num'>{k:+,.0f}</td><td>{'yes' if vb else 'no'}</td></tr>"
         for _, _, c, _, _, ch, n, m, k, vb in rows
     )
-    if not rows:
-        return None
     t, r, _, a, b = rows[0][:5]
     return (
         f"<p>Shift-share, {_html(t)} {_html(r)} (largest), {a}→{b}, its five largest traded clusters</p>"
