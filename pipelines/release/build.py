@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -46,10 +47,9 @@ def check_built_years(con: duckdb.DuckDBPyConnection, settings: Settings) -> Non
         )
 
 
-def publish_us_release(
-    settings: Settings, params: Mapping[str, Any] | None = None, *, force_new: bool = False
-) -> ReleaseResult:
-    """Publish the current warehouse tables as a new release (or report that nothing changed)."""
+def _release_params(settings: Settings, params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The parameters the release records: indicator and family defaults, overrides, the run's
+    CBP years and geographies, and the parameters the EU table was built with."""
     merged = {
         **DEFAULT_PARAMS,
         **families.FAMILY_PARAMS,
@@ -58,62 +58,99 @@ def publish_us_release(
         "cbp_geos": list(settings.cbp_geos),
         "max_shrink": settings.max_shrink,
     }
-    sources = stage.staged_sources(settings)
-    seen = {s["source_id"] for s in sources}
     eu_params = stage_eu.eu_dir(settings) / "indicator_params.json"
     if settings.eurostat and eu_params.exists():
-        import json
-
         merged["eu_indicators"] = json.loads(eu_params.read_text())
+    return merged
+
+
+def _release_sources(settings: Settings) -> tuple[list[dict[str, Any]], dict[str, Path]]:
+    """The release's source records (CBP, EU, Census API, map geometry) and the geometry files
+    it carries ({release path: archived file})."""
+    sources = stage.staged_sources(settings)
+    seen = {s["source_id"] for s in sources}
     if settings.eurostat:
         sources += [s for s in stage_eu.staged_eu_sources(settings) if s["source_id"] not in seen]
     sources += census_api.staged_sources(settings)
     map_sources, map_files = maps.fetch_geometry(settings)  # geometry for the release page's maps
     sources += map_sources
+    return sources, map_files
+
+
+def _write_notes(
+    con: duckdb.DuckDBPyConnection, settings: Settings, sources: list[dict[str, Any]]
+) -> tuple[dict[str, Path], dict]:
+    """Write the release notes to <warehouse>/notes/: ({release path: file} in the order the
+    datapackage lists them, the datapackage `coverage.six_digit` entry)."""
+    notes_dir = settings.warehouse / "notes"
+    lq_note = write_release_notes(con, notes_dir / "lq_worked_example.md")
+    coverage_md, six_digit = write_coverage_notes(con, sources, notes_dir / "coverage.md")
+    family_notes = write_family_notes(con, settings.warehouse)  # notes/<family>_worked_example.md
+    vintages = _write_note(notes_dir / "naics_vintages.md", naics_vintage_notes(con, sources))
+    files = {
+        "notes/coverage.md": coverage_md,
+        **({"notes/lq_worked_example.md": lq_note} if lq_note else {}),
+        **({"notes/naics_vintages.md": vintages} if vintages else {}),
+        **family_notes,
+    }
+    return files, six_digit
+
+
+def _release_tables(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, Any]:
+    """The published tables: US (with custom regions), EU when the run has it, the indicator
+    families of both, and the CBP quarantine."""
+    tables: dict[str, Any] = {name: con.table(name) for name in US_RELEASE_TABLES}
+    tables["custom_regions"] = con.table("custom_regions")
+    eu = list(EU_RELEASE_TABLES) if settings.eurostat else []
+    tables.update({name: con.table(name) for name in eu})
+    tables.update({n: con.table(n) for n in families.release_tables(con, "us", "eu" if eu else None)})
+    tables["cbp_quarantine"] = validation.quarantine_frame(settings)
+    return tables
+
+
+def _release_metadata(
+    con: duckdb.DuckDBPyConnection, settings: Settings, checked_metadata: Any, notes: list[str], six_digit: dict
+) -> dict[str, Any]:
+    """The datapackage metadata of the release: national reference, coverage, validation, notes."""
+    eu = bool(settings.eurostat)
+    nat = ", ".join(sorted(str(r[0]) for r in con.execute("SELECT DISTINCT national_reference FROM cluster_indicators").fetchall()))
+    return {
+        "national_reference": nat,
+        "national_reference_note": (
+            "US cluster totals for LQ and shares: 'national rows' = the CBP US file; "
+            "'sum of regions' = sum of the regions of the same type (no US file in the inputs)."
+        ),
+        "coverage": {
+            "cbp_years": list(settings.cbp_years),
+            "cbp_geographies": list(settings.cbp_geos),
+            "eurostat": eu,
+            "region_groups": str(settings.region_groups) if settings.region_groups else None,
+            "years_present": years_present(con, europe=eu),
+            "six_digit": six_digit,
+        },
+        "validation": checked_metadata,
+        "notes": notes,
+    }
+
+
+def publish_us_release(
+    settings: Settings, params: Mapping[str, Any] | None = None, *, force_new: bool = False
+) -> ReleaseResult:
+    """Publish the current warehouse tables as a new release (or report that nothing changed)."""
+    merged = _release_params(settings, params)
+    sources, map_files = _release_sources(settings)
     with connect(settings, read_only=True) as con:
         check_built_years(con, settings)
         # Raises ValidationError (nothing is published) when an error-level expectation fails.
         checked = validation.release_validation(settings, con)
-        notes = write_release_notes(con, settings.warehouse / "notes" / "lq_worked_example.md")
-        coverage_md, six_digit = write_coverage_notes(con, sources, settings.warehouse / "notes" / "coverage.md")
-        family_notes = write_family_notes(con, settings.warehouse)  # notes/<family>_worked_example.md
-        vintages = _write_note(settings.warehouse / "notes" / "naics_vintages.md", naics_vintage_notes(con, sources))
-        nat = ", ".join(sorted(str(r[0]) for r in con.execute("SELECT DISTINCT national_reference FROM cluster_indicators").fetchall()))
-        tables = {name: con.table(name) for name in US_RELEASE_TABLES}
-        tables["custom_regions"] = con.table("custom_regions")
-        eu = list(EU_RELEASE_TABLES) if settings.eurostat else []
-        tables.update({name: con.table(name) for name in eu})
-        tables.update({n: con.table(n) for n in families.release_tables(con, "us", "eu" if eu else None)})
-        tables["cbp_quarantine"] = validation.quarantine_frame(settings)
+        notes, six_digit = _write_notes(con, settings, sources)
+        tables = _release_tables(con, settings)
         return publish_release(
             tables,
             releases_dir=settings.releases_dir,
             sources=sources,
             params=merged,
-            metadata={
-                "national_reference": nat,
-                "national_reference_note": (
-                    "US cluster totals for LQ and shares: 'national rows' = the CBP US file; "
-                    "'sum of regions' = sum of the regions of the same type (no US file in the inputs)."
-                ),
-                "coverage": {
-                    "cbp_years": list(settings.cbp_years),
-                    "cbp_geographies": list(settings.cbp_geos),
-                    "eurostat": bool(eu),
-                    "region_groups": str(settings.region_groups) if settings.region_groups else None,
-                    "years_present": years_present(con, europe=bool(eu)),
-                    "six_digit": six_digit,
-                },
-                "validation": checked.metadata,
-                "notes": [
-                    "notes/coverage.md", *(["notes/lq_worked_example.md"] if notes else []),
-                    *(["notes/naics_vintages.md"] if vintages else []), *family_notes,
-                ],
-            },
-            extra_files={
-                **checked.files, "notes/coverage.md": coverage_md,
-                **({"notes/lq_worked_example.md": notes} if notes else {}),
-                **({"notes/naics_vintages.md": vintages} if vintages else {}), **family_notes, **map_files,
-            },
+            metadata=_release_metadata(con, settings, checked.metadata, list(notes), six_digit),
+            extra_files={**checked.files, **notes, **map_files},
             force_new=force_new,
         )
