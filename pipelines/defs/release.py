@@ -3,8 +3,8 @@
 import dagster as dg
 
 from pipelines.defs.resources import ObservatoryResource
+from pipelines.release import build
 from pipelines.release.publish import ReleaseResult
-from pipelines.warehouse import warehouse
 
 
 def release_reason(result: ReleaseResult) -> str:
@@ -39,7 +39,7 @@ def release(context: dg.AssetExecutionContext, observatory: ObservatoryResource)
 
     settings = observatory.settings()
     with warehouse_lock(settings, "release asset"):  # re-entrant: `observatory run` already holds it
-        result = warehouse.publish_us_release(settings)
+        result = build.publish_us_release(settings)
     reason = release_reason(result)
     context.log.info(reason)
     return dg.MaterializeResult(

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.release.coverage import partial_sources
+from pipelines.validation.suites import load_suite
+
 # The example issue 3 asks every release to explain: Motor vehicles (NACE C29) in Stuttgart, 2014.
 EU_LQ_EXAMPLE = {"region_code": "DE11", "nace_code": "C29", "year": 2014}
 
@@ -49,11 +52,12 @@ def eu_lq_worked_example(
     )
     if ind is None:
         return None
-    scope = list(ind["reference_countries"] or [])
-    base_kind = "traded" if ind["cluster_type"] == "traded" else "local"
-    share_r = ind["emp"] / ind["region_base_emp"]
-    share_e = ind["europe_cluster_emp"] / ind["europe_base_emp"]
-    cell_line = (
+    return _lq_markdown(link, ind, _cell_line(cell, region_code, nace_code, year), region_code, nace_code, year)
+
+
+def _cell_line(cell: dict | None, region_code: str, nace_code: str, year: int) -> str:
+    """The example's NACE cell in eu_industry_employment, as a Markdown list item."""
+    return (
         f"- {nace_code} in {region_code}, {year}: **{cell['emp']:,.0f}** persons employed"
         + (" (reported)" if cell["emp_reported"] is not None else " (filled from the parent region)")
         + (f", flags `{cell['empflag']}`" if cell["empflag"] else "")
@@ -61,6 +65,14 @@ def eu_lq_worked_example(
         if cell
         else f"- {nace_code} has no row for {region_code} in {year}.\n"
     )
+
+
+def _lq_markdown(link: dict, ind: dict, cell_line: str, region_code: str, nace_code: str, year: int) -> str:
+    """The worked example's text: the NACE → cluster link, numerator, denominator, scope, stars."""
+    scope = list(ind["reference_countries"] or [])
+    base_kind = "traded" if ind["cluster_type"] == "traded" else "local"
+    share_r = ind["emp"] / ind["region_base_emp"]
+    share_e = ind["europe_cluster_emp"] / ind["europe_base_emp"]
     return f"""# Worked example: the LQ of {link['cluster_name']} in {region_code}, {year}
 
 Why this number: NACE {nace_code} maps mainly to cluster {link['cluster_code']}
@@ -126,8 +138,6 @@ def write_release_notes(con: duckdb.DuckDBPyConnection, dest: Path) -> Path | No
 def coverage_threshold() -> float:
     """The coverage below which a region is flagged: the warning check's own parameter
     (assets/expectations/region_indicators.yaml), so notes and check cannot disagree."""
-    from pipelines.validation.suites import load_suite
-
     spec = next(e for e in load_suite("region_indicators").expectations if e.id == "coverage_below_min")
     return float(spec.params["min_coverage"])
 
@@ -217,8 +227,6 @@ def write_coverage_notes(
     con: duckdb.DuckDBPyConnection, sources: list[dict], dest: Path
 ) -> tuple[Path, dict]:
     """notes/coverage.md and the datapackage `coverage.six_digit` entry, both from the tables."""
-    from pipelines.release.coverage import partial_sources
-
     threshold = coverage_threshold()
     by_year = coverage_by_year(con, threshold)
     dest.parent.mkdir(parents=True, exist_ok=True)

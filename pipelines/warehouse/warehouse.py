@@ -10,22 +10,14 @@ from typing import Any
 import duckdb
 
 from pipelines.config import Settings
-from pipelines.release.catalog import maps
-from pipelines.release.notes import (
-    naics_vintage_notes,
-    write_coverage_notes,
-    write_release_notes,
-    years_present,
-)
-from pipelines.release.publish import ReleaseResult, publish_release
 from pipelines.staging import census_api
-from pipelines.staging.cbp import staged_cbp_paths, staged_sources
+from pipelines.staging.cbp import staged_cbp_paths
 from pipelines.staging.custom_regions import custom_dir, stage_us_custom
-from pipelines.staging.eu import EU_TABLES, eu_dir, staged_eu_sources
+from pipelines.staging.eu import EU_TABLES, eu_dir
 from pipelines.staging.reference import REFERENCE_TABLES, reference_dir
 from pipelines.warehouse import families
 from pipelines.warehouse.eu import EU_DEFAULT_PARAMS, eu_indicators
-from pipelines.warehouse.indicators import DEFAULT_PARAMS, build_cluster_tables
+from pipelines.warehouse.indicators import build_cluster_tables
 
 US_RELEASE_TABLES = (
     "industry_employment", "cluster_indicators", "region_indicators", "unmapped_industries",
@@ -181,98 +173,3 @@ def build_eu_indicators(settings: Settings, params: Mapping[str, Any] | None = N
     # the release records the parameters the EU table was built with (thresholds, reference)
     (eu_dir(settings) / "indicator_params.json").write_text(json.dumps(used, indent=1, sort_keys=True))
     return counts
-
-
-def _write_note(dest: Path, text: str | None) -> Path | None:
-    if text is None:
-        return None
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    dest.write_text(text)
-    return dest
-
-
-def check_built_years(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
-    """The release claims settings.cbp_years: refuse to publish tables built for other years
-    (another run rebuilt the warehouse in between), instead of a release that holds less than it says."""
-    built = sorted(int(r[0]) for r in con.execute("SELECT DISTINCT year FROM cbp_file_rows").fetchall())
-    if built != sorted(settings.cbp_years):
-        raise RuntimeError(
-            f"warehouse {settings.duckdb_path} holds indicator tables built for CBP years "
-            f"{built[0] if built else '-'}–{built[-1] if built else '-'} ({len(built)} years), but this run publishes "
-            f"{settings.cbp_years[0]}–{settings.cbp_years[-1]}: another run rebuilt them; nothing published, run again"
-        )
-
-
-def publish_us_release(
-    settings: Settings, params: Mapping[str, Any] | None = None, *, force_new: bool = False
-) -> ReleaseResult:
-    """Publish the current warehouse tables as a new release (or report that nothing changed)."""
-    from pipelines.validation import gate  # cycle until publish_us_release leaves warehouse (R2)
-
-    merged = {
-        **DEFAULT_PARAMS,
-        **families.FAMILY_PARAMS,
-        **(params or {}),
-        "cbp_years": list(settings.cbp_years),
-        "cbp_geos": list(settings.cbp_geos),
-        "max_shrink": settings.max_shrink,
-    }
-    sources = staged_sources(settings)
-    seen = {s["source_id"] for s in sources}
-    eu_params = eu_dir(settings) / "indicator_params.json"
-    if settings.eurostat and eu_params.exists():
-        import json
-
-        merged["eu_indicators"] = json.loads(eu_params.read_text())
-    if settings.eurostat:
-        sources += [s for s in staged_eu_sources(settings) if s["source_id"] not in seen]
-    sources += census_api.staged_sources(settings)
-    map_sources, map_files = maps.fetch_geometry(settings)  # geometry for the release page's maps
-    sources += map_sources
-    with connect(settings, read_only=True) as con:
-        check_built_years(con, settings)
-        # Raises ValidationError (nothing is published) when an error-level expectation fails.
-        checked = gate.release_validation(settings, con)
-        notes = write_release_notes(con, settings.warehouse / "notes" / "lq_worked_example.md")
-        coverage_md, six_digit = write_coverage_notes(con, sources, settings.warehouse / "notes" / "coverage.md")
-        family_notes = families.write_family_notes(con, settings.warehouse)  # notes/<family>_worked_example.md
-        vintages = _write_note(settings.warehouse / "notes" / "naics_vintages.md", naics_vintage_notes(con, sources))
-        nat = ", ".join(sorted(str(r[0]) for r in con.execute("SELECT DISTINCT national_reference FROM cluster_indicators").fetchall()))
-        tables = {name: con.table(name) for name in US_RELEASE_TABLES}
-        tables["custom_regions"] = con.table("custom_regions")
-        eu = list(EU_RELEASE_TABLES) if settings.eurostat else []
-        tables.update({name: con.table(name) for name in eu})
-        tables.update({n: con.table(n) for n in families.release_tables(con, "us", "eu" if eu else None)})
-        tables["cbp_quarantine"] = gate.quarantine_frame(settings)
-        return publish_release(
-            tables,
-            releases_dir=settings.releases_dir,
-            sources=sources,
-            params=merged,
-            metadata={
-                "national_reference": nat,
-                "national_reference_note": (
-                    "US cluster totals for LQ and shares: 'national rows' = the CBP US file; "
-                    "'sum of regions' = sum of the regions of the same type (no US file in the inputs)."
-                ),
-                "coverage": {
-                    "cbp_years": list(settings.cbp_years),
-                    "cbp_geographies": list(settings.cbp_geos),
-                    "eurostat": bool(eu),
-                    "region_groups": str(settings.region_groups) if settings.region_groups else None,
-                    "years_present": years_present(con, europe=bool(eu)),
-                    "six_digit": six_digit,
-                },
-                "validation": checked.metadata,
-                "notes": [
-                    "notes/coverage.md", *(["notes/lq_worked_example.md"] if notes else []),
-                    *(["notes/naics_vintages.md"] if vintages else []), *family_notes,
-                ],
-            },
-            extra_files={
-                **checked.files, "notes/coverage.md": coverage_md,
-                **({"notes/lq_worked_example.md": notes} if notes else {}),
-                **({"notes/naics_vintages.md": vintages} if vintages else {}), **family_notes, **map_files,
-            },
-            force_new=force_new,
-        )

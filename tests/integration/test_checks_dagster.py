@@ -16,6 +16,7 @@ import polars as pl
 import pytest
 
 from pipelines.config import Settings
+from pipelines.release import build
 from pipelines.runs.runner import refresh
 from pipelines.validation.gate import ValidationError
 from pipelines.warehouse import warehouse
@@ -124,7 +125,7 @@ def test_suites_gate_the_release(mirror_dir: Path, tmp_path: Path, monkeypatch, 
         con.execute("UPDATE cluster_indicators SET lq = -1 WHERE region_code = '06' AND cluster_code = '1'")
     before = sorted(p.name for p in settings.releases_dir.iterdir())
     with pytest.raises(ValidationError, match="lq_non_negative"):
-        warehouse.publish_us_release(settings, force_new=True)
+        build.publish_us_release(settings, force_new=True)
     assert sorted(p.name for p in settings.releases_dir.iterdir()) == before
 
     # A blocking check failing inside a refresh stops the run before the release step.

@@ -22,6 +22,7 @@ import polars as pl
 
 from pipelines.config import Settings
 from pipelines.errors import SourceError
+from pipelines.raw.http import fetch
 from pipelines.sources import geometry
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,6 @@ def fetch_geometry(settings: Settings) -> tuple[list[dict[str, Any]], dict[str, 
     """Fetch the map geometry through the mirror/raw archive: (source records for the release's
     datapackage, {release path: archived file}). A missing file costs the maps, not the release:
     it is logged as a warning and the page says the map is unavailable."""
-    from pipelines.raw.http import fetch
 
     sources: list[dict[str, Any]] = []
     files: dict[str, Path] = {}
@@ -120,6 +120,55 @@ def _dense(df: pl.DataFrame, col: str, div: int, n: tuple[int, int, int]) -> lis
     return out.tolist()
 
 
+def _layer(
+    folder: Path, spec: tuple, cix: dict[str, int], con: duckdb.DuckDBPyConnection
+) -> dict[str, Any] | None:
+    """One map layer of LAYERS with its regions' shapes and values; None without data or geometry."""
+    lid, label, table, rtype, geo, measures = spec
+    tp = folder / "data" / f"{table}.parquet"
+    if not tp.exists():
+        return None
+    df = (
+        pl.scan_parquet(tp)
+        .filter((pl.col("region_type") == rtype) & (pl.col("cluster_type") == "traded"))
+        .select("region_code", "cluster_code", "year", *(m[0] for m in measures))
+        .collect()
+    )
+    if df.is_empty():
+        return None
+    codes = set(df["region_code"].unique().to_list())
+    got = _shapes(folder, geo, rtype, codes, con)
+    if not got:
+        return None
+    shapes, frame = got
+    drawn = sorted(c for c in codes if c in shapes)
+    if not drawn:
+        return None
+    years = sorted(df["year"].unique().to_list())
+    lcl = sorted({cix[c] for c in df["cluster_code"].unique().to_list() if c in cix})
+    lcix = {k: i for i, k in enumerate(lcl)}
+    rix = {c: i for i, c in enumerate(drawn)}
+    df = df.filter(pl.col("region_code").is_in(drawn) & pl.col("cluster_code").is_in(list(cix))).with_columns(
+        ri=pl.col("region_code").replace_strict(rix, return_dtype=pl.Int64),
+        ci=pl.col("cluster_code").replace_strict({c: lcix[cix[c]] for c in cix if cix[c] in lcix}, return_dtype=pl.Int64),
+        yi=pl.col("year").replace_strict({y: i for i, y in enumerate(years)}, return_dtype=pl.Int64),
+    )
+    shape = (len(lcl), len(years), len(drawn))
+    latest = df.filter(pl.col("yi") == len(years) - 1).group_by("ci").agg(pl.col("emp").sum()).sort("emp", descending=True)
+    return {
+        "id": lid,
+        "label": label,
+        "frame": [round(float(v), 1) for v in frame],
+        "regions": [[c, shapes[c][0], shapes[c][1]] for c in drawn],
+        "unmapped": len(codes) - len(drawn),
+        "clusters": lcl,
+        "defaultCluster": int(latest["ci"][0]) if latest.height else 0,
+        "years": years,
+        "measures": [list(m) for m in measures],
+        "values": {m[0]: _dense(df, m[0], m[2], shape) for m in measures},
+    }
+
+
 def map_data(folder: Path) -> dict[str, Any] | None:
     """Compact JSON for the maps: clusters, and per layer with data and geometry: the regions'
     codes, names and SVG paths, years, measures and values per cluster × year × region."""
@@ -131,52 +180,7 @@ def map_data(folder: Path) -> dict[str, Any] | None:
     try:
         cl = pl.scan_parquet(clusters_p).select("cluster_code", "cluster_name").sort("cluster_name").collect()
         cix = {c: i for i, c in enumerate(cl["cluster_code"].to_list())}
-        layers = []
-        for lid, label, table, rtype, geo, measures in LAYERS:
-            tp = data / f"{table}.parquet"
-            if not tp.exists():
-                continue
-            df = (
-                pl.scan_parquet(tp)
-                .filter((pl.col("region_type") == rtype) & (pl.col("cluster_type") == "traded"))
-                .select("region_code", "cluster_code", "year", *(m[0] for m in measures))
-                .collect()
-            )
-            if df.is_empty():
-                continue
-            codes = set(df["region_code"].unique().to_list())
-            got = _shapes(folder, geo, rtype, codes, con)
-            if not got:
-                continue
-            shapes, frame = got
-            drawn = sorted(c for c in codes if c in shapes)
-            if not drawn:
-                continue
-            years = sorted(df["year"].unique().to_list())
-            lcl = sorted({cix[c] for c in df["cluster_code"].unique().to_list() if c in cix})
-            lcix = {k: i for i, k in enumerate(lcl)}
-            rix = {c: i for i, c in enumerate(drawn)}
-            df = df.filter(pl.col("region_code").is_in(drawn) & pl.col("cluster_code").is_in(list(cix))).with_columns(
-                ri=pl.col("region_code").replace_strict(rix, return_dtype=pl.Int64),
-                ci=pl.col("cluster_code").replace_strict({c: lcix[cix[c]] for c in cix if cix[c] in lcix}, return_dtype=pl.Int64),
-                yi=pl.col("year").replace_strict({y: i for i, y in enumerate(years)}, return_dtype=pl.Int64),
-            )
-            shape = (len(lcl), len(years), len(drawn))
-            latest = df.filter(pl.col("yi") == len(years) - 1).group_by("ci").agg(pl.col("emp").sum()).sort("emp", descending=True)
-            layers.append(
-                {
-                    "id": lid,
-                    "label": label,
-                    "frame": [round(float(v), 1) for v in frame],
-                    "regions": [[c, shapes[c][0], shapes[c][1]] for c in drawn],
-                    "unmapped": len(codes) - len(drawn),
-                    "clusters": lcl,
-                    "defaultCluster": int(latest["ci"][0]) if latest.height else 0,
-                    "years": years,
-                    "measures": [list(m) for m in measures],
-                    "values": {m[0]: _dense(df, m[0], m[2], shape) for m in measures},
-                }
-            )
+        layers = [layer for spec in LAYERS if (layer := _layer(folder, spec, cix, con)) is not None]
     finally:
         con.close()
     if not layers:

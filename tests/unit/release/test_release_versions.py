@@ -16,11 +16,10 @@ import pytest
 
 from pipelines.config import Settings
 from pipelines.layout import read_latest
-from pipelines.release import publish, versions
+from pipelines.release import build, publish, versions
 from pipelines.release.content import content_digest
 from pipelines.release.delete import delete_release
 from pipelines.release.publish import verify_release
-from pipelines.warehouse import warehouse
 from tests.unit.release.test_release import publish_sample, sample_tables
 
 
@@ -106,5 +105,5 @@ def test_tables_built_for_other_years_are_not_published(tmp_path: Path) -> None:
     con = duckdb.connect()
     con.execute("CREATE TABLE cbp_file_rows AS SELECT range::INTEGER AS year FROM range(2007, 2012)")
     with pytest.raises(RuntimeError, match=r"built for CBP years 2007–2011 .*publishes 2004–2011"):
-        warehouse.check_built_years(con, Settings(warehouse=tmp_path, cbp_years=tuple(range(2004, 2012))))
-    warehouse.check_built_years(con, Settings(warehouse=tmp_path, cbp_years=tuple(range(2007, 2012))))
+        build.check_built_years(con, Settings(warehouse=tmp_path, cbp_years=tuple(range(2004, 2012))))
+    build.check_built_years(con, Settings(warehouse=tmp_path, cbp_years=tuple(range(2007, 2012))))

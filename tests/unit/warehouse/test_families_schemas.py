@@ -46,7 +46,7 @@ def test_every_family_column_is_documented_and_keys_unique():
 
 
 def test_worked_examples_read_back_the_tables(tmp_path):
-    from pipelines.warehouse.families import write_family_notes
+    from pipelines.release.family_notes import write_family_notes
 
     years = list(range(2000, 2012))
     emp = {
@@ -80,7 +80,7 @@ def test_worked_examples_read_back_the_tables(tmp_path):
 
 
 def test_release_page_section(tmp_path):
-    from pipelines.warehouse.families import release_page_html
+    from pipelines.release.catalog.families_section import release_page_html
 
     assert release_page_html(tmp_path) == ""  # a release without the families: no section
     emp = {
