@@ -8,7 +8,7 @@ compares; harmonising, validation and the release writer take their types from h
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -87,6 +87,16 @@ class TableSchema:
             raise ValueError(
                 f"table {self.name}: columns not in assets/schemas/{self.name}.yaml: {undocumented}; "
                 f"documented but missing: {absent}"
+            )
+
+    def check_types(self, actual: Mapping[str, pl.DataType]) -> None:
+        """A written table's column types must be the declared ones: the release writer refuses a
+        table whose types drifted from assets/schemas/<table>.yaml (dashboards read those types)."""
+        declared = self.dtype_names()
+        wrong = {c: (str(t), declared[c]) for c, t in actual.items() if c in declared and str(t) != declared[c]}
+        if wrong:
+            raise SchemaFileError(
+                f"table {self.name}: column types differ from {self.path or self.name} (written, declared): {wrong}"
             )
 
 

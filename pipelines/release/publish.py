@@ -31,6 +31,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from pipelines.layout import read_latest
 from pipelines.raw.archive import sha256_file
 from pipelines.release.citation import write_bundle, write_metadata_files
@@ -173,6 +175,7 @@ def _write_tables(
         out.parent.mkdir(parents=True, exist_ok=True)
         rows, arrow_schema = write_parquet(src, out, list(schema.sort_by), list(schema.primary_key))
         schema.check_columns(arrow_schema.names)
+        schema.check_types(pl.from_arrow(arrow_schema.empty_table()).schema)  # type: ignore[union-attr]
         counts[name] = rows
         log.info("release %s: %s %s rows", version, name, f"{rows:,}")
         table_schema = frictionless_schema(schema, arrow_schema)

@@ -10,6 +10,7 @@ import polars as pl
 
 from pipelines.errors import SourceError
 from pipelines.raw.archive import RawFile
+from pipelines.schemas import load_schema
 from pipelines.sources.eurostat import file_head, parse_jsonstat, parse_tsv
 from pipelines.staging.harmonise import HARMONISED_SCHEMA
 from pipelines.staging.nuts import region_type
@@ -43,16 +44,10 @@ MEASURES: dict[str, str] = {
 }
 PAYROLL_EUR_MILLION_TO_THOUSAND = 1000.0
 
-EU_EXTRA_SCHEMA: dict[str, pl.DataType] = {
-    "est_flag": pl.String(),
-    "payroll_flag": pl.String(),
-    "est_imputed": pl.Boolean(),
-    "payroll_imputed": pl.Boolean(),
-    "currency": pl.String(),
-    "nuts_version": pl.String(),
-    "nuts_code_original": pl.String(),
-    "nuts_change": pl.String(),
-}
+# Column types are declared once, in assets/schemas/eu_industry_employment.yaml.
+EU_EXTRA_SCHEMA: pl.Schema = load_schema("eu_industry_employment").polars_schema(
+    ["est_flag", "payroll_flag", "est_imputed", "payroll_imputed", "currency", "nuts_version", "nuts_code_original", "nuts_change"]
+)
 
 
 def nace_level(code: pl.Expr) -> pl.Expr:

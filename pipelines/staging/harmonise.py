@@ -13,31 +13,13 @@ from typing import Any
 
 import polars as pl
 
+from pipelines.schemas import load_schema
 from pipelines.sources.cbp import EMPFLAG_MIDPOINTS, MARKERS, NAICS_WELL_FORMED, NUMERIC, CbpLayout
 
 TOTAL_CODE = "TOTAL"
 
-HARMONISED_SCHEMA: dict[str, pl.DataType] = {
-    "year": pl.Int32(),
-    "region_type": pl.String(),
-    "region_code": pl.String(),
-    "classification": pl.String(),
-    "industry_code": pl.String(),
-    "industry_level": pl.Int8(),
-    "lfo": pl.String(),
-    "emp": pl.Float64(),
-    "emp_reported": pl.Int64(),
-    "empflag": pl.String(),
-    "emp_nf": pl.String(),
-    "emp_imputed": pl.Boolean(),
-    "est": pl.Int64(),
-    "payroll": pl.Int64(),
-    "payroll_nf": pl.String(),
-    "qp1": pl.Int64(),
-    "qp1_nf": pl.String(),
-    "source_id": pl.String(),
-    "source_sha256": pl.String(),
-}
+# Column types are declared once, in assets/schemas/industry_employment.yaml.
+HARMONISED_SCHEMA: pl.Schema = load_schema("industry_employment").polars_schema()
 KEY = ["year", "region_type", "region_code", "classification", "industry_code", "lfo"]
 
 

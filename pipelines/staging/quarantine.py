@@ -8,20 +8,13 @@ from pathlib import Path
 
 import polars as pl
 
+from pipelines.schemas import load_schema
 from pipelines.sources.cbp import detect_layout
 from pipelines.staging.harmonise import cbp_row_rules, clean_cbp
 from pipelines.staging.reference import reference_dir
 
-QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
-    "year": pl.Int32(),
-    "geo": pl.String(),
-    "source_id": pl.String(),
-    "line": pl.Int64(),
-    "region_code": pl.String(),
-    "industry_code": pl.String(),
-    "reason": pl.String(),
-    "record": pl.String(),
-}
+# Column types are declared once, in assets/schemas/cbp_quarantine.yaml.
+QUARANTINE_SCHEMA: pl.Schema = load_schema("cbp_quarantine").polars_schema()
 
 
 def expand_naics(six_digit: Iterable[str]) -> set[str]:

@@ -18,6 +18,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from pipelines.schemas import load_schema
 from pipelines.validation.results import (
     SAMPLE_ROWS,
     Outcome,
@@ -157,7 +158,8 @@ def _dtype_name(dt: pl.DataType) -> str:
 def _run_schema(suite: Suite, df: pl.DataFrame) -> list[Outcome]:
     out = []
     for s in suite.by_engine("schema"):
-        expected: dict[str, str] = dict(s.kwargs["schema"])
+        # the suite may pin a map; by default the types declared once in assets/schemas/<table>.yaml
+        expected: dict[str, str] = dict(s.kwargs.get("schema") or load_schema(suite.table).dtype_names())
         actual = {c: _dtype_name(t) for c, t in df.schema.items()}
         bad = []
         for col, typ in expected.items():

@@ -17,6 +17,7 @@ from typing import Any
 
 import duckdb
 
+from pipelines.schemas import load_schema
 from pipelines.validation.suites import IDENTIFIER, Suite, load_check_sql
 
 SAMPLE_ROWS = 10
@@ -131,13 +132,16 @@ def table_fingerprint(con: duckdb.DuckDBPyConnection, table: str) -> str:
 
 
 def fingerprint(suite: Suite, data: str, params: Mapping[str, Any] | None = None) -> str:
-    """Identity of a validation: the suite text, the data, the parameters and the check SQL."""
+    """Identity of a validation: the suite text, the data, the parameters, the check SQL and, for
+    a schema expectation, the declared types it compares with."""
     h = hashlib.sha256()
     h.update(suite.sha256.encode())
     h.update(data.encode())
     h.update(json.dumps(json_safe(dict(params or {})), sort_keys=True).encode())
     for s in suite.by_engine("sql"):
         h.update(load_check_sql(s.sql or "").encode())
+    if suite.by_engine("schema"):
+        h.update(json.dumps(load_schema(suite.table).dtype_names()).encode())
     return h.hexdigest()
 
 

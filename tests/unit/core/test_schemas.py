@@ -15,7 +15,8 @@ from pipelines.release.parquet import write_parquet
 from pipelines.schemas import SCHEMA_DIR, SchemaFileError, load_schema, polars_dtype
 from pipelines.staging.eurostat import EU_EXTRA_SCHEMA
 from pipelines.staging.harmonise import HARMONISED_SCHEMA
-from pipelines.validation.validation import QUARANTINE_SCHEMA, quarantine_frame
+from pipelines.staging.quarantine import QUARANTINE_SCHEMA
+from pipelines.validation.gate import quarantine_frame
 from pipelines.warehouse import warehouse
 from tests.integration.test_rebuild_identical import build
 
@@ -87,38 +88,31 @@ def test_selecting_an_undeclared_column_names_the_file(tmp_path: Path) -> None:
         schema.polars_schema(["a", "b"])
 
 
-def test_schemas_in_code_equal_the_declared_ones() -> None:
-    """The guard for swapping the in-code schemas for polars_schema(): same columns, order, types."""
-    assert list(HARMONISED_SCHEMA.items()) == list(
-        load_schema("industry_employment").polars_schema().items()
-    )
-    eu_harmonised = {**HARMONISED_SCHEMA, **EU_EXTRA_SCHEMA}
-    eu = load_schema("eu_industry_employment").polars_schema(list(eu_harmonised))
-    assert list(eu_harmonised.items()) == list(eu.items())
-    assert list(QUARANTINE_SCHEMA.items()) == list(
-        load_schema("cbp_quarantine").polars_schema().items()
-    )
-
-
-def test_expectation_suites_schema_maps_equal_the_declared_types() -> None:
+def test_types_are_declared_once() -> None:
+    """Staging, validation and the release read the types from assets/schemas: the staged schemas
+    are built from it, and no expectation suite pins a map of its own."""
+    assert load_schema("industry_employment").polars_schema() == HARMONISED_SCHEMA
+    assert load_schema("cbp_quarantine").polars_schema() == QUARANTINE_SCHEMA
+    eu = load_schema("eu_industry_employment").dtype_names()
+    assert {c: str(t) for c, t in EU_EXTRA_SCHEMA.items()}.items() <= eu.items()
     checked = []
     for path in sorted((ASSETS_DIR / "expectations").glob("*.yaml")):
         suite = yaml.safe_load(path.read_text())
         for e in suite["expectations"]:
-            if e.get("engine") != "schema":
-                continue
-            checked.append(path.name)
-            if "schema" not in e.get("kwargs", {}):
-                continue  # no inline map: the schema engine is to take the declared types (see issue 14)
-            expected = dict(e["kwargs"]["schema"])
-            declared = load_schema(suite["table"]).dtype_names()
-            if e["kwargs"].get("exact", True):
-                assert expected == declared, (
-                    f"{path.name}/{e['id']} vs assets/schemas/{suite['table']}.yaml"
-                )
-            else:
-                assert expected.items() <= declared.items(), f"{path.name}/{e['id']}"
+            if e.get("engine") == "schema":
+                checked.append(path.name)
+                assert "schema" not in (e.get("kwargs") or {}), f"{path.name}/{e['id']}: types belong in assets/schemas/{suite['table']}.yaml"
+                load_schema(suite["table"])  # the table the engine reads has a schema file
     assert {"harmonised.yaml", "cluster_indicators.yaml"} <= set(checked)
+
+
+def test_release_writer_refuses_drifted_types() -> None:
+    schema = load_schema("clusters")
+    declared = schema.polars_schema()
+    schema.check_types(declared)  # the declared types pass
+    drifted = {**declared, "traded": pl.String()}
+    with pytest.raises(SchemaFileError, match=r"clusters.*traded.*String.*Boolean"):
+        schema.check_types(drifted)
 
 
 @pytest.mark.mirror

@@ -3,6 +3,7 @@ Parquet layout for one-region reads, writer-independent content hashes, remote r
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import shutil
@@ -23,34 +24,31 @@ from pipelines.release.datapackage import validate_datapackage
 from pipelines.release.diff import diff_releases
 from pipelines.release.publish import ReleaseExistsError, publish_release, verify_release
 from pipelines.release.versions import list_versions
-from pipelines.schemas import load_schema
+from pipelines.schemas import SchemaFileError, load_schema
 
 DAY = datetime(2026, 3, 14, tzinfo=UTC)
 STATES = [("01", "Alabama"), ("06", "California"), ("25", "Massachusetts"), ("36", "New York"), ("48", "Texas"), ("53", "Washington")]
 CLUSTERS = [("1", "Aerospace Vehicles and Defense", True), ("5", "Biopharmaceuticals", True), ("10", "Distribution and Electronic Commerce", True),
             ("14", "Financial Services", True), ("101", "Local Food and Beverage", False), ("102", "Local Health Services", False)]  # fmt: skip
-_STR = {"region_type", "region_code", "cluster_code", "cluster_type", "national_reference", "region_name", "region_short_name",
-        "region_key", "state_code", "clustermapping_id", "derived_from", "cluster_name", "cluster_key"}  # fmt: skip
-_INT = {"year", "base_year", "emp_rank", "lq_rank", "n_strong_clusters"}
-_BOOL = {"strong", "strong10", "traded"}
 
 
 def _complete(name: str, base: dict[str, list], rng: random.Random) -> pl.DataFrame:
-    """A frame with every documented column of `name` (extra columns filled plausibly)."""
+    """A frame with every documented column of `name`, typed as declared (extra columns filled plausibly)."""
     n = len(next(iter(base.values())))
     cols: dict[str, pl.Series] = {}
-    for f in load_schema(name).field_names:
+    for f, dtype in load_schema(name).polars_schema().items():
         if f in base:
             vals = base[f]
-        elif f in _STR:
+        elif dtype == pl.String:
             vals = ["sum of regions" if f == "national_reference" else f"{f}-{i % 7}" for i in range(n)]
-        elif f in _BOOL:
+        elif dtype == pl.Boolean:
             vals = [i % 5 == 0 for i in range(n)]
-        elif f in _INT:
+        elif isinstance(dtype, pl.List):
+            vals = [[f"{f}-{i % 3}"] for i in range(n)]
+        elif dtype.is_integer():
             vals = [rng.randint(1, 50) for _ in range(n)]
         else:
             vals = [round(rng.uniform(0, 1000), 6) for _ in range(n)]
-        dtype = pl.String if f in _STR else pl.Boolean if f in _BOOL else pl.Int32 if f == "year" else pl.Int64 if f in _INT else pl.Float64
         cols[f] = pl.Series(f, vals, dtype=dtype)
     return pl.DataFrame(cols)
 
@@ -208,9 +206,17 @@ def test_changed_input_gives_second_release_with_diff(tmp_path: Path, monkeypatc
     assert "emp" not in json.loads(capsys.readouterr().out)["tables"]["cluster_indicators"]["values_changed"]
     assert _run_cli(monkeypatch, wh, "diff", r1.version, r2.version) == 0
     assert "largest changes" in capsys.readouterr().out
-    # A schema change is reported.
+    # A schema change is reported: the release writer refuses types other than the declared ones,
+    # so the next release's schema file declares the new type (as a schema change would).
     t3 = {k: v for k, v in t2.items()}
     t3["regions"] = t2["regions"].with_columns(pl.col("clustermapping_id").cast(pl.Int64, strict=False))
+    with pytest.raises(SchemaFileError, match="clustermapping_id"):
+        publish_sample(rdir, tables=t3, tag="c")
+    regions = load_schema("regions")
+    retyped = dataclasses.replace(
+        regions, fields=tuple({**f, "type": "Int64"} if f["name"] == "clustermapping_id" else f for f in regions.fields)
+    )
+    monkeypatch.setattr(publish, "load_schema", lambda name: retyped if name == "regions" else load_schema(name))
     r3 = publish_sample(rdir, tables=t3, tag="c")
     d3 = diff_releases(rdir / r2.version, rdir / r3.version)
     assert d3["tables"]["regions"]["schema"]["type_changed"] == {"clustermapping_id": {"a": "string", "b": "integer"}}
