@@ -4,6 +4,7 @@ import dagster as dg
 
 from pipelines.defs.resources import ObservatoryResource
 from pipelines.release.publish import ReleaseResult
+from pipelines.runs.runner import warehouse_lock
 from pipelines.warehouse import warehouse
 
 
@@ -35,8 +36,6 @@ def release_reason(result: ReleaseResult) -> str:
     ),
 )
 def release(context: dg.AssetExecutionContext, observatory: ObservatoryResource) -> dg.MaterializeResult:
-    from pipelines.runs.runner import warehouse_lock
-
     settings = observatory.settings()
     with warehouse_lock(settings, "release asset"):  # re-entrant: `observatory run` already holds it
         result = warehouse.publish_us_release(settings)

@@ -55,8 +55,8 @@ def test_api_route_then_observatory_run(httpserver: HTTPServer, mirror_dir: Path
     import dagster as dg
 
     from pipelines import cli
+    from pipelines.cli.refresh import _resource
     from pipelines.defs import schedules
-    from pipelines.runs.runner import _resource
 
     settings = Settings(warehouse=tmp_path / "wh", mirror=mirror_dir, offline=False, cbp_years=(2011,), eurostat=False)
     httpserver.expect_request("/data/2018/cbp").respond_with_json(

@@ -15,8 +15,8 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from pipelines.cli.refresh import refresh
 from pipelines.config import Settings
-from pipelines.runs.runner import refresh
 from pipelines.validation import validation
 from pipelines.warehouse import warehouse
 

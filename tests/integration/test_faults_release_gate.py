@@ -16,9 +16,9 @@ import polars as pl
 import pytest
 
 from pipelines import cli
+from pipelines.cli.refresh import refresh
 from pipelines.config import Settings
 from pipelines.raw.mirror import load_mirror
-from pipelines.runs.runner import refresh
 from pipelines.validation import validation
 
 YEARS = (2010, 2011)

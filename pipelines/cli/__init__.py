@@ -64,7 +64,7 @@ def _show_progress() -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from pipelines.runs.runner import refresh
+    from pipelines.cli.refresh import refresh
 
     settings = _settings(args)
     _show_progress()
@@ -85,7 +85,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_refresh(args: argparse.Namespace) -> int:
     """Targeted refresh / backfill: chosen sources and years only (e.g. --years 2000-2011 --sources cbp)."""
-    from pipelines.runs.runner import SOURCES, refresh
+    from pipelines.cli.refresh import SOURCES, refresh
 
     settings = _settings(args)
     _show_progress()
@@ -300,6 +300,3 @@ def error_message(exc: BaseException, *, since: float | None = None) -> str:
     text = str(cause or exc)
     return text.split("\n\nStack Trace:", 1)[0].strip()
 
-
-if __name__ == "__main__":
-    sys.exit(main())
