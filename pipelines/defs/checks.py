@@ -7,15 +7,20 @@ failing rows. Results are also stored in <warehouse>/validation/, where the rele
 them up for the validation report it publishes.
 """
 
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import dagster as dg
+import polars as pl
 
 from pipelines.config import Settings
 from pipelines.defs.resources import ObservatoryResource
+from pipelines.layout import cbp_quarantine_path, cbp_staged_path
+from pipelines.staging.stage_eu import eu_code_lists
 from pipelines.validation import validation
 from pipelines.validation.validation import Outcome, SuiteResult
+from pipelines.warehouse.warehouse import connect
 
 
 def _metadata(results: Sequence[SuiteResult], severity: str) -> dict:
@@ -144,10 +149,6 @@ def _cbp_checks(geo: str) -> dg.AssetChecksDefinition:
         description=f"cbp_parsed suite on each staged CBP {geo} year, and the quarantine report.",
     )
     def _checks(context: dg.AssetCheckExecutionContext, observatory: ObservatoryResource):
-        import polars as pl
-
-        from pipelines.staging import stage
-
         settings = observatory.settings()
         years = _cbp_years(context, settings)
         results = []
@@ -158,7 +159,7 @@ def _cbp_checks(geo: str) -> dg.AssetChecksDefinition:
         _report(context, settings, results)
         yield from _results(asset, "cbp_parsed", results)
 
-        paths = [p for y in years if (p := stage.cbp_quarantine_path(settings, y, geo)).exists()]
+        paths = [p for y in years if (p := cbp_quarantine_path(settings, y, geo)).exists()]
         q = pl.concat([pl.read_parquet(p) for p in paths]) if paths else pl.DataFrame(schema=validation.QUARANTINE_SCHEMA)
         by_reason = q.group_by("year", "reason").len().sort("year", "reason") if q.height else q
         yield dg.AssetCheckResult(
@@ -183,13 +184,9 @@ def _vintage_check(asset: str, settings: Settings, years: list[int], geo: str) -
     """Per staged year: the NAICS vintage its codes say, the year rule's, and the shares behind it
     (from the staging sidecar). Fails (warning) where the two disagree: the file is mapped by its
     codes, but a reader should know."""
-    import json
-
-    from pipelines.staging import stage
-
     rows = []
     for y in years:
-        side = stage.cbp_staged_path(settings, y, geo).with_suffix(".json")
+        side = cbp_staged_path(settings, y, geo).with_suffix(".json")
         ev = json.loads(side.read_text()).get("naics_vintage_evidence") if side.exists() else None
         if ev:
             rows.append({"year": y, "naics_vintage": ev["naics_vintage"], "year_rule": ev["year_rule"], "shares": ev["shares"]})
@@ -235,8 +232,6 @@ def table_suite_checks(
         pool="duckdb_warehouse",  # reads the DuckDB file: never beside a writer (file lock)
     )
     def _checks(context: dg.AssetCheckExecutionContext, observatory: ObservatoryResource):
-        from pipelines.warehouse.warehouse import connect
-
         settings = observatory.settings()
         extra = dict(params(settings)) if params else {}
         results = {}
@@ -266,8 +261,6 @@ warehouse_checks = table_suite_checks(
     "including the cluster_mapping gate (unmapped 6-digit employment ≤ max_unmapped_share).",
 )
 def _eu_params(settings: Settings) -> Mapping[str, Any]:
-    from pipelines.staging.stage_eu import eu_code_lists
-
     return eu_code_lists(settings)
 
 

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from pipelines import layout
 from pipelines.defs import metadata
 from pipelines.defs.resources import ObservatoryResource
 from pipelines.staging import stage_eu
@@ -44,7 +45,7 @@ def eurostat_sbs(context: dg.AssetExecutionContext, observatory: ObservatoryReso
             metadata={
                 "dagster/row_count": result["rows"][name],
                 "rebuilt": result["changed"],
-                **metadata.parquet_metadata(name, stage_eu.eu_dir(settings) / f"{name}.parquet"),
+                **metadata.parquet_metadata(name, layout.eu_dir(settings) / f"{name}.parquet"),
             },
         )
 

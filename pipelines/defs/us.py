@@ -4,6 +4,7 @@ import warnings
 
 import dagster as dg
 
+from pipelines import layout
 from pipelines.defs import metadata
 from pipelines.defs.resources import ObservatoryResource
 from pipelines.sources import cbp
@@ -53,7 +54,7 @@ def us_reference(context: dg.AssetExecutionContext, observatory: ObservatoryReso
     settings = observatory.settings()
     counts = stage.stage_reference(settings)
     for name in REFERENCE_DESCRIPTIONS:
-        path = stage.reference_dir(settings) / f"{name}.parquet"
+        path = layout.reference_dir(settings) / f"{name}.parquet"
         yield dg.MaterializeResult(
             asset_key=name,
             metadata={"dagster/row_count": counts[name], **metadata.parquet_metadata(name, path)},
@@ -107,7 +108,7 @@ def _cbp_asset_def(geo: str) -> dg.AssetsDefinition:
                     "dagster/row_count": r["rows"],
                     "changed": r["changed"],
                     "source": f"{r['source']['source_id']}: {r['source']['sha256']}",
-                    **metadata.parquet_metadata("industry_employment", stage.cbp_staged_path(settings, y, geo)),
+                    **metadata.parquet_metadata("industry_employment", layout.cbp_staged_path(settings, y, geo)),
                 },
                 partition_key=str(y),
             )
