@@ -14,7 +14,8 @@ from pipelines import config
 from pipelines.config import Settings
 from pipelines.errors import SourceError
 from pipelines.raw.archive import RawArchive
-from pipelines.raw.http import make_session, redact_text
+from pipelines.raw.redact import redact_text
+from pipelines.raw.session import make_session
 
 EUROSTAT_DEFAULT_DATASETS = ("sbs_r_nuts06_r2",)
 EUROSTAT_API = "https://ec.europa.eu/eurostat/api/dissemination"

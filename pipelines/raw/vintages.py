@@ -19,8 +19,9 @@ from pipelines.config import Settings
 from pipelines.errors import SourceError
 from pipelines.layout import cbp_staged_path
 from pipelines.raw.archive import RawArchive
-from pipelines.raw.http import head, make_session
+from pipelines.raw.http import head
 from pipelines.raw.mirror import Mirror
+from pipelines.raw.session import make_session
 from pipelines.sources import cbp
 
 

@@ -9,7 +9,7 @@ import polars as pl
 from pytest_httpserver import HTTPServer
 
 from pipelines.config import Settings
-from pipelines.raw.http import make_session
+from pipelines.raw.session import make_session
 from pipelines.sources import census_api
 from pipelines.staging import stage
 from pipelines.warehouse import warehouse

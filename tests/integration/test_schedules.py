@@ -19,8 +19,9 @@ from pipelines.defs.resources import ObservatoryResource
 from pipelines.layout import read_latest
 from pipelines.raw import eurostat_updates, vintages
 from pipelines.raw.archive import RawArchive
-from pipelines.raw.http import fetch, make_session
+from pipelines.raw.http import fetch
 from pipelines.raw.mirror import load_mirror
+from pipelines.raw.session import make_session
 from pipelines.release.publish import verify_release
 from pipelines.staging import stage
 

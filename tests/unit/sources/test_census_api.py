@@ -13,7 +13,7 @@ from werkzeug import Request, Response
 from pipelines.config import Settings
 from pipelines.errors import SourceError
 from pipelines.raw.archive import RawArchive
-from pipelines.raw.http import make_session
+from pipelines.raw.session import make_session
 from pipelines.sources import census_api
 from pipelines.staging import stage
 from pipelines.staging.harmonise import HARMONISED_SCHEMA
