@@ -143,14 +143,7 @@ def fetch(
     # The mirror when configured, else the packaged reference copy (assets/reference) for files without a URL.
     entry, served_from = resolve(settings.mirror, public_url, mirror_id or source_id)
     name = filename or _filename(url, entry.path.name if entry is not None and url is None else source_id.replace("/", "_"))
-    if entry is None and url is None:
-        raise SourceError(
-            source_id,
-            str(settings.mirror),
-            "no upstream URL, no mirror entry and no packaged copy (assets/reference/index.json) for this reference file",
-        )
-    if entry is None and settings.offline:
-        raise SourceError(source_id, str(public_url), "offline and the mirror has no copy of this URL")
+    _require_a_source(source_id, url, public_url, entry, settings)
 
     fd, tmp_name = tempfile.mkstemp(dir=archive.tmp_dir(), prefix="dl-")
     os.close(fd)
@@ -163,23 +156,12 @@ def fetch(
             location = str(entry.path)
         else:
             assert url is not None
-            own = session is None
-            sess = session or make_session(retry_after_max=settings.http_retry_after_max)
-            try:
-                digest, size, headers = _download(
-                    sess, url, source_id, tmp, timeout, settings.http_deadline if deadline is None else deadline
-                )
-            finally:
-                if own:
-                    sess.close()
+            digest, size, headers = _download_upstream(
+                url, source_id, tmp, settings, session, timeout, settings.http_deadline if deadline is None else deadline
+            )
             location = str(public_url)
         if validate is not None:
-            try:
-                validate(tmp)
-            except SourceError:
-                raise
-            except Exception as exc:
-                raise SourceError(source_id, location, f"invalid content: {exc}") from exc
+            _validate(validate, tmp, source_id, location)
         meta = RawFile(
             source_id=source_id,
             url=public_url,
@@ -194,14 +176,62 @@ def fetch(
             attribution=entry.attribution if entry else None,
             note=entry.note if entry else None,
         )
-        stored = archive.store(tmp, name, meta)
-        recorder = _recorder.get()
-        if recorder is not None:
-            recorder.append(stored)
-        return stored
+        return _store(archive, tmp, name, meta)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _require_a_source(
+    source_id: str, url: str | None, public_url: str | None, entry: MirrorEntry | None, settings: Settings
+) -> None:
+    """Raise SourceError when there is nothing to fetch from: no mirror entry and no URL, or offline."""
+    if entry is None and url is None:
+        raise SourceError(
+            source_id,
+            str(settings.mirror),
+            "no upstream URL, no mirror entry and no packaged copy (assets/reference/index.json) for this reference file",
+        )
+    if entry is None and settings.offline:
+        raise SourceError(source_id, str(public_url), "offline and the mirror has no copy of this URL")
+
+
+def _download_upstream(
+    url: str,
+    source_id: str,
+    tmp: Path,
+    settings: Settings,
+    session: requests.Session | None,
+    timeout: tuple[float, float],
+    deadline: float,
+) -> tuple[str, int, dict[str, str]]:
+    """_download through `session`, or through a session of its own (closed after)."""
+    own = session is None
+    sess = session or make_session(retry_after_max=settings.http_retry_after_max)
+    try:
+        return _download(sess, url, source_id, tmp, timeout, deadline)
+    finally:
+        if own:
+            sess.close()
+
+
+def _validate(validate: Validator, tmp: Path, source_id: str, location: str) -> None:
+    """Run the caller's check on the complete temp file; any failure is a SourceError naming the file."""
+    try:
+        validate(tmp)
+    except SourceError:
+        raise
+    except Exception as exc:
+        raise SourceError(source_id, location, f"invalid content: {exc}") from exc
+
+
+def _store(archive: RawArchive, tmp: Path, name: str, meta: RawFile) -> RawFile:
+    """Archive the temp file and hand its record to an enclosing record_fetches block."""
+    stored = archive.store(tmp, name, meta)
+    recorder = _recorder.get()
+    if recorder is not None:
+        recorder.append(stored)
+    return stored
 
 
 _recorder: contextvars.ContextVar[list[RawFile] | None] = contextvars.ContextVar("fetch_recorder", default=None)
