@@ -22,7 +22,7 @@ import dagster as dg
 from pipelines.config import PROJECT_ROOT, Settings, dagster_home, debug, log_level
 from pipelines.defs import checks, eu, jobs, us
 from pipelines.defs import release as release_defs
-from pipelines.defs.resources import ObservatoryResource
+from pipelines.defs.resources import observatory_resource
 from pipelines.runs.runner import recover, run_tags, warehouse_lock
 
 log = logging.getLogger(__name__)
@@ -44,19 +44,6 @@ def _instance(settings: Settings) -> dg.DagsterInstance:
             cfg.write_text((PROJECT_ROOT / "dagster.yaml").read_text())
         return dg.DagsterInstance.get()
     return dg.DagsterInstance.ephemeral()
-
-
-def _resource(settings: Settings):
-    return ObservatoryResource(
-        warehouse=str(settings.warehouse),
-        mirror=str(settings.mirror) if settings.mirror else None,
-        cbp_years=",".join(str(y) for y in settings.cbp_years),
-        cbp_geos=",".join(settings.cbp_geos),
-        region_groups=str(settings.region_groups) if settings.region_groups else "",
-        offline=settings.offline,
-        eurostat=settings.eurostat,
-        max_shrink=settings.max_shrink,
-    )
 
 
 def _job_definitions(resources: dict[str, Any]) -> dg.Definitions:
@@ -158,7 +145,7 @@ def refresh(
 
 
 def _refresh(settings: Settings, inst: dg.DagsterInstance, wanted: set[str]) -> RefreshResult:
-    defs = _job_definitions({"observatory": _resource(settings)})
+    defs = _job_definitions({"observatory": observatory_resource(settings)})
     runs = []
     # Blocking validation checks run in each run: a failing one fails the run (no release).
     if "reference" in wanted:
