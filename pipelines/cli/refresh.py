@@ -4,7 +4,7 @@ Three runs, because a run targets one partition set: reference tables, the CBP y
 (one single-run backfill), then indicators and the release.
 
 The whole sequence holds the warehouse lock (one build → check → publish at a time per
-warehouse) and first recovers dead runs (pipelines/runs/runner.py). It loads the Dagster
+warehouse, pipelines/runs/lock.py) and first recovers dead runs (pipelines/runs/dead_runs.py). It loads the Dagster
 definitions (pipelines/defs/), so it sits in the CLI layer, above them.
 """
 
@@ -23,7 +23,8 @@ from pipelines.config import PROJECT_ROOT, Settings, dagster_home, debug, log_le
 from pipelines.defs import checks, eu, jobs, us
 from pipelines.defs import release as release_defs
 from pipelines.defs.resources import observatory_resource
-from pipelines.runs.runner import recover, run_tags, warehouse_lock
+from pipelines.runs.dead_runs import recover, run_tags
+from pipelines.runs.lock import warehouse_lock
 
 log = logging.getLogger(__name__)
 

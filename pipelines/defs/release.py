@@ -4,7 +4,7 @@ import dagster as dg
 
 from pipelines.defs.resources import ObservatoryResource
 from pipelines.release.publish import ReleaseResult
-from pipelines.runs.runner import warehouse_lock
+from pipelines.runs.lock import warehouse_lock
 from pipelines.warehouse import warehouse
 
 

@@ -1,23 +1,18 @@
-"""Keeping runs safe: the warehouse lock, run tags, and recovery of runs whose process died.
+"""Runs whose process died (kill -9, OOM, power loss): tag every run, mark dead ones failed, sweep temp files.
 
-The whole build → check → publish sequence holds the warehouse lock (one at a time per
-warehouse). Every run is tagged with the pid, host and process start time of the process that
-executes it in-process, so a later run can tell a run whose process is gone (kill -9, OOM, power
-loss) from a live one: dead runs are marked failed and their Dagster concurrency slots freed —
-otherwise every later run waits forever for the pool slot the dead run still holds.
-The in-process refresh that uses them is pipelines/cli/refresh.py.
+Every run is tagged with the pid, host and process start time of the process that executes it
+in-process, so a later run can tell a run whose process is gone from a live one: dead runs are
+marked failed and their Dagster concurrency slots freed — otherwise every later run waits
+forever for the pool slot the dead run still holds. The in-process refresh that calls `recover`
+under the warehouse lock (pipelines/runs/lock.py) is pipelines/cli/refresh.py.
 """
 
 from __future__ import annotations
 
-import fcntl
-import json
 import os
 import re
 import shutil
 import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,76 +23,6 @@ from pipelines.config import Settings
 TAG_PID = "observatory/pid"
 TAG_HOST = "observatory/host"
 TAG_PROC_START = "observatory/proc_start"  # /proc start time: a reused pid is not our run
-LOCK_NAME = ".observatory.lock"
-
-
-# --- the warehouse lock ----------------------------------------------------------------------
-
-
-class WarehouseBusyError(RuntimeError):
-    """Another live process holds the warehouse (build → check → publish is serialised)."""
-
-
-_held: dict[str, tuple[int, int]] = {}  # lock path -> (fd, depth): re-entrant within a process
-
-
-def _describe_holder(path: Path) -> str:
-    try:
-        info = json.loads(path.read_text() or "{}")
-    except (OSError, ValueError):
-        info = {}
-    if not info:
-        return f"another run holds the warehouse ({path})"
-    return (
-        f"another run holds the warehouse since {info.get('since', '?')} "
-        f"(pid {info.get('pid', '?')} on {info.get('host', '?')}: {info.get('what', '?')}); "
-        f"wait for it to finish, then run again (lock: {path})"
-    )
-
-
-@contextmanager
-def warehouse_lock(settings: Settings, what: str = "observatory") -> Iterator[None]:
-    """Hold the warehouse for the whole build → check → publish sequence, or fail at once.
-
-    An OS file lock (flock): the kernel releases it when the holder dies, so a killed run never
-    blocks the next one. Re-entrant within one process (the release asset takes it inside a run).
-    Raises WarehouseBusyError naming since when, which pid/host and which command hold it.
-    """
-    settings.warehouse.mkdir(parents=True, exist_ok=True)
-    path = settings.warehouse / LOCK_NAME
-    key = str(path)
-    if key in _held:
-        fd, depth = _held[key]
-        _held[key] = (fd, depth + 1)
-        try:
-            yield
-        finally:
-            fd, depth = _held[key]
-            _held[key] = (fd, depth - 1)
-        return
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise WarehouseBusyError(_describe_holder(path)) from None
-    info = {
-        "pid": os.getpid(), "host": socket.gethostname(), "what": what,
-        "since": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }  # fmt: skip
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, (json.dumps(info) + "\n").encode(), 0)
-    _held[key] = (fd, 1)
-    try:
-        yield
-    finally:
-        del _held[key]
-        os.ftruncate(fd, 0)
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
-
-
-# --- dead runs ---------------------------------------------------------------------------------
 
 
 def _proc_start(pid: int) -> str | None:
@@ -204,4 +129,3 @@ def recover(settings: Settings, instance: dg.DagsterInstance, since: float) -> s
         f"recovered {len(dead)} dead run(s) whose process is gone: {', '.join(dead)}; "
         f"marked failed, concurrency slots freed, {swept} temp file(s) swept"
     )
-
