@@ -10,7 +10,12 @@ import sys
 import time
 from pathlib import Path
 
-from pipelines.config import Settings, parse_years
+from pipelines.config import Settings, debug, parse_years
+from pipelines.errors import SourceError
+from pipelines.layout import read_latest
+
+# Commands import the stage modules they need inside the function, on purpose: `observatory
+# releases list` and `--help` start without loading Dagster, DuckDB, Polars or Great Expectations.
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -136,8 +141,6 @@ def cmd_indicators(args: argparse.Namespace) -> int:
 
 def _release_dir(spec: str, settings: Settings) -> Path:
     """A release folder, or a version (or "latest") under the warehouse's releases."""
-    from pipelines.layout import read_latest
-
     path = Path(spec)
     if (path / "datapackage.json").is_file():
         return path
@@ -149,7 +152,6 @@ def _release_dir(spec: str, settings: Settings) -> Path:
 
 
 def cmd_releases(args: argparse.Namespace) -> int:
-    from pipelines.layout import read_latest
     from pipelines.release.publish import list_versions, verify_release
 
     settings = Settings.from_env()
@@ -264,8 +266,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except Exception as exc:  # a clear one-line error for users; tracebacks with OBSERVATORY_DEBUG=1
-        from pipelines.config import debug
-
         if debug():
             raise
         print(f"error: {error_message(exc, since=started)}", file=sys.stderr)
@@ -276,7 +276,6 @@ def error_message(exc: BaseException, *, since: float | None = None) -> str:
     """What a user can act on: for a run stopped by a blocking check, the failing expectations,
     tables and sample rows (from the run's validation report); for a failed step, the error the
     step raised (a SourceError names source, file/URL and rows); never Dagster's stack trace."""
-    from pipelines.errors import SourceError
     from pipelines.validation import validation
 
     if "blocking asset check" in str(exc):
