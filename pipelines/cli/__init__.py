@@ -18,7 +18,8 @@ from pipelines.layout import read_latest
 # releases list` and `--help` start without loading Dagster, DuckDB, Polars or Great Expectations.
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """Settings from the environment, with the command's --years when given (every other setting kept)."""
     s = Settings.from_env()
     if getattr(args, "years", None):
         s = dataclasses.replace(s, cbp_years=tuple(parse_years(args.years)))  # keep every other setting
@@ -71,7 +72,7 @@ def _show_progress() -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from pipelines.cli.refresh import refresh
 
-    settings = _settings(args)
+    settings = settings_from_args(args)
     _show_progress()
     print(f"warehouse: {settings.warehouse}")
     print(f"mirror:    {settings.mirror or '(none: fetching upstream)'}")
@@ -92,7 +93,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     """Targeted refresh / backfill: chosen sources and years only (e.g. --years 2000-2011 --sources cbp)."""
     from pipelines.cli.refresh import SOURCES, refresh
 
-    settings = _settings(args)
+    settings = settings_from_args(args)
     _show_progress()
     sources = [s.strip() for s in (args.sources or ",".join(SOURCES)).split(",") if s.strip()]
     print(f"refresh {', '.join(sources)}; CBP years {settings.cbp_years[0]}–{settings.cbp_years[-1]}")

@@ -185,6 +185,6 @@ def test_years_option_keeps_every_other_setting(tmp_path: Path, monkeypatch) -> 
     monkeypatch.setenv("OBSERVATORY_CBP_GEOS", "state,us")
     monkeypatch.setenv("OBSERVATORY_EUROSTAT", "0")
     monkeypatch.setenv("OBSERVATORY_HTTP_DEADLINE", "60")
-    s = cli._settings(argparse.Namespace(years="2005-2006"))
+    s = cli.settings_from_args(argparse.Namespace(years="2005-2006"))
     assert (s.cbp_geos, s.eurostat, s.http_deadline, s.cbp_years) == (("state", "us"), False, 60.0, (2005, 2006))
     assert s.region_groups is not None and s.region_groups.name == "region_groups.yaml"
