@@ -7,13 +7,17 @@ failing rows. Results are also stored in <warehouse>/validation/, where the rele
 them up for the validation report it publishes.
 """
 
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import dagster as dg
+import polars as pl
 
 from pipelines.config import Settings
 from pipelines.defs.resources import ObservatoryResource
+from pipelines.layout import cbp_quarantine_path, cbp_staged_path
+from pipelines.staging.eu import eu_code_lists
 from pipelines.staging.quarantine import QUARANTINE_SCHEMA
 from pipelines.validation.gate import (
     EU_WAREHOUSE_SUITES,
@@ -34,6 +38,7 @@ from pipelines.validation.report import (
 )
 from pipelines.validation.results import Outcome, SuiteResult
 from pipelines.validation.suites import load_suite
+from pipelines.warehouse.warehouse import connect
 
 
 def _metadata(results: Sequence[SuiteResult], severity: str) -> dict:
@@ -162,10 +167,6 @@ def _cbp_checks(geo: str) -> dg.AssetChecksDefinition:
         description=f"cbp_parsed suite on each staged CBP {geo} year, and the quarantine report.",
     )
     def _checks(context: dg.AssetCheckExecutionContext, observatory: ObservatoryResource):
-        import polars as pl
-
-        from pipelines.staging.cbp import cbp_quarantine_path
-
         settings = observatory.settings()
         years = _cbp_years(context, settings)
         results = []
@@ -201,10 +202,6 @@ def _vintage_check(asset: str, settings: Settings, years: list[int], geo: str) -
     """Per staged year: the NAICS vintage its codes say, the year rule's, and the shares behind it
     (from the staging sidecar). Fails (warning) where the two disagree: the file is mapped by its
     codes, but a reader should know."""
-    import json
-
-    from pipelines.staging.cbp import cbp_staged_path
-
     rows = []
     for y in years:
         side = cbp_staged_path(settings, y, geo).with_suffix(".json")
@@ -253,8 +250,6 @@ def table_suite_checks(
         pool="duckdb_warehouse",  # reads the DuckDB file: never beside a writer (file lock)
     )
     def _checks(context: dg.AssetCheckExecutionContext, observatory: ObservatoryResource):
-        from pipelines.warehouse.warehouse import connect
-
         settings = observatory.settings()
         extra = dict(params(settings)) if params else {}
         results = {}
@@ -284,8 +279,6 @@ warehouse_checks = table_suite_checks(
     "including the cluster_mapping gate (unmapped 6-digit employment ≤ max_unmapped_share).",
 )
 def _eu_params(settings: Settings) -> Mapping[str, Any]:
-    from pipelines.staging.eu import eu_code_lists
-
     return eu_code_lists(settings)
 
 

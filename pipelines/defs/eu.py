@@ -2,9 +2,10 @@
 
 import dagster as dg
 
+from pipelines import layout
 from pipelines.defs import metadata
 from pipelines.defs.resources import ObservatoryResource
-from pipelines.staging.eu import eu_dir, stage_eu
+from pipelines.staging.eu import stage_eu
 from pipelines.warehouse import warehouse
 
 EU_DESCRIPTIONS = {
@@ -44,7 +45,7 @@ def eurostat_sbs(context: dg.AssetExecutionContext, observatory: ObservatoryReso
             metadata={
                 "dagster/row_count": result["rows"][name],
                 "rebuilt": result["changed"],
-                **metadata.parquet_metadata(name, eu_dir(settings) / f"{name}.parquet"),
+                **metadata.parquet_metadata(name, layout.eu_dir(settings) / f"{name}.parquet"),
             },
         )
 

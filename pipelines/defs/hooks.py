@@ -8,40 +8,14 @@ that fails makes its run fail, so the run-failure sensor reports it with the che
 import dagster as dg
 
 from pipelines.runs.notify import format_message, notify
-
-PARTITION_TAG = "dagster/partition"
-RANGE_START = "dagster/asset_partition_range_start"
-RANGE_END = "dagster/asset_partition_range_end"
-
-
-def run_partition(tags: dict) -> str | None:
-    if tags.get(PARTITION_TAG):
-        return tags[PARTITION_TAG]
-    if tags.get(RANGE_START):
-        return f"{tags[RANGE_START]}…{tags.get(RANGE_END, tags[RANGE_START])}"
-    return None
-
-
-def _failed_checks(instance: dg.DagsterInstance, run_id: str) -> list[tuple[str, str]]:
-    """(asset, 'check <name> failed[: description]') for failed checks evaluated in the run."""
-    out = []
-    for rec in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
-        ev = rec.dagster_event
-        data = ev.event_specific_data if ev else None
-        if data is None or data.passed:
-            continue
-        desc = data.description or ""
-        out.append(
-            (data.asset_key.to_user_string(), f"check {data.check_name} failed" + (f": {desc}" if desc else ""))
-        )
-    return out
+from pipelines.runs.run_events import failed_checks, run_partition
 
 
 def failure_message(context: dg.RunFailureSensorContext) -> str:
     run = context.dagster_run
     assets = [k.to_user_string() for k in (run.asset_selection or [])]
     reasons = []
-    checks = _failed_checks(context.instance, run.run_id)
+    checks = failed_checks(context.instance, run.run_id)
     for asset, reason in checks:
         reasons.append(f"{asset}: {reason}")
     failed_steps = []

@@ -9,6 +9,8 @@ import dagster as dg
 import polars as pl
 
 from pipelines import schemas
+from pipelines.warehouse import warehouse
+from pipelines.warehouse.sql import fetch_frame
 
 PREVIEW_ROWS = 5
 
@@ -65,9 +67,6 @@ def duckdb_metadata(settings: Any, names: list[str]) -> dict[str, dict[str, Any]
 
     Table names come from the asset definitions, never from user input.
     """
-    from pipelines.warehouse import warehouse
-    from pipelines.warehouse.sql import fetch_frame
-
     out: dict[str, dict[str, Any]] = {}
     with warehouse.connect(settings, read_only=True) as con:
         for name in names:

@@ -5,6 +5,7 @@ import dagster as dg
 from pipelines.defs.resources import ObservatoryResource
 from pipelines.release import build
 from pipelines.release.publish import ReleaseResult
+from pipelines.runs.lock import warehouse_lock
 
 
 def release_reason(result: ReleaseResult) -> str:
@@ -35,8 +36,6 @@ def release_reason(result: ReleaseResult) -> str:
     ),
 )
 def release(context: dg.AssetExecutionContext, observatory: ObservatoryResource) -> dg.MaterializeResult:
-    from pipelines.runs.runner import warehouse_lock
-
     settings = observatory.settings()
     with warehouse_lock(settings, "release asset"):  # re-entrant: `observatory run` already holds it
         result = build.publish_us_release(settings)

@@ -42,6 +42,21 @@ class ObservatoryResource(dg.ConfigurableResource):
         )
 
 
+def observatory_resource(settings: Settings) -> ObservatoryResource:
+    """A resource naming `settings`' warehouse, mirror, years, geographies and limits: how the CLI
+    hands its settings to in-process Dagster runs (settings it does not name come from OBSERVATORY_*)."""
+    return ObservatoryResource(
+        warehouse=str(settings.warehouse),
+        mirror=str(settings.mirror) if settings.mirror else None,
+        cbp_years=",".join(str(y) for y in settings.cbp_years),
+        cbp_geos=",".join(settings.cbp_geos),
+        region_groups=str(settings.region_groups) if settings.region_groups else "",
+        offline=settings.offline,
+        eurostat=settings.eurostat,
+        max_shrink=settings.max_shrink,
+    )
+
+
 @dg.definitions
 def defs() -> dg.Definitions:
     return dg.Definitions(resources={"observatory": ObservatoryResource()})

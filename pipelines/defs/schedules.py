@@ -7,47 +7,32 @@ All schedules and sensors ship STOPPED (turn them on in the UI, Automation tab, 
   March–September, when the Census Bureau publishes CBP): ask cheaply whether each CBP file
   changed — the mirror index sha256 when OBSERVATORY_MIRROR is set, otherwise an HTTP HEAD with
   If-None-Match / If-Modified-Since, compared with the ETag / Last-Modified the raw archive
-  recorded — and launch cbp_job for the changed (geography, year) partitions only.
+  recorded (pipelines/raw/vintages.py) — and launch cbp_job for the changed (geography, year) partitions only.
 - us_publish_after_cbp: when such a run succeeds with changed years (or the reference job
   succeeds), launch publish_after_cbp_job (indicators + release); an unchanged release is not published.
-- Eurostat: eurostat_updated() reads the dataset's JSON-stat `updated` field; the sensor and
-  monthly schedule target the Eurostat multi-asset (eu_industry_employment and its siblings).
+- Eurostat: eurostat_updated() (pipelines/raw/eurostat_updates.py) reads the dataset's JSON-stat
+  `updated` field; the sensor and monthly schedule target the Eurostat multi-asset (eu_industry_employment and its siblings).
 - cbp_api_pull: a targeted pull from the Census CBP API (year, state, NAICS list), launched
   from the Launchpad with run config; the key comes from the CENSUS_API_KEY env var.
 """
 
-import importlib
 import json
-import pkgutil
 from collections.abc import Callable, Iterable
 
 import dagster as dg
-import requests
 from pydantic import Field
 
 from pipelines import config
 from pipelines.config import Settings
-from pipelines.defs import us
+from pipelines.defs import eu, us
 from pipelines.defs.resources import ObservatoryResource
-from pipelines.errors import SourceError
-from pipelines.raw.archive import RawArchive
-from pipelines.raw.http import make_session, redact_text
-
-# Detection lives in a plain module; re-exported here for the sensors and existing callers.
-from pipelines.raw.vintages import (  # noqa: F401
-    Vintage,
-    available_years,
-    candidate_years,
-    detect_cbp_vintages,
-    publish_years,
-)
+from pipelines.raw.eurostat_updates import EUROSTAT_API, detect_eurostat_updates, eurostat_datasets
+from pipelines.raw.vintages import Vintage, detect_cbp_vintages, publish_years
+from pipelines.runs.run_events import changed_years
 from pipelines.staging import census_api
 
 TRIGGER_TAG = "observatory/trigger"
 EUROSTAT_ASSET = "eu_industry_employment"  # staged by the eurostat_sbs multi-asset
-EUROSTAT_DATASETS_ENV = config.EUROSTAT_DATASETS_ENV
-EUROSTAT_DEFAULT_DATASETS = ("sbs_r_nuts06_r2",)
-EUROSTAT_API = "https://ec.europa.eu/eurostat/api/dissemination"
 
 
 # --- CBP: what changed? ------------------------------------------------------------------------
@@ -102,18 +87,6 @@ def cbp_release_window_schedule(context: dg.ScheduleEvaluationContext, observato
 # --- downstream follow-up ----------------------------------------------------------------------
 
 
-def _changed_years(instance: dg.DagsterInstance, run_id: str) -> list[int]:
-    years: list[int] = []
-    for rec in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION):
-        mat = rec.asset_materialization
-        if mat is None:
-            continue
-        meta = mat.metadata.get("changed_years")
-        if meta is not None:
-            years.extend(int(y) for y in meta.value)
-    return sorted(set(years))
-
-
 # Everything downstream of the CBP files and reference tables: indicators, then the release.
 publish_job = dg.define_asset_job(
     "publish_after_cbp_job",
@@ -133,7 +106,7 @@ publish_job = dg.define_asset_job(
 def us_publish_after_cbp(context: dg.RunStatusSensorContext):
     run = context.dagster_run
     if run.job_name == us.cbp_job.name:
-        changed = _changed_years(context.instance, run.run_id)
+        changed = changed_years(context.instance, run.run_id)
         if not changed:
             return dg.SkipReason(f"run {run.run_id[:8]} changed no CBP year: nothing to publish")
         reason = f"CBP years {changed} changed"
@@ -147,42 +120,6 @@ def us_publish_after_cbp(context: dg.RunStatusSensorContext):
 
 
 # --- Eurostat ----------------------------------------------------------------------------------
-
-
-def eurostat_updated(
-    dataset: str, *, base: str = EUROSTAT_API, session: requests.Session | None = None
-) -> str:
-    """The dataset's last data update, from the JSON-stat `updated` field (one small request).
-
-    Asks the dissemination API for the last time period only, so the body stays small; the
-    `updated` timestamp describes the whole dataset.
-    """
-    url = f"{base.rstrip('/')}/statistics/1.0/data/{dataset}?format=JSON&lang=EN&lastTimePeriod=1"
-    sid = f"eurostat/{dataset}"
-    own = session is None
-    sess = session or make_session(retries=3, backoff=1.0, max_backoff=30)
-    try:
-        resp = sess.get(url, timeout=(10, 60))
-    except requests.RequestException as exc:
-        raise SourceError(sid, url, redact_text(f"metadata request failed: {type(exc).__name__}: {exc}")) from None
-    finally:
-        if own:
-            sess.close()
-    if resp.status_code >= 400:
-        raise SourceError(sid, url, f"metadata: HTTP {resp.status_code} {resp.reason}")
-    try:
-        doc = resp.json()
-    except ValueError:
-        raise SourceError(sid, url, f"metadata is not JSON (starts with {resp.text[:60]!r})") from None
-    updated = doc.get("updated") if isinstance(doc, dict) else None
-    if not updated:
-        raise SourceError(sid, url, "metadata has no 'updated' field")
-    return str(updated)
-
-
-def eurostat_datasets() -> tuple[str, ...]:
-    raw = config.eurostat_datasets_spec()
-    return tuple(d.strip() for d in raw.split(",") if d.strip()) if raw else EUROSTAT_DEFAULT_DATASETS
 
 
 def build_eurostat_sensor(
@@ -200,20 +137,10 @@ def build_eurostat_sensor(
         description="Materialise Eurostat SBS when the dataset's JSON-stat 'updated' field changes.",
     )
     def _sensor(context: dg.SensorEvaluationContext, observatory: ObservatoryResource):
-        settings = observatory.settings()
         cursor = json.loads(context.cursor) if context.cursor else {}
-        archive = RawArchive(settings.raw_dir)
-        changed = []
-        for ds in datasets():
-            try:
-                updated = eurostat_updated(ds, base=base)
-            except SourceError as exc:
-                context.log.warning(f"skipping {ds}: {exc}")
-                continue
-            never_fetched = not archive.entries(f"eurostat/{ds}")
-            if cursor.get(ds) != updated and (ds in cursor or never_fetched):
-                changed.append(f"{ds}@{updated}")
-            cursor[ds] = updated
+        changed, cursor = detect_eurostat_updates(
+            observatory.settings(), datasets(), cursor, base=base, log=context.log.warning
+        )
         new_cursor = json.dumps(cursor, sort_keys=True)
         if not changed:
             return dg.SensorResult(skip_reason=dg.SkipReason("Eurostat data not updated"), cursor=new_cursor)
@@ -245,22 +172,10 @@ def build_eurostat_schedule(asset_key: str = EUROSTAT_ASSET) -> dg.ScheduleDefin
     )
 
 
-def _asset_exists(key: str) -> bool:
-    """Whether another module under pipelines/defs defines the asset (wired only if so)."""
-    import pipelines.defs as pkg
-
+def _eu_defines(key: str) -> bool:
+    """Whether pipelines/defs/eu.py defines the asset (the Eurostat sensor and schedule are wired only if so)."""
     target = dg.AssetKey(key)
-    for mod in pkgutil.iter_modules(pkg.__path__):
-        if mod.name in {"schedules", "hooks"}:
-            continue
-        try:
-            module = importlib.import_module(f"{pkg.__name__}.{mod.name}")
-        except Exception:  # a broken sibling module is reported by its own loader
-            continue
-        for value in vars(module).values():
-            if isinstance(value, dg.AssetsDefinition) and target in value.keys:
-                return True
-    return False
+    return any(target in a.keys for a in eu.EU_ASSETS)
 
 
 # --- Census CBP API: targeted pulls ------------------------------------------------------------
@@ -330,7 +245,7 @@ def census_api_resource() -> CensusApiResource:
 def defs() -> dg.Definitions:
     sensors: list[dg.SensorDefinition] = [cbp_new_vintage_sensor, us_publish_after_cbp]
     schedules: list[dg.ScheduleDefinition] = [cbp_release_window_schedule]
-    if _asset_exists(EUROSTAT_ASSET):
+    if _eu_defines(EUROSTAT_ASSET):
         sensors.append(build_eurostat_sensor())
         schedules.append(build_eurostat_schedule())
     return dg.Definitions(

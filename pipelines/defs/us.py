@@ -4,11 +4,12 @@ import warnings
 
 import dagster as dg
 
+from pipelines import layout
 from pipelines.defs import metadata
 from pipelines.defs.resources import ObservatoryResource
 from pipelines.sources import cbp
-from pipelines.staging.cbp import cbp_staged_path, stage_cbp_years
-from pipelines.staging.reference import reference_dir, stage_reference
+from pipelines.staging.cbp import stage_cbp_years
+from pipelines.staging.reference import stage_reference
 from pipelines.warehouse import warehouse
 
 # One partition per CBP year from the first NAICS-based year up to last year: the range grows with
@@ -54,7 +55,7 @@ def us_reference(context: dg.AssetExecutionContext, observatory: ObservatoryReso
     settings = observatory.settings()
     counts = stage_reference(settings)
     for name in REFERENCE_DESCRIPTIONS:
-        path = reference_dir(settings) / f"{name}.parquet"
+        path = layout.reference_dir(settings) / f"{name}.parquet"
         yield dg.MaterializeResult(
             asset_key=name,
             metadata={"dagster/row_count": counts[name], **metadata.parquet_metadata(name, path)},
@@ -108,7 +109,7 @@ def _cbp_asset_def(geo: str) -> dg.AssetsDefinition:
                     "dagster/row_count": r["rows"],
                     "changed": r["changed"],
                     "source": f"{r['source']['source_id']}: {r['source']['sha256']}",
-                    **metadata.parquet_metadata("industry_employment", cbp_staged_path(settings, y, geo)),
+                    **metadata.parquet_metadata("industry_employment", layout.cbp_staged_path(settings, y, geo)),
                 },
                 partition_key=str(y),
             )

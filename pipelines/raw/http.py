@@ -1,12 +1,10 @@
-"""The one download path: mirror or upstream, streamed, hashed, verified, then archived."""
+"""The one download path: mirror or upstream, streamed, hashed, verified, then archived.\n\nThe session (retries, Retry-After cap) is pipelines/raw/session.py; URL redaction pipelines/raw/redact.py.\n"""
 
 from __future__ import annotations
 
 import contextvars
 import hashlib
-import logging
 import os
-import re
 import sys
 import tempfile
 import time
@@ -15,135 +13,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
+from urllib.parse import urlparse
 
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3 import exceptions as urllib3_errors
-from urllib3.util.retry import Retry
 
-from pipelines import __version__
-from pipelines.config import DEFAULT_HTTP_DEADLINE, DEFAULT_RETRY_AFTER_MAX, Settings
+from pipelines.config import DEFAULT_HTTP_DEADLINE, Settings
 from pipelines.errors import SourceError
 from pipelines.raw.archive import RawArchive, RawFile
 from pipelines.raw.mirror import MirrorEntry, resolve
+from pipelines.raw.redact import redact_text, redact_url
+from pipelines.raw.session import RetryAfterTooLongError, make_session
 
-USER_AGENT = (
-    f"cluster-observatory/{__version__} (+https://github.com/cluster-observatory; "
-    "open-source cluster indicators pipeline)"
-)
 CHUNK = 1 << 20
 PROGRESS_MIN_BYTES = 5 << 20
 
 Validator = Callable[[Path], None]
-
-# Query parameters that carry credentials: redacted wherever a URL is recorded or logged.
-SECRET_PARAMS = frozenset({"key", "api_key", "apikey", "token", "access_token"})
-REDACTED = "REDACTED"
-_SECRET_IN_TEXT = re.compile(
-    r"(?i)([?&](?:" + "|".join(sorted(SECRET_PARAMS)) + r")=)[^&#\s'\"]+"
-)
-
-
-def redact_url(url: str | None) -> str | None:
-    """The URL with credential query parameters (key=, token=, ...) replaced by REDACTED."""
-    if not url:
-        return url
-    parts = urlparse(url)
-    if not parts.query:
-        return url
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    if not any(k.lower() in SECRET_PARAMS for k, _ in pairs):
-        return url  # unchanged byte for byte, so mirror lookups by URL still match
-    query = [(k, REDACTED if k.lower() in SECRET_PARAMS else v) for k, v in pairs]
-    return urlunparse(parts._replace(query=urlencode(query, safe=",:*")))
-
-
-def redact_text(text: str) -> str:
-    """Redact credential query parameters inside free text (exception messages, log lines)."""
-    return _SECRET_IN_TEXT.sub(rf"\1{REDACTED}", text)
-
-
-class _RedactFilter(logging.Filter):
-    """urllib3 logs request lines and retry warnings with the full URL: strip keys from them."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            msg = record.getMessage()
-        except Exception:  # never break logging
-            return True
-        red = redact_text(msg)
-        if red != msg:
-            record.msg, record.args = red, None
-        return True
-
-
-for _name in ("urllib3.connectionpool", "urllib3.util.retry", "requests"):
-    logging.getLogger(_name).addFilter(_RedactFilter())
-
-
-DEFAULT_RETRIES = 5  # attempts after the first, for 429/5xx, connection and read errors
-
-
-class RetryAfterTooLongError(Exception):
-    """The server asked us to come back later than we are willing to sleep."""
-
-    def __init__(self, seconds: float, cap: float) -> None:
-        super().__init__(
-            f"server asked to retry after {seconds:.0f} s, more than the cap of {cap:.0f} s "
-            "(OBSERVATORY_HTTP_RETRY_AFTER_MAX): not sleeping that long; try again later"
-        )
-        self.seconds = seconds
-
-
-class _CappedRetry(Retry):
-    """urllib3 clamps a long Retry-After to retry_after_max and sleeps anyway (6 h by default);
-    here a Retry-After beyond the cap is an error, so a run never sleeps for hours unseen."""
-
-    def parse_retry_after(self, retry_after: str) -> float:
-        if re.match(r"^\s*[0-9]+\s*$", retry_after):
-            seconds = float(int(retry_after))
-        else:
-            from email.utils import mktime_tz, parsedate_tz
-
-            parsed = parsedate_tz(retry_after)
-            if parsed is None:
-                return super().parse_retry_after(retry_after)  # raises InvalidHeader
-            seconds = mktime_tz(parsed) - time.time()
-        seconds = max(seconds, 0.0)
-        if seconds > self.retry_after_max:
-            raise RetryAfterTooLongError(seconds, self.retry_after_max)
-        return seconds
-
-
-def make_session(
-    retries: int = DEFAULT_RETRIES,
-    backoff: float = 1.0,
-    max_backoff: float = 60.0,
-    retry_after_max: float = DEFAULT_RETRY_AFTER_MAX,
-) -> requests.Session:
-    """Session that retries 429/5xx and connection errors with backoff, honouring Retry-After
-    up to `retry_after_max` seconds (beyond it: RetryAfterTooLongError, reported as a SourceError)."""
-    retry = _CappedRetry(
-        total=retries,
-        connect=retries,
-        read=retries,
-        status=retries,
-        backoff_factor=backoff,
-        backoff_max=max_backoff,
-        status_forcelist=(429, 500, 502, 503, 504),
-        allowed_methods=frozenset({"GET", "HEAD"}),
-        respect_retry_after_header=True,
-        retry_after_max=retry_after_max,  # type: ignore[arg-type]
-        raise_on_status=False,
-    )
-    session = requests.Session()
-    adapter = HTTPAdapter(max_retries=retry)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    session.headers["User-Agent"] = USER_AGENT
-    return session
-
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -258,14 +143,7 @@ def fetch(
     # The mirror when configured, else the packaged reference copy (assets/reference) for files without a URL.
     entry, served_from = resolve(settings.mirror, public_url, mirror_id or source_id)
     name = filename or _filename(url, entry.path.name if entry is not None and url is None else source_id.replace("/", "_"))
-    if entry is None and url is None:
-        raise SourceError(
-            source_id,
-            str(settings.mirror),
-            "no upstream URL, no mirror entry and no packaged copy (assets/reference/index.json) for this reference file",
-        )
-    if entry is None and settings.offline:
-        raise SourceError(source_id, str(public_url), "offline and the mirror has no copy of this URL")
+    _require_a_source(source_id, url, public_url, entry, settings)
 
     fd, tmp_name = tempfile.mkstemp(dir=archive.tmp_dir(), prefix="dl-")
     os.close(fd)
@@ -278,23 +156,12 @@ def fetch(
             location = str(entry.path)
         else:
             assert url is not None
-            own = session is None
-            sess = session or make_session(retry_after_max=settings.http_retry_after_max)
-            try:
-                digest, size, headers = _download(
-                    sess, url, source_id, tmp, timeout, settings.http_deadline if deadline is None else deadline
-                )
-            finally:
-                if own:
-                    sess.close()
+            digest, size, headers = _download_upstream(
+                url, source_id, tmp, settings, session, timeout, settings.http_deadline if deadline is None else deadline
+            )
             location = str(public_url)
         if validate is not None:
-            try:
-                validate(tmp)
-            except SourceError:
-                raise
-            except Exception as exc:
-                raise SourceError(source_id, location, f"invalid content: {exc}") from exc
+            _validate(validate, tmp, source_id, location)
         meta = RawFile(
             source_id=source_id,
             url=public_url,
@@ -309,14 +176,62 @@ def fetch(
             attribution=entry.attribution if entry else None,
             note=entry.note if entry else None,
         )
-        stored = archive.store(tmp, name, meta)
-        recorder = _recorder.get()
-        if recorder is not None:
-            recorder.append(stored)
-        return stored
+        return _store(archive, tmp, name, meta)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _require_a_source(
+    source_id: str, url: str | None, public_url: str | None, entry: MirrorEntry | None, settings: Settings
+) -> None:
+    """Raise SourceError when there is nothing to fetch from: no mirror entry and no URL, or offline."""
+    if entry is None and url is None:
+        raise SourceError(
+            source_id,
+            str(settings.mirror),
+            "no upstream URL, no mirror entry and no packaged copy (assets/reference/index.json) for this reference file",
+        )
+    if entry is None and settings.offline:
+        raise SourceError(source_id, str(public_url), "offline and the mirror has no copy of this URL")
+
+
+def _download_upstream(
+    url: str,
+    source_id: str,
+    tmp: Path,
+    settings: Settings,
+    session: requests.Session | None,
+    timeout: tuple[float, float],
+    deadline: float,
+) -> tuple[str, int, dict[str, str]]:
+    """_download through `session`, or through a session of its own (closed after)."""
+    own = session is None
+    sess = session or make_session(retry_after_max=settings.http_retry_after_max)
+    try:
+        return _download(sess, url, source_id, tmp, timeout, deadline)
+    finally:
+        if own:
+            sess.close()
+
+
+def _validate(validate: Validator, tmp: Path, source_id: str, location: str) -> None:
+    """Run the caller's check on the complete temp file; any failure is a SourceError naming the file."""
+    try:
+        validate(tmp)
+    except SourceError:
+        raise
+    except Exception as exc:
+        raise SourceError(source_id, location, f"invalid content: {exc}") from exc
+
+
+def _store(archive: RawArchive, tmp: Path, name: str, meta: RawFile) -> RawFile:
+    """Archive the temp file and hand its record to an enclosing record_fetches block."""
+    stored = archive.store(tmp, name, meta)
+    recorder = _recorder.get()
+    if recorder is not None:
+        recorder.append(stored)
+    return stored
 
 
 _recorder: contextvars.ContextVar[list[RawFile] | None] = contextvars.ContextVar("fetch_recorder", default=None)

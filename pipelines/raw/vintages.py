@@ -17,11 +17,12 @@ import requests
 
 from pipelines.config import Settings
 from pipelines.errors import SourceError
+from pipelines.layout import cbp_staged_path
 from pipelines.raw.archive import RawArchive
-from pipelines.raw.http import head, make_session
+from pipelines.raw.http import head
 from pipelines.raw.mirror import Mirror
+from pipelines.raw.session import make_session
 from pipelines.sources import cbp
-from pipelines.staging.cbp import cbp_staged_path
 
 
 def available_years(today: datetime | None = None) -> list[int]:
@@ -84,61 +85,81 @@ def detect_cbp_vintages(
     "not published yet". Failures of single HEADs are logged and skipped, never raised.
     """
     cursor = dict(cursor or {})
-    archive = RawArchive(settings.raw_dir)
-    found: list[Vintage] = []
     if settings.mirror is not None:
-        mirror = Mirror(settings.mirror)  # read afresh: the sensor process lives for days
-        years = set(candidate_years(settings, today))
-        for geo in settings.cbp_geos:
-            for entry in mirror.entries:
-                parts = entry.id.split("/")
-                if parts[:3] != ["census", "cbp", geo] or len(parts) != 4 or not parts[3].isdigit():
-                    continue
-                year = int(parts[3])
-                if year not in years:
-                    continue
-                token = f"sha256:{entry.sha256}"
-                records = archive.entries(entry.id)
-                cursor[f"{geo}/{year}"] = token
-                if not _archived_matches(records, sha256=entry.sha256):
-                    found.append(Vintage(geo, year, token, "changed" if records else "new"))
+        found = _mirror_vintages(settings, cursor, today)
         return sorted(found, key=lambda v: (v.geo, v.year)), cursor
-
     own = session is None
     sess = session or make_session(retries=3, backoff=1.0, max_backoff=30)
     try:
-        for geo in settings.cbp_geos:
-            for year in candidate_years(settings, today):
-                sid = cbp.source_id(year, geo)
-                seen = json.loads(cursor.get(f"{geo}/{year}:validators", "{}"))
-                try:
-                    rv = head(sid, url_for(year, geo), etag=seen.get("etag"), last_modified=seen.get("last_modified"), session=sess)
-                except SourceError as exc:
-                    if log:
-                        log(f"skipping {sid}: {exc}")
-                    continue
-                if not rv.exists:
-                    continue  # 404: that year is not out yet
-                records = archive.entries(sid)
-                if rv.not_modified:
-                    token = cursor.get(f"{geo}/{year}", "")
-                    changed = not records  # unchanged since last tick, but never fetched
-                else:
-                    token = rv.token or f"seen:{datetime.now(UTC):%Y%m%d}"
-                    cursor[f"{geo}/{year}"] = token
-                    cursor[f"{geo}/{year}:validators"] = json.dumps(
-                        {"etag": rv.etag, "last_modified": rv.last_modified}
-                    )
-                    changed = not _archived_matches(
-                        records, etag=rv.etag, last_modified=rv.last_modified, length=rv.content_length
-                    )
-                if changed:
-                    found.append(Vintage(geo, year, token, "changed" if records else "new"))
+        found = _upstream_vintages(settings, cursor, sess, url_for, today, log)
     finally:
         if own:
             sess.close()
     return found, cursor
 
+
+def _mirror_vintages(settings: Settings, cursor: dict[str, str], today: datetime | None) -> list[Vintage]:
+    """Mirror files whose sha256 the raw archive does not hold; records each token in `cursor`."""
+    assert settings.mirror is not None
+    archive = RawArchive(settings.raw_dir)
+    found: list[Vintage] = []
+    mirror = Mirror(settings.mirror)  # read afresh: the sensor process lives for days
+    years = set(candidate_years(settings, today))
+    for geo in settings.cbp_geos:
+        for entry in mirror.entries:
+            parts = entry.id.split("/")
+            if parts[:3] != ["census", "cbp", geo] or len(parts) != 4 or not parts[3].isdigit():
+                continue
+            year = int(parts[3])
+            if year not in years:
+                continue
+            token = f"sha256:{entry.sha256}"
+            records = archive.entries(entry.id)
+            cursor[f"{geo}/{year}"] = token
+            if not _archived_matches(records, sha256=entry.sha256):
+                found.append(Vintage(geo, year, token, "changed" if records else "new"))
+    return found
+
+
+def _upstream_vintages(
+    settings: Settings,
+    cursor: dict[str, str],
+    sess: requests.Session,
+    url_for: Callable[[int, str], str],
+    today: datetime | None,
+    log: Callable[[str], None] | None,
+) -> list[Vintage]:
+    """One conditional HEAD per (geography, year); records tokens and validators in `cursor`."""
+    archive = RawArchive(settings.raw_dir)
+    found: list[Vintage] = []
+    for geo in settings.cbp_geos:
+        for year in candidate_years(settings, today):
+            sid = cbp.source_id(year, geo)
+            seen = json.loads(cursor.get(f"{geo}/{year}:validators", "{}"))
+            try:
+                rv = head(sid, url_for(year, geo), etag=seen.get("etag"), last_modified=seen.get("last_modified"), session=sess)
+            except SourceError as exc:
+                if log:
+                    log(f"skipping {sid}: {exc}")
+                continue
+            if not rv.exists:
+                continue  # 404: that year is not out yet
+            records = archive.entries(sid)
+            if rv.not_modified:
+                token = cursor.get(f"{geo}/{year}", "")
+                changed = not records  # unchanged since last tick, but never fetched
+            else:
+                token = rv.token or f"seen:{datetime.now(UTC):%Y%m%d}"
+                cursor[f"{geo}/{year}"] = token
+                cursor[f"{geo}/{year}:validators"] = json.dumps(
+                    {"etag": rv.etag, "last_modified": rv.last_modified}
+                )
+                changed = not _archived_matches(
+                    records, etag=rv.etag, last_modified=rv.last_modified, length=rv.content_length
+                )
+            if changed:
+                found.append(Vintage(geo, year, token, "changed" if records else "new"))
+    return found
 
 
 def publish_years(settings: Settings, today: datetime | None = None) -> list[int]:

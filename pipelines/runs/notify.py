@@ -13,7 +13,8 @@ from collections.abc import Iterable
 import requests
 
 from pipelines import config
-from pipelines.raw.http import USER_AGENT, make_session, redact_text
+from pipelines.raw.redact import redact_text
+from pipelines.raw.session import USER_AGENT, make_session
 
 WEBHOOK_ENV = config.WEBHOOK_ENV
 MAX_CHARS = 600

@@ -9,7 +9,7 @@ import polars as pl
 from pytest_httpserver import HTTPServer
 
 from pipelines.config import Settings
-from pipelines.raw.http import make_session
+from pipelines.raw.session import make_session
 from pipelines.staging import census_api
 from pipelines.staging.cbp import stage_cbp
 from pipelines.staging.reference import stage_reference
@@ -57,7 +57,7 @@ def test_api_route_then_observatory_run(httpserver: HTTPServer, mirror_dir: Path
 
     from pipelines import cli
     from pipelines.defs import schedules
-    from pipelines.runs.runner import _resource
+    from pipelines.defs.resources import observatory_resource
 
     settings = Settings(warehouse=tmp_path / "wh", mirror=mirror_dir, offline=False, cbp_years=(2011,), eurostat=False)
     httpserver.expect_request("/data/2018/cbp").respond_with_json(
@@ -68,7 +68,7 @@ def test_api_route_then_observatory_run(httpserver: HTTPServer, mirror_dir: Path
         pulled = dg.materialize(
             [schedules.cbp_api_pull],
             instance=instance,
-            resources={"observatory": _resource(settings), "census_api_client": schedules.CensusApiResource(base_url=httpserver.url_for("/data"))},
+            resources={"observatory": observatory_resource(settings), "census_api_client": schedules.CensusApiResource(base_url=httpserver.url_for("/data"))},
             run_config={"ops": {"cbp_api_pull": {"config": {"year": 2018, "state": "06", "naics": ["336411"]}}}},
         )
     assert pulled.success

@@ -15,9 +15,9 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from pipelines.cli.refresh import refresh
 from pipelines.config import Settings
 from pipelines.release import build
-from pipelines.runs.runner import refresh
 from pipelines.validation.gate import ValidationError
 from pipelines.warehouse import warehouse
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
+from pipelines.cli import refresh as cli_refresh
 from pipelines.config import PROJECT_ROOT, Settings
 from pipelines.defs import release as release_defs
 from pipelines.defs import schedules, us
@@ -17,7 +18,6 @@ from pipelines.defs.resources import ObservatoryResource
 from pipelines.raw import vintages
 from pipelines.raw.mirror import load_mirror
 from pipelines.release.publish import ReleaseResult
-from pipelines.runs import runner
 from pipelines.schemas import load_schema, preview_markdown
 from pipelines.sources import cbp
 from pipelines.staging.cbp import cbp_staged_path
@@ -77,7 +77,7 @@ def test_cli_runs_named_jobs_with_per_partition_metadata(tmp_path, mirror_dir):
     years = tuple(_mirror_years(mirror_dir)[-2:])
     settings = Settings(warehouse=tmp_path / "wh", mirror=mirror_dir, cbp_years=years, eurostat=False, region_groups=None)
     with dg.instance_for_test() as instance:
-        result = runner.refresh(settings, instance=instance, sources={"reference", "cbp"})
+        result = cli_refresh.refresh(settings, instance=instance, sources={"reference", "cbp"})
         runs = [instance.get_run_by_id(r) for r in result.run_ids]
         assert [r.job_name for r in runs] == ["us_reference_job", "cbp_job"]
         for run in runs:

@@ -25,8 +25,9 @@ from pipelines.config import PROJECT_ROOT, Settings
 from pipelines.errors import SourceError
 from pipelines.layout import read_latest
 from pipelines.raw.archive import RawArchive
-from pipelines.raw.http import fetch, make_session
+from pipelines.raw.http import fetch
 from pipelines.raw.mirror import load_mirror
+from pipelines.raw.session import make_session
 from pipelines.release import publish
 from pipelines.sources import cbp
 from pipelines.staging.cbp import stage_cbp

@@ -16,9 +16,9 @@ import polars as pl
 import pytest
 
 from pipelines import cli
+from pipelines.cli.refresh import refresh
 from pipelines.config import Settings
 from pipelines.raw.mirror import load_mirror
-from pipelines.runs.runner import refresh
 from pipelines.validation.report import blocked_message, report_dir, write_run_report
 from pipelines.validation.results import results_dir
 

@@ -13,9 +13,9 @@ import duckdb
 import polars as pl
 import pytest
 
+from pipelines.cli.refresh import refresh
 from pipelines.config import ASSETS_DIR, PROJECT_ROOT, Settings
 from pipelines.release.publish import verify_release
-from pipelines.runs.runner import refresh
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:

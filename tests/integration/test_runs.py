@@ -21,7 +21,7 @@ import pytest
 
 from pipelines import cli
 from pipelines.config import PROJECT_ROOT, Settings
-from pipelines.runs import runner
+from pipelines.runs import dead_runs, lock
 
 OBSERVATORY = [sys.executable, "-c", "import sys; from pipelines.cli import main; sys.exit(main())"]
 
@@ -87,37 +87,37 @@ def test_run_killed_mid_run_is_recovered_by_the_next_run(tmp_path: Path, mirror_
     assert not list((wh / "raw" / ".tmp").glob("dl-*")) and not list((wh / "releases").glob(".tmp-*"))
     with dg.DagsterInstance.from_config(str(home)) as inst:
         assert inst.get_run_by_id(holders[0]).status == dg.DagsterRunStatus.FAILURE
-        assert not inst.get_runs(filters=dg.RunsFilter(statuses=runner.ACTIVE_STATUSES))
+        assert not inst.get_runs(filters=dg.RunsFilter(statuses=dead_runs.ACTIVE_STATUSES))
     assert not _claimed(home)
 
 
 def test_live_runs_are_left_alone(tmp_path: Path) -> None:
     """Only runs whose process is gone are reaped: a run of this live process stays STARTED."""
     with dg.instance_for_test(temp_dir=str(tmp_path)) as inst:
-        live = inst.create_run_for_job(dg.GraphDefinition(name="g").to_job(), tags=runner.run_tags())
+        live = inst.create_run_for_job(dg.GraphDefinition(name="g").to_job(), tags=dead_runs.run_tags())
         inst.handle_run_event(live.run_id, dg.DagsterEvent(dg.DagsterEventType.RUN_START.value, job_name=live.job_name))
         gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
         dead = inst.create_run_for_job(
-            dg.GraphDefinition(name="g").to_job(), tags={**runner.run_tags(), runner.TAG_PID: gone.stdout.strip(), runner.TAG_PROC_START: "1"}
+            dg.GraphDefinition(name="g").to_job(), tags={**dead_runs.run_tags(), dead_runs.TAG_PID: gone.stdout.strip(), dead_runs.TAG_PROC_START: "1"}
         )
         inst.handle_run_event(dead.run_id, dg.DagsterEvent(dg.DagsterEventType.RUN_START.value, job_name=dead.job_name))
-        reaped = runner.reap_dead_runs(inst)
+        reaped = dead_runs.reap_dead_runs(inst)
         assert [r.split()[0] for r in reaped] == [dead.run_id[:8]]
         assert inst.get_run_by_id(live.run_id).status == dg.DagsterRunStatus.STARTED
         assert inst.get_run_by_id(dead.run_id).status == dg.DagsterRunStatus.FAILURE
         # A reused pid (same number, another process start time) is not our run either.
         reused = inst.create_run_for_job(
-            dg.GraphDefinition(name="g").to_job(), tags={**runner.run_tags(), runner.TAG_PROC_START: "1"}
+            dg.GraphDefinition(name="g").to_job(), tags={**dead_runs.run_tags(), dead_runs.TAG_PROC_START: "1"}
         )
         inst.handle_run_event(reused.run_id, dg.DagsterEvent(dg.DagsterEventType.RUN_START.value, job_name=reused.job_name))
-        assert [r.split()[0] for r in runner.reap_dead_runs(inst)] == [reused.run_id[:8]]
+        assert [r.split()[0] for r in dead_runs.reap_dead_runs(inst)] == [reused.run_id[:8]]
 
 
 HOLDER = """
 import sys, time
 from pathlib import Path
 from pipelines.config import Settings
-from pipelines.runs.runner import warehouse_lock
+from pipelines.runs.lock import warehouse_lock
 with warehouse_lock(Settings(warehouse=Path(sys.argv[1])), "run years 2004-2011"):
     Path(sys.argv[2]).write_text("held")
     time.sleep(120)
@@ -144,7 +144,7 @@ def test_second_run_on_a_held_warehouse_fails_with_who_and_since(tmp_path: Path,
         assert cli.main(["run", "--years", "2007-2011"]) == 1
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1, err
-        info = json.loads((wh / runner.LOCK_NAME).read_text())
+        info = json.loads((wh / lock.LOCK_NAME).read_text())
         assert err[0].startswith("error: another run holds the warehouse since " + info["since"]), err
         assert f"pid {holder.pid}" in err[0] and "run years 2004-2011" in err[0]
         assert not (wh / "releases").exists() and not (wh / "staging").exists()  # nothing touched
@@ -152,16 +152,16 @@ def test_second_run_on_a_held_warehouse_fails_with_who_and_since(tmp_path: Path,
         holder.kill()
         holder.wait(timeout=30)
     # The kernel drops the lock of a killed holder: the warehouse is free again at once.
-    with runner.warehouse_lock(Settings(warehouse=wh), "test"), runner.warehouse_lock(Settings(warehouse=wh), "nested"):
-        assert runner._held[str(wh / runner.LOCK_NAME)][1] == 2  # re-entrant in one process
+    with lock.warehouse_lock(Settings(warehouse=wh), "test"), lock.warehouse_lock(Settings(warehouse=wh), "nested"):
+        assert lock._held[str(wh / lock.LOCK_NAME)][1] == 2  # re-entrant in one process
 
 
 def test_lock_is_exclusive_across_processes(tmp_path: Path) -> None:
     wh = tmp_path / "wh"
-    with runner.warehouse_lock(Settings(warehouse=wh), "this test"):
+    with lock.warehouse_lock(Settings(warehouse=wh), "this test"):
         probe = subprocess.run(
             [sys.executable, "-c", "import sys; from pathlib import Path; from pipelines.config import Settings; "
-             "from pipelines.runs.runner import warehouse_lock, WarehouseBusyError\n"
+             "from pipelines.runs.lock import warehouse_lock, WarehouseBusyError\n"
              "try:\n    with warehouse_lock(Settings(warehouse=Path(sys.argv[1]))): print('acquired')\n"
              "except WarehouseBusyError as e: print(e)", str(wh)],
             cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120,
@@ -173,7 +173,7 @@ def test_lock_is_exclusive_across_processes(tmp_path: Path) -> None:
 @pytest.fixture(autouse=True)
 def _no_lock_leak():
     yield
-    assert not runner._held  # every lock taken in a test was released
+    assert not lock._held  # every lock taken in a test was released
 
 
 def test_years_option_keeps_every_other_setting(tmp_path: Path, monkeypatch) -> None:
@@ -185,6 +185,6 @@ def test_years_option_keeps_every_other_setting(tmp_path: Path, monkeypatch) -> 
     monkeypatch.setenv("OBSERVATORY_CBP_GEOS", "state,us")
     monkeypatch.setenv("OBSERVATORY_EUROSTAT", "0")
     monkeypatch.setenv("OBSERVATORY_HTTP_DEADLINE", "60")
-    s = cli._settings(argparse.Namespace(years="2005-2006"))
+    s = cli.settings_from_args(argparse.Namespace(years="2005-2006"))
     assert (s.cbp_geos, s.eurostat, s.http_deadline, s.cbp_years) == (("state", "us"), False, 60.0, (2005, 2006))
     assert s.region_groups is not None and s.region_groups.name == "region_groups.yaml"

@@ -17,9 +17,11 @@ from pipelines.config import Settings
 from pipelines.defs import schedules
 from pipelines.defs.resources import ObservatoryResource
 from pipelines.layout import read_latest
+from pipelines.raw import eurostat_updates, vintages
 from pipelines.raw.archive import RawArchive
-from pipelines.raw.http import fetch, make_session
+from pipelines.raw.http import fetch
 from pipelines.raw.mirror import load_mirror
+from pipelines.raw.session import make_session
 from pipelines.release.publish import verify_release
 from pipelines.staging.cbp import cbp_staged_path, stage_cbp
 from pipelines.staging.reference import stage_reference
@@ -176,19 +178,19 @@ def test_upstream_head_detection(httpserver, tmp_path):
     sess = make_session(retries=1, backoff=0.01, max_backoff=0.02)
     logs: list[str] = []
 
-    found, cursor = schedules.detect_cbp_vintages(settings, session=sess, url_for=url_for, today=TODAY, log=logs.append)
+    found, cursor = vintages.detect_cbp_vintages(settings, session=sess, url_for=url_for, today=TODAY, log=logs.append)
     assert [(v.year, v.reason) for v in found] == [(2010, "new")]  # 2011 erroring, 2012+ not out
     assert any("census/cbp/state/2011" in m and "503" in m for m in logs)
 
     fetch("census/cbp/state/2010", url_for(2010, "state"), settings, session=sess)  # archived with its ETag
-    found, cursor = schedules.detect_cbp_vintages(settings, cursor=cursor, session=sess, url_for=url_for, today=TODAY)
+    found, cursor = vintages.detect_cbp_vintages(settings, cursor=cursor, session=sess, url_for=url_for, today=TODAY)
     assert found == []
     heads = [r for r, _ in httpserver.log if r.method == "HEAD" and "/2010/" in r.path]
     assert heads[-1].headers.get("If-None-Match") == '"v1-2010"'  # conditional: 304, no body
 
     etags[2010] = '"v2-2010"'  # Census re-issues the 2010 file
     etags[2013] = '"v1-2013"'  # and publishes 2013
-    found, _ = schedules.detect_cbp_vintages(settings, cursor=cursor, session=sess, url_for=url_for, today=TODAY)
+    found, _ = vintages.detect_cbp_vintages(settings, cursor=cursor, session=sess, url_for=url_for, today=TODAY)
     assert [(v.year, v.reason) for v in found] == [(2010, "changed"), (2013, "new")]
     reqs = schedules.vintage_run_requests(found, "test")
     assert [(r.partition_key, r.asset_selection) for r in reqs] == [
@@ -203,7 +205,7 @@ def test_publish_years_extend_over_staged_new_years(tmp_path):
         p = cbp_staged_path(s, y, "state")
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_bytes(b"")
-    assert schedules.publish_years(s) == [2010, 2011, 2012]  # 2013 missing: 2014 waits
+    assert vintages.publish_years(s) == [2010, 2011, 2012]  # 2013 missing: 2014 waits
 
 
 JSONSTAT = {
@@ -222,7 +224,7 @@ def test_eurostat_updated_and_sensor(httpserver, tmp_path):
         lambda req: __import__("werkzeug").Response(json.dumps(doc), content_type="application/json")
     )
     base = httpserver.url_for("/eurostat/api/dissemination")
-    assert schedules.eurostat_updated("sbs_r_nuts06_r2", base=base) == "2024-02-15T23:00:00+0100"
+    assert eurostat_updates.eurostat_updated("sbs_r_nuts06_r2", base=base) == "2024-02-15T23:00:00+0100"
     req = httpserver.log[-1][0]
     assert req.args["lastTimePeriod"] == "1" and req.args["format"] == "JSON"
 
@@ -255,5 +257,5 @@ def test_eurostat_metadata_faults(httpserver, body, status, match):
 
     httpserver.expect_request("/statistics/1.0/data/sbs_x").respond_with_data(body, status=status)
     with pytest.raises(SourceError, match=match) as err:
-        schedules.eurostat_updated("sbs_x", base=httpserver.url_for("/"), session=make_session(retries=1, backoff=0.01))
+        eurostat_updates.eurostat_updated("sbs_x", base=httpserver.url_for("/"), session=make_session(retries=1, backoff=0.01))
     assert "eurostat/sbs_x" in str(err.value)

@@ -11,7 +11,7 @@ from pipelines.config import PROJECT_ROOT, Settings
 from pipelines.defs.resources import ObservatoryResource
 from pipelines.defs.schedules import CensusApiResource, cbp_api_pull
 from pipelines.errors import SourceError
-from pipelines.raw.http import make_session
+from pipelines.raw.session import make_session
 from pipelines.staging import census_api
 
 KEY = "sekret-KEY-7f3a9c0d1e2b"

@@ -16,7 +16,8 @@ from werkzeug import Response
 from pipelines.config import Settings
 from pipelines.errors import SourceError
 from pipelines.raw.archive import RawArchive
-from pipelines.raw.http import USER_AGENT, fetch, make_session
+from pipelines.raw.http import fetch
+from pipelines.raw.session import USER_AGENT, make_session
 from pipelines.sources import cbp
 from tests.cbp_files import COUNTY_2011, write_zip
 

@@ -16,7 +16,8 @@ from werkzeug import Response
 
 from pipelines.config import Settings
 from pipelines.errors import SourceError
-from pipelines.raw.http import DEFAULT_RETRIES, fetch, make_session
+from pipelines.raw.http import fetch
+from pipelines.raw.session import DEFAULT_RETRIES, make_session
 
 SID = "test/limits"
 

@@ -13,7 +13,7 @@ from werkzeug import Request, Response
 from pipelines.config import Settings
 from pipelines.errors import SourceError
 from pipelines.raw.archive import RawArchive
-from pipelines.raw.http import make_session
+from pipelines.raw.session import make_session
 from pipelines.sources.census_api import api_url, naics_variable, variables
 from pipelines.staging.cbp import stage_cbp
 from pipelines.staging.census_api import stage_cbp_api, staged_path, staged_paths

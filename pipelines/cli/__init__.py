@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import logging
 import sys
 import time
 from pathlib import Path
 
-from pipelines.config import Settings, parse_years
+from pipelines.cli.releases import cmd_releases
+from pipelines.config import Settings, debug, parse_years
+from pipelines.errors import SourceError
+from pipelines.layout import read_latest
+
+# Commands import the stage modules they need inside the function, on purpose: `observatory
+# releases list` and `--help` start without loading Dagster, DuckDB, Polars or Great Expectations.
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """Settings from the environment, with the command's --years when given (every other setting kept)."""
     s = Settings.from_env()
     if getattr(args, "years", None):
         s = dataclasses.replace(s, cbp_years=tuple(parse_years(args.years)))  # keep every other setting
@@ -64,9 +70,9 @@ def _show_progress() -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from pipelines.runs.runner import refresh
+    from pipelines.cli.refresh import refresh
 
-    settings = _settings(args)
+    settings = settings_from_args(args)
     _show_progress()
     print(f"warehouse: {settings.warehouse}")
     print(f"mirror:    {settings.mirror or '(none: fetching upstream)'}")
@@ -85,9 +91,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_refresh(args: argparse.Namespace) -> int:
     """Targeted refresh / backfill: chosen sources and years only (e.g. --years 2000-2011 --sources cbp)."""
-    from pipelines.runs.runner import SOURCES, refresh
+    from pipelines.cli.refresh import SOURCES, refresh
 
-    settings = _settings(args)
+    settings = settings_from_args(args)
     _show_progress()
     sources = [s.strip() for s in (args.sources or ",".join(SOURCES)).split(",") if s.strip()]
     print(f"refresh {', '.join(sources)}; CBP years {settings.cbp_years[0]}–{settings.cbp_years[-1]}")
@@ -136,8 +142,6 @@ def cmd_indicators(args: argparse.Namespace) -> int:
 
 def _release_dir(spec: str, settings: Settings) -> Path:
     """A release folder, or a version (or "latest") under the warehouse's releases."""
-    from pipelines.layout import read_latest
-
     path = Path(spec)
     if (path / "datapackage.json").is_file():
         return path
@@ -146,92 +150,6 @@ def _release_dir(spec: str, settings: Settings) -> Path:
     if version and (cand / "datapackage.json").is_file():
         return cand
     raise FileNotFoundError(f"--release {spec}: not a release folder, nor a version in {settings.releases_dir}")
-
-
-def cmd_releases(args: argparse.Namespace) -> int:
-    from pipelines.layout import read_latest
-    from pipelines.release.publish import verify_release
-    from pipelines.release.versions import list_versions
-
-    settings = Settings.from_env()
-    rdir = settings.releases_dir
-    if args.action == "list":
-        latest = (read_latest(rdir) or {}).get("version")
-        versions = list_versions(rdir)
-        if not versions:
-            print(f"no releases in {rdir}")
-        for v in versions:
-            pkg = json.loads((rdir / v / "datapackage.json").read_text())
-            mark = "*" if v == latest else " "
-            n = sum(1 for r in pkg.get("resources", []) if r.get("format") == "parquet")
-            print(f"{mark} {v}  created {pkg.get('created')}  {n} tables")
-        return 0
-    if args.action == "diff":
-        return _releases_diff(args, rdir)
-    if args.action == "push":
-        return _releases_push(args, settings)
-    if not args.version:
-        print("a version is required", file=sys.stderr)
-        return 2
-    path = rdir / args.version
-    if not path.is_dir():
-        print(f"no release {args.version} in {rdir}", file=sys.stderr)
-        return 2
-    if args.action == "show":
-        pkg = json.loads((path / "datapackage.json").read_text())
-        print(f"{pkg['version']}  created {pkg['created']}  code {pkg['code'].get('git_commit', pkg['code']['package_version'])}")
-        for r in pkg["resources"]:
-            rows = f"{r['rows']:>10,} rows" if "rows" in r else " " * 15
-            print(f"  {r['path']:<40} {rows} {r['bytes']:>12,} bytes")
-        print(f"sources: {len(pkg['sources'])}; national reference: {pkg.get('national_reference')}")
-        if pkg.get("previousVersion"):
-            print(f"previous: {pkg['previousVersion']} (see CHANGELOG.md, diff.json)")
-        return 0
-    if args.action == "delete":
-        from pipelines.release.delete import delete_release
-
-        if not args.yes:
-            print(f"refusing to delete {args.version} without --yes (releases are immutable; delete is the only way to remove one)", file=sys.stderr)
-            return 2
-        new_latest = delete_release(rdir, args.version)
-        print(f"deleted {args.version}; latest is now {new_latest or '(none)'}")
-        return 0
-    problems = verify_release(path)
-    for p in problems:
-        print(f"FAIL {p}")
-    print("OK: every sha256 matches" if not problems else f"{len(problems)} problem(s)")
-    return 0 if not problems else 1
-
-
-def _releases_push(args: argparse.Namespace, settings: Settings) -> int:
-    from pipelines.release.push import push_release
-
-    if not args.version:
-        print("usage: observatory releases push DEST [--release V]  (DEST: s3://bucket/prefix, file:///path or a folder)", file=sys.stderr)
-        return 2
-    res = push_release(settings.releases_dir, args.version, args.release, endpoint_url=args.endpoint_url or settings.s3_endpoint_url)
-    print(f"pushed {res.version} to {args.version}: {len(res.written)} file(s) written ({res.bytes_written:,} bytes), {len(res.skipped)} already there")
-    print("latest.json now names " + res.version if res.latest_moved else "latest.json unchanged")
-    return 0
-
-
-def _releases_diff(args: argparse.Namespace, rdir: Path) -> int:
-    from pipelines.release.diff import changelog_section, diff_releases
-
-    if not args.version or not args.other:
-        print("usage: observatory releases diff A B", file=sys.stderr)
-        return 2
-    for v in (args.version, args.other):
-        if not (rdir / v / "datapackage.json").exists():
-            print(f"no release {v} in {rdir}", file=sys.stderr)
-            return 2
-    diff = diff_releases(rdir / args.version, rdir / args.other, rtol=args.rtol, atol=args.atol)
-    if args.json:
-        print(json.dumps(diff, indent=2, default=str))
-    else:
-        created = json.loads((rdir / args.other / "datapackage.json").read_text()).get("created", "")
-        print(changelog_section(diff, args.other, created))
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -265,8 +183,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except Exception as exc:  # a clear one-line error for users; tracebacks with OBSERVATORY_DEBUG=1
-        from pipelines.config import debug
-
         if debug():
             raise
         print(f"error: {error_message(exc, since=started)}", file=sys.stderr)
@@ -277,7 +193,6 @@ def error_message(exc: BaseException, *, since: float | None = None) -> str:
     """What a user can act on: for a run stopped by a blocking check, the failing expectations,
     tables and sample rows (from the run's validation report); for a failed step, the error the
     step raised (a SourceError names source, file/URL and rows); never Dagster's stack trace."""
-    from pipelines.errors import SourceError
     from pipelines.validation.report import blocked_message
 
     if "blocking asset check" in str(exc):
@@ -301,6 +216,3 @@ def error_message(exc: BaseException, *, since: float | None = None) -> str:
     text = str(cause or exc)
     return text.split("\n\nStack Trace:", 1)[0].strip()
 
-
-if __name__ == "__main__":
-    sys.exit(main())
