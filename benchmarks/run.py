@@ -78,11 +78,12 @@ def input_rows(data: Path, n_years: int) -> int:
 def stage_reference(ref_wh: Path, mirror: Path | None = None) -> Path:
     """Stage the pipeline's reference tables once (clusters, cluster_naics, ...); return the dir."""
     from pipelines.config import Settings
+    from pipelines.layout import reference_dir
     from pipelines.staging import reference
 
     settings = Settings(warehouse=ref_wh, mirror=mirror or generate.mirror_root(), offline=True)
     reference.stage_reference(settings)
-    return reference.reference_dir(settings)
+    return reference_dir(settings)
 
 
 # --- stages (run in the child process) ----------------------------------------------------------

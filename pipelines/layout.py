@@ -1,7 +1,7 @@
-"""Runtime paths the stages share: staged files under <warehouse>/staging, and where a release's pointer lives.
+"""Every runtime path inside the warehouse: staged files, validation results, notes, the release pointer.
 
-Every stage that needs to find another stage's files asks here, so no stage imports another
-just for a path (more paths join as modules move here)."""
+The roots (warehouse, raw, staging, releases, DuckDB file) come from config.Settings; the paths
+under them are named here once, so no stage imports another just to find its files."""
 
 from __future__ import annotations
 
@@ -25,13 +25,43 @@ def cbp_staged_path(settings: Settings, year: int, geo: str) -> Path:
 
 
 def cbp_quarantine_path(settings: Settings, year: int, geo: str) -> Path:
-    """Rows of a CBP year set aside by row-level rules (pipelines/validation/), with the reason."""
+    """Rows of a CBP year set aside by row-level rules (pipelines/staging/quarantine.py), with the reason."""
     return settings.staging_dir / "cbp_quarantine" / geo / f"year={year}.parquet"
 
 
 def eu_dir(settings: Settings) -> Path:
     """The staged Eurostat tables (eu_industry_employment, nuts_crosswalk …), one Parquet each."""
     return settings.staging_dir / "eu"
+
+
+def custom_dir(settings: Settings) -> Path:
+    """The staged user-defined regions (custom_regions.parquet)."""
+    return settings.staging_dir / "custom"
+
+
+def census_api_dir(settings: Settings) -> Path:
+    """Staged Census API pulls: year=YYYY/state=SS.parquet, same schema as the staged CBP files."""
+    return settings.staging_dir / "cbp_api"
+
+
+def eurostat_work_dir(settings: Settings) -> Path:
+    """Decompressed Eurostat TSVs, scratch for the parser (the raw archive keeps the originals)."""
+    return settings.staging_dir / "eurostat"
+
+
+def notes_dir(settings: Settings) -> Path:
+    """The notes of the next release (coverage, NAICS vintages, worked examples), copied into it."""
+    return settings.warehouse / "notes"
+
+
+def results_dir(warehouse: Path) -> Path:
+    """Validation results, one JSON per suite × table (× scope), reused while their fingerprint holds."""
+    return warehouse / "validation"
+
+
+def report_dir(warehouse: Path) -> Path:
+    """The validation report of the latest run (a release copies it into validation/)."""
+    return results_dir(warehouse) / "report"
 
 
 def read_latest(releases_dir: Path) -> dict[str, Any] | None:

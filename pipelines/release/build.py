@@ -10,6 +10,7 @@ from typing import Any
 import duckdb
 
 from pipelines.config import Settings
+from pipelines.layout import eu_dir, notes_dir
 from pipelines.release.catalog import maps
 from pipelines.release.family_notes import write_family_notes
 from pipelines.release.notes import (
@@ -21,7 +22,7 @@ from pipelines.release.notes import (
 from pipelines.release.publish import ReleaseResult, publish_release
 from pipelines.staging import census_api
 from pipelines.staging.cbp import staged_sources
-from pipelines.staging.eu import eu_dir, staged_eu_sources
+from pipelines.staging.eu import staged_eu_sources
 from pipelines.validation.gate import quarantine_frame, release_validation
 from pipelines.warehouse import families
 from pipelines.warehouse.indicators import DEFAULT_PARAMS
@@ -83,11 +84,11 @@ def _write_notes(
 ) -> tuple[dict[str, Path], dict]:
     """Write the release notes to <warehouse>/notes/: ({release path: file} in the order the
     datapackage lists them, the datapackage `coverage.six_digit` entry)."""
-    notes_dir = settings.warehouse / "notes"
-    lq_note = write_release_notes(con, notes_dir / "lq_worked_example.md")
-    coverage_md, six_digit = write_coverage_notes(con, sources, notes_dir / "coverage.md")
+    notes = notes_dir(settings)
+    lq_note = write_release_notes(con, notes / "lq_worked_example.md")
+    coverage_md, six_digit = write_coverage_notes(con, sources, notes / "coverage.md")
     family_notes = write_family_notes(con, settings.warehouse)  # notes/<family>_worked_example.md
-    vintages = _write_note(notes_dir / "naics_vintages.md", naics_vintage_notes(con, sources))
+    vintages = _write_note(notes / "naics_vintages.md", naics_vintage_notes(con, sources))
     files = {
         "notes/coverage.md": coverage_md,
         **({"notes/lq_worked_example.md": lq_note} if lq_note else {}),

@@ -18,6 +18,7 @@ import polars as pl
 
 from pipelines.config import Settings
 from pipelines.errors import SourceError
+from pipelines.layout import cbp_quarantine_path, cbp_staged_path, reference_dir
 from pipelines.raw.archive import RawArchive
 from pipelines.raw.http import fetch
 from pipelines.sources import cbp
@@ -30,20 +31,14 @@ from pipelines.staging.harmonise import (
     harmonise_cbp,
 )
 from pipelines.staging.quarantine import quarantine_rows, us_naics_codes
-from pipelines.staging.reference import reference_dir
 
 PARSER_VERSION = "3"  # 2: NAICS vintage detected from the codes; 3: short/long rows rejected, file line numbers
 
 log = logging.getLogger(__name__)
 
 
-def cbp_staged_path(settings: Settings, year: int, geo: str) -> Path:
-    return settings.staging_dir / "cbp" / geo / f"year={year}.parquet"
 
 
-def cbp_quarantine_path(settings: Settings, year: int, geo: str) -> Path:
-    """Rows of a CBP year set aside by row-level rules (pipelines/staging/quarantine.py), with the reason."""
-    return settings.staging_dir / "cbp_quarantine" / geo / f"year={year}.parquet"
 
 
 def parse_cbp_file(

@@ -14,6 +14,7 @@ import polars as pl
 import requests
 
 from pipelines.config import CENSUS_API_KEY_ENV, Settings, census_api_key
+from pipelines.layout import census_api_dir
 from pipelines.raw.archive import RawArchive, RawFile
 from pipelines.raw.http import fetch
 from pipelines.sources.cbp import EMPFLAG_MIDPOINTS, MARKERS
@@ -98,11 +99,11 @@ def harmonise_api_rows(df: pl.DataFrame, *, year: int, source: str, sha256: str)
 
 def staged_path(settings: Settings, year: int, state: str) -> Path:
     """Staged API rows: same schema as staging/cbp/state/year=YYYY.parquet, one file per pull target."""
-    return settings.staging_dir / "cbp_api" / f"year={year}" / f"state={state_fips(state)}.parquet"
+    return census_api_dir(settings) / f"year={year}" / f"state={state_fips(state)}.parquet"
 
 
 def staged_paths(settings: Settings) -> list[Path]:
-    return sorted((settings.staging_dir / "cbp_api").glob("year=*/state=*.parquet"))
+    return sorted(census_api_dir(settings).glob("year=*/state=*.parquet"))
 
 
 _DUCKDB_TYPES = {

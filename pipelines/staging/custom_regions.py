@@ -3,11 +3,10 @@ are checked against the staged CBP rows and staged as the custom_regions table."
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import polars as pl
 
 from pipelines.config import Settings
+from pipelines.layout import custom_dir
 from pipelines.staging.cbp import staged_cbp_paths
 from pipelines.staging.files import write_staging_parquet
 from pipelines.staging.region_groups import RegionGroup, check_groups, load_region_groups
@@ -15,8 +14,6 @@ from pipelines.staging.region_groups import RegionGroup, check_groups, load_regi
 US_BASE_TYPES = {"state", "county", "msa"}
 
 
-def custom_dir(settings: Settings) -> Path:
-    return settings.staging_dir / "custom"
 
 
 def _groups(settings: Settings) -> list[RegionGroup]:

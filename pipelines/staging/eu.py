@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from pipelines.config import Settings
 from pipelines.fingerprints import code_fingerprint
+from pipelines.layout import eu_dir
 from pipelines.raw.http import fetch, record_fetches
 from pipelines.staging import nuts
 from pipelines.staging.custom_regions import eu_groups
@@ -28,8 +28,6 @@ EU_TABLES = (
 )  # fmt: skip
 
 
-def eu_dir(settings: Settings) -> Path:
-    return settings.staging_dir / "eu"
 
 
 def _inputs_unchanged(settings: Settings, previous: list[dict[str, Any]]) -> bool:

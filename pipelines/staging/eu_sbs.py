@@ -20,6 +20,7 @@ import polars as pl
 from pipelines.config import Settings
 from pipelines.errors import SourceError
 from pipelines.fixed_point import exact_sum
+from pipelines.layout import eurostat_work_dir
 from pipelines.raw.eurostat_client import EurostatClient
 from pipelines.raw.mirror import load_mirror
 from pipelines.sources import eurostat
@@ -224,7 +225,7 @@ def load_eu_industry(
 ) -> pl.LazyFrame:
     """Fetch and harmonise the regional SBS datasets (before filling and recoding)."""
     client = client or EurostatClient(settings)
-    staging = settings.staging_dir / "eurostat"
+    staging = eurostat_work_dir(settings)
     staging.mkdir(parents=True, exist_ok=True)
     frames = []
     for ds in datasets:

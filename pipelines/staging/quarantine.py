@@ -8,10 +8,10 @@ from pathlib import Path
 
 import polars as pl
 
+from pipelines.layout import reference_dir
 from pipelines.schemas import load_schema
 from pipelines.sources.cbp import detect_layout
 from pipelines.staging.harmonise import cbp_row_rules, clean_cbp
-from pipelines.staging.reference import reference_dir
 
 # Column types are declared once, in assets/schemas/cbp_quarantine.yaml.
 QUARANTINE_SCHEMA: pl.Schema = load_schema("cbp_quarantine").polars_schema()

@@ -3,11 +3,10 @@ staged as one Parquet per table, with a JSON list of the raw-archive records the
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import polars as pl
 
 from pipelines.config import Settings
+from pipelines.layout import reference_dir
 from pipelines.raw.http import fetch
 from pipelines.sources import clustermapping, naics
 from pipelines.staging.files import write_json_atomic, write_staging_parquet
@@ -18,8 +17,6 @@ REFERENCE_TABLES = (
 )  # fmt: skip
 
 
-def reference_dir(settings: Settings) -> Path:
-    return settings.staging_dir / "reference"
 
 
 def stage_reference(settings: Settings) -> dict[str, int]:

@@ -13,17 +13,21 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from pipelines.layout import read_latest
+from pipelines.layout import (
+    cbp_quarantine_path,
+    cbp_staged_path,
+    read_latest,
+    reference_dir,
+    report_dir,
+)
 from pipelines.raw.archive import sha256_file
 from pipelines.sources import cbp, eurostat
-from pipelines.staging.cbp import cbp_quarantine_path, cbp_staged_path
 from pipelines.staging.eu import eu_code_lists
 from pipelines.staging.eu_sbs import DEFAULT_DATASETS, eurostat_available
 from pipelines.staging.harmonise import cbp_naics_vintage
 from pipelines.staging.quarantine import QUARANTINE_SCHEMA, us_naics_codes
-from pipelines.staging.reference import reference_dir
 from pipelines.validation.engines import validate_frame, validate_table
-from pipelines.validation.report import report_dir, write_report
+from pipelines.validation.report import write_report
 from pipelines.validation.results import SuiteResult, cached, fingerprint, table_fingerprint
 from pipelines.validation.suites import load_suite
 from pipelines.warehouse.indicators import DEFAULT_PARAMS

@@ -11,7 +11,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pipelines.validation.results import SAMPLE_ROWS, Outcome, SuiteResult, results_dir
+from pipelines.layout import report_dir
+from pipelines.validation.results import SAMPLE_ROWS, Outcome, SuiteResult
 from pipelines.validation.suites import SUITE_DIR, load_suite
 
 
@@ -141,9 +142,6 @@ def write_report(
     return out
 
 
-def report_dir(warehouse: Path) -> Path:
-    """The validation report of the latest run (a release copies it into validation/)."""
-    return results_dir(warehouse) / "report"
 
 
 def write_run_report(warehouse: Path, results: Sequence[SuiteResult], run_id: str) -> dict[str, Path]:

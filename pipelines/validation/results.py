@@ -17,6 +17,7 @@ from typing import Any
 
 import duckdb
 
+from pipelines.layout import results_dir
 from pipelines.schemas import load_schema
 from pipelines.validation.suites import IDENTIFIER, Suite, load_check_sql
 
@@ -145,8 +146,6 @@ def fingerprint(suite: Suite, data: str, params: Mapping[str, Any] | None = None
     return h.hexdigest()
 
 
-def results_dir(warehouse: Path) -> Path:
-    return warehouse / "validation"
 
 
 def result_path(warehouse: Path, suite: str, table: str, scope: str = "") -> Path:

@@ -10,11 +10,12 @@ from typing import Any
 import duckdb
 
 from pipelines.config import Settings
+from pipelines.layout import custom_dir, eu_dir, reference_dir
 from pipelines.staging import census_api
 from pipelines.staging.cbp import staged_cbp_paths
-from pipelines.staging.custom_regions import custom_dir, stage_us_custom
-from pipelines.staging.eu import EU_TABLES, eu_dir
-from pipelines.staging.reference import REFERENCE_TABLES, reference_dir
+from pipelines.staging.custom_regions import stage_us_custom
+from pipelines.staging.eu import EU_TABLES
+from pipelines.staging.reference import REFERENCE_TABLES
 from pipelines.warehouse import families
 from pipelines.warehouse.eu import EU_DEFAULT_PARAMS, eu_indicators
 from pipelines.warehouse.indicators import build_cluster_tables

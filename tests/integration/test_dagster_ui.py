@@ -15,12 +15,12 @@ from pipelines.config import PROJECT_ROOT, Settings
 from pipelines.defs import release as release_defs
 from pipelines.defs import schedules, us
 from pipelines.defs.resources import ObservatoryResource
+from pipelines.layout import cbp_staged_path
 from pipelines.raw import vintages
 from pipelines.raw.mirror import load_mirror
 from pipelines.release.publish import ReleaseResult
 from pipelines.schemas import load_schema, preview_markdown
 from pipelines.sources import cbp
-from pipelines.staging.cbp import cbp_staged_path
 
 PAST_LAST_KNOWN = 2024  # the partitions used to end at 2023
 

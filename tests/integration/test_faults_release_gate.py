@@ -18,9 +18,9 @@ import pytest
 from pipelines import cli
 from pipelines.cli.refresh import refresh
 from pipelines.config import Settings
+from pipelines.layout import report_dir, results_dir
 from pipelines.raw.mirror import load_mirror
-from pipelines.validation.report import blocked_message, report_dir, write_run_report
-from pipelines.validation.results import results_dir
+from pipelines.validation.report import blocked_message, write_run_report
 
 YEARS = (2010, 2011)
 KEEP = ("census/cbp/state/2010", "census/cbp/state/2011", "clustermapping/", "naics/")

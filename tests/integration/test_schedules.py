@@ -16,14 +16,14 @@ import pytest
 from pipelines.config import Settings
 from pipelines.defs import schedules
 from pipelines.defs.resources import ObservatoryResource
-from pipelines.layout import read_latest
+from pipelines.layout import cbp_staged_path, read_latest
 from pipelines.raw import eurostat_updates, vintages
 from pipelines.raw.archive import RawArchive
 from pipelines.raw.http import fetch
 from pipelines.raw.mirror import load_mirror
 from pipelines.raw.session import make_session
 from pipelines.release.publish import verify_release
-from pipelines.staging.cbp import cbp_staged_path, stage_cbp
+from pipelines.staging.cbp import stage_cbp
 from pipelines.staging.reference import stage_reference
 
 TODAY = datetime(2014, 6, 1, tzinfo=UTC)

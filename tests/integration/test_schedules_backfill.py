@@ -2,8 +2,8 @@
 
 from pipelines import cli
 from pipelines.config import Settings
+from pipelines.layout import cbp_staged_path
 from pipelines.raw.archive import RawArchive
-from pipelines.staging.cbp import cbp_staged_path
 
 
 def test_refresh_cbp_backfill_then_unchanged_rerun(tmp_path, mirror_dir, monkeypatch, capsys):

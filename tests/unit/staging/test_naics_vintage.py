@@ -17,13 +17,14 @@ import polars as pl
 import pytest
 
 from pipelines.config import Settings
+from pipelines.layout import cbp_staged_path, reference_dir
 from pipelines.raw.archive import RawArchive
 from pipelines.release.notes import naics_vintage_notes
 from pipelines.sources import cbp
-from pipelines.staging.cbp import cbp_staged_path, parse_cbp_file_vintage, stage_cbp, staged_sources
+from pipelines.staging.cbp import parse_cbp_file_vintage, stage_cbp, staged_sources
 from pipelines.staging.harmonise import cbp_naics_vintage, detect_naics_vintage
 from pipelines.staging.quarantine import naics_codes_from
-from pipelines.staging.reference import reference_dir, stage_reference
+from pipelines.staging.reference import stage_reference
 from pipelines.validation.engines import run_sql_check
 from pipelines.validation.gate import US_WAREHOUSE_SUITES, us_warehouse_params
 from pipelines.validation.suites import load_suite

@@ -16,11 +16,12 @@ import pytest
 import yaml
 
 from pipelines.config import Settings
+from pipelines.layout import reference_dir
 from pipelines.raw.mirror import Mirror
 from pipelines.release import notes
 from pipelines.release.publish import publish_release
 from pipelines.staging.cbp import stage_cbp, staged_cbp_paths
-from pipelines.staging.reference import reference_dir, stage_reference
+from pipelines.staging.reference import stage_reference
 from pipelines.validation import engines
 from pipelines.validation.results import Outcome
 from pipelines.validation.suites import load_suite
