@@ -8,7 +8,6 @@ never holds more than one year; SQL checks run once over the whole table.
 from __future__ import annotations
 
 import logging
-import re
 import uuid
 import warnings
 from collections.abc import Mapping
@@ -28,16 +27,17 @@ from pipelines.validation.results import (
     table_fingerprint,
 )
 from pipelines.validation.suites import (
-    IDENTIFIER,
     ExpectationSpec,
     Suite,
-    load_check_sql,
     load_suite,
 )
-from pipelines.warehouse.sql import fetch_frame
-
-_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
-_COMMENT = re.compile(r"--[^\n]*")
+from pipelines.warehouse.sql import (
+    IDENTIFIER,
+    SqlRunner,
+    checked_identifier,
+    fetch_frame,
+    load_statement,
+)
 
 
 def _short(v: Any, limit: int = 20) -> Any:
@@ -190,15 +190,9 @@ def run_sql_check(
     """Run sql/checks/<name>.sql on `table` (the file's {table}); it returns the failing rows.
 
     Returns (failing count, first `limit` rows)."""
-    if not IDENTIFIER.match(table):
-        raise ValueError(f"bad table name {table!r}")
-    sql = load_check_sql(name).strip().rstrip(";").replace("{table}", table)
-    names = set(_PARAM.findall(_COMMENT.sub("", sql)))
-    params = dict(params or {})
-    missing = sorted(names - set(params))
-    if missing:
-        raise KeyError(f"sql/checks/{name}.sql: parameters without a value: {missing}")
-    p = {n: params[n] for n in names}
+    sql = load_statement(f"checks/{name}", table=table)
+    # the check's parameters are the suite's: each value the suite gives, none left unset
+    p = SqlRunner(dict(params or {}), f"sql/checks/{name}.sql").bind(sql)
     count = con.execute(f"SELECT count(*) FROM ({sql}) AS failing", p).fetchall()[0][0]
     sample: list[dict[str, Any]] = []
     if count:
@@ -309,9 +303,7 @@ def validate_table(
 ) -> SuiteResult:
     """Run a suite on a DuckDB table: schema + GX one `by` value at a time, SQL checks once."""
     suite = load_suite(suite_name)
-    table = table or suite.table
-    if not IDENTIFIER.match(table):
-        raise ValueError(f"bad table name {table!r}")
+    table = checked_identifier(table or suite.table)
     params = dict(params or {})
     cols = [d[0] for d in con.execute(f"SELECT * FROM {table} LIMIT 0").description]
     parts = []

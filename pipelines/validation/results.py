@@ -19,7 +19,8 @@ import duckdb
 
 from pipelines.layout import results_dir
 from pipelines.schemas import load_schema
-from pipelines.validation.suites import IDENTIFIER, Suite, load_check_sql
+from pipelines.validation.suites import Suite, load_check_sql
+from pipelines.warehouse.sql import checked_identifier
 
 SAMPLE_ROWS = 10
 
@@ -126,8 +127,7 @@ def json_safe(v: Any) -> Any:
 
 
 def table_fingerprint(con: duckdb.DuckDBPyConnection, table: str) -> str:
-    if not IDENTIFIER.match(table):
-        raise ValueError(f"bad table name {table!r}")
+    checked_identifier(table)
     n, h = con.execute(f"SELECT count(*), sum(hash(t)) FROM {table} AS t").fetchall()[0]
     return f"{n}:{h}"
 

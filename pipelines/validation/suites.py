@@ -16,7 +16,6 @@ pipeline, `warning` is reported only), a `description` and one of three engines
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -25,12 +24,12 @@ from typing import Any
 import yaml
 
 from pipelines.config import ASSETS_DIR, SQL_DIR
+from pipelines.warehouse.sql import load_sql
 
 SUITE_DIR = ASSETS_DIR / "expectations"
 CHECKS_SQL_DIR = SQL_DIR / "checks"
 SEVERITIES = ("error", "warning")
 # A table name or a "$parameter" name: safe to put in SQL text.
-IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -114,6 +113,6 @@ def load_suite(name: str) -> Suite:
     )
 
 
-@cache
 def load_check_sql(name: str) -> str:
-    return (CHECKS_SQL_DIR / f"{name}.sql").read_text()
+    """The text of sql/checks/<name>.sql (through the one SQL loader)."""
+    return load_sql(f"checks/{name}")

@@ -111,7 +111,7 @@ class SqlRunner:
         names = parameter_names(sql)
         unset = sorted(names - set(values))
         if unset:
-            raise KeyError(f"SQL parameters without a value: {unset}")
+            raise KeyError(f"{self.label} parameters without a value: {unset}")
         return {n: values[n] for n in names}
 
     def create_table(

@@ -6,13 +6,14 @@ import io
 import json
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
 
 from pipelines.sources import cbp
 from pipelines.staging.harmonise import HARMONISED_SCHEMA
 from pipelines.staging.quarantine import QUARANTINE_SCHEMA, cbp_quarantine_split, expand_naics
-from pipelines.validation.engines import validate_frame
+from pipelines.validation.engines import run_sql_check, validate_frame
 from pipelines.validation.report import outcomes_markdown, write_report
 from pipelines.validation.results import SuiteResult, cached, save_result
 from pipelines.validation.suites import CHECKS_SQL_DIR, load_suite, suite_names
@@ -361,3 +362,14 @@ def test_stage_hook_writes_the_quarantine_and_stages_the_rest(tmp_path: Path) ->
     assert pl.read_parquet(q)["reason"].to_list() == ["negative emp", "NAICS code not in NAICS2007"]
     res = _run("cbp_parsed", staged, params=PARAMS, by="year")
     assert res.success
+
+
+def test_sql_checks_run_through_the_one_sql_runner() -> None:
+    """sql/checks/*.sql follow the runner's rules: an unset parameter names the check file, a bad
+    table name is refused before any SQL runs, values are bound."""
+    with duckdb.connect() as con:
+        con.execute("CREATE TABLE industry_employment (year INTEGER, region_type VARCHAR, region_code VARCHAR, industry_code VARCHAR, industry_level INTEGER, emp DOUBLE, classification VARCHAR)")
+        with pytest.raises(KeyError, match=r"sql/checks/unmapped_share.sql parameters without a value: \['max_unmapped_share'\]"):
+            run_sql_check(con, "unmapped_share", {}, table="industry_employment")
+        with pytest.raises(ValueError, match="bad table name"):
+            run_sql_check(con, "unmapped_share", {"max_unmapped_share": 0.01}, table="industry_employment; DROP TABLE x")
