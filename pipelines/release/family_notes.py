@@ -149,7 +149,7 @@ def links_example(con: duckdb.DuckDBPyConnection) -> str | None:
         "JOIN relatedness_density d ON d.year = x.year AND d.region_type = $t AND d.region_code = $r "
         "AND d.cluster_code = x.related_cluster_code "
         "WHERE x.year = $y AND x.region_type = $t AND x.cluster_code = $c AND x.proximity > 0 "
-        "ORDER BY x.proximity DESC LIMIT 8",
+        "ORDER BY x.proximity DESC, x.related_cluster_code LIMIT 8",  # ties in a fixed order
         k,
     ).fetchall()
     strong = _one(
