@@ -7,18 +7,16 @@ failing rows. Results are also stored in <warehouse>/validation/, where the rele
 them up for the validation report it publishes.
 """
 
-import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import dagster as dg
-import polars as pl
 
 from pipelines.config import Settings
 from pipelines.defs.resources import ObservatoryResource
-from pipelines.layout import cbp_quarantine_path, cbp_staged_path
+from pipelines.staging.cbp import naics_vintage_evidence
 from pipelines.staging.eu import eu_code_lists
-from pipelines.staging.quarantine import QUARANTINE_SCHEMA
+from pipelines.staging.quarantine import quarantine_frame
 from pipelines.validation.gate import (
     EU_WAREHOUSE_SUITES,
     US_REFERENCE_SUITES,
@@ -177,8 +175,7 @@ def _cbp_checks(geo: str) -> dg.AssetChecksDefinition:
         _report(context, settings, results)
         yield from _results(asset, "cbp_parsed", results)
 
-        paths = [p for y in years if (p := cbp_quarantine_path(settings, y, geo)).exists()]
-        q = pl.concat([pl.read_parquet(p) for p in paths]) if paths else pl.DataFrame(schema=QUARANTINE_SCHEMA)
+        q = quarantine_frame(settings, years, [geo])
         by_reason = q.group_by("year", "reason").len().sort("year", "reason") if q.height else q
         yield dg.AssetCheckResult(
             asset_key=asset,
@@ -202,12 +199,7 @@ def _vintage_check(asset: str, settings: Settings, years: list[int], geo: str) -
     """Per staged year: the NAICS vintage its codes say, the year rule's, and the shares behind it
     (from the staging sidecar). Fails (warning) where the two disagree: the file is mapped by its
     codes, but a reader should know."""
-    rows = []
-    for y in years:
-        side = cbp_staged_path(settings, y, geo).with_suffix(".json")
-        ev = json.loads(side.read_text()).get("naics_vintage_evidence") if side.exists() else None
-        if ev:
-            rows.append({"year": y, "naics_vintage": ev["naics_vintage"], "year_rule": ev["year_rule"], "shares": ev["shares"]})
+    rows = naics_vintage_evidence(settings, years, geo)
     disagree = [r for r in rows if r["naics_vintage"] != r["year_rule"]]
     return dg.AssetCheckResult(
         asset_key=asset,

@@ -4,20 +4,8 @@ import dagster as dg
 
 from pipelines.defs.resources import ObservatoryResource
 from pipelines.release import build
-from pipelines.release.publish import ReleaseResult
+from pipelines.release.publish import release_reason
 from pipelines.runs.lock import warehouse_lock
-
-
-def release_reason(result: ReleaseResult) -> str:
-    """One line for the UI saying what the run published, or why it published nothing."""
-    if result.unchanged:
-        return (
-            f"nothing published: inputs and code are unchanged since release {result.version} "
-            f"(input fingerprint {result.fingerprint[:12]}); a new release needs a changed source "
-            "file, parameter or code version"
-        )
-    prev = f" (previous: {result.previous})" if result.previous else " (first release)"
-    return f"published release {result.version}{prev}"
 
 
 @dg.asset(

@@ -23,7 +23,8 @@ from pipelines.release.publish import ReleaseResult, publish_release
 from pipelines.staging import census_api
 from pipelines.staging.cbp import staged_sources
 from pipelines.staging.eu import staged_eu_sources
-from pipelines.validation.gate import quarantine_frame, release_validation
+from pipelines.staging.quarantine import quarantine_frame
+from pipelines.validation.gate import release_validation
 from pipelines.warehouse import families
 from pipelines.warehouse.indicators import DEFAULT_PARAMS
 from pipelines.warehouse.warehouse import EU_RELEASE_TABLES, US_RELEASE_TABLES, connect

@@ -86,6 +86,18 @@ class ReleaseResult:
     diff_summary: dict[str, Any] | None = None
 
 
+def release_reason(result: ReleaseResult) -> str:
+    """One line for the UI saying what the run published, or why it published nothing."""
+    if result.unchanged:
+        return (
+            f"nothing published: inputs and code are unchanged since release {result.version} "
+            f"(input fingerprint {result.fingerprint[:12]}); a new release needs a changed source "
+            "file, parameter or code version"
+        )
+    prev = f" (previous: {result.previous})" if result.previous else " (first release)"
+    return f"published release {result.version}{prev}"
+
+
 def publish_release(
     tables: Mapping[str, TableInput],
     *,

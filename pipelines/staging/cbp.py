@@ -10,7 +10,7 @@ import hashlib
 import json
 import logging
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -231,3 +231,15 @@ def staged_sources(settings: Settings) -> list[dict[str, Any]]:
         # The detected NAICS vintage stays in the source entry: the release names each file's vintage.
         out.append({k: v for k, v in rec.items() if k not in {"rows", "year", "geo", "parser_version", "quarantine_rules", "quarantined"}})
     return out
+
+
+def naics_vintage_evidence(settings: Settings, years: Sequence[int], geo: str) -> list[dict[str, Any]]:
+    """Per staged year, from its sidecar: the NAICS vintage its codes say, the year rule's, and
+    the shares of its 6-digit codes valid in each vintage (years not staged are left out)."""
+    rows = []
+    for y in years:
+        side = cbp_staged_path(settings, y, geo).with_suffix(".json")
+        ev = json.loads(side.read_text()).get("naics_vintage_evidence") if side.exists() else None
+        if ev:
+            rows.append({"year": y, "naics_vintage": ev["naics_vintage"], "year_rule": ev["year_rule"], "shares": ev["shares"]})
+    return rows

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.layout import reference_dir
+from pipelines.config import Settings
+from pipelines.layout import cbp_quarantine_path, reference_dir
 from pipelines.schemas import load_schema
 from pipelines.sources.cbp import detect_layout
 from pipelines.staging.harmonise import cbp_row_rules, clean_cbp
@@ -100,3 +101,17 @@ def naics_codes_from(reference_dir: Path) -> dict[str, set[str]]:
         for vintage, codes in defs.group_by("naics_vintage").agg("naics").iter_rows():
             six_by_vintage.setdefault(vintage, set()).update(codes)
     return {v: expand_naics(six) for v, six in six_by_vintage.items()}
+
+
+def quarantine_frame(
+    settings: Settings, years: Sequence[int] | None = None, geos: Sequence[str] | None = None
+) -> pl.DataFrame:
+    """The quarantined CBP rows of `years` × `geos` (default: the configured ones), as staged."""
+    paths = [
+        p for g in (settings.cbp_geos if geos is None else geos)
+        for y in (settings.cbp_years if years is None else years)
+        if (p := cbp_quarantine_path(settings, y, g)).exists()
+    ]  # fmt: skip
+    if not paths:
+        return pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    return pl.concat([pl.read_parquet(p) for p in paths]).cast(QUARANTINE_SCHEMA)  # type: ignore[arg-type]

@@ -14,7 +14,6 @@ import duckdb
 import polars as pl
 
 from pipelines.layout import (
-    cbp_quarantine_path,
     cbp_staged_path,
     read_latest,
     reference_dir,
@@ -25,7 +24,7 @@ from pipelines.sources import cbp, eurostat
 from pipelines.staging.eu import eu_code_lists
 from pipelines.staging.eu_sbs import DEFAULT_DATASETS, eurostat_available
 from pipelines.staging.harmonise import cbp_naics_vintage
-from pipelines.staging.quarantine import QUARANTINE_SCHEMA, us_naics_codes
+from pipelines.staging.quarantine import us_naics_codes
 from pipelines.validation.engines import validate_frame, validate_table
 from pipelines.validation.report import write_report
 from pipelines.validation.results import SuiteResult, cached, fingerprint, table_fingerprint
@@ -273,13 +272,3 @@ def release_validation(settings, con: duckdb.DuckDBPyConnection | None = None) -
     }
     return ReleaseValidation({f"validation/{name}": path for name, path in files.items()}, meta, results)
 
-
-def quarantine_frame(settings) -> pl.DataFrame:
-    """All quarantined CBP rows of the configured years and geographies."""
-    paths = [
-        p for g in settings.cbp_geos for y in settings.cbp_years
-        if (p := cbp_quarantine_path(settings, y, g)).exists()
-    ]  # fmt: skip
-    if not paths:
-        return pl.DataFrame(schema=QUARANTINE_SCHEMA)
-    return pl.concat([pl.read_parquet(p) for p in paths]).cast(QUARANTINE_SCHEMA)  # type: ignore[arg-type]

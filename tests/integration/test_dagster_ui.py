@@ -12,13 +12,12 @@ import polars as pl
 
 from pipelines.cli import refresh as cli_refresh
 from pipelines.config import PROJECT_ROOT, Settings
-from pipelines.defs import release as release_defs
 from pipelines.defs import schedules, us
 from pipelines.defs.resources import ObservatoryResource
 from pipelines.layout import cbp_staged_path
 from pipelines.raw import vintages
 from pipelines.raw.mirror import load_mirror
-from pipelines.release.publish import ReleaseResult
+from pipelines.release.publish import ReleaseResult, release_reason
 from pipelines.schemas import load_schema, preview_markdown
 from pipelines.sources import cbp
 
@@ -121,10 +120,10 @@ def test_preview_keeps_nulls_empty_and_escapes_pipes():
 
 def test_release_says_why_nothing_was_published(tmp_path):
     same = ReleaseResult("2026.01.01", tmp_path, "f" * 64, unchanged=True)
-    reason = release_defs.release_reason(same)
+    reason = release_reason(same)
     assert reason.startswith("nothing published") and "2026.01.01" in reason and "unchanged" in reason
     new = ReleaseResult("2026.01.02", tmp_path, "e" * 64, previous="2026.01.01")
-    assert release_defs.release_reason(new) == "published release 2026.01.02 (previous: 2026.01.01)"
+    assert release_reason(new) == "published release 2026.01.02 (previous: 2026.01.01)"
 
 
 def test_definitions_load_without_repeated_warnings(tmp_path):

@@ -15,8 +15,7 @@ from pipelines.release.parquet import write_parquet
 from pipelines.schemas import SCHEMA_DIR, SchemaFileError, load_schema, polars_dtype
 from pipelines.staging.eurostat import EU_EXTRA_SCHEMA
 from pipelines.staging.harmonise import HARMONISED_SCHEMA
-from pipelines.staging.quarantine import QUARANTINE_SCHEMA
-from pipelines.validation.gate import quarantine_frame
+from pipelines.staging.quarantine import QUARANTINE_SCHEMA, quarantine_frame
 from pipelines.warehouse import warehouse
 from tests.integration.test_rebuild_identical import build
 
