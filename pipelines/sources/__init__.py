@@ -1,1 +1,2 @@
-"""One module per upstream source: URLs, content checks and parsers (no Dagster here)."""
+"""One module per upstream source: URLs, formats, content checks and parsers. No settings, paths,
+fetching or writes (raw/ fetches, staging/ writes), and no Dagster."""
