@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.release.test_release import publish_sample, sample_tables
+from tests.helpers.release_samples import publish_sample, sample_tables
 
 BROWSER = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
 FLAGS = (
