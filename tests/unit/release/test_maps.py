@@ -17,8 +17,8 @@ from pipelines.config import Settings
 from pipelines.errors import SourceError
 from pipelines.release.catalog import maps
 from pipelines.sources import geometry
+from tests.helpers.browser import BROWSER, Page, open_page
 from tests.helpers.release_samples import complete_table, publish_sample, sample_tables
-from tests.integration.test_catalog_browser import BROWSER, Page, _open, browser  # noqa: F401  (fixture)
 
 US = "cdn.jsdelivr.net/npm/us-atlas@3.0.1/"
 NUTS = "raw.githubusercontent.com/eurostat/Nuts2json/master/pub/v2/2021/3035/20M/"
@@ -162,7 +162,7 @@ def _titles(page: Page) -> dict[str, str]:
 
 @pytest.mark.mirror
 @pytest.mark.skipif(BROWSER is None, reason="Chromium not installed (apt-get install chromium; .ci/run does this)")
-def test_maps_render_in_chromium_and_pickers_redraw(tmp_path: Path, mirror_dir: Path, browser: Page) -> None:  # noqa: F811
+def test_maps_render_in_chromium_and_pickers_redraw(tmp_path: Path, mirror_dir: Path, browser: Page) -> None:
     rdir = tmp_path / "releases"
     r, tables = _publish_with_maps(rdir, mirror_dir)
     page_path = rdir / r.version / "index.html"
@@ -234,7 +234,7 @@ def test_no_geometry_means_a_note_not_a_broken_page(tmp_path: Path) -> None:
 
 @pytest.mark.mirror
 @pytest.mark.skipif(BROWSER is None, reason="Chromium not installed (apt-get install chromium; .ci/run does this)")
-def test_charts_cover_eu_and_custom_regions_with_a_year_picker(tmp_path: Path, mirror_dir: Path, browser: Page) -> None:  # noqa: F811
+def test_charts_cover_eu_and_custom_regions_with_a_year_picker(tmp_path: Path, mirror_dir: Path, browser: Page) -> None:
     """Issue 13: the charts offer EU NUTS regions (named from the release's NUTS geometry) and
     custom regions, and a year picker; the chart shows the picked region × year's values."""
     rdir = tmp_path / "releases"
@@ -245,7 +245,7 @@ def test_charts_cover_eu_and_custom_regions_with_a_year_picker(tmp_path: Path, m
     tables["custom_regions"] = complete_table("custom_regions", {"region_type": ["custom"], "region_code": ["G1"], "region_name": ["Alpine arc"]}, rng)
     extra = {"geometry/nutsrg_2.json": mirror_dir / NUTS / "nutsrg_2.json"}
     publish_sample(rdir, tables=tables, extra_files=extra)
-    _open(browser, rdir / "index.html")
+    open_page(browser, rdir / "index.html")
     assert browser.errors() == []
     years = browser.eval("[...document.querySelectorAll('#year-select option')].map(o => o.text)")
     assert years == ["2009", "2010", "2011", "2013", "2014", "2015"]
