@@ -11,6 +11,8 @@ from pipelines.config import PROJECT_ROOT, Settings
 
 SHARED = PROJECT_ROOT.parent / "shared"
 
+pytest_plugins = ["tests.helpers.browser"]  # the `browser` fixture (catalog and map tests)
+
 
 def _required_dir(env: str, default: Path, marker: str) -> Path:
     path = Path(os.environ.get(env) or default)

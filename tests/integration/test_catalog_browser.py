@@ -5,132 +5,14 @@ Skips only when no Chromium binary is installed (`.ci/run` installs Debian's chr
 
 from __future__ import annotations
 
-import contextlib
-import json
-import shutil
-import subprocess
-import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.unit.release.test_release import publish_sample, sample_tables
+from tests.helpers.browser import BROWSER, Page, open_page
+from tests.helpers.release_samples import publish_sample, sample_tables
 
-BROWSER = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
-FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-)  # fmt: skip
 pytestmark = pytest.mark.skipif(BROWSER is None, reason="Chromium not installed (apt-get install chromium; .ci/run does this)")
-
-
-class Page:
-    """Minimal Chrome DevTools Protocol client over the `websockets` sync API."""
-
-    def __init__(self, ws_url: str) -> None:
-        from websockets.sync.client import connect
-
-        self._stack = contextlib.ExitStack()
-        self.ws = self._stack.enter_context(connect(ws_url, max_size=None, open_timeout=10))
-        self.next_id = 0
-        self.events: list[dict] = []
-
-    def send(self, method: str, params: dict | None = None, timeout: float = 15) -> dict:
-        self.next_id += 1
-        my_id = self.next_id
-        self.ws.send(json.dumps({"id": my_id, "method": method, "params": params or {}}))
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            msg = json.loads(self.ws.recv(timeout=max(0.1, deadline - time.monotonic())))
-            if msg.get("id") == my_id:
-                if "error" in msg:
-                    raise RuntimeError(f"{method}: {msg['error']}")
-                return msg.get("result", {})
-            self.events.append(msg)
-        raise TimeoutError(method)
-
-    def wait_event(self, method: str, timeout: float = 15) -> dict:
-        deadline = time.monotonic() + timeout
-        for ev in self.events:
-            if ev.get("method") == method:
-                return ev
-        while time.monotonic() < deadline:
-            msg = json.loads(self.ws.recv(timeout=max(0.1, deadline - time.monotonic())))
-            self.events.append(msg)
-            if msg.get("method") == method:
-                return msg
-        raise TimeoutError(method)
-
-    def eval(self, expr: str):
-        res = self.send("Runtime.evaluate", {"expression": expr, "returnByValue": True, "awaitPromise": True})
-        if "exceptionDetails" in res:
-            raise RuntimeError(res["exceptionDetails"])
-        return res["result"].get("value")
-
-    def drain(self, seconds: float) -> None:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            with contextlib.suppress(TimeoutError):
-                self.events.append(json.loads(self.ws.recv(timeout=0.1)))
-
-    def errors(self) -> list[str]:
-        out = []
-        for ev in self.events:
-            m, p = ev.get("method"), ev.get("params", {})
-            if m == "Runtime.exceptionThrown":
-                out.append(json.dumps(p.get("exceptionDetails", {}))[:500])
-            elif m == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
-                out.append(json.dumps(p.get("args", []))[:500])
-            elif m == "Log.entryAdded" and p.get("entry", {}).get("level") == "error":
-                out.append(p["entry"].get("text", "")[:500])
-        return out
-
-    def requests(self) -> list[str]:
-        return [ev["params"]["request"]["url"] for ev in self.events if ev.get("method") == "Network.requestWillBeSent"]
-
-
-@pytest.fixture
-def browser():
-    profile = Path(tempfile.mkdtemp(prefix="chromium-profile-"))
-    proc = subprocess.Popen(
-        [BROWSER, *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0", "about:blank"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        port_file = profile / "DevToolsActivePort"
-        deadline = time.monotonic() + 30
-        while not (port_file.exists() and port_file.read_text().strip()):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"chromium did not start (exit {proc.poll()})")
-            time.sleep(0.05)
-        port = int(port_file.read_text().split()[0])
-        targets = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10).read())
-        page_target = next(t for t in targets if t.get("type") == "page")
-        page = Page(page_target["webSocketDebuggerUrl"])
-        for domain in ("Runtime.enable", "Log.enable", "Page.enable", "Network.enable"):
-            page.send(domain)
-        yield page
-        page._stack.close()
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        shutil.rmtree(profile, ignore_errors=True)
-
-
-def _open(page: Page, path: Path) -> None:
-    page.send("Page.navigate", {"url": path.as_uri()})
-    page.wait_event("Page.loadEventFired")
-    for _ in range(100):
-        if page.eval("document.body && document.body.getAttribute('data-charts')") == "ready":
-            break
-        time.sleep(0.05)
-    page.drain(0.3)
 
 
 def test_catalog_renders_charts_without_console_errors(tmp_path: Path, browser: Page) -> None:
@@ -147,7 +29,7 @@ def test_catalog_renders_charts_without_console_errors(tmp_path: Path, browser: 
                    "open_dataset", "validation/report.html", "SHA256SUMS", "cluster-observatory-" + r2.version + ".zip"):  # fmt: skip
         assert needle in html, needle
 
-    _open(browser, index)
+    open_page(browser, index)
     assert browser.errors() == []
     assert browser.eval("document.body.getAttribute('data-charts')") == "ready"
     counts = browser.eval(
@@ -175,7 +57,7 @@ def test_catalog_renders_charts_without_console_errors(tmp_path: Path, browser: 
     assert all(u.startswith(("file:", "data:", "about:")) for u in browser.requests()), browser.requests()
 
     # The per-release page works the same way, from inside the immutable release folder.
-    _open(browser, rdir / r1.version / "index.html")
+    open_page(browser, rdir / r1.version / "index.html")
     assert browser.errors() == []
     assert browser.eval("document.querySelectorAll('#chart-trend circle.dot').length") == 3
     # ...and the error capture itself works: an uncaught exception is seen.

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_faults_release_gate import _mini_mirror
+from tests.helpers.mini_mirror import mini_mirror
 
 SOURCE = "census/cbp/state/2011"
 
@@ -21,7 +21,7 @@ SOURCE = "census/cbp/state/2011"
 @pytest.fixture
 def corrupt_mirror(mirror_dir: Path, tmp_path: Path) -> tuple[Path, str]:
     """A mini mirror whose 2011 CBP zip is not a zip (index fixed, so only the content is bad)."""
-    mirror = _mini_mirror(mirror_dir, tmp_path / "mirror")
+    mirror = mini_mirror(mirror_dir, tmp_path / "mirror")
     index = json.loads((mirror / "index.json").read_text())
     entry = next(e for e in index["entries"] if e["id"] == SOURCE)
     bad = b"PK\x03\x04 this is not a zip archive" * 10

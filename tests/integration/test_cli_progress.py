@@ -10,12 +10,12 @@ import pytest
 
 from pipelines.config import Settings
 from pipelines.raw.mirror import load_mirror
-from tests.integration.test_faults_release_gate import YEARS, _cli_env, _mini_mirror
+from tests.helpers.mini_mirror import YEARS, cli_env, mini_mirror
 
 
 @pytest.fixture
 def mini(mirror_dir: Path, tmp_path: Path):
-    mirror = _mini_mirror(mirror_dir, tmp_path / "mirror")
+    mirror = mini_mirror(mirror_dir, tmp_path / "mirror")
     load_mirror.cache_clear()
     yield mirror, Settings(warehouse=tmp_path / "wh", mirror=mirror, cbp_years=YEARS, offline=True, eurostat=False)
     load_mirror.cache_clear()
@@ -28,7 +28,7 @@ def test_run_shows_progress_per_family_and_table(mini, tmp_path: Path, monkeypat
     from pipelines.warehouse.families import FAMILY_TABLES
 
     mirror, settings = mini
-    _cli_env(monkeypatch, settings, mirror, tmp_path)
+    cli_env(monkeypatch, settings, mirror, tmp_path)
     capsys.readouterr()
     assert cli.main(["run"]) == 0
     out = capsys.readouterr().out.splitlines()

@@ -20,6 +20,7 @@ from pipelines.raw.mirror import load_mirror
 from pipelines.release.publish import ReleaseResult, release_reason
 from pipelines.schemas import load_schema, preview_markdown
 from pipelines.sources import cbp
+from tests.helpers.mini_mirror import add_year, mirror_copy
 
 PAST_LAST_KNOWN = 2024  # the partitions used to end at 2023
 
@@ -41,12 +42,10 @@ def test_partitions_follow_the_calendar():
 def test_sensor_discovers_a_year_past_the_last_known(tmp_path, mirror_dir, monkeypatch):
     """A CBP file for 2024 appears in the mirror: the sensor requests that partition, and the
     job the sensor targets accepts it."""
-    from tests.integration.test_schedules import _add_year, _mirror_copy
-
-    mirror = _mirror_copy(mirror_dir, tmp_path / "mirror")
+    mirror = mirror_copy(mirror_dir, tmp_path / "mirror")
     last = _mirror_years(mirror)[-1]
     assert last < PAST_LAST_KNOWN
-    _add_year(mirror, PAST_LAST_KNOWN, from_year=last)
+    add_year(mirror, PAST_LAST_KNOWN, from_year=last)
     monkeypatch.setenv("OBSERVATORY_WAREHOUSE", str(tmp_path / "wh"))
     monkeypatch.setenv("OBSERVATORY_MIRROR", str(mirror))
     monkeypatch.setenv("OBSERVATORY_CBP_YEARS", str(last))

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import shutil
 import zipfile
 from pathlib import Path
 
@@ -21,20 +20,7 @@ from pipelines.config import Settings
 from pipelines.layout import report_dir, results_dir
 from pipelines.raw.mirror import load_mirror
 from pipelines.validation.report import blocked_message, write_run_report
-
-YEARS = (2010, 2011)
-KEEP = ("census/cbp/state/2010", "census/cbp/state/2011", "clustermapping/", "naics/")
-
-
-def _mini_mirror(mirror_dir: Path, dest: Path) -> Path:
-    """The reference files and two CBP state years of the shared mirror, in a folder we may edit."""
-    index = json.loads((mirror_dir / "index.json").read_text())
-    index["entries"] = [e for e in index["entries"] if e["id"].startswith(KEEP)]
-    for e in index["entries"]:
-        (dest / e["path"]).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(mirror_dir / e["path"], dest / e["path"])
-    (dest / "index.json").write_text(json.dumps(index))
-    return dest
+from tests.helpers.mini_mirror import YEARS, cli_env, mini_mirror
 
 
 def _replace_member(mirror: Path, source_id: str, edit) -> None:
@@ -61,20 +47,11 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
 
 @pytest.fixture
 def mini(mirror_dir: Path, tmp_path: Path):
-    mirror = _mini_mirror(mirror_dir, tmp_path / "mirror")
+    mirror = mini_mirror(mirror_dir, tmp_path / "mirror")
     settings = Settings(warehouse=tmp_path / "wh", mirror=mirror, cbp_years=YEARS, offline=True, eurostat=False)
     load_mirror.cache_clear()
     yield mirror, settings
     load_mirror.cache_clear()
-
-
-def _cli_env(monkeypatch, settings: Settings, mirror: Path, tmp_path: Path) -> None:
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
-    for k, v in {
-        "OBSERVATORY_WAREHOUSE": settings.warehouse, "OBSERVATORY_MIRROR": mirror, "OBSERVATORY_OFFLINE": "1",
-        "OBSERVATORY_CBP_YEARS": "2010-2011", "OBSERVATORY_EUROSTAT": "0", "OBSERVATORY_REGION_GROUPS": "",
-    }.items():  # fmt: skip
-        monkeypatch.setenv(k, str(v))
 
 
 def _error_line(stderr: str) -> str:
@@ -86,7 +63,7 @@ def test_header_only_year_stops_the_run(mini, tmp_path: Path, monkeypatch, capsy
     release without 2011 is published and becomes latest."""
     mirror, settings = mini
     _replace_member(mirror, "census/cbp/state/2011", lambda t: t.split("\n", 1)[0] + "\n")
-    _cli_env(monkeypatch, settings, mirror, tmp_path)
+    cli_env(monkeypatch, settings, mirror, tmp_path)
     capsys.readouterr()
     assert cli.main(["run"]) == 1
     err = _error_line(capsys.readouterr().err)
@@ -111,7 +88,7 @@ def test_shrunk_year_blocks_the_release_and_says_why(mini, tmp_path: Path, monke
             return "".join(lines[: int(len(lines) * 0.4)])
 
         _replace_member(mirror, "census/cbp/state/2011", shrink)
-        _cli_env(monkeypatch, settings, mirror, tmp_path)
+        cli_env(monkeypatch, settings, mirror, tmp_path)
         capsys.readouterr()
         assert cli.main(["run"]) == 1
     err = _error_line(capsys.readouterr().err)

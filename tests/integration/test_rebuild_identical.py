@@ -14,22 +14,10 @@ from pipelines.config import ASSETS_DIR, Settings
 from pipelines.raw.archive import ANNOTATION
 from pipelines.release.content import table_content_hash
 from pipelines.schemas import load_schema
-from pipelines.staging.cbp import stage_cbp
-from pipelines.staging.eu import stage_eu
-from pipelines.staging.reference import stage_reference
 from pipelines.warehouse import families, warehouse
+from tests.helpers.rebuild import build
 
 YEARS = (2011,)  # the CBP year the EU weights come from: one year keeps the test fast
-
-
-def build(settings: Settings) -> None:
-    """Every stage the assets run, without Dagster: reference, CBP, EU, indicators."""
-    stage_reference(settings)
-    for year in settings.cbp_years:
-        stage_cbp(settings, year, "state")
-    stage_eu(settings)
-    warehouse.build_us_indicators(settings)
-    warehouse.build_eu_indicators(settings)
 
 
 def table_hashes(settings: Settings, out: Path) -> dict[str, str]:

@@ -5,9 +5,7 @@ they request are executed in-process, exactly as the daemon would launch them.
 """
 
 import json
-import shutil
 from datetime import UTC, datetime
-from pathlib import Path
 
 import dagster as dg
 import polars as pl
@@ -20,39 +18,13 @@ from pipelines.layout import cbp_staged_path, read_latest
 from pipelines.raw import eurostat_updates, vintages
 from pipelines.raw.archive import RawArchive
 from pipelines.raw.http import fetch
-from pipelines.raw.mirror import load_mirror
 from pipelines.raw.session import make_session
 from pipelines.release.publish import verify_release
 from pipelines.staging.cbp import stage_cbp
 from pipelines.staging.reference import stage_reference
+from tests.helpers.mini_mirror import add_year, mirror_copy
 
 TODAY = datetime(2014, 6, 1, tzinfo=UTC)
-
-
-def _mirror_copy(src: Path, dest: Path, drop_years=()) -> Path:
-    """Index copy pointing at the shared files (read-only) through absolute symlinks."""
-    dest.mkdir(parents=True)
-    index = json.loads((src / "index.json").read_text())
-    index["entries"] = [e for e in index["entries"] if e["id"] not in {f"census/cbp/state/{y}" for y in drop_years}]
-    for top in {e["path"].split("/")[0] for e in index["entries"]}:
-        (dest / top).symlink_to(src / top)
-    (dest / "index.json").write_text(json.dumps(index, indent=1))
-    return dest
-
-
-def _add_year(mirror: Path, year: int, from_year: int) -> None:
-    """Simulate the Census Bureau publishing a new CBP year in the mirror."""
-    index = json.loads((mirror / "index.json").read_text())
-    src = next(e for e in index["entries"] if e["id"] == f"census/cbp/state/{from_year}")
-    rel = f"added/cbp{year % 100:02d}st.zip"
-    (mirror / "added").mkdir(exist_ok=True)
-    shutil.copyfile(mirror / src["path"], mirror / rel)
-    index["entries"].append(
-        {**src, "id": f"census/cbp/state/{year}", "url": src["url"].replace(str(from_year), str(year)).replace(
-            f"cbp{from_year % 100:02d}", f"cbp{year % 100:02d}"), "path": rel}
-    )
-    (mirror / "index.json").write_text(json.dumps(index, indent=1))
-    load_mirror.cache_clear()
 
 
 def _tick(sensor, instance, cursor=None):
@@ -81,7 +53,7 @@ def _publish(instance: dg.DagsterInstance, job: dg.JobDefinition, settings: Sett
 
 def test_new_cbp_year_in_mirror_walkthrough(tmp_path, mirror_dir, monkeypatch):
     """README walk-through: a new CBP year appears → only that partition runs → a new release."""
-    mirror = _mirror_copy(mirror_dir, tmp_path / "mirror")
+    mirror = mirror_copy(mirror_dir, tmp_path / "mirror")
     wh = tmp_path / "warehouse"
     monkeypatch.setenv("OBSERVATORY_WAREHOUSE", str(wh))
     monkeypatch.setenv("OBSERVATORY_MIRROR", str(mirror))
@@ -122,7 +94,7 @@ def test_new_cbp_year_in_mirror_walkthrough(tmp_path, mirror_dir, monkeypatch):
         ).skip_message
 
         # 3. CBP 2012 appears: one run, for partition 2012 only, launched as the daemon would
-        _add_year(mirror, 2012, from_year=2011)
+        add_year(mirror, 2012, from_year=2011)
         res = _tick(schedules.cbp_new_vintage_sensor, instance, res.cursor)
         assert [(r.partition_key, r.tags["observatory/vintage"][:4]) for r in res.run_requests] == [("2012", "new:")]
         req = res.run_requests[0]

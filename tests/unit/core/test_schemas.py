@@ -17,7 +17,7 @@ from pipelines.staging.eurostat import EU_EXTRA_SCHEMA
 from pipelines.staging.harmonise import HARMONISED_SCHEMA
 from pipelines.staging.quarantine import QUARANTINE_SCHEMA, quarantine_frame
 from pipelines.warehouse import warehouse
-from tests.integration.test_rebuild_identical import build
+from tests.helpers.rebuild import build
 
 SCHEMA_NAMES = sorted(p.stem for p in SCHEMA_DIR.glob("*.yaml"))
 

@@ -19,7 +19,7 @@ from pipelines.raw.archive import RawArchive
 from pipelines.raw.http import fetch
 from pipelines.raw.session import USER_AGENT, make_session
 from pipelines.sources import cbp
-from tests.cbp_files import COUNTY_2011, write_zip
+from tests.helpers.cbp_files import COUNTY_2011, write_zip
 
 
 def _fast_session():

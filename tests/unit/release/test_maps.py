@@ -17,8 +17,8 @@ from pipelines.config import Settings
 from pipelines.errors import SourceError
 from pipelines.release.catalog import maps
 from pipelines.sources import geometry
-from tests.integration.test_catalog_browser import BROWSER, Page, _open, browser  # noqa: F401  (fixture)
-from tests.unit.release.test_release import _complete, publish_sample, sample_tables
+from tests.helpers.browser import BROWSER, Page, open_page
+from tests.helpers.release_samples import complete_table, publish_sample, sample_tables
 
 US = "cdn.jsdelivr.net/npm/us-atlas@3.0.1/"
 NUTS = "raw.githubusercontent.com/eurostat/Nuts2json/master/pub/v2/2021/3035/20M/"
@@ -122,7 +122,7 @@ def _eu_table(years=(2013, 2014, 2015), seed: int = 5) -> pl.DataFrame:
             "cluster_code": [k[2] for k in keys], "cluster_type": ["traded"] * len(keys),
             "emp": [float(rng.randint(10, 50_000)) for _ in keys], "lq": [round(rng.uniform(0.1, 4), 4) for _ in keys]}  # fmt: skip
     stars = [rng.randint(0, 3) for _ in keys]
-    return _complete("eu_cluster_indicators", base, rng).with_columns(
+    return complete_table("eu_cluster_indicators", base, rng).with_columns(
         pl.Series("eco2011_stars", stars, dtype=pl.Int32), pl.lit("2021").alias("nuts_version"),
         pl.Series("eco2011_size", [s > 0 for s in stars]), pl.Series("eco2011_specialisation", [s > 1 for s in stars]),
         pl.Series("eco2011_focus", [s > 2 for s in stars]),
@@ -162,7 +162,7 @@ def _titles(page: Page) -> dict[str, str]:
 
 @pytest.mark.mirror
 @pytest.mark.skipif(BROWSER is None, reason="Chromium not installed (apt-get install chromium; .ci/run does this)")
-def test_maps_render_in_chromium_and_pickers_redraw(tmp_path: Path, mirror_dir: Path, browser: Page) -> None:  # noqa: F811
+def test_maps_render_in_chromium_and_pickers_redraw(tmp_path: Path, mirror_dir: Path, browser: Page) -> None:
     rdir = tmp_path / "releases"
     r, tables = _publish_with_maps(rdir, mirror_dir)
     page_path = rdir / r.version / "index.html"
@@ -234,7 +234,7 @@ def test_no_geometry_means_a_note_not_a_broken_page(tmp_path: Path) -> None:
 
 @pytest.mark.mirror
 @pytest.mark.skipif(BROWSER is None, reason="Chromium not installed (apt-get install chromium; .ci/run does this)")
-def test_charts_cover_eu_and_custom_regions_with_a_year_picker(tmp_path: Path, mirror_dir: Path, browser: Page) -> None:  # noqa: F811
+def test_charts_cover_eu_and_custom_regions_with_a_year_picker(tmp_path: Path, mirror_dir: Path, browser: Page) -> None:
     """Issue 13: the charts offer EU NUTS regions (named from the release's NUTS geometry) and
     custom regions, and a year picker; the chart shows the picked region × year's values."""
     rdir = tmp_path / "releases"
@@ -242,10 +242,10 @@ def test_charts_cover_eu_and_custom_regions_with_a_year_picker(tmp_path: Path, m
     rng = random.Random(9)
     custom = _eu_table(seed=11).filter(pl.col("region_code") == "DE11").with_columns(region_type=pl.lit("custom"), region_code=pl.lit("G1"))
     tables["eu_cluster_indicators"] = pl.concat([tables["eu_cluster_indicators"], custom])
-    tables["custom_regions"] = _complete("custom_regions", {"region_type": ["custom"], "region_code": ["G1"], "region_name": ["Alpine arc"]}, rng)
+    tables["custom_regions"] = complete_table("custom_regions", {"region_type": ["custom"], "region_code": ["G1"], "region_name": ["Alpine arc"]}, rng)
     extra = {"geometry/nutsrg_2.json": mirror_dir / NUTS / "nutsrg_2.json"}
     publish_sample(rdir, tables=tables, extra_files=extra)
-    _open(browser, rdir / "index.html")
+    open_page(browser, rdir / "index.html")
     assert browser.errors() == []
     years = browser.eval("[...document.querySelectorAll('#year-select option')].map(o => o.text)")
     assert years == ["2009", "2010", "2011", "2013", "2014", "2015"]

@@ -28,7 +28,7 @@ from pipelines import cli
 from pipelines.layout import read_latest
 from pipelines.release.publish import verify_release
 from pipelines.release.push import PushError, push_release
-from tests.unit.release.test_release import publish_sample, sample_tables
+from tests.helpers.release_samples import publish_sample, sample_tables
 
 BUCKET = "observatory-releases"
 CREDS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}

@@ -20,7 +20,7 @@ from pipelines.release import build, publish, versions
 from pipelines.release.content import content_digest
 from pipelines.release.delete import delete_release
 from pipelines.release.publish import verify_release
-from tests.unit.release.test_release import publish_sample, sample_tables
+from tests.helpers.release_samples import publish_sample, sample_tables
 
 
 def test_same_inputs_but_other_content_is_a_new_release(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 from pipelines.errors import SourceError
 from pipelines.sources import cbp
 from pipelines.staging.cbp import parse_cbp_file
-from tests.cbp_files import COUNTY_2011, COUNTY_2018, MSA_2010, US_2019, write_zip
+from tests.helpers.cbp_files import COUNTY_2011, COUNTY_2018, MSA_2010, US_2019, write_zip
 
 
 def _parse(tmp_path: Path, text: str, year: int, member: str = "data.txt") -> pl.DataFrame:

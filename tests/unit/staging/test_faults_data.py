@@ -14,7 +14,7 @@ import pytest
 from pipelines.errors import SourceError
 from pipelines.sources import cbp
 from pipelines.staging.cbp import parse_cbp_file
-from tests.cbp_files import COUNTY_2011, US_2019, write_zip
+from tests.helpers.cbp_files import COUNTY_2011, US_2019, write_zip
 
 SID = "census/cbp/state/2011"
 URL = "https://www2.census.gov/programs-surveys/cbp/datasets/2011/cbp11st.zip"

@@ -34,7 +34,7 @@ from pipelines.warehouse.indicators import (
     indicators_from_totals,
 )
 from pipelines.warehouse.sql import fetch_frame, register_frame
-from tests.cbp_files import write_zip
+from tests.helpers.cbp_files import write_zip
 
 # --- the year rule (the prior) ---------------------------------------------------------------
 

@@ -28,8 +28,8 @@ from pipelines.validation.suites import load_suite
 from pipelines.warehouse import warehouse
 from pipelines.warehouse.indicators import build_cluster_tables, indicators_from_totals
 from pipelines.warehouse.sql import fetch_frame, register_frame
-from tests.unit.release.test_release import DAY, sample_tables
-from tests.unit.release.test_release import sources as sample_sources
+from tests.helpers.release_samples import DAY, sample_tables
+from tests.helpers.release_samples import sources as sample_sources
 
 CLUSTERS = pl.DataFrame({"cluster_code": ["1", "101"], "traded": [True, False]})
 CLUSTER_NAICS = pl.DataFrame(

@@ -9,7 +9,7 @@ import pytest
 
 from pipelines.warehouse.families import build_families
 from pipelines.warehouse.sql import fetch_frame
-from tests.families_data import connection, indicator_rows
+from tests.helpers.families_data import connection, indicator_rows
 
 # 2005 is a NAICS 2002-definition year (sql/common/macros.sql).
 INDUSTRY = [  # region, naics, emp

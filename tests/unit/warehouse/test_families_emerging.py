@@ -7,7 +7,7 @@ import pytest
 
 from pipelines.warehouse.families import FAMILY_SQL, build_families
 from pipelines.warehouse.sql import fetch_frame, load_sql, register_frame
-from tests.families_data import connection, indicator_rows
+from tests.helpers.families_data import connection, indicator_rows
 
 YEARS = [2005, 2006]
 # cluster 1 traded, cluster 2 local; the reference is the sum of the states.

@@ -14,7 +14,7 @@ from ecomplexity.density import calc_density
 
 from pipelines.warehouse.families import build_families
 from pipelines.warehouse.sql import fetch_frame
-from tests.families_data import connection, indicator_rows
+from tests.helpers.families_data import connection, indicator_rows
 
 # presence (LQ ≥ 1) of traded clusters 1, 2, 3 in four states
 PRESENCE = {"A": (1, 1, 0), "B": (1, 1, 1), "C": (0, 1, 1), "D": (1, 0, 0)}

@@ -6,7 +6,7 @@ import pytest
 
 from pipelines.schemas import load_schema
 from pipelines.warehouse.families import FAMILY_TABLES, build_families
-from tests.families_data import connection, indicator_rows
+from tests.helpers.families_data import connection, indicator_rows
 
 
 @pytest.mark.parametrize("table", list(FAMILY_TABLES))

@@ -6,7 +6,7 @@ import pytest
 
 from pipelines.warehouse.families import build_families
 from pipelines.warehouse.sql import fetch_frame
-from tests.families_data import connection, indicator_rows
+from tests.helpers.families_data import connection, indicator_rows
 
 YEARS = [2002, 2003, 2004]
 EMP = {

@@ -16,7 +16,7 @@ from pipelines.staging.cbp import parse_cbp_file, stage_cbp
 from pipelines.staging.reference import stage_reference
 from pipelines.warehouse import warehouse
 from pipelines.warehouse.sql import fetch_frame
-from tests.cbp_files import write_zip
+from tests.helpers.cbp_files import write_zip
 
 
 def _mirror_with_us_file(mirror_dir: Path, dest: Path, us_text: str) -> Path:

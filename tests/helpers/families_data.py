@@ -1,4 +1,4 @@
-"""Small hand-made indicator tables for the indicator-family tests (tests/test_families_*.py)."""
+"""Small hand-made indicator tables for the indicator-family tests (tests/unit/warehouse/test_families_*.py)."""
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ ZIP_TIME = (2020, 1, 1, 0, 0, 0)  # fixed: the same text gives the same bytes (s
 
 
 def write_zip(path: Path, member: str, text: str) -> Path:
+    """A zip at `path` holding `text` as `member`, byte-identical for the same text."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr(zipfile.ZipInfo(member, date_time=ZIP_TIME), text, compress_type=zipfile.ZIP_DEFLATED)
