@@ -137,7 +137,7 @@ def run_pipeline(
     from pipelines.sources import cbp
     from pipelines.staging.cbp import stage_cbp_file
     from pipelines.staging.quarantine import naics_codes_from
-    from pipelines.warehouse import warehouse
+    from pipelines.warehouse import database
 
     manifest = {int(f["year"]): f for f in generate.read_manifest(files[0][1].parents[1])["files"]}  # type: ignore[index]
     t0 = time.perf_counter()
@@ -164,8 +164,8 @@ def run_pipeline(
     staged = [dest for _z, dest, _kw in jobs]
     t_stage = time.perf_counter() - t0
     with duckdb.connect(str(work / "observatory.duckdb")) as con:
-        warehouse.configure(con, Settings.from_env())  # as warehouse.connect: the memory cap
-        counts = warehouse.build_indicators(con, staged, ref_dir)
+        database.configure(con, Settings.from_env())  # as database.connect: the memory cap
+        counts = database.build_indicators(con, staged, ref_dir)
         t_load = 0.0  # the staged Parquet is read in place by the SQL (no load step)
         t_sql = time.perf_counter() - t0 - t_stage
         con.execute(f"COPY cluster_indicators TO '{out}' (FORMAT parquet)")

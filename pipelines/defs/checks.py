@@ -36,7 +36,7 @@ from pipelines.validation.report import (
 )
 from pipelines.validation.results import Outcome, SuiteResult
 from pipelines.validation.suites import load_suite
-from pipelines.warehouse.warehouse import connect
+from pipelines.warehouse.database import connect
 
 
 def _metadata(results: Sequence[SuiteResult], severity: str) -> dict:

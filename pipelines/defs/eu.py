@@ -6,7 +6,7 @@ from pipelines import layout
 from pipelines.defs import metadata
 from pipelines.defs.resources import ObservatoryResource
 from pipelines.staging.eu import stage_eu
-from pipelines.warehouse import warehouse
+from pipelines.warehouse import database
 
 EU_DESCRIPTIONS = {
     "eu_industry_employment": (
@@ -66,7 +66,7 @@ def eurostat_sbs(context: dg.AssetExecutionContext, observatory: ObservatoryReso
 )
 def eu_cluster_indicators(context: dg.AssetExecutionContext, observatory: ObservatoryResource) -> dg.MaterializeResult:
     settings = observatory.settings()
-    counts = warehouse.build_eu_indicators(settings)
+    counts = database.build_eu_indicators(settings)
     table = metadata.duckdb_metadata(settings, ["eu_cluster_indicators"])["eu_cluster_indicators"]
     return dg.MaterializeResult(metadata={"dagster/row_count": counts["eu_cluster_indicators"], **table})
 

@@ -9,7 +9,7 @@ import dagster as dg
 import polars as pl
 
 from pipelines import schemas
-from pipelines.warehouse import warehouse
+from pipelines.warehouse import database
 from pipelines.warehouse.sql import fetch_frame
 
 PREVIEW_ROWS = 5
@@ -68,7 +68,7 @@ def duckdb_metadata(settings: Any, names: list[str]) -> dict[str, dict[str, Any]
     Table names come from the asset definitions, never from user input.
     """
     out: dict[str, dict[str, Any]] = {}
-    with warehouse.connect(settings, read_only=True) as con:
+    with database.connect(settings, read_only=True) as con:
         for name in names:
             frame = fetch_frame(con, f'SELECT * FROM "{name}" LIMIT {PREVIEW_ROWS}')
             out[name] = frame_metadata(name, frame)

@@ -10,7 +10,7 @@ from pipelines.defs.resources import ObservatoryResource
 from pipelines.sources import cbp
 from pipelines.staging.cbp import stage_cbp_years
 from pipelines.staging.reference import stage_reference
-from pipelines.warehouse import warehouse
+from pipelines.warehouse import database
 
 # One partition per CBP year from the first NAICS-based year up to last year: the range grows with
 # the calendar, so a year published later (2024, 2025, ...) is a partition the new-vintage sensor
@@ -149,7 +149,7 @@ cbp_state = CBP_ASSETS["state"]
 def us_indicators(context: dg.AssetExecutionContext, observatory: ObservatoryResource):
     """Load staged data into DuckDB and run the indicator SQL in sql/."""
     settings = observatory.settings()
-    counts = warehouse.build_us_indicators(settings)
+    counts = database.build_us_indicators(settings)
     tables = metadata.duckdb_metadata(settings, list(WAREHOUSE_DESCRIPTIONS))
     for name in WAREHOUSE_DESCRIPTIONS:
         yield dg.MaterializeResult(

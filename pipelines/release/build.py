@@ -26,8 +26,8 @@ from pipelines.staging.eu import staged_eu_sources
 from pipelines.staging.quarantine import quarantine_frame
 from pipelines.validation.gate import release_validation
 from pipelines.warehouse import families
+from pipelines.warehouse.database import EU_RELEASE_TABLES, US_RELEASE_TABLES, connect
 from pipelines.warehouse.indicators import DEFAULT_PARAMS
-from pipelines.warehouse.warehouse import EU_RELEASE_TABLES, US_RELEASE_TABLES, connect
 
 
 def _write_note(dest: Path, text: str | None) -> Path | None:

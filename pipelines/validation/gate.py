@@ -29,8 +29,8 @@ from pipelines.validation.engines import validate_frame, validate_table
 from pipelines.validation.report import write_report
 from pipelines.validation.results import SuiteResult, cached, fingerprint, table_fingerprint
 from pipelines.validation.suites import load_suite
+from pipelines.warehouse.database import connect
 from pipelines.warehouse.indicators import DEFAULT_PARAMS
-from pipelines.warehouse.warehouse import connect
 
 
 class ValidationError(RuntimeError):

@@ -6,7 +6,7 @@ from pipelines.config import Settings
 from pipelines.staging.cbp import stage_cbp
 from pipelines.staging.eu import stage_eu
 from pipelines.staging.reference import stage_reference
-from pipelines.warehouse import warehouse
+from pipelines.warehouse import database
 
 
 def build(settings: Settings) -> None:
@@ -15,5 +15,5 @@ def build(settings: Settings) -> None:
     for year in settings.cbp_years:
         stage_cbp(settings, year, "state")
     stage_eu(settings)
-    warehouse.build_us_indicators(settings)
-    warehouse.build_eu_indicators(settings)
+    database.build_us_indicators(settings)
+    database.build_eu_indicators(settings)

@@ -13,7 +13,7 @@ from pipelines.raw.session import make_session
 from pipelines.staging import census_api
 from pipelines.staging.cbp import stage_cbp
 from pipelines.staging.reference import stage_reference
-from pipelines.warehouse import warehouse
+from pipelines.warehouse import database
 from pipelines.warehouse.sql import fetch_frame
 
 HEADER_07 = ["NAICS2007", "NAICS2007_LABEL", "EMP", "EMP_N", "EMP_F", "ESTAB", "PAYANN", "PAYANN_N", "state"]
@@ -35,7 +35,7 @@ def test_api_rows_join_the_harmonised_table(httpserver: HTTPServer, mirror_dir: 
     s = make_session(retries=0)
     for year in (2011, 2018):
         census_api.stage_cbp_api(settings, year, "06", ["336411"], base=httpserver.url_for("/data"), session=s)
-    warehouse.build_us_indicators(settings)
+    database.build_us_indicators(settings)
     with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
         rows = fetch_frame(
             con,

@@ -19,7 +19,7 @@ from pipelines.cli.refresh import refresh
 from pipelines.config import Settings
 from pipelines.release import build
 from pipelines.validation.gate import ValidationError
-from pipelines.warehouse import warehouse
+from pipelines.warehouse import database
 
 SUPPRESSED_STATE = "10"  # Delaware: the test suppresses every 6-digit cell of its 2010 file
 
@@ -121,7 +121,7 @@ def test_suites_gate_the_release(mirror_dir: Path, tmp_path: Path, monkeypatch, 
     assert re.search(r"Below 95 %: [1-9][0-9]* of 51 state-years", pkg["description"])  # the suppressed state at least
 
     # Publishing directly re-validates: bad data in the warehouse never reaches a release.
-    with warehouse.connect(settings) as con:
+    with database.connect(settings) as con:
         con.execute("UPDATE cluster_indicators SET lq = -1 WHERE region_code = '06' AND cluster_code = '1'")
     before = sorted(p.name for p in settings.releases_dir.iterdir())
     with pytest.raises(ValidationError, match="lq_non_negative"):
@@ -129,18 +129,18 @@ def test_suites_gate_the_release(mirror_dir: Path, tmp_path: Path, monkeypatch, 
     assert sorted(p.name for p in settings.releases_dir.iterdir()) == before
 
     # A blocking check failing inside a refresh stops the run before the release step.
-    real_build = warehouse.build_us_indicators
+    real_build = database.build_us_indicators
 
     def corrupt_build(s, params=None):
         counts = real_build(s, params)
-        with warehouse.connect(s) as con:  # shares off for one region, one negative LQ
+        with database.connect(s) as con:  # shares off for one region, one negative LQ
             con.execute(
                 "UPDATE cluster_indicators SET region_emp_share = region_emp_share * 1.5 "
                 "WHERE region_code = '06' AND cluster_type = 'traded'"
             )
         return counts
 
-    monkeypatch.setattr(warehouse, "build_us_indicators", corrupt_build)
+    monkeypatch.setattr(database, "build_us_indicators", corrupt_build)
     with stack:
         with pytest.raises(dg.DagsterError, match="blocking asset check"):
             refresh(settings, instance=instance)

@@ -14,7 +14,7 @@ from pipelines.config import ASSETS_DIR, Settings
 from pipelines.raw.archive import ANNOTATION
 from pipelines.release.content import table_content_hash
 from pipelines.schemas import load_schema
-from pipelines.warehouse import families, warehouse
+from pipelines.warehouse import database, families
 from tests.helpers.rebuild import build
 
 YEARS = (2011,)  # the CBP year the EU weights come from: one year keeps the test fast
@@ -23,7 +23,7 @@ YEARS = (2011,)  # the CBP year the EU weights come from: one year keeps the tes
 def table_hashes(settings: Settings, out: Path) -> dict[str, str]:
     """The release's writer-independent content hash of every table a release publishes."""
     names = [
-        *warehouse.US_RELEASE_TABLES, "custom_regions", *warehouse.EU_RELEASE_TABLES,
+        *database.US_RELEASE_TABLES, "custom_regions", *database.EU_RELEASE_TABLES,
         *families.family_table_names("us"), *families.family_table_names("eu"),
     ]
     out.mkdir(parents=True, exist_ok=True)

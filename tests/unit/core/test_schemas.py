@@ -16,7 +16,7 @@ from pipelines.schemas import SCHEMA_DIR, SchemaFileError, load_schema, polars_d
 from pipelines.staging.eurostat import EU_EXTRA_SCHEMA
 from pipelines.staging.harmonise import HARMONISED_SCHEMA
 from pipelines.staging.quarantine import QUARANTINE_SCHEMA, quarantine_frame
-from pipelines.warehouse import warehouse
+from pipelines.warehouse import database
 from tests.helpers.rebuild import build
 
 SCHEMA_NAMES = sorted(p.stem for p in SCHEMA_DIR.glob("*.yaml"))
@@ -126,7 +126,7 @@ def test_release_writer_publishes_the_declared_types(tmp_path: Path, mirror_dir:
     )  # fmt: skip
     build(settings)
     differ = {}
-    with warehouse.connect(settings, read_only=True) as con:
+    with database.connect(settings, read_only=True) as con:
         for name in SCHEMA_NAMES:
             schema = load_schema(name)
             # cbp_quarantine is released from the staged quarantine files, every other table from DuckDB

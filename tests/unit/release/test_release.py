@@ -281,15 +281,15 @@ def test_rebuild_from_raw_files_gives_the_same_data(mirror_dir: Path, tmp_path: 
     from pipelines.config import Settings
     from pipelines.staging.cbp import stage_cbp, staged_sources
     from pipelines.staging.reference import stage_reference
-    from pipelines.warehouse import warehouse
+    from pipelines.warehouse import database
 
     hashes, frames = [], []
     for i in range(2):
         s = Settings(warehouse=tmp_path / f"wh{i}", mirror=mirror_dir, cbp_years=(2011,), offline=True)
         stage_reference(s)
         stage_cbp(s, 2011)
-        warehouse.build_us_indicators(s)
-        with warehouse.connect(s, read_only=True) as con:
+        database.build_us_indicators(s)
+        with database.connect(s, read_only=True) as con:
             names = ("cluster_indicators", "region_indicators", "clusters", "regions", "industry_employment")
             r = publish_release({n: con.table(n) for n in names}, releases_dir=s.releases_dir, sources=staged_sources(s),
                                 params={"cbp_years": [2011]}, bundle=False, catalog=False)  # fmt: skip

@@ -25,7 +25,7 @@ from pipelines.staging.reference import stage_reference
 from pipelines.validation import engines
 from pipelines.validation.results import Outcome
 from pipelines.validation.suites import load_suite
-from pipelines.warehouse import warehouse
+from pipelines.warehouse import database
 from pipelines.warehouse.indicators import build_cluster_tables, indicators_from_totals
 from pipelines.warehouse.sql import fetch_frame, register_frame
 from tests.helpers.release_samples import DAY, sample_tables
@@ -168,7 +168,7 @@ def test_coverage_matches_the_raw_files_and_the_mirror_notes(mirror_dir: Path, t
     for y in years:
         stage_cbp(settings, y)
     with duckdb.connect() as con:
-        warehouse.build_indicators(con, staged_cbp_paths(settings), reference_dir(settings))
+        database.build_indicators(con, staged_cbp_paths(settings), reference_dir(settings))
         ri = fetch_frame(con, "SELECT * FROM region_indicators")
         by_year = {r["year"]: r for r in notes.coverage_by_year(con) if r["region_type"] == "state"}
     mirror = Mirror(mirror_dir)

@@ -14,7 +14,7 @@ from pipelines.config import Settings
 from pipelines.sources import cbp
 from pipelines.staging.cbp import parse_cbp_file, stage_cbp
 from pipelines.staging.reference import stage_reference
-from pipelines.warehouse import warehouse
+from pipelines.warehouse import database
 from pipelines.warehouse.sql import fetch_frame
 from tests.helpers.cbp_files import write_zip
 
@@ -53,7 +53,7 @@ def test_us_file_rows_become_the_national_reference(mirror_dir: Path, tmp_path: 
     stage_reference(settings)
     for geo in settings.cbp_geos:
         stage_cbp(settings, 2011, geo)
-    warehouse.build_us_indicators(settings)
+    database.build_us_indicators(settings)
     with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
         ci = fetch_frame(con, "SELECT * FROM cluster_indicators WHERE cluster_code = '1'")
     assert set(ci["national_reference"]) == {"national rows"}

@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 
 from pipelines.config import Settings
-from pipelines.warehouse import warehouse
+from pipelines.warehouse import database
 
 
 def test_memory_limit_reaches_duckdb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OBSERVATORY_WAREHOUSE", str(tmp_path))
     monkeypatch.setenv("OBSERVATORY_DUCKDB_MEMORY_LIMIT", "512MB")
-    with warehouse.connect(Settings.from_env()) as con:
+    with database.connect(Settings.from_env()) as con:
         (limit,) = con.execute("SELECT current_setting('memory_limit')").fetchall()[0]
     assert limit == "488.2 MiB"  # 512 MB as DuckDB reports it
 
