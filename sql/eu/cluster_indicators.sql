@@ -1,8 +1,8 @@
 -- EU cluster indicators per year × region × cluster: US-style indicators plus two named star systems.
 -- Input: eu_cluster_totals(year, region_type, region_code, nuts_version, cluster_code, traded,
 --        emp, emp_reported, est, payroll, emp_payroll, region_total_emp, extra_regio)
---        from pipelines.staging.eu_clusters.apportion.
--- Parameters (named, DuckDB; defaults in pipelines.staging.eu_clusters.EU_DEFAULT_PARAMS):
+--        from pipelines.staging.eu_sbs.apportion.
+-- Parameters (named, DuckDB; defaults in pipelines.warehouse.eu.EU_DEFAULT_PARAMS):
 --   $scope               VARCHAR[] countries allowed in the European reference, NULL = all present
 --   $fixed_reference     true: the reference is the countries present in EVERY year (so stars and
 --                        growth compare over time); false: the countries present in each year
