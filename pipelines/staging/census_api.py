@@ -13,7 +13,7 @@ from typing import Any
 import polars as pl
 import requests
 
-from pipelines.config import CENSUS_API_KEY_ENV, Settings, census_api_key
+from pipelines.config import CENSUS_API_KEY_ENV, Settings
 from pipelines.layout import census_api_dir
 from pipelines.raw.archive import RawArchive, RawFile
 from pipelines.raw.http import fetch
@@ -32,10 +32,6 @@ from pipelines.sources.census_api import (
 from pipelines.staging.harmonise import HARMONISED_SCHEMA, KEY, TOTAL_CODE
 
 KEY_ENV = CENSUS_API_KEY_ENV
-
-
-def api_key() -> str | None:
-    return census_api_key()
 
 
 def parse_api_json(path: Path, *, year: int, source: str, sha256: str, location: str) -> pl.DataFrame:
