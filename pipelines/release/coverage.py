@@ -57,7 +57,8 @@ def coverage_of(package: Mapping[str, Any]) -> Mapping[str, Any]:
     return package.get("coverage") or {}
 
 
-def _pct(v: float | None) -> str:
+def percent(v: float | None) -> str:
+    """A share as "12.3 %", "n/a" when unknown."""
     return "n/a" if v is None else f"{100 * v:.1f} %"
 
 
@@ -75,10 +76,10 @@ def coverage_sentence(package: Mapping[str, Any]) -> str:
     """'state: 2000 86.6 %, 2001 …; by state 82.5–105.9 %' — the per-year pooled coverage."""
     parts = []
     for rtype, rows in coverage_by_type(package).items():
-        per_year = ", ".join(f"{r['year']} {_pct(r['coverage'])}" for r in rows)
+        per_year = ", ".join(f"{r['year']} {percent(r['coverage'])}" for r in rows)
         lo = min(r["coverage_min"] for r in rows if r.get("coverage_min") is not None)
         hi = max(r["coverage_max"] for r in rows if r.get("coverage_max") is not None)
-        parts.append(f"{rtype} files, pooled: {per_year} (single regions {_pct(lo)}–{_pct(hi)})")
+        parts.append(f"{rtype} files, pooled: {per_year} (single regions {percent(lo)}–{percent(hi)})")
     return "; ".join(parts)
 
 

@@ -3,32 +3,22 @@ US state row of each family, its numbers read back from the warehouse tables."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import duckdb
 
 from pipelines.warehouse.families import FAMILY_PARAMS
-
-
-def _one(
-    con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, Any] | None = None
-) -> dict | None:
-    cur = con.execute(sql, dict(params or {}))
-    names = [d[0] for d in cur.description]
-    rows = cur.fetchall()
-    return dict(zip(names, rows[0], strict=True)) if rows else None
+from pipelines.warehouse.sql import fetch_one
 
 
 def _name(con: duckdb.DuckDBPyConnection, code: str) -> str:
-    row = _one(con, "SELECT cluster_name FROM clusters WHERE cluster_code = $c", {"c": code})
+    row = fetch_one(con, "SELECT cluster_name FROM clusters WHERE cluster_code = $c", {"c": code})
     return f"{row['cluster_name']} ({code})" if row else f"cluster {code}"
 
 
 def shift_share_example(con: duckdb.DuckDBPyConnection) -> str | None:
     """The largest traded cluster of the largest US state over the full window, decomposed."""
-    r = _one(
+    r = fetch_one(
         con,
         "SELECT * FROM shift_share WHERE window_kind = 'full' AND region_type = 'state' "
         "AND cluster_type = 'traded' AND homothetic_effect IS NOT NULL "
@@ -67,7 +57,7 @@ vintage_break = {r["vintage_break"]}: {"the window spans a change of the NAICS c
 
 def emerging_example(con: duckdb.DuckDBPyConnection) -> str | None:
     """One flagged emerging US state cluster, the rule checked step by step, and the backtest."""
-    r = _one(
+    r = fetch_one(
         con,
         "SELECT * FROM emerging_clusters WHERE emerging AND region_type = 'state' "
         "AND emp_start >= $m ORDER BY window_end DESC, emp_end DESC, region_code, cluster_code LIMIT 1",
@@ -112,7 +102,7 @@ comparison is with the unflagged below LQ {p["em_max_lq"]} (lift_below).
 
 def diversification_example(con: duckdb.DuckDBPyConnection) -> str | None:
     """Related + unrelated variety of one US state, from its largest clusters' pieces."""
-    r = _one(
+    r = fetch_one(
         con,
         "SELECT * FROM diversification WHERE region_type = 'state' AND total_entropy IS NOT NULL "
         "ORDER BY year DESC, region_emp DESC, region_code LIMIT 1",
@@ -135,7 +125,7 @@ From `diversification` (sql/families/diversification.sql). {r["n_industries"]:,}
 
 def links_example(con: duckdb.DuckDBPyConnection) -> str | None:
     """One US state's strong portfolio, its top diversification opportunity and the agreement."""
-    r = _one(
+    r = fetch_one(
         con,
         "SELECT * FROM relatedness_density WHERE region_type = 'state' AND n_reference_related > 0 "
         "AND opportunity_rank IS NOT NULL "
@@ -152,13 +142,13 @@ def links_example(con: duckdb.DuckDBPyConnection) -> str | None:
         "ORDER BY x.proximity DESC, x.related_cluster_code LIMIT 8",  # ties in a fixed order
         k,
     ).fetchall()
-    strong = _one(
+    strong = fetch_one(
         con,
         "SELECT count(*) AS n, count(strong_related_clusters) AS linked FROM cluster_links "
         "WHERE year = $y AND region_type = $t AND region_code = $r AND strong",
         {x: k[x] for x in ("y", "t", "r")},
     )
-    agr = _one(
+    agr = fetch_one(
         con,
         "SELECT * FROM relatedness_agreement WHERE year = $y AND region_type = $t",
         {x: k[x] for x in ("y", "t")},

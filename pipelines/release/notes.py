@@ -7,8 +7,9 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.release.coverage import partial_sources
+from pipelines.release.coverage import partial_sources, percent
 from pipelines.validation.suites import load_suite
+from pipelines.warehouse.sql import fetch_one
 
 # The example issue 3 asks every release to explain: Motor vehicles (NACE C29) in Stuttgart, 2014.
 EU_LQ_EXAMPLE = {"region_code": "DE11", "nace_code": "C29", "year": 2014}
@@ -18,19 +19,13 @@ def _fmt(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.4f}"
 
 
-def _one(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> dict | None:
-    cur = con.execute(sql, params)
-    names = [d[0] for d in cur.description]
-    rows = cur.fetchall()
-    return dict(zip(names, rows[0], strict=True)) if rows else None
-
 
 def eu_lq_worked_example(
     con: duckdb.DuckDBPyConnection, region_code: str, nace_code: str, year: int
 ) -> str | None:
     """Markdown explaining the LQ of the cluster a NACE code mainly maps to, in one region and
     year: numerator, denominators and the reference scope, all read back from the tables."""
-    link = _one(
+    link = fetch_one(
         con,
         "SELECT c.cluster_code, c.weight, c.n_naics, c.us_emp, c.method, k.cluster_name FROM nace_cluster_concordance c "
         "LEFT JOIN clusters k USING (cluster_code) WHERE c.nace_code = $n ORDER BY c.weight DESC LIMIT 1",
@@ -39,12 +34,12 @@ def eu_lq_worked_example(
     if link is None:
         return None
     p = {"r": region_code, "c": link["cluster_code"], "y": year, "n": nace_code}
-    ind = _one(
+    ind = fetch_one(
         con,
         "SELECT * FROM eu_cluster_indicators WHERE region_code = $r AND cluster_code = $c AND year = $y",
         {k: p[k] for k in ("r", "c", "y")},
     )
-    cell = _one(
+    cell = fetch_one(
         con,
         "SELECT emp, emp_reported, empflag, emp_imputed, nuts_version, nuts_code_original FROM eu_industry_employment "
         "WHERE region_code = $r AND industry_code = $n AND year = $y",
@@ -187,9 +182,6 @@ def years_present(con: duckdb.DuckDBPyConnection, europe: bool = True) -> dict[s
     return out
 
 
-def _pct(v: float | None) -> str:
-    return "n/a" if v is None else f"{100 * v:.1f} %"
-
 
 def coverage_markdown(by_year: list[dict], threshold: float, partial: list[dict]) -> str:
     """notes/coverage.md: the per-year coverage table and what the partial sources lack."""
@@ -208,8 +200,8 @@ def coverage_markdown(by_year: list[dict], threshold: float, partial: list[dict]
     ]
     for r in by_year:
         lines.append(
-            f"| {r['year']} | {r['region_type']} | {r['regions']} | {r['regions_with_total']} | {_pct(r['coverage'])} "
-            f"| {_pct(r['coverage_reported'])} | {_pct(r['coverage_min'])} | {_pct(r['coverage_max'])} | {r['regions_below']} |"
+            f"| {r['year']} | {r['region_type']} | {r['regions']} | {r['regions_with_total']} | {percent(r['coverage'])} "
+            f"| {percent(r['coverage_reported'])} | {percent(r['coverage_min'])} | {percent(r['coverage_max'])} | {r['regions_below']} |"
         )
     if partial:
         lines += ["", "## Partial source files", ""]

@@ -76,6 +76,16 @@ def fetch_frame(
     return pl.from_arrow(rel.to_arrow_table())  # type: ignore[return-value]
 
 
+def fetch_one(
+    con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """The first row of a query as {column: value}, or None when it returns no rows."""
+    cur = con.execute(sql, dict(params or {}))
+    names = [d[0] for d in cur.description]
+    rows = cur.fetchall()
+    return dict(zip(names, rows[0], strict=True)) if rows else None
+
+
 def register_frame(con: duckdb.DuckDBPyConnection, name: str, df: pl.DataFrame) -> None:
     """CREATE OR REPLACE TABLE <name> from a Polars frame."""
     checked_identifier(name)
