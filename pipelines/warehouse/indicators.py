@@ -31,6 +31,11 @@ REGION_COVERAGE_COLUMNS = (
     "year INTEGER, region_type VARCHAR, region_code VARCHAR, "
     "six_digit_emp DOUBLE, six_digit_emp_reported DOUBLE, total_emp DOUBLE"
 )
+# the columns of the staged custom_regions table (assets/schemas/custom_regions.yaml)
+CUSTOM_REGIONS_COLUMNS = (
+    "region_type VARCHAR, region_code VARCHAR, region_name VARCHAR, base_type VARCHAR, "
+    "nuts_version VARCHAR, members VARCHAR[]"
+)
 TOTALS_COLUMNS = ["year", "region_type", "region_code", "cluster_code", "emp", "emp_reported", "est", "payroll"]
 
 
@@ -60,8 +65,12 @@ def build_indicator_tables(
     """From cluster_totals + clusters in `con`: cluster_indicators and region_indicators.
 
     Coverage comes from region_coverage (built from industry_employment by build_cluster_tables);
-    without it (cluster totals from elsewhere) there is no total row to compare with: NULL."""
+    without it (cluster totals from elsewhere) there is no total row to compare with: NULL.
+    Custom regions are ranked among the type custom_regions gives them (none: not ranked)."""
     con.execute(f"CREATE TABLE IF NOT EXISTS region_coverage ({REGION_COVERAGE_COLUMNS})")
+    # custom regions are ranked among their members' type (custom_regions.base_type); totals from
+    # elsewhere may hold none: an empty table, so their custom rows are ranked among nothing
+    con.execute(f"CREATE TABLE IF NOT EXISTS custom_regions ({CUSTOM_REGIONS_COLUMNS})")
     return {
         "cluster_indicators": INDICATOR_SQL.create_table(con, "cluster_indicators", "us/cluster_indicators", params),
         "region_indicators": INDICATOR_SQL.create_table(con, "region_indicators", "us/region_indicators", params),

@@ -9,6 +9,13 @@
 -- strong (traded, per year × region type × cluster, among regions with emp > 0):
 --   lq ≥ P[$strong_lq_pct](lq) AND emp > P[$size_pct](emp) AND est > P[$size_pct](est) AND lq ≥ $min_lq
 -- strong10: the same with P[$strong10_lq_pct](lq). Percentiles interpolate linearly.
+-- ranked_among: the region type whose distribution the percentiles and ranks come from. A region
+-- is ranked among its own type; a 'custom' region among the regions of its members' type
+-- (custom_regions.base_type: a group of states among the states, of counties among the counties),
+-- so it can be strong. The peers' thresholds and ranks are the peers' own: a custom region is
+-- placed in their distribution (emp_rank = 1 + peers with more jobs) and never moves them. A
+-- custom region whose base type is unknown (supplied totals without custom_regions) is ranked
+-- among nothing: ranked_among, strong, strong10 and the ranks are null.
 -- definition_vintage: the NAICS vintage(s) of the cluster definitions used in the year (from
 -- cluster_totals; NULL for totals without it). vintage_break: the growth window base_year → year
 -- spans a change of definition vintage, so cagr and job_creation mix two definitions.
@@ -98,15 +105,43 @@ base AS (
     LEFT JOIN nat AS n USING (year, region_type, cluster_code)
     LEFT JOIN nat_base AS nb USING (year, region_type, traded)
 ),
+custom_peer AS (
+    SELECT region_code, any_value(base_type) AS base_type
+    FROM custom_regions
+    WHERE base_type IN ('state', 'county', 'msa')
+    GROUP BY ALL
+),
+peered AS (
+    SELECT
+        b.*,
+        CASE WHEN b.region_type = 'custom' THEN cp.base_type ELSE b.region_type END AS ranked_among
+    FROM base AS b
+    LEFT JOIN custom_peer AS cp ON b.region_type = 'custom' AND cp.region_code = b.region_code
+),
+-- the peers' distribution: regions of the type itself, never a custom region
 pct AS (
     SELECT
-        year, region_type, cluster_code,
+        year, region_type AS ranked_among, cluster_code,
         quantile_cont(lq, $strong_lq_pct) AS lq_p_strong,
         quantile_cont(lq, $strong10_lq_pct) AS lq_p_strong10,
         quantile_cont(emp, $size_pct) AS emp_p,
         quantile_cont(est, $size_pct) AS est_p
     FROM base
-    WHERE traded AND region_type <> 'country' AND emp > 0
+    WHERE traded AND region_type NOT IN ('country', 'custom') AND emp > 0
+    GROUP BY ALL
+),
+-- a custom region's place among its peers (rank() with NULLS LAST, as if inserted among them)
+custom_ranks AS (
+    SELECT
+        c.year, c.region_type, c.region_code, c.cluster_code,
+        1 + count(p.region_code) FILTER (WHERE p.emp > c.emp OR (c.emp IS NULL AND p.emp IS NOT NULL))
+            AS emp_rank,
+        1 + count(p.region_code) FILTER (WHERE p.lq > c.lq OR (c.lq IS NULL AND p.lq IS NOT NULL))
+            AS lq_rank
+    FROM peered AS c
+    JOIN base AS p
+        ON p.year = c.year AND p.region_type = c.ranked_among AND p.cluster_code = c.cluster_code
+    WHERE c.region_type = 'custom'
     GROUP BY ALL
 ),
 firsts AS (
@@ -128,8 +163,8 @@ qualified AS (
         p.lq_p_strong10,
         yv.definition_vintage AS year_vintage,
         bv.definition_vintage AS base_vintage
-    FROM base AS b
-    LEFT JOIN pct AS p USING (year, region_type, cluster_code)
+    FROM peered AS b
+    LEFT JOIN pct AS p USING (year, ranked_among, cluster_code)
     LEFT JOIN firsts AS f USING (region_type, region_code, cluster_code)
     LEFT JOIN year_vintage AS yv ON yv.year = b.year
     LEFT JOIN year_vintage AS bv ON bv.year = f.base_year
@@ -148,12 +183,13 @@ SELECT
     lq,
     region_emp_share,
     cluster_emp_share,
+    ranked_among,
     CASE
-        WHEN NOT traded OR region_type = 'country' THEN NULL
+        WHEN NOT traded OR region_type = 'country' OR ranked_among IS NULL THEN NULL
         ELSE coalesce(qualifies AND lq >= lq_p_strong, false)
     END AS strong,
     CASE
-        WHEN NOT traded OR region_type = 'country' THEN NULL
+        WHEN NOT traded OR region_type = 'country' OR ranked_among IS NULL THEN NULL
         ELSE coalesce(qualifies AND lq >= lq_p_strong10, false)
     END AS strong10,
     base_year,
@@ -165,14 +201,17 @@ SELECT
     END AS cagr,
     year_vintage AS definition_vintage,
     CASE WHEN year > base_year THEN year_vintage <> base_vintage END AS vintage_break,
-    rank() OVER (PARTITION BY year, region_type, cluster_code ORDER BY emp DESC NULLS LAST)
-        AS emp_rank,
-    rank() OVER (PARTITION BY year, region_type, cluster_code ORDER BY lq DESC NULLS LAST)
-        AS lq_rank,
+    CASE WHEN region_type = 'custom' THEN cr.emp_rank
+        ELSE rank() OVER (PARTITION BY year, region_type, cluster_code ORDER BY emp DESC NULLS LAST)
+    END AS emp_rank,
+    CASE WHEN region_type = 'custom' THEN cr.lq_rank
+        ELSE rank() OVER (PARTITION BY year, region_type, cluster_code ORDER BY lq DESC NULLS LAST)
+    END AS lq_rank,
     region_base_emp,
     national_cluster_emp,
     national_base_emp,
     national_reference
 FROM qualified
+LEFT JOIN custom_ranks AS cr USING (year, region_type, region_code, cluster_code)
 -- No ORDER BY: the release writer sorts every table by its schema's sort keys
 -- (assets/schemas/cluster_indicators.yaml), so a sort here would be done twice.
