@@ -43,5 +43,12 @@ def eu_indicators(con: duckdb.DuckDBPyConnection, params: Mapping[str, Any] | No
     p = dict(params or {})
     if p.get("scope") is not None:
         p["scope"] = [str(c) for c in p["scope"]]
+    # custom_base_type (what a custom region is ranked among) comes with the staged totals; totals
+    # built without region groups may lack it: their custom rows, if any, are then not ranked
+    cols = {r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'eu_cluster_totals'"
+    ).fetchall()}
+    extra = "" if "custom_base_type" in cols else ", CAST(NULL AS VARCHAR) AS custom_base_type"
+    con.execute(f"CREATE OR REPLACE TEMP VIEW eu_indicator_input AS SELECT *{extra} FROM eu_cluster_totals")
     EU_SQL.create_table(con, table, "eu/cluster_indicators", p)
     return fetch_frame(con, f"SELECT * FROM {table}")

@@ -1,7 +1,8 @@
 -- EU cluster indicators per year × region × cluster: US-style indicators plus two named star systems.
 -- Input: eu_cluster_totals(year, region_type, region_code, nuts_version, cluster_code, traded,
---        emp, emp_reported, est, payroll, emp_payroll, region_total_emp, extra_regio)
---        from pipelines.staging.eu_sbs.apportion.
+--        emp, emp_reported, est, payroll, emp_payroll, region_total_emp, extra_regio,
+--        custom_base_type) from pipelines.staging.eu_sbs.apportion, read through the view
+--        eu_indicator_input (pipelines.warehouse.eu: custom_base_type null when a table lacks it).
 -- Parameters (named, DuckDB; defaults in pipelines.warehouse.eu.EU_DEFAULT_PARAMS):
 --   $scope               VARCHAR[] countries allowed in the European reference, NULL = all present
 --   $fixed_reference     true: the reference is the countries present in EVERY year (so stars and
@@ -21,7 +22,8 @@
 --
 -- Indicators:
 --   lq (US-style): (emp / region's traded-or-local emp) / (Europe's cluster emp / Europe's
---     traded-or-local emp); strong: the US rule among ranked regions of the type.
+--     traded-or-local emp); strong: the US rule among ranked regions of the type (countries
+--     among the reference countries).
 --   lq_total: (emp / region_total_emp) / (Europe's cluster emp / Europe's total emp): the
 --     specialisation of both star systems, on total regional (SBS) employment.
 --   relative_wage: wage / the cluster's European wage (payroll / persons, reference countries).
@@ -36,6 +38,11 @@
 -- Ranked: in the reference countries, not extra-regio (FRZZ…), employment known, and not a
 -- region of an older NUTS version overlapping newer codes of the same territory that year
 -- (rank_exclusion says why a row is not ranked). Unranked rows keep emp, lq… but get no stars.
+-- ranked_among: the region type a row's strong thresholds and stars come from: its own; for a
+-- 'custom' region (a group of regions) the type of its members (custom_base_type), placed in the
+-- distribution of the ranked regions of that type (size/focus: the share of them at or above it,
+-- itself included) without moving their own stars. A custom region of unknown base type is not
+-- ranked.
 -- Nulls stay null: a region × cluster without employment gets no LQ and no stars.
 -- Sums are exact (DECIMAL(38, 6)): results never depend on the order DuckDB's threads add rows in.
 WITH t AS (
@@ -49,11 +56,12 @@ WITH t AS (
         CAST(emp_payroll AS DOUBLE) AS emp_payroll,
         CAST(region_total_emp AS DOUBLE) AS region_total_emp,
         coalesce(extra_regio, false) AS extra_regio,
+        CASE WHEN region_type = 'custom' THEN custom_base_type ELSE region_type END AS ranked_among,
         substr(region_code, 1, 2) AS country,
         region_type = 'custom'
             OR CAST($scope AS VARCHAR[]) IS NULL
             OR list_contains(CAST($scope AS VARCHAR[]), substr(region_code, 1, 2)) AS in_scope
-    FROM eu_cluster_totals
+    FROM eu_indicator_input
 ),
 country_years AS (
     SELECT DISTINCT year, region_code AS country
@@ -171,6 +179,7 @@ flagged AS (
             WHEN extra_regio THEN 'extra-regio'
             WHEN NOT in_reference THEN 'outside the reference countries'
             WHEN overlapping THEN 'overlapping NUTS version'
+            WHEN ranked_among IS NULL THEN 'custom region of unknown base type'
             WHEN emp IS NULL THEN 'no employment'
         END AS rank_exclusion,
         wage / nullif(europe_wage, 0) AS relative_wage
@@ -195,14 +204,41 @@ ranked AS (
         END AS focus_cume
     FROM flagged AS f
 ),
+-- a custom region's place among the ranked regions of its members' type (cume_dist as if it
+-- were one of them; the peers' own values are unchanged)
+custom_place AS (
+    SELECT
+        c.year, c.region_type, c.region_code, c.nuts_version, c.cluster_code,
+        (1 + count(*) FILTER (WHERE p.emp >= c.emp)) / CAST(1 + count(p.emp) AS DOUBLE) AS size_cume,
+        CASE WHEN c.total_emp_share IS NOT NULL THEN
+            (1 + count(*) FILTER (WHERE p.total_emp_share >= c.total_emp_share))
+                / CAST(1 + count(p.total_emp_share) AS DOUBLE)
+        END AS focus_cume
+    FROM ranked AS c
+    LEFT JOIN ranked AS p
+        ON p.ranked AND p.year = c.year AND p.region_type = c.ranked_among
+        AND p.cluster_code = c.cluster_code
+    WHERE c.region_type = 'custom' AND c.ranked
+    GROUP BY c.year, c.region_type, c.region_code, c.nuts_version, c.cluster_code, c.emp, c.total_emp_share
+),
+placed AS (
+    SELECT
+        r.* REPLACE (
+            CASE WHEN r.region_type = 'custom' THEN cp.size_cume ELSE r.size_cume END AS size_cume,
+            CASE WHEN r.region_type = 'custom' THEN cp.focus_cume ELSE r.focus_cume END AS focus_cume
+        )
+    FROM ranked AS r
+    LEFT JOIN custom_place AS cp USING (year, region_type, region_code, nuts_version, cluster_code)
+),
+-- the peers' distribution: ranked regions of the type itself (never a custom region)
 pct AS (
     SELECT
-        year, region_type, cluster_code,
+        year, region_type AS ranked_among, cluster_code,
         quantile_cont(lq, $strong_lq_pct) AS lq_p_strong,
         quantile_cont(emp, $size_pct) AS emp_p,
         quantile_cont(est, $size_pct) AS est_p
     FROM ranked
-    WHERE traded AND ranked AND region_type <> 'nuts0' AND emp > 0
+    WHERE traded AND ranked AND region_type <> 'custom' AND emp > 0
     GROUP BY ALL
 ),
 firsts AS (
@@ -233,14 +269,14 @@ starred AS (
             THEN coalesce(r.relative_wage >= $panorama_productivity_ratio, false) END
             AS panorama_productivity,
         CASE
-            WHEN NOT r.traded OR r.region_type = 'nuts0' OR NOT r.ranked THEN NULL
+            WHEN NOT r.traded OR NOT r.ranked THEN NULL
             ELSE coalesce(
                 r.emp > 0 AND r.emp > p.emp_p AND r.est > p.est_p AND r.lq >= $min_lq
                     AND r.lq >= p.lq_p_strong,
                 false)
         END AS strong
-    FROM ranked AS r
-    LEFT JOIN pct AS p USING (year, region_type, cluster_code)
+    FROM placed AS r
+    LEFT JOIN pct AS p USING (year, ranked_among, cluster_code)
     LEFT JOIN firsts AS f USING (region_type, region_code, nuts_version, cluster_code)
 )
 SELECT
@@ -259,6 +295,7 @@ SELECT
     region_emp_share,
     cluster_emp_share,
     strong,
+    ranked_among,
     lq_total,
     total_emp_share,
     relative_wage,
