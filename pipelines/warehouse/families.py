@@ -109,6 +109,24 @@ def build_panel(
     )
 
 
+def build_scope(con: duckdb.DuckDBPyConnection, side: Side) -> int:
+    """TEMP table family_scope (year, region_type, region_code, cluster_code): the panel rows a
+    family may publish or count (issue 19): with data (emp known) and not excluded from the
+    rankings in the side's indicator table (EU rank_exclusion: extra-regio codes, overlapping
+    NUTS versions, outside the reference, no employment). The families that read other inputs
+    (industry pieces) or compute over all regions (φ, density) keep to it, whatever the panel holds."""
+    source = SOURCE_TABLES[side]
+    cols = {r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = $t", {"t": source}
+    ).fetchall()}
+    if "rank_exclusion" in cols:  # the table name is ours (SOURCE_TABLES), not a user value
+        excluded = f"SELECT year, region_type, region_code, cluster_code FROM {source} WHERE rank_exclusion IS NOT NULL"
+    else:
+        excluded = "SELECT NULL::INTEGER AS year, NULL::VARCHAR AS region_type, NULL::VARCHAR AS region_code, NULL::VARCHAR AS cluster_code WHERE false"
+    con.execute(f"CREATE OR REPLACE TEMP VIEW family_excluded AS {excluded}")
+    return FAMILY_SQL.create_table(con, "family_scope", "families/scope", temp=True)
+
+
 def build_industry_pieces(con: duckdb.DuckDBPyConnection, side: Side) -> int:
     """TEMP table family_industry (year, region_type, region_code, industry_code, cluster_code,
     emp): the industry pieces behind the cluster totals, for the diversification family.
@@ -163,6 +181,7 @@ def build_families(
             f"indicator families ({side}): the reference table related_clusters is not in the warehouse"
         )
     build_panel(con, side, params)
+    build_scope(con, side)
     build_industry_pieces(con, side)
     counts: dict[str, int] = {}
     for table, sql_name in FAMILY_TABLES.items():

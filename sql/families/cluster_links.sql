@@ -1,7 +1,8 @@
 -- Cluster-to-cluster links from the reference relatedness (clustermapping.us related_clusters):
 -- per region × year × traded cluster, its related clusters in the region.
 -- Inputs: family_panel (sql/families/panel.sql), related_clusters (reference; every listed pair
--- counts as related, in both directions). No parameters.
+-- counts as related, in both directions), family_scope (sql/families/scope.sql: rows with data
+-- the indicator table ranks; never EU extra-regio codes or overlapping NUTS versions). No parameters.
 --   n_related                 related clusters listed in the reference
 --   n_related_strong          of those, strong in the region
 --   related_emp               their combined employment in the region
@@ -10,7 +11,9 @@
 --   strong_related_clusters   codes of the strong related clusters ('; '-separated, by code):
 --                             for a strong cluster these are its links in the region's portfolio
 WITH p AS (
-    SELECT * FROM family_panel WHERE traded AND region_type <> 'country'
+    SELECT f.* FROM family_panel AS f
+    SEMI JOIN family_scope AS s USING (year, region_type, region_code, cluster_code)
+    WHERE f.traded AND f.region_type <> 'country'
 ),
 pairs AS (
     SELECT DISTINCT cluster_code, related_cluster_code FROM related_clusters

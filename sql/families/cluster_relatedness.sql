@@ -2,14 +2,17 @@
 -- traded clusters, φ = the minimum of the two conditional probabilities that a region holds one
 -- cluster (LQ ≥ $rel_min_lq) given that it holds the other (Hidalgo et al. 2007 proximity):
 --   φ_ij = n_both / max(n_i, n_j)
--- over the regions of the type with an LQ for both clusters that year. Custom regions and the
+-- over the regions of the type with an LQ for both clusters that year, in family_scope
+-- (sql/families/scope.sql: never EU extra-regio codes, overlapping NUTS versions or regions
+-- without data, which would count a territory twice or a region that says nothing). Custom regions and the
 -- national rows do not form a matrix of their own. Published next to the reference relatedness
 -- (related_clusters: reference_related, reference_related_avg).
 -- Inputs: family_panel, related_clusters. Parameters: $rel_min_lq (default 1.0).
 WITH m AS (
     SELECT year, region_type, region_code, cluster_code, lq >= $rel_min_lq AS present
-    FROM family_panel
-    WHERE traded AND lq IS NOT NULL AND region_type NOT IN ('country', 'custom')
+    FROM family_panel AS f
+    SEMI JOIN family_scope AS s USING (year, region_type, region_code, cluster_code)
+    WHERE f.traded AND f.lq IS NOT NULL AND f.region_type NOT IN ('country', 'custom')
 ),
 counts AS (
     SELECT

@@ -2,7 +2,9 @@
 -- Inputs: family_industry(year, region_type, region_code, industry_code, cluster_code, emp): the
 -- industry pieces behind the clusters (US: 6-digit NAICS; EU: the NACE groups/divisions the EU
 -- cluster totals are apportioned from; a code split over clusters is one piece per cluster);
--- family_panel (cluster level, sql/families/panel.sql). No parameters.
+-- family_panel (cluster level, sql/families/panel.sql); family_scope (sql/families/scope.sql): only
+-- region-years with data that the indicator table ranks (never EU extra-regio codes, overlapping
+-- NUTS versions or regions without data), and only their rows with data. No parameters.
 -- Entropies in bits (log2), over pieces with emp > 0 (p = piece share of the region's total):
 --   total_entropy     = −Σ p log2 p
 --   unrelated_variety = −Σ_c P_c log2 P_c            (P_c = cluster share, from the pieces)
@@ -11,10 +13,14 @@
 -- From the cluster rows (all clusters, traded and local; s_c = cluster share of the region's
 -- employment, S_c = the reference's share):
 --   herfindahl = Σ_c s_c²;  krugman_index = Σ_c |s_c − S_c| (0 = the reference's structure, max 2).
-WITH pieces AS (
-    SELECT year, region_type, region_code, industry_code, cluster_code, xsum(emp) AS emp
-    FROM family_industry
-    WHERE emp > 0 AND region_type <> 'country'
+WITH scope_regions AS (
+    SELECT DISTINCT year, region_type, region_code FROM family_scope
+),
+pieces AS (
+    SELECT i.year, i.region_type, i.region_code, i.industry_code, i.cluster_code, xsum(i.emp) AS emp
+    FROM family_industry AS i
+    SEMI JOIN scope_regions AS s USING (year, region_type, region_code)
+    WHERE i.emp > 0 AND i.region_type <> 'country'
     GROUP BY ALL
 ),
 shares AS (
@@ -48,8 +54,9 @@ cl AS (
         xsum(emp) AS region_emp,
         xsum(power(emp / nullif(region_total_emp, 0), 2)) AS herfindahl,
         xsum(abs(emp / nullif(region_total_emp, 0) - ref_emp / nullif(ref_total_emp, 0))) AS krugman_index
-    FROM family_panel
-    WHERE region_type <> 'country' AND emp IS NOT NULL
+    FROM family_panel AS p
+    SEMI JOIN family_scope AS s USING (year, region_type, region_code, cluster_code)
+    WHERE p.region_type <> 'country' AND p.emp IS NOT NULL
     GROUP BY ALL
 )
 SELECT

@@ -1,6 +1,9 @@
 -- Relatedness density and diversification opportunities per region × year × traded cluster.
 -- Inputs: family_panel, family_cluster_relatedness (sql/families/cluster_relatedness.sql, the same side),
--- related_clusters. Parameters: $rel_min_lq (default 1.0).
+-- related_clusters, family_scope (sql/families/scope.sql). Parameters: $rel_min_lq (default 1.0).
+-- Rows only for region × cluster cells with data that the indicator table ranks (never EU
+-- extra-regio codes, overlapping NUTS versions, cells without data); a cell without data is
+-- neither held nor not held, so it counts in no region's density either.
 -- density_ri = Σ_{j≠i} φ_ij · M_rj / Σ_{j≠i} φ_ij, M_rj = 1 when the region holds cluster j
 -- (LQ ≥ $rel_min_lq): the share of cluster i's relatedness the region already holds. φ comes
 -- from the region's own type; custom regions use the matrix of the base type with the most
@@ -11,8 +14,9 @@
 WITH m AS (
     SELECT year, region_type, region_code, cluster_code, emp, lq, strong,
            coalesce(lq >= $rel_min_lq, false) AS present
-    FROM family_panel
-    WHERE traded AND region_type <> 'country'
+    FROM family_panel AS f
+    SEMI JOIN family_scope AS s USING (year, region_type, region_code, cluster_code)
+    WHERE f.traded AND f.region_type <> 'country'
 ),
 matrix_type AS (
     SELECT year, arg_max(region_type, n) AS base_type
