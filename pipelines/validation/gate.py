@@ -127,6 +127,9 @@ def validate_warehouse_table(
         params["cluster_codes"] = {r[0] for r in con.execute("SELECT cluster_code FROM clusters").fetchall()}
     if "cluster_naics" in tables:  # the cluster_mapping gate reads it: a new definition re-validates
         params.setdefault("cluster_naics_fingerprint", table_fingerprint(con, "cluster_naics"))
+    for name in SUITE_READS.get(suite_name, ()):  # tables its SQL checks read besides its own
+        if name in tables:
+            params.setdefault(f"{name}_fingerprint", table_fingerprint(con, name))
     suite = load_suite(suite_name)
     fp = fingerprint(suite, table_fingerprint(con, table), params)
     return cached(
@@ -200,7 +203,17 @@ def validate_completeness(settings, con: duckdb.DuckDBPyConnection, *, use_cache
     )
 
 
-EU_WAREHOUSE_SUITES = {"eurostat_parsed": "eu_industry_employment", "eu_indicators": "eu_cluster_indicators"}
+# Suites whose SQL checks read other tables than their own: a change there re-validates (the
+# stored results are keyed on the suite's table, the suite and the parameters).
+SUITE_READS = {
+    "eu_families": ("eu_diversification", "eu_cluster_links", "eu_relatedness_density", "eu_cluster_relatedness"),
+}
+EU_WAREHOUSE_SUITES = {
+    "eurostat_parsed": "eu_industry_employment",
+    "eu_indicators": "eu_cluster_indicators",
+    # the EU family tables are built with eu_cluster_indicators (same asset): checked against it
+    "eu_families": "eu_cluster_indicators",
+}
 
 
 def validate_eu(settings, con: duckdb.DuckDBPyConnection) -> list[SuiteResult]:
