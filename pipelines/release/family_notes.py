@@ -179,11 +179,85 @@ Agreement of co-location relatedness with the reference among states in {r["year
 """
 
 
+def _has(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
+    return bool(con.execute(
+        "SELECT count(*) FROM information_schema.columns WHERE table_name = $t AND column_name = $c",
+        {"t": table, "c": column},
+    ).fetchall()[0][0])
+
+
+def ranking_note(con: duckdb.DuckDBPyConnection) -> str | None:
+    """What each custom region (and EU country) is ranked among, its strong rows, and the EU cells
+    the families leave out (issue 19)."""
+    sides = [t for t in ("cluster_indicators", "eu_cluster_indicators") if _has(con, t, "ranked_among")]
+    if not sides:
+        return None
+    rows, examples = [], []
+    for t in sides:
+        for r in con.execute(
+            f"SELECT c.region_code, any_value(c.ranked_among) AS among, count(c.strong) AS flagged, "  # t: ours
+            f"count(*) FILTER (WHERE c.strong) AS strong, min(c.year) AS y0, max(c.year) AS y1, "
+            f"(SELECT count(DISTINCT p.region_code) FROM {t} AS p WHERE p.region_type = any_value(c.ranked_among) "
+            f"AND p.year = max(c.year)) AS peers "
+            f"FROM {t} AS c WHERE c.region_type = 'custom' GROUP BY c.region_code ORDER BY c.region_code"
+        ).fetchall():
+            rows.append((t, *r))
+        if t == "eu_cluster_indicators":  # countries, one line: ranked among the reference countries
+            r = con.execute(
+                "SELECT 'all countries (nuts0)', 'nuts0', count(strong), count(*) FILTER (WHERE strong), "
+                "min(year), max(year), count(DISTINCT region_code) FILTER (WHERE strong IS NOT NULL) "
+                "FROM eu_cluster_indicators WHERE region_type = 'nuts0'"
+            ).fetchall()[0]
+            rows.append((t, *r))
+        ex = fetch_one(
+            con,
+            f"SELECT region_code, cluster_code, year, lq, emp, ranked_among, emp_rank_col, lq_rank_col FROM ("
+            f"SELECT *, {'emp_rank' if _has(con, t, 'emp_rank') else 'NULL'} AS emp_rank_col, "
+            f"{'lq_rank' if _has(con, t, 'lq_rank') else 'NULL'} AS lq_rank_col FROM {t}) "
+            f"WHERE region_type = 'custom' AND strong ORDER BY year DESC, emp DESC, region_code, cluster_code LIMIT 1",
+        )
+        if ex:
+            ranks = f", emp_rank {ex['emp_rank_col']}, lq_rank {ex['lq_rank_col']}" if ex["emp_rank_col"] is not None else ""
+            examples.append(
+                f"- `{t}`: {ex['region_code']}, {_name(con, ex['cluster_code'])}, {ex['year']}: LQ {ex['lq']:.2f}, "
+                f"{ex['emp']:,.0f} jobs{ranks} among the {ex['ranked_among']} regions → strong"
+            )
+    table = "\n".join(
+        f"| `{t}` | {code} | {among or 'not ranked (unknown base type)'} | {peers:,} | {y0}–{y1} | {flagged:,} | {strong:,} |"
+        for t, code, among, flagged, strong, y0, y1, peers in rows
+    )
+    left_out = ""
+    if _has(con, "eu_cluster_indicators", "rank_exclusion"):
+        excl = con.execute(
+            "SELECT coalesce(rank_exclusion, 'no employment') AS why, count(*) FROM eu_cluster_indicators "
+            "WHERE rank_exclusion IS NOT NULL OR emp IS NULL GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+        left_out = (
+            "\n\nThe EU family tables (diversification, links, φ, density, …) leave out the cells of "
+            "`eu_cluster_indicators` that are not ranked (blocking check `eu_families`): "
+            + "; ".join(f"{why}: {n:,} cells" for why, n in excl) + "."
+        )
+    return f"""# Ranking: what custom regions and countries are ranked among
+
+A user-defined (custom) region is ranked among the regions of its members' type (`ranked_among`):
+the strong rule's percentiles (LQ ≥ 75th, jobs and establishments > 25th) and, in the US, its
+`emp_rank` / `lq_rank` come from their distribution in the same year and cluster; the peers'
+own flags and ranks are theirs alone. EU countries (nuts0) are ranked among the reference countries.
+
+| table | region | ranked among | peers (last year; countries: ranked ones, all years) | years | traded rows flagged | strong |
+|---|---|---|---|---|---|---|
+{table}
+
+{chr(10).join(examples)}{left_out}
+"""
+
+
 NOTE_WRITERS = {
     "notes/shift_share_worked_example.md": shift_share_example,
     "notes/emerging_worked_example.md": emerging_example,
     "notes/diversification_worked_example.md": diversification_example,
     "notes/links_worked_example.md": links_example,
+    "notes/ranking.md": ranking_note,
 }
 
 
