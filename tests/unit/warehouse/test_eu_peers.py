@@ -82,3 +82,18 @@ def test_panorama_productivity_star_at_the_default_threshold() -> None:
     # every other region is at the European wage: no star at 1.10
     rest = df.filter(pl.col("cluster_type") == "traded", pl.col("ranked"), pl.col("relative_wage") < 1.0999)
     assert rest.height > 0 and not rest["panorama_productivity"].any()
+
+
+def test_group_is_placed_among_ranked_peers_only() -> None:
+    """An unranked region (extra-regio, 5,000 jobs) does not push the group out of the top 10 %;
+    a ranked peer tied with it counts as at or above it (cume_dist), so 2 of 14 > 10 %."""
+    base = frame()
+    aa01 = base.filter(pl.col("region_code") == "AA01")
+    big = aa01.with_columns(pl.lit("AAZZ").alias("region_code"), pl.lit(True).alias("extra_regio"),
+                            pl.when(pl.col("cluster_code") == "1").then(5000.0).otherwise(pl.col("emp")).alias("emp"))
+    g = pick(run(pl.concat([base, big])), "GRP")
+    assert g["eco2011_size"] is True
+    tie = aa01.with_columns(pl.lit("AA04").alias("region_code"),
+                            pl.when(pl.col("cluster_code") == "1").then(750.0).otherwise(pl.col("emp")).alias("emp"))
+    tied = run(pl.concat([base, big, tie]))
+    assert pick(tied, "AA04")["ranked"] and not pick(tied, "GRP")["eco2011_size"]
