@@ -52,10 +52,32 @@ SOURCE_COLUMNS = (
     "strong",
     "est",
     "definition_vintage",
+    "emp_reported",
+    "coverage",
+    "growth_basis",
+    "ranked",
+    "extra_regio",
+    "definition_effect",
 )
-# Columns a source may lack: strong (EU before the US rule was applied, supplied totals) and
-# definition_vintage (EU rows are NACE Rev.2 throughout; supplied totals may not say).
-OPTIONAL_COLUMNS = {"strong": "BOOLEAN", "definition_vintage": "VARCHAR"}
+# Columns a source may lack: strong (EU before the US rule was applied, supplied totals),
+# definition_vintage (EU rows are NACE Rev.2 throughout; supplied totals may not say), and the
+# growth-basis inputs (issue 19): without them the panel computes what it can and says nothing
+# it does not know (NULL coverage is not partial; without emp_reported nothing counts as imputed).
+OPTIONAL_COLUMNS = {
+    "strong": "BOOLEAN",
+    "definition_vintage": "VARCHAR",
+    "emp_reported": "DOUBLE",
+    "coverage": "DOUBLE",
+    "growth_basis": "VARCHAR",
+    "ranked": "BOOLEAN",
+    "extra_regio": "BOOLEAN",
+    "definition_effect": "DOUBLE",
+}
+# The constant-definition series (issue 19): both sides in one table, column `side`; the
+# families read it by default. Its column for the panel's definition_vintage is naics_vintage.
+SERIES_TABLE = "cluster_timeseries"
+SERIES_ALIASES = {"definition_vintage": "naics_vintage"}
+# The native indicator tables, read when the warehouse has no series (supplied or hand-made tables).
 SOURCE_TABLES: dict[Side, str] = {"us": "cluster_indicators", "eu": "eu_cluster_indicators"}
 PREFIX: dict[Side, str] = {"us": "", "eu": "eu_"}
 # family table (US name) → its SQL file in sql/
@@ -82,30 +104,53 @@ def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
     }
 
 
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    cols = con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = $t", {"t": table}
+    ).fetchall()
+    return {c[0] for c in cols}
+
+
 def build_panel(
     con: duckdb.DuckDBPyConnection, side: Side, params: Mapping[str, Any] | None = None
 ) -> int:
-    """TEMP table family_panel from the side's indicator table (stable columns only)."""
-    source = SOURCE_TABLES[side]
-    if source not in _tables(con):
-        raise ValueError(f"indicator families ({side}): table {source} is not in the warehouse")
-    cols = con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = $t", {"t": source}
-    ).fetchall()
-    present = {c[0] for c in cols}
-    select = ", ".join(
-        c if c in present else f"CAST(NULL AS {OPTIONAL_COLUMNS[c]}) AS {c}"
-        for c in SOURCE_COLUMNS
-        if c in present or c in OPTIONAL_COLUMNS
-    )
-    missing = [c for c in SOURCE_COLUMNS if c not in present and c not in OPTIONAL_COLUMNS]
+    """TEMP table family_panel from the constant-definition series (the side's rows of
+    cluster_timeseries) when the warehouse has it, else from the side's indicator table."""
+    present_tables = _tables(con)
+    if side not in SOURCE_TABLES:
+        raise ValueError(f"indicator families: unknown side {side!r}")
+    if SERIES_TABLE in present_tables:
+        source, aliases, where, series = SERIES_TABLE, SERIES_ALIASES, f"WHERE side = '{side}'", "constant"
+    elif SOURCE_TABLES[side] in present_tables:
+        source, aliases, where, series = SOURCE_TABLES[side], {}, "", "native"
+    else:
+        raise ValueError(
+            f"indicator families ({side}): neither {SERIES_TABLE} nor {SOURCE_TABLES[side]} is in the warehouse"
+        )
+    present = _columns(con, source)
+
+    def column(c: str) -> str | None:
+        name = aliases.get(c, c)
+        if name in present:
+            return name if name == c else f"{name} AS {c}"
+        if c in OPTIONAL_COLUMNS:
+            return f"CAST(NULL AS {OPTIONAL_COLUMNS[c]}) AS {c}"
+        return None
+
+    missing = [c for c in SOURCE_COLUMNS if column(c) is None]
     if missing:
         raise ValueError(f"indicator families ({side}): {source} lacks columns {missing}")
+    select = ", ".join([*(column(c) for c in SOURCE_COLUMNS), f"'{series}' AS series"])
     create_macros(con)
-    con.execute(f"CREATE OR REPLACE TEMP VIEW family_source AS SELECT {select} FROM {source}")
+    # side is checked above and `series` is ours: no user value is formatted into the view
+    con.execute(f"CREATE OR REPLACE TEMP VIEW family_source AS SELECT {select} FROM {source} {where}")
     return FAMILY_SQL.create_table(
         con, "family_panel", "families/panel", params, temp=True,
-        computed={"side": side, "has_strong": "strong" in present},
+        computed={
+            "side": side,
+            "has_strong": "strong" in present,
+            "has_reported": aliases.get("emp_reported", "emp_reported") in present,
+        },
     )
 
 

@@ -22,6 +22,14 @@ DEFAULT_PARAMS: dict[str, Any] = {
     # Release gate (sql/checks/unmapped_share.sql): the largest share of a geography-year's
     # 6-digit employment that may map to no cluster in its NAICS vintage.
     "max_unmapped_share": 0.01,
+    # Growth only from sound bases (issue 19; macro growth_basis in sql/common/macros.sql): no
+    # growth rate starts or ends in a region-year whose 6-digit coverage is below min_coverage,
+    # nor starts from a base under min_growth_base persons or a wholly imputed one.
+    "min_coverage": 0.95,
+    "min_growth_base": 50.0,
+    # A cluster-year's definition effect (national native total / constant-definition total − 1)
+    # is material above this share: growth windows are flagged (vintage_break) only then.
+    "max_definition_effect": 0.02,
 }
 # The indicator statements (sql/us/) and their parameters.
 INDICATOR_SQL = SqlRunner(DEFAULT_PARAMS, "indicator")
