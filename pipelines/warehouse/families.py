@@ -16,6 +16,7 @@ import duckdb
 import polars as pl
 
 from pipelines.staging.eu_sbs import select_mapping_rows
+from pipelines.warehouse.emerging_score import EMERGING_PARAMS, prepare_emerging
 from pipelines.warehouse.indicators import DEFAULT_PARAMS
 from pipelines.warehouse.sql import SqlRunner, create_macros, fetch_frame, register_frame, row_count
 
@@ -26,13 +27,9 @@ log = logging.getLogger(__name__)
 FAMILY_PARAMS: dict[str, Any] = {
     # shift-share (sql/families/shift_share.sql)
     "ss_window_years": 5,
-    # emerging clusters (sql/families/emerging.sql) and their backtest (sql/families/emerging_backtest.sql)
-    "em_window_years": 5,
-    "em_max_lq": 1.0,
-    "em_min_lq_rise": 0.10,
-    "em_min_growth_excess": 0.0,
-    "em_min_emp": 250.0,
-    "bt_max_horizon": 5,
+    # emerging clusters, their score and backtest (sql/families/emerging*.sql; defaults and
+    # meaning in pipelines/warehouse/emerging_score.py)
+    **EMERGING_PARAMS,
     # co-location relatedness and density (sql/families/cluster_relatedness.sql, sql/families/relatedness_density.sql)
     "rel_min_lq": 1.0,
 }
@@ -80,15 +77,16 @@ SERIES_ALIASES = {"definition_vintage": "naics_vintage"}
 # The native indicator tables, read when the warehouse has no series (supplied or hand-made tables).
 SOURCE_TABLES: dict[Side, str] = {"us": "cluster_indicators", "eu": "eu_cluster_indicators"}
 PREFIX: dict[Side, str] = {"us": "", "eu": "eu_"}
-# family table (US name) → its SQL file in sql/
+# family table (US name) → its SQL file in sql/, in build order (the emerging score reads the
+# relatedness density of the flag year)
 FAMILY_TABLES: dict[str, str] = {
     "shift_share": "families/shift_share",
+    "cluster_relatedness": "families/cluster_relatedness",
+    "relatedness_density": "families/relatedness_density",
     "emerging_clusters": "families/emerging",
     "emerging_backtest": "families/emerging_backtest",
     "diversification": "families/diversification",
     "cluster_links": "families/cluster_links",
-    "cluster_relatedness": "families/cluster_relatedness",
-    "relatedness_density": "families/relatedness_density",
     "relatedness_agreement": "families/relatedness_agreement",
 }
 
@@ -213,6 +211,8 @@ def build_families(
     for table, sql_name in FAMILY_TABLES.items():
         started = time.perf_counter()
         name = PREFIX[side] + table
+        if table == "emerging_clusters":
+            prepare_emerging(con, FAMILY_SQL, params)  # features and walk-forward score weights
         counts[name] = FAMILY_SQL.create_table(con, name, sql_name, params)
         log.info("family %s: %s rows (%.1fs)", name, f"{counts[name]:,}", time.perf_counter() - started)
         # later families read earlier ones under a side-independent name (family_<table>)
