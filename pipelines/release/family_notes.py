@@ -90,6 +90,12 @@ def emerging_example(con: duckdb.DuckDBPyConnection) -> str | None:
     if r is None:
         return None
     p = FAMILY_PARAMS
+    above = fetch_one(
+        con,
+        "SELECT count(*) FILTER (WHERE lq_end >= $q) AS a, count(*) AS n FROM emerging_clusters WHERE emerging_score",
+        {"q": p["em_max_lq"]},
+    )
+    share = f"{above['a']:,} of {above['n']:,}" if above else "none"
     score = "no score (no earlier outcomes to fit on)" if r["score"] is None else f"score {r['score']:.4f}"
     return f"""# Worked example: an emerging cluster — state {r["region_code"]}, {_name(con, r["cluster_code"])}, {r["window_start"]}→{r["window_end"]}
 
@@ -124,20 +130,11 @@ the rank-sum formula (ties half; 0.5 = chance); lift = the flagged rows' rate ov
 |---|---|---|---|---|---|---|---|---|
 {_evaluation_table(con)}
 
-Published flag `emerging` (em_flag = '{p["em_flag"]}'): {EM_FLAG_REASON}
+Published flag `emerging`: em_flag = '{p["em_flag"]}' — {p["em_flag_reason"]}. Of the score's
+flags, {share} have an LQ at the flag year of at least em_max_lq = {p["em_max_lq"]}: they are clusters
+near the strong line rather than rising from below it. The first flag year of each side has no
+score and so no score flag. The stated rule stays published in `emerging_rule`.
 """
-
-
-# Why em_flag has its default (issue 19): the out-of-sample evaluation above, measured on the
-# mirror's 2000–2011 US and 2008–2015 EU panels (numbers in the README's emerging section).
-EM_FLAG_REASON = (
-    "the score, chosen because out of sample it ranks the clusters that became strong far above "
-    "chance while the stated rule ranks them below chance (its flagged rows became strong less "
-    "often than the rest). Most of the score's power comes from the LQ already reached (the "
-    "nearer to the strong line, the likelier to cross it); relatedness density adds to it. The "
-    "first flag year of each side has no score, so no published flag. The stated rule stays in "
-    "`emerging_rule`."
-)
 
 
 def diversification_example(con: duckdb.DuckDBPyConnection) -> str | None:
