@@ -108,6 +108,8 @@ def prepare_emerging(
     """TEMP tables family_emerging_features and family_emerging_weights, read by
     sql/families/emerging.sql; returns the weights (also for the release notes)."""
     p = {**runner.defaults, **(params or {})}
+    if p["em_flag"] not in ("rule", "score"):
+        raise ValueError(f"em_flag must be 'rule' or 'score', not {p['em_flag']!r}")
     runner.create_table(con, "family_emerging_features", "families/emerging_features", params, temp=True)
     outcomes = runner.fetch(con, "families/emerging_outcomes", params)
     weights = fit_weights(outcomes, int(p["em_fit_horizon"]), float(p["em_fit_ridge"]))

@@ -16,8 +16,9 @@ WITH first_strong AS (
 SELECT
     f.region_type, f.region_code, f.cluster_code, f.window_end AS flag_year,
     f.pct_density, f.pct_lq_trend, f.pct_size, f.pct_growth, f.pct_lq,
-    s.strong_year,
-    (SELECT max(year) FROM family_panel) AS last_year
+    s.strong_year
 FROM family_emerging_features AS f
 LEFT JOIN first_strong AS s USING (region_type, region_code, cluster_code, window_end)
 WHERE f.in_cohort
+-- a fixed row order: the fit's float sums, and so the published scores, repeat exactly on a rebuild
+ORDER BY f.region_type, f.region_code, f.cluster_code, f.window_end

@@ -3,12 +3,14 @@ no future data in a flag, growth only from sound bases."""
 
 from __future__ import annotations
 
+import duckdb
 import numpy as np
 import polars as pl
 import pytest
 
+from pipelines.release.family_notes import emerging_example
 from pipelines.warehouse.emerging_score import fit_weights
-from pipelines.warehouse.families import FAMILY_SQL, build_families
+from pipelines.warehouse.families import FAMILY_PARAMS, FAMILY_SQL, build_families
 from pipelines.warehouse.sql import fetch_frame, load_sql, register_frame
 from tests.helpers.families_data import connection, indicator_rows
 
@@ -101,15 +103,43 @@ def _panel_rows(future_seed: int, last_year: int = 2008) -> pl.DataFrame:
     return indicator_rows(emp, years, lq=lq, strong=strong)
 
 
-def _scores(future_seed: int) -> pl.DataFrame:
+def _built(future_seed: int, **params) -> duckdb.DuckDBPyConnection:
     con = connection("cluster_indicators", _panel_rows(future_seed))
     con.execute("INSERT INTO related_clusters VALUES ('1', '2', 0.5), ('3', '4', 0.5)")
-    build_families(con, "us", {"em_window_years": 2})
+    build_families(con, "us", {"em_window_years": 2, **params})
+    return con
+
+
+def _scores(future_seed: int) -> pl.DataFrame:
     return fetch_frame(
-        con,
+        _built(future_seed),
         "SELECT region_code, cluster_code, window_end, density, score, emerging_score, emerging "
         "FROM emerging_clusters WHERE window_end <= 2004 ORDER BY ALL",
     )
+
+
+def test_em_flag_is_checked_and_chooses_the_published_flag():
+    with pytest.raises(ValueError, match="em_flag"):
+        _built(1, em_flag="Score")
+    con = _built(1, em_flag="rule")
+    assert fetch_frame(con, "SELECT * FROM emerging_clusters WHERE emerging IS DISTINCT FROM emerging_rule").height == 0
+    con = _built(1)  # default: the score flag
+    assert fetch_frame(con, "SELECT * FROM emerging_clusters WHERE emerging IS DISTINCT FROM emerging_score").height == 0
+
+
+def test_emerging_note_reports_the_out_of_sample_evaluation():
+    con = _built(1)
+    con.execute("CREATE TABLE clusters (cluster_code VARCHAR, cluster_name VARCHAR)")
+    text = emerging_example(con)
+    assert text is not None and f"em_flag = '{FAMILY_PARAMS['em_flag']}'" in text
+    r = fetch_frame(
+        con, "SELECT * FROM emerging_backtest WHERE horizon_years = 1 AND auc_score_oos IS NOT NULL LIMIT 1"
+    ).row(0, named=True)
+    line = (
+        f"| US | state | 1 | {r['n_oos']:,} | {r['n_oos_became_strong']:,} | {r['auc_old_rule_oos']:.3f} | "
+        f"{r['auc_score_oos']:.3f} |"
+    )
+    assert line in text
 
 
 def test_no_future_data_enters_a_flag():
@@ -159,3 +189,32 @@ def test_emerging_only_from_sound_bases():
     assert got["A"]["emp_start"] == 30 and got["A"]["lq_end"] == pytest.approx(0.6)
     assert (got["B"]["growth_basis"], got["B"]["emerging_rule"]) == ("ok", True)
     assert got["B"]["emp_growth"] == pytest.approx(0.3)
+
+
+def test_eu_window_lq_against_the_countries_present_at_both_ends():
+    # Country Y reports 2000 only. Published LQs of X1 (cluster 1 = 10 % of its traded jobs):
+    # 2000 against X + Y (20 %) = 0.5, 2001 against X alone (10 %) = 1.0 — a doubling made by the
+    # reference. Against X, the one country at both ends, X1's LQ is 1.0 at both ends.
+    emp = {
+        ("X", "1"): [100, 100], ("X", "2"): [900, 900],
+        ("Y", "1"): [300, None], ("Y", "2"): [700, None],
+        ("X1", "1"): [50, 50], ("X1", "2"): [450, 450],
+    }
+    lq = {("X1", "1"): [0.5, 1.0], ("X1", "2"): [450 / 500 / 0.8, 1.0], ("Y", "1"): [1.5, None],
+          ("Y", "2"): [0.875, None], ("X", "1"): [0.5, 1.0], ("X", "2"): [1.125, 1.0]}
+    rows = pl.concat(
+        [
+            indicator_rows({k: v for k, v in emp.items() if len(k[0]) == 1}, [2000, 2001], region_type="nuts0",
+                           lq={k: v for k, v in lq.items() if len(k[0]) == 1}),
+            indicator_rows({k: v for k, v in emp.items() if len(k[0]) == 2}, [2000, 2001], region_type="nuts2",
+                           lq={k: v for k, v in lq.items() if len(k[0]) == 2}),
+        ]
+    ).with_columns(definition_vintage=None)
+    con = connection("eu_cluster_indicators", rows)
+    build_families(con, "eu", {"em_window_years": 1, "em_flag": "rule"})
+    got = fetch_frame(
+        con, "SELECT * FROM eu_emerging_clusters WHERE region_code = 'X1' AND cluster_code = '1'"
+    ).row(0, named=True)
+    assert (got["lq_start"], got["lq_end"]) == (pytest.approx(1.0), pytest.approx(1.0))
+    assert got["quadrant"] == "falling above"  # not 'rising above' as the published 0.5 → 1.0 reads
+    assert got["reference_growth"] == pytest.approx(0.0)  # over X only
