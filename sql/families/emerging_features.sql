@@ -9,10 +9,12 @@
 -- Sound bases (PANEL.md): growth, LQ change and every flag only when the window starts at a sound
 -- row (a.sound) and ends at a usable one (b.sound_end); else levels kept, rates and flags NULL,
 -- growth_basis = the start's basis, or 'partial_coverage' for the end.
--- Europe: LQs of a window are re-expressed against the reference cells present at BOTH ends
--- (the countries in both years): lq × (year's reference share) / (common reference share).
--- Where the year's reference cells are all present at both ends (US: the national row) the LQs
--- are the published ones.
+-- Europe: LQs of a window are re-expressed against the reference regions (the countries) present
+-- at BOTH ends: lq × (year's reference share) / (common share), share = the cluster's employment
+-- over the traded (local) employment of those countries, the LQ's own base. Where the year's
+-- reference regions are all present at both ends (US: the national row or the states) the LQs are
+-- the published ones. reference_growth: over the reference cells present and covered at both
+-- ends, per cluster (as sql/families/shift_share.sql).
 -- In the cohort (traded, sound, both LQs, not strong at the flag year) each score input gets its
 -- percent rank within region type × flag year (pct_*; 0.5 when the input is NULL):
 --   density     relatedness density of the cluster in the region (Hidalgo et al. 2007)
@@ -30,33 +32,56 @@ windows AS (
     )
     WHERE $em_window_years > 0
 ),
--- reference cells (is_ref) present at both ends of the window, per cluster
+-- reference growth: the reference cells (is_ref) present and covered at both ends, per cluster
+-- (as sql/families/shift_share.sql)
 ref_common AS (
     SELECT
-        w.window_start, a.cluster_code, a.traded,
-        xsum(a.emp) AS ref_emp_start, xsum(b.emp) AS ref_emp_end,
-        xsum(a.region_base_emp) AS ref_base_start, xsum(b.region_base_emp) AS ref_base_end,
-        count(*) AS n_common
+        w.window_start, a.cluster_code,
+        xsum(a.emp) AS ref_emp_start, xsum(b.emp) AS ref_emp_end
     FROM windows AS w
     JOIN family_panel AS a ON a.year = w.window_start AND a.is_ref
     JOIN family_panel AS b ON b.year = w.window_end AND b.is_ref AND b.region_type = a.region_type
         AND b.region_code = a.region_code AND b.cluster_code = a.cluster_code
+    WHERE a.sound_end AND b.sound_end
     GROUP BY ALL
 ),
-ref_year AS (
-    SELECT year, cluster_code, count(*) AS n_ref FROM family_panel WHERE is_ref GROUP BY ALL
-),
 ref_win AS (
+    SELECT *, ref_emp_end / nullif(ref_emp_start, 0) - 1 AS reference_growth FROM ref_common
+),
+-- window LQs: the reference regions (countries) present at both ends of the window
+ref_cells AS (
+    SELECT year, region_type, region_code, cluster_code, traded, emp, region_base_emp
+    FROM family_panel WHERE is_ref
+),
+ref_regions AS (
+    SELECT DISTINCT year, region_type, region_code FROM ref_cells
+),
+common AS (
+    SELECT w.window_start, a.year, a.region_type, a.region_code
+    FROM windows AS w
+    JOIN ref_regions AS a ON a.year IN (w.window_start, w.window_end)
+    JOIN ref_regions AS b ON b.year = CASE WHEN a.year = w.window_start THEN w.window_end ELSE w.window_start END
+        AND b.region_type = a.region_type AND b.region_code = a.region_code
+),
+common_base AS (
+    SELECT c.window_start, c.year, r.traded, xsum(r.region_base_emp) AS base_emp
+    FROM common AS c
+    JOIN (SELECT DISTINCT year, region_type, region_code, traded, region_base_emp FROM ref_cells) AS r
+        USING (year, region_type, region_code)
+    GROUP BY ALL
+),
+common_share AS (
+    -- the cluster's share of the common regions' traded (local) employment, and whether the
+    -- common regions are all of the year's reference regions (then the published LQ stands)
     SELECT
-        c.*,
-        c.ref_emp_end / nullif(c.ref_emp_start, 0) - 1 AS reference_growth,
-        -- 1 when the year's reference is the common one (US national rows), else the share ratio
-        CASE WHEN ys.n_ref = c.n_common THEN 1.0 END AS same_start,
-        CASE WHEN ye.n_ref = c.n_common THEN 1.0 END AS same_end
-    FROM ref_common AS c
-    JOIN windows AS w USING (window_start)
-    LEFT JOIN ref_year AS ys ON ys.year = c.window_start AND ys.cluster_code = c.cluster_code
-    LEFT JOIN ref_year AS ye ON ye.year = w.window_end AND ye.cluster_code = c.cluster_code
+        c.window_start, c.year, r.cluster_code,
+        xsum(r.emp) / nullif(any_value(b.base_emp), 0) AS share,
+        count(DISTINCT c.region_code) = any_value(n.n_regions) AS same
+    FROM common AS c
+    JOIN ref_cells AS r USING (year, region_type, region_code)
+    JOIN common_base AS b ON b.window_start = c.window_start AND b.year = c.year AND b.traded = r.traded
+    JOIN (SELECT year, count(*) AS n_regions FROM ref_regions GROUP BY year) AS n ON n.year = c.year
+    GROUP BY ALL
 ),
 ends AS (
     SELECT
@@ -67,10 +92,10 @@ ends AS (
         CASE WHEN NOT a.sound THEN a.basis WHEN NOT b.sound_end THEN 'partial_coverage' ELSE 'ok' END
             AS growth_basis,
         a.emp AS emp_start, b.emp AS emp_end,
-        a.lq * coalesce(r.same_start, (a.ref_emp / nullif(a.ref_base_emp, 0))
-            / nullif(r.ref_emp_start / nullif(r.ref_base_start, 0), 0)) AS lq_start,
-        b.lq * coalesce(r.same_end, (b.ref_emp / nullif(b.ref_base_emp, 0))
-            / nullif(r.ref_emp_end / nullif(r.ref_base_end, 0), 0)) AS lq_end,
+        CASE WHEN s0.same THEN a.lq
+            ELSE a.lq * (a.ref_emp / nullif(a.ref_base_emp, 0)) / nullif(s0.share, 0) END AS lq_start,
+        CASE WHEN s1.same THEN b.lq
+            ELSE b.lq * (b.ref_emp / nullif(b.ref_base_emp, 0)) / nullif(s1.share, 0) END AS lq_end,
         a.strong AS strong_start, b.strong AS strong_end,
         b.emp / nullif(a.emp, 0) - 1 AS emp_growth,
         r.reference_growth
@@ -79,6 +104,10 @@ ends AS (
     JOIN p AS b ON b.year = w.window_end AND b.region_type = a.region_type
         AND b.region_code = a.region_code AND b.cluster_code = a.cluster_code
     LEFT JOIN ref_win AS r ON r.window_start = w.window_start AND r.cluster_code = a.cluster_code
+    LEFT JOIN common_share AS s0
+        ON s0.window_start = w.window_start AND s0.year = w.window_start AND s0.cluster_code = a.cluster_code
+    LEFT JOIN common_share AS s1
+        ON s1.window_start = w.window_start AND s1.year = w.window_end AND s1.cluster_code = a.cluster_code
 ),
 rows AS (
     SELECT

@@ -218,3 +218,18 @@ def test_eu_window_lq_against_the_countries_present_at_both_ends():
     assert (got["lq_start"], got["lq_end"]) == (pytest.approx(1.0), pytest.approx(1.0))
     assert got["quadrant"] == "falling above"  # not 'rising above' as the published 0.5 → 1.0 reads
     assert got["reference_growth"] == pytest.approx(0.0)  # over X only
+
+
+def test_partial_coverage_ends_neither_a_region_window_nor_the_reference():
+    emp = {("A", "1"): [1000, 1300], ("B", "1"): [1000, 1100], ("C", "1"): [1000, 3000]}
+    lq = {k: [0.5, 0.6] for k in emp}
+    rows = indicator_rows(emp, [2005, 2006], lq=lq).with_columns(
+        coverage=pl.when((pl.col("region_code") == "C") & (pl.col("year") == 2006)).then(0.5).otherwise(1.0)
+    )
+    con = connection("cluster_indicators", rows)
+    build_families(con, "us", {"em_window_years": 1, "em_flag": "rule"})
+    got = {r["region_code"]: r for r in fetch_frame(con, "SELECT * FROM emerging_clusters").to_dicts()}
+    assert (got["C"]["growth_basis"], got["C"]["emp_growth"], got["C"]["emerging_rule"]) == ("partial_coverage", None, None)
+    # the reference: A and B only (C's 2006 is partial) → 2400 / 2000 − 1
+    assert got["A"]["reference_growth"] == pytest.approx(0.2)
+    assert got["A"]["emerging_rule"] is True and got["B"]["emerging_rule"] is False
