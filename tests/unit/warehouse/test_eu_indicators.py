@@ -143,11 +143,38 @@ def test_us_strong_rule_on_eu_rows():
 
 def test_growth():
     df = run()
-    r = pick(df, "AA03", "1", 2017)
-    assert r["base_year"] == 2015
+    r = pick(df, "AA05", "1", 2017)
+    assert r["base_year"] == 2015 and r["growth_basis"] == "ok"
     assert r["cagr"] == pytest.approx(0.10)
-    assert r["job_creation"] == pytest.approx(30 * 0.21)
-    assert pick(df, "AA03", "1")["job_creation"] is None
+    assert r["job_creation"] == pytest.approx(50 * 0.21)
+    assert pick(df, "AA05", "1")["job_creation"] is None
+
+
+def test_growth_only_from_sound_bases():
+    """Issue 19: no CAGR from a base under min_growth_base persons or a wholly imputed one (a
+    confidential cell filled from the parent region); such rows keep their levels."""
+    df = run()
+    small = pick(df, "AA03", "1")  # 30 persons in 2015, 36.3 in 2017
+    assert small["growth_basis"] == "small_base" and small["emp"] == 30.0
+    later = pick(df, "AA03", "1", 2017)
+    assert later["base_year"] is None and later["cagr"] is None and later["job_creation"] is None
+    # the threshold is a parameter
+    assert pick(run({"min_growth_base": 20}), "AA03", "1", 2017)["cagr"] == pytest.approx(0.10)
+    # a filled confidential base (no reported employment behind it): no growth from it, and the
+    # base year becomes the first sound year
+    t = totals()
+    t = pl.concat([
+        t.with_columns(
+            pl.when((pl.col("region_code") == "AA05") & (pl.col("cluster_code") == "1") & (pl.col("year") == 2015))
+            .then(None).otherwise(pl.col("emp_reported")).alias("emp_reported")
+        ),
+        with_countries(region_rows(2019, 1.331)).filter(pl.col("region_type") == "nuts2"),
+    ])
+    df = run(frame=t)
+    assert pick(df, "AA05", "1")["growth_basis"] == "imputed_base"
+    assert pick(df, "AA05", "1", 2017)["cagr"] is None
+    r = pick(df, "AA05", "1", 2019)
+    assert r["base_year"] == 2017 and r["cagr"] == pytest.approx(1.1**0.5 - 1)
 
 
 def test_scope_changes_reference_and_stars():
