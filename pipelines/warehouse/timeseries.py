@@ -124,3 +124,16 @@ def replace_side(
     return int(
         con.execute(f"SELECT count(*) FROM {SERIES_TABLE} WHERE side = $side", {"side": side}).fetchall()[0][0]
     )
+
+
+def release_rows(con: duckdb.DuckDBPyConnection, *sides: str | None) -> duckdb.DuckDBPyRelation:
+    """The rows of cluster_timeseries a release publishes: those of its sides (a US-only release
+    never carries EU rows a previous run left in the warehouse); missing rows are an error."""
+    wanted = [s for s in sides if s is not None]
+    if SERIES_TABLE not in _tables(con):
+        raise ValueError(f"{SERIES_TABLE} is not in the warehouse; rebuild the indicators (observatory refresh --sources publish)")
+    have = {r[0] for r in con.execute(f"SELECT DISTINCT side FROM {SERIES_TABLE}").fetchall()}
+    missing = [s for s in wanted if s not in have]
+    if missing:
+        raise ValueError(f"{SERIES_TABLE} has no rows for {missing}; rebuild the indicators")
+    return con.table(SERIES_TABLE).filter(f"side IN ({', '.join(repr(s) for s in wanted)})")

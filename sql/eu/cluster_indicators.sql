@@ -39,11 +39,13 @@
 -- (rank_exclusion says why a row is not ranked). Unranked rows keep emp, lq… but get no stars.
 -- Nulls stay null: a region × cluster without employment gets no LQ and no stars.
 -- Growth (issue 19): growth_basis (macro growth_basis, sql/common/macros.sql) rates each row as a
--- growth start: small_base (emp < $min_growth_base persons), imputed_base (emp > 0 with no
--- reported employment behind it: only confidential cells filled from the parent region,
--- pipelines.staging.eu_sbs.fill_confidential), else ok (SBS has no total row to measure coverage
--- against: partial_coverage is never set here). base_year = the first sound year of the region ×
--- NUTS version × cluster; job_creation and cagr run from it; earlier rows keep levels, rates NULL.
+-- growth start: partial_coverage (coverage = the share of the cluster's NACE cells that have a
+-- value, below $min_coverage: the total is a sum over part of the cluster — SBS has no total row
+-- to compare with, so coverage is measured on the cells), small_base (emp < $min_growth_base
+-- persons), imputed_base (emp > 0 with no reported employment behind it: only confidential cells
+-- filled from the parent region, pipelines.staging.eu_sbs.fill_confidential), else ok.
+-- base_year = the first sound year of the region × NUTS version × cluster; job_creation and cagr
+-- run from it to every later year whose coverage is not partial; other rows keep levels, rates NULL.
 -- Sums are exact (DECIMAL(38, 6)): results never depend on the order DuckDB's threads add rows in.
 WITH t AS (
     SELECT
@@ -56,6 +58,7 @@ WITH t AS (
         CAST(emp_payroll AS DOUBLE) AS emp_payroll,
         CAST(region_total_emp AS DOUBLE) AS region_total_emp,
         coalesce(extra_regio, false) AS extra_regio,
+        CAST(n_industries - n_missing AS DOUBLE) / nullif(n_industries, 0) AS coverage,
         substr(region_code, 1, 2) AS country,
         region_type = 'custom'
             OR CAST($scope AS VARCHAR[]) IS NULL
@@ -215,7 +218,7 @@ pct AS (
 basis AS (
     SELECT
         year, region_type, region_code, nuts_version, cluster_code,
-        growth_basis(CAST(NULL AS DOUBLE), emp, emp_reported, $min_coverage, $min_growth_base) AS growth_basis
+        growth_basis(coverage, emp, emp_reported, $min_coverage, $min_growth_base) AS growth_basis
     FROM base
 ),
 firsts AS (
@@ -280,11 +283,13 @@ SELECT
     relative_wage,
     base_year,
     base_emp,
-    CASE WHEN year > base_year THEN emp - base_emp END AS job_creation,
+    CASE WHEN year > base_year AND growth_basis <> 'partial_coverage' THEN emp - base_emp END
+        AS job_creation,
     CASE
-        WHEN year > base_year AND base_emp > 0 AND emp >= 0
+        WHEN year > base_year AND growth_basis <> 'partial_coverage' AND base_emp > 0 AND emp >= 0
             THEN power(emp / base_emp, 1.0 / (year - base_year)) - 1
     END AS cagr,
+    coverage,
     growth_basis,
     eco2011_size,
     eco2011_specialisation,

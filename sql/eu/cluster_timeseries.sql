@@ -19,7 +19,7 @@ SELECT
     CAST(est AS DOUBLE) AS est,
     CAST(lq AS DOUBLE) AS lq,
     strong,
-    CAST(NULL AS DOUBLE) AS coverage,
+    CAST(coverage AS DOUBLE) AS coverage,
     growth_basis,
     CAST(base_year AS INTEGER) AS base_year,
     CAST(base_emp AS DOUBLE) AS base_emp,

@@ -28,6 +28,7 @@ def region_rows(year: int, f: float, regions=REGIONS) -> list[dict]:
                 "cluster_code": cl, "traded": traded, "emp": emp * f, "emp_reported": emp * f,
                 "est": emp * f / 10, "payroll": emp * f * wage, "emp_payroll": emp * f,
                 "region_total_emp": total * f, "extra_regio": False,
+                "n_industries": 2, "n_missing": 0,
             })
     return rows
 
@@ -35,7 +36,7 @@ def region_rows(year: int, f: float, regions=REGIONS) -> list[dict]:
 def with_countries(rows: list[dict]) -> pl.DataFrame:
     df = pl.DataFrame(rows)
     nuts2 = df.filter(pl.col("region_type") == "nuts2", ~pl.col("extra_regio"))
-    sums = ["emp", "emp_reported", "est", "payroll", "emp_payroll"]
+    sums = ["emp", "emp_reported", "est", "payroll", "emp_payroll", "n_industries", "n_missing"]
     nat = nuts2.with_columns(pl.col("region_code").str.slice(0, 2)).group_by("year", "region_code", "cluster_code", "traded").agg(
         *[pl.col(c).sum() for c in sums]
     )
@@ -281,3 +282,15 @@ def test_suite_blocks_stars_for_extra_regio():
     )
     res = validate_frame("eu_indicators", bad, params=params)
     assert res.failed_ids("error") == {"extra_regio_no_stars", "extra_regio_no_panorama_stars"}
+
+
+def test_no_growth_to_or_from_a_cluster_total_missing_cells():
+    """Issue 19: a cluster total that sums only part of its NACE cells (a cell without a value)
+    has partial coverage: no growth rate starts or ends there."""
+    t = totals().with_columns(
+        pl.when((pl.col("region_code") == "AA05") & (pl.col("cluster_code") == "1") & (pl.col("year") == 2017))
+        .then(1).otherwise(pl.col("n_missing")).alias("n_missing")
+    )
+    r = pick(run(frame=t), "AA05", "1", 2017)
+    assert r["coverage"] == pytest.approx(0.5) and r["growth_basis"] == "partial_coverage"
+    assert r["cagr"] is None and r["job_creation"] is None and r["emp"] == pytest.approx(60.5)
