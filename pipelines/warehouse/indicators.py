@@ -12,6 +12,7 @@ import polars as pl
 
 from pipelines.raw.http import fetch
 from pipelines.sources import clustermapping
+from pipelines.warehouse import timeseries
 from pipelines.warehouse.sql import SqlRunner, create_macros, fetch_frame, register_frame
 
 DEFAULT_PARAMS: dict[str, Any] = {
@@ -58,7 +59,11 @@ def build_cluster_tables(
     if has_custom:
         for table, sql_name in (("cluster_totals", "us/custom_cluster_totals"), ("region_coverage", "us/custom_region_coverage")):
             counts[table] = INDICATOR_SQL.insert_into(con, table, sql_name, params)
+    # issue 19: the constant-definition totals first (cluster_indicators flags a growth window
+    # only where the definition effect is material), the series after the native tables
+    counts.update(timeseries.build_constant_totals(con, INDICATOR_SQL, params))
     counts.update(build_indicator_tables(con, params))
+    counts.update(timeseries.build_us_series(con, INDICATOR_SQL, params))
     return counts
 
 
@@ -70,6 +75,8 @@ def build_indicator_tables(
     Coverage comes from region_coverage (built from industry_employment by build_cluster_tables);
     without it (cluster totals from elsewhere) there is no total row to compare with: NULL."""
     con.execute(f"CREATE TABLE IF NOT EXISTS region_coverage ({REGION_COVERAGE_COLUMNS})")
+    con.execute(f"CREATE TABLE IF NOT EXISTS definition_effect ({timeseries.DEFINITION_EFFECT_COLUMNS})")
+    create_macros(con)
     return {
         "cluster_indicators": INDICATOR_SQL.create_table(con, "cluster_indicators", "us/cluster_indicators", params),
         "region_indicators": INDICATOR_SQL.create_table(con, "region_indicators", "us/region_indicators", params),
