@@ -38,11 +38,11 @@ EMERGING_PARAMS: dict[str, Any] = {
     # out-of-sample backtest (see README and the release's emerging note)
     "em_flag": "score",
     "em_flag_reason": (
-        "score: out of sample (emerging_backtest, *_oos) the score ranks the clusters that became "
-        "strong far above chance (US states AUC 0.84-0.87, EU NUTS 2 0.82 on the mirror) and its "
-        "flags became strong 3.8-6.8 times as often as the rest, while the stated rule ranks them "
-        "below chance (AUC 0.43-0.46, lift 0.2-0.5); nearly all the score's power is the LQ "
-        "already reached, so its flags are mostly clusters at LQ >= 1 not yet strong"
+        "score: out of sample (emerging_backtest, *_oos) the score ranks the region x clusters "
+        "that became strong far above chance and its flags became strong several times as often "
+        "as the rest, while the stated rule ranks them below chance (AUC < 0.5, lift < 1) on every "
+        "region type and horizon measured on the mirror, US and EU; nearly all the score's power "
+        "is the LQ already reached, so its flags are mostly clusters at LQ >= 1 not yet strong"
     ),
     # the backtest (sql/families/emerging_backtest.sql)
     "bt_max_horizon": 5,
