@@ -6,7 +6,7 @@
 -- Inputs: family_panel (sql/families/panel.sql), family_relatedness_density.
 -- Parameters (defaults in pipelines/warehouse/emerging_score.py, EMERGING_PARAMS):
 --   $em_window_years, $em_max_lq, $em_min_lq_rise, $em_min_growth_excess, $em_min_emp (see emerging.sql)
--- Sound bases (PANEL.md): growth, LQ change and every flag only when the window starts at a sound
+-- Sound bases (PANEL.md): growth rates and every flag only when the window starts at a sound
 -- row (a.sound) and ends at a usable one (b.sound_end); else levels kept, rates and flags NULL,
 -- growth_basis = the start's basis, or 'partial_coverage' for the end.
 -- Europe: LQs of a window are re-expressed against the reference regions (the countries) present
