@@ -25,7 +25,7 @@ from pipelines.staging.cbp import staged_sources
 from pipelines.staging.eu import staged_eu_sources
 from pipelines.staging.quarantine import quarantine_frame
 from pipelines.validation.gate import release_validation
-from pipelines.warehouse import families
+from pipelines.warehouse import families, timeseries
 from pipelines.warehouse.database import EU_RELEASE_TABLES, US_RELEASE_TABLES, connect
 from pipelines.warehouse.indicators import DEFAULT_PARAMS
 
@@ -107,6 +107,8 @@ def _release_tables(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[
     eu = list(EU_RELEASE_TABLES) if settings.eurostat else []
     tables.update({name: con.table(name) for name in eu})
     tables.update({n: con.table(n) for n in families.release_tables(con, "us", "eu" if eu else None)})
+    # issue 19: the constant-definition series, the sides this release holds
+    tables[timeseries.SERIES_TABLE] = timeseries.release_rows(con, "us", "eu" if eu else None)
     tables["cbp_quarantine"] = quarantine_frame(settings)
     return tables
 

@@ -55,48 +55,85 @@ vintage_break = {r["vintage_break"]}: {"the window spans a change of the NAICS c
 """
 
 
+def _evaluation_table(con: duckdb.DuckDBPyConnection) -> str:
+    """Out-of-sample AUC and lift of the stated rule and the score, per side × region type × horizon."""
+    tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    lines = []
+    for side, table in (("US", "emerging_backtest"), ("EU", "eu_emerging_backtest")):
+        if table not in tables:
+            continue
+        rows = con.execute(
+            f"SELECT region_type, horizon_years, any_value(n_oos), any_value(n_oos_became_strong), "
+            f"any_value(auc_old_rule_oos), any_value(auc_score_oos), any_value(lift_old_rule_oos), "
+            f"any_value(lift_score_oos) FROM {table} WHERE n_oos IS NOT NULL GROUP BY ALL ORDER BY ALL"
+        ).fetchall()
+        lines += [
+            f"| {side} | {t} | {k} | {n:,} | {pos:,} | {_num(ar)} | {_num(asc)} | {_num(lr)} | {_num(ls)} |"
+            for t, k, n, pos, ar, asc, lr, ls in rows
+        ]
+    return "\n".join(lines)
+
+
+def _num(x: float | None) -> str:
+    return "–" if x is None else f"{x:.3f}"
+
+
 def emerging_example(con: duckdb.DuckDBPyConnection) -> str | None:
-    """One flagged emerging US state cluster, the rule checked step by step, and the backtest."""
+    """One US state cluster flagged by the stated rule, the rule checked step by step, and the
+    out-of-sample evaluation of the rule against the emerging score that chose the default flag."""
     r = fetch_one(
         con,
-        "SELECT * FROM emerging_clusters WHERE emerging AND region_type = 'state' "
+        "SELECT * FROM emerging_clusters WHERE emerging_rule AND region_type = 'state' "
         "AND emp_start >= $m ORDER BY window_end DESC, emp_end DESC, region_code, cluster_code LIMIT 1",
         {"m": FAMILY_PARAMS["em_min_emp"]},
     )
-    bt = con.execute(
-        "SELECT horizon_years, sum(n_flagged), sum(n_flagged_became_strong), sum(n_unflagged), "
-        "sum(n_unflagged_became_strong), sum(n_unflagged_below), sum(n_unflagged_below_became_strong) "
-        "FROM emerging_backtest WHERE region_type = 'state' GROUP BY 1 ORDER BY 1"
-    ).fetchall()
     if r is None:
         return None
     p = FAMILY_PARAMS
-    lines = "\n".join(
-        f"| {k} | {nf:,} | {nfs / nf:.1%} | {nu:,} | {nus / nu:.1%} | {nub:,} | {nubs / nub:.1%} |"
-        for k, nf, nfs, nu, nus, nub, nubs in bt
-        if nf and nu and nub
+    above = fetch_one(
+        con,
+        "SELECT count(*) FILTER (WHERE lq_end >= $q) AS a, count(*) AS n FROM emerging_clusters WHERE emerging_score",
+        {"q": p["em_max_lq"]},
     )
+    share = f"{above['a']:,} of {above['n']:,}" if above else "none"
+    score = "no score (no earlier outcomes to fit on)" if r["score"] is None else f"score {r['score']:.4f}"
     return f"""# Worked example: an emerging cluster — state {r["region_code"]}, {_name(con, r["cluster_code"])}, {r["window_start"]}→{r["window_end"]}
 
-From `emerging_clusters` (sql/families/emerging.sql), default parameters:
+From `emerging_clusters` (sql/families/emerging_features.sql, emerging.sql), default parameters:
 
+- growth basis: {r["growth_basis"]} (growth and flags only from a sound start and a usable end)
 - not strong in {r["window_end"]}: strong_end = {r["strong_end"]}
 - LQ {r["lq_start"]:.3f} → {r["lq_end"]:.3f}: below em_max_lq = {p["em_max_lq"]} and rising by
   {r["lq_end"] / r["lq_start"] - 1:.1%} ≥ em_min_lq_rise = {p["em_min_lq_rise"]:.0%} → quadrant **{r["quadrant"]}**
 - employment {r["emp_start"]:,.0f} → {r["emp_end"]:,.0f} (≥ em_min_emp = {p["em_min_emp"]:,.0f}): growth
   {r["emp_growth"]:.1%} against the reference's {r["reference_growth"]:.1%} in the cluster → excess
   {r["growth_excess"]:+.1%} > {p["em_min_growth_excess"]}
-- → **emerging**
+- → the stated rule flags it (**emerging_rule**); the emerging score gives it {score}
+  (emerging_score = {r["emerging_score"]}).
 
-Does the rule work? `emerging_backtest`, all US state windows pooled: of the region × clusters
-not strong at the flag year, the share strong within k years —
+## Does it predict? The stated rule against the emerging score
 
-| k | flagged | flagged → strong | unflagged | unflagged → strong | unflagged below LQ {p["em_max_lq"]} | → strong |
-|---|---|---|---|---|---|---|
-{lines}
+The **emerging score** is a logistic regression on what the literature finds predicts a region's
+move into an activity (Hidalgo et al. 2007; Neffke, Henning & Boschma 2011): the percent ranks,
+within region type × flag year, of the relatedness density of the flag year, the LQ trend over the
+window, size, growth against the reference and the LQ already reached. Its weights for flag year
+t are fitted only on earlier flag years whose outcome (strong within em_fit_horizon =
+{p["em_fit_horizon"]} year) is observed by t; a flag year without such history has no score. The
+score flags the top em_score_top_share = {p["em_score_top_share"]:.0%} of the region type × flag year.
 
-The unflagged include clusters already above LQ 1 that only miss the size rule; the fair
-comparison is with the unflagged below LQ {p["em_max_lq"]} (lift_below).
+Outcome: became strong within k years, among the region × traded clusters not strong at the flag
+year. Pooled over the out-of-sample flag years (those with a score), the same rows for both; AUC by
+the rank-sum formula (ties half; 0.5 = chance); lift = the flagged rows' rate over the rest's
+(`emerging_backtest`, `eu_emerging_backtest`, columns *_oos):
+
+| side | region type | k | rows | became strong | AUC rule | AUC score | lift rule | lift score |
+|---|---|---|---|---|---|---|---|---|
+{_evaluation_table(con)}
+
+Published flag `emerging`: em_flag = '{p["em_flag"]}' — {p["em_flag_reason"]}. Of the score's
+flags, {share} have an LQ at the flag year of at least em_max_lq = {p["em_max_lq"]}: they are clusters
+near the strong line rather than rising from below it. The first flag year of each side has no
+score and so no score flag. The stated rule stays published in `emerging_rule`.
 """
 
 

@@ -16,8 +16,8 @@ from pipelines.staging.cbp import staged_cbp_paths
 from pipelines.staging.custom_regions import stage_us_custom
 from pipelines.staging.eu import EU_TABLES
 from pipelines.staging.reference import REFERENCE_TABLES
-from pipelines.warehouse import families
-from pipelines.warehouse.eu import EU_DEFAULT_PARAMS, eu_indicators
+from pipelines.warehouse import families, timeseries
+from pipelines.warehouse.eu import EU_DEFAULT_PARAMS, EU_SQL, eu_indicators
 from pipelines.warehouse.indicators import build_cluster_tables
 
 US_RELEASE_TABLES = (
@@ -169,6 +169,8 @@ def build_eu_indicators(settings: Settings, params: Mapping[str, Any] | None = N
             _load_parquet(con, name, [eu_dir(settings) / f"{name}.parquet"])
             counts[name] = int(con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0])
         counts["eu_cluster_indicators"] = eu_indicators(con, used).height
+        # issue 19: the EU rows of the constant-definition series (one NACE mapping throughout)
+        counts["eu_cluster_timeseries"] = timeseries.replace_side(con, "eu", EU_SQL, "eu/cluster_timeseries")
         _load_parquet(con, "related_clusters", [reference_dir(settings) / "related_clusters.parquet"])
         counts.update(families.build_families(con, "eu", families.FAMILY_PARAMS))  # issue 12
     # the release records the parameters the EU table was built with (thresholds, reference)

@@ -8,7 +8,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from pipelines.warehouse.sql import SqlRunner, fetch_frame
+from pipelines.warehouse.sql import SqlRunner, create_macros, fetch_frame
 
 EU_DEFAULT_PARAMS: dict[str, Any] = {
     # European reference: countries in scope (None = all present) and, when fixed_reference,
@@ -33,6 +33,10 @@ EU_DEFAULT_PARAMS: dict[str, Any] = {
     "strong_lq_pct": 0.75,
     "size_pct": 0.25,
     "min_lq": 1.0,
+    # growth only from sound bases (issue 19; pipelines.warehouse.indicators.DEFAULT_PARAMS):
+    # SBS has no total row to measure coverage against, so min_coverage applies to no EU row
+    "min_coverage": 0.95,
+    "min_growth_base": 50.0,
 }
 EU_SQL = SqlRunner(EU_DEFAULT_PARAMS, "EU indicator")
 
@@ -50,5 +54,6 @@ def eu_indicators(con: duckdb.DuckDBPyConnection, params: Mapping[str, Any] | No
     ).fetchall()}
     extra = "" if "custom_base_type" in cols else ", CAST(NULL AS VARCHAR) AS custom_base_type"
     con.execute(f"CREATE OR REPLACE TEMP VIEW eu_indicator_input AS SELECT *{extra} FROM eu_cluster_totals")
+    create_macros(con)
     EU_SQL.create_table(con, table, "eu/cluster_indicators", p)
     return fetch_frame(con, f"SELECT * FROM {table}")

@@ -16,6 +16,7 @@ import duckdb
 import polars as pl
 
 from pipelines.staging.eu_sbs import select_mapping_rows
+from pipelines.warehouse.emerging_score import EMERGING_PARAMS, prepare_emerging
 from pipelines.warehouse.indicators import DEFAULT_PARAMS
 from pipelines.warehouse.sql import SqlRunner, create_macros, fetch_frame, register_frame, row_count
 
@@ -26,13 +27,9 @@ log = logging.getLogger(__name__)
 FAMILY_PARAMS: dict[str, Any] = {
     # shift-share (sql/families/shift_share.sql)
     "ss_window_years": 5,
-    # emerging clusters (sql/families/emerging.sql) and their backtest (sql/families/emerging_backtest.sql)
-    "em_window_years": 5,
-    "em_max_lq": 1.0,
-    "em_min_lq_rise": 0.10,
-    "em_min_growth_excess": 0.0,
-    "em_min_emp": 250.0,
-    "bt_max_horizon": 5,
+    # emerging clusters, their score and backtest (sql/families/emerging*.sql; defaults and
+    # meaning in pipelines/warehouse/emerging_score.py)
+    **EMERGING_PARAMS,
     # co-location relatedness and density (sql/families/cluster_relatedness.sql, sql/families/relatedness_density.sql)
     "rel_min_lq": 1.0,
 }
@@ -52,21 +49,44 @@ SOURCE_COLUMNS = (
     "strong",
     "est",
     "definition_vintage",
+    "emp_reported",
+    "coverage",
+    "growth_basis",
+    "ranked",
+    "extra_regio",
+    "definition_effect",
 )
-# Columns a source may lack: strong (EU before the US rule was applied, supplied totals) and
-# definition_vintage (EU rows are NACE Rev.2 throughout; supplied totals may not say).
-OPTIONAL_COLUMNS = {"strong": "BOOLEAN", "definition_vintage": "VARCHAR"}
+# Columns a source may lack: strong (EU before the US rule was applied, supplied totals),
+# definition_vintage (EU rows are NACE Rev.2 throughout; supplied totals may not say), and the
+# growth-basis inputs (issue 19): without them the panel computes what it can and says nothing
+# it does not know (NULL coverage is not partial; without emp_reported nothing counts as imputed).
+OPTIONAL_COLUMNS = {
+    "strong": "BOOLEAN",
+    "definition_vintage": "VARCHAR",
+    "emp_reported": "DOUBLE",
+    "coverage": "DOUBLE",
+    "growth_basis": "VARCHAR",
+    "ranked": "BOOLEAN",
+    "extra_regio": "BOOLEAN",
+    "definition_effect": "DOUBLE",
+}
+# The constant-definition series (issue 19): both sides in one table, column `side`; the
+# families read it by default. Its column for the panel's definition_vintage is naics_vintage.
+SERIES_TABLE = "cluster_timeseries"
+SERIES_ALIASES = {"definition_vintage": "naics_vintage"}
+# The native indicator tables, read when the warehouse has no series (supplied or hand-made tables).
 SOURCE_TABLES: dict[Side, str] = {"us": "cluster_indicators", "eu": "eu_cluster_indicators"}
 PREFIX: dict[Side, str] = {"us": "", "eu": "eu_"}
-# family table (US name) → its SQL file in sql/
+# family table (US name) → its SQL file in sql/, in build order (the emerging score reads the
+# relatedness density of the flag year)
 FAMILY_TABLES: dict[str, str] = {
     "shift_share": "families/shift_share",
+    "cluster_relatedness": "families/cluster_relatedness",
+    "relatedness_density": "families/relatedness_density",
     "emerging_clusters": "families/emerging",
     "emerging_backtest": "families/emerging_backtest",
     "diversification": "families/diversification",
     "cluster_links": "families/cluster_links",
-    "cluster_relatedness": "families/cluster_relatedness",
-    "relatedness_density": "families/relatedness_density",
     "relatedness_agreement": "families/relatedness_agreement",
 }
 
@@ -82,30 +102,53 @@ def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
     }
 
 
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    cols = con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = $t", {"t": table}
+    ).fetchall()
+    return {c[0] for c in cols}
+
+
 def build_panel(
     con: duckdb.DuckDBPyConnection, side: Side, params: Mapping[str, Any] | None = None
 ) -> int:
-    """TEMP table family_panel from the side's indicator table (stable columns only)."""
-    source = SOURCE_TABLES[side]
-    if source not in _tables(con):
-        raise ValueError(f"indicator families ({side}): table {source} is not in the warehouse")
-    cols = con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = $t", {"t": source}
-    ).fetchall()
-    present = {c[0] for c in cols}
-    select = ", ".join(
-        c if c in present else f"CAST(NULL AS {OPTIONAL_COLUMNS[c]}) AS {c}"
-        for c in SOURCE_COLUMNS
-        if c in present or c in OPTIONAL_COLUMNS
-    )
-    missing = [c for c in SOURCE_COLUMNS if c not in present and c not in OPTIONAL_COLUMNS]
+    """TEMP table family_panel from the constant-definition series (the side's rows of
+    cluster_timeseries) when the warehouse has it, else from the side's indicator table."""
+    present_tables = _tables(con)
+    if side not in SOURCE_TABLES:
+        raise ValueError(f"indicator families: unknown side {side!r}")
+    if SERIES_TABLE in present_tables:
+        source, aliases, where, series = SERIES_TABLE, SERIES_ALIASES, f"WHERE side = '{side}'", "constant"
+    elif SOURCE_TABLES[side] in present_tables:
+        source, aliases, where, series = SOURCE_TABLES[side], {}, "", "native"
+    else:
+        raise ValueError(
+            f"indicator families ({side}): neither {SERIES_TABLE} nor {SOURCE_TABLES[side]} is in the warehouse"
+        )
+    present = _columns(con, source)
+
+    def column(c: str) -> str | None:
+        name = aliases.get(c, c)
+        if name in present:
+            return name if name == c else f"{name} AS {c}"
+        if c in OPTIONAL_COLUMNS:
+            return f"CAST(NULL AS {OPTIONAL_COLUMNS[c]}) AS {c}"
+        return None
+
+    missing = [c for c in SOURCE_COLUMNS if column(c) is None]
     if missing:
         raise ValueError(f"indicator families ({side}): {source} lacks columns {missing}")
+    select = ", ".join([*(column(c) for c in SOURCE_COLUMNS), f"'{series}' AS series"])
     create_macros(con)
-    con.execute(f"CREATE OR REPLACE TEMP VIEW family_source AS SELECT {select} FROM {source}")
+    # side is checked above and `series` is ours: no user value is formatted into the view
+    con.execute(f"CREATE OR REPLACE TEMP VIEW family_source AS SELECT {select} FROM {source} {where}")
     return FAMILY_SQL.create_table(
         con, "family_panel", "families/panel", params, temp=True,
-        computed={"side": side, "has_strong": "strong" in present},
+        computed={
+            "side": side,
+            "has_strong": "strong" in present,
+            "has_reported": aliases.get("emp_reported", "emp_reported") in present,
+        },
     )
 
 
@@ -187,6 +230,8 @@ def build_families(
     for table, sql_name in FAMILY_TABLES.items():
         started = time.perf_counter()
         name = PREFIX[side] + table
+        if table == "emerging_clusters":
+            prepare_emerging(con, FAMILY_SQL, params)  # features and walk-forward score weights
         counts[name] = FAMILY_SQL.create_table(con, name, sql_name, params)
         log.info("family %s: %s rows (%.1fs)", name, f"{counts[name]:,}", time.perf_counter() - started)
         # later families read earlier ones under a side-independent name (family_<table>)

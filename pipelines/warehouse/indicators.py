@@ -12,6 +12,7 @@ import polars as pl
 
 from pipelines.raw.http import fetch
 from pipelines.sources import clustermapping
+from pipelines.warehouse import timeseries
 from pipelines.warehouse.sql import SqlRunner, create_macros, fetch_frame, register_frame
 
 DEFAULT_PARAMS: dict[str, Any] = {
@@ -22,6 +23,14 @@ DEFAULT_PARAMS: dict[str, Any] = {
     # Release gate (sql/checks/unmapped_share.sql): the largest share of a geography-year's
     # 6-digit employment that may map to no cluster in its NAICS vintage.
     "max_unmapped_share": 0.01,
+    # Growth only from sound bases (issue 19; macro growth_basis in sql/common/macros.sql): no
+    # growth rate starts or ends in a region-year whose 6-digit coverage is below min_coverage,
+    # nor starts from a base under min_growth_base persons or a wholly imputed one.
+    "min_coverage": 0.95,
+    "min_growth_base": 50.0,
+    # A cluster-year's definition effect (national native total / constant-definition total − 1)
+    # is material above this share: growth windows are flagged (vintage_break) only then.
+    "max_definition_effect": 0.02,
 }
 # The indicator statements (sql/us/) and their parameters.
 INDICATOR_SQL = SqlRunner(DEFAULT_PARAMS, "indicator")
@@ -55,7 +64,11 @@ def build_cluster_tables(
     if has_custom:
         for table, sql_name in (("cluster_totals", "us/custom_cluster_totals"), ("region_coverage", "us/custom_region_coverage")):
             counts[table] = INDICATOR_SQL.insert_into(con, table, sql_name, params)
+    # issue 19: the constant-definition totals first (cluster_indicators flags a growth window
+    # only where the definition effect is material), the series after the native tables
+    counts.update(timeseries.build_constant_totals(con, INDICATOR_SQL, params))
     counts.update(build_indicator_tables(con, params))
+    counts.update(timeseries.build_us_series(con, INDICATOR_SQL, params))
     return counts
 
 
@@ -71,6 +84,8 @@ def build_indicator_tables(
     # custom regions are ranked among their members' type (custom_regions.base_type); totals from
     # elsewhere may hold none: an empty table, so their custom rows are ranked among nothing
     con.execute(f"CREATE TABLE IF NOT EXISTS custom_regions ({CUSTOM_REGIONS_COLUMNS})")
+    con.execute(f"CREATE TABLE IF NOT EXISTS definition_effect ({timeseries.DEFINITION_EFFECT_COLUMNS})")
+    create_macros(con)
     return {
         "cluster_indicators": INDICATOR_SQL.create_table(con, "cluster_indicators", "us/cluster_indicators", params),
         "region_indicators": INDICATOR_SQL.create_table(con, "region_indicators", "us/region_indicators", params),

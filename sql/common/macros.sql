@@ -11,3 +11,21 @@ CREATE OR REPLACE MACRO naics_vintage(classification) AS
 -- not depend on the order DuckDB adds in (parallel float sums differ in the last bits between
 -- identical rebuilds, which changed the content hash of the indicator-family tables).
 CREATE OR REPLACE MACRO xsum(x) AS CAST(sum(CAST(x AS DECIMAL(38, 18))) AS DOUBLE);
+-- Quality of a region × cluster × year row as the START of a growth window (issue 19), the one
+-- rule every growth rate uses (cluster_indicators, eu_cluster_indicators, the family panel):
+--   partial_coverage  the region-year's 6-digit rows cover less than min_coverage of its total
+--                     employment (region_coverage; NULL coverage = not measured, not partial)
+--   small_base        employment under min_base persons
+--   imputed_base      positive employment with no reported employment behind it (US: EMPFLAG
+--                     midpoints only; EU: confidential cells filled from the parent region only)
+--   ok                a sound base. NULL when emp is NULL (no data).
+-- As the END of a window only partial_coverage disqualifies a row (a decline to a small or
+-- imputed level is still a decline).
+CREATE OR REPLACE MACRO growth_basis(coverage, emp, emp_reported, min_coverage, min_base) AS
+    CASE
+        WHEN emp IS NULL THEN NULL
+        WHEN coverage < min_coverage THEN 'partial_coverage'
+        WHEN emp < min_base THEN 'small_base'
+        WHEN emp > 0 AND coalesce(emp_reported, 0) = 0 THEN 'imputed_base'
+        ELSE 'ok'
+    END;

@@ -14,6 +14,7 @@
 --   $panorama_top_share, $panorama_lq, $panorama_productivity_ratio
 --                        European Observatory for Clusters and Industrial Change (Panorama) stars
 --   $strong_lq_pct, $size_pct, $min_lq              the US strong-cluster rule (sql/us/cluster_indicators.sql)
+--   $min_coverage, $min_growth_base                 growth only from sound bases (issue 19)
 --
 -- European reference, per year: one set of countries (country rows in scope with employment;
 -- with $fixed_reference the countries present in every year). The base (traded, local or total
@@ -44,6 +45,14 @@
 -- itself included) without moving their own stars. A custom region of unknown base type is not
 -- ranked.
 -- Nulls stay null: a region × cluster without employment gets no LQ and no stars.
+-- Growth (issue 19): growth_basis (macro growth_basis, sql/common/macros.sql) rates each row as a
+-- growth start: partial_coverage (coverage = the share of the cluster's NACE cells that have a
+-- value, below $min_coverage: the total is a sum over part of the cluster — SBS has no total row
+-- to compare with, so coverage is measured on the cells), small_base (emp < $min_growth_base
+-- persons), imputed_base (emp > 0 with no reported employment behind it: only confidential cells
+-- filled from the parent region, pipelines.staging.eu_sbs.fill_confidential), else ok.
+-- base_year = the first sound year of the region × NUTS version × cluster; job_creation and cagr
+-- run from it to every later year whose coverage is not partial; other rows keep levels, rates NULL.
 -- Sums are exact (DECIMAL(38, 6)): results never depend on the order DuckDB's threads add rows in.
 WITH t AS (
     SELECT
@@ -57,6 +66,7 @@ WITH t AS (
         CAST(region_total_emp AS DOUBLE) AS region_total_emp,
         coalesce(extra_regio, false) AS extra_regio,
         CASE WHEN region_type = 'custom' THEN custom_base_type ELSE region_type END AS ranked_among,
+        CAST(n_industries - n_missing AS DOUBLE) / nullif(n_industries, 0) AS coverage,
         substr(region_code, 1, 2) AS country,
         region_type = 'custom'
             OR CAST($scope AS VARCHAR[]) IS NULL
@@ -241,13 +251,20 @@ pct AS (
     WHERE traded AND ranked AND region_type <> 'custom' AND emp > 0
     GROUP BY ALL
 ),
+basis AS (
+    SELECT
+        year, region_type, region_code, nuts_version, cluster_code,
+        growth_basis(coverage, emp, emp_reported, $min_coverage, $min_growth_base) AS growth_basis
+    FROM base
+),
 firsts AS (
     SELECT
-        region_type, region_code, nuts_version, cluster_code,
-        min(year) AS base_year,
-        arg_min(emp, year) AS base_emp
-    FROM base
-    WHERE emp IS NOT NULL
+        b.region_type, b.region_code, b.nuts_version, b.cluster_code,
+        min(b.year) AS base_year,
+        arg_min(b.emp, b.year) AS base_emp
+    FROM base AS b
+    JOIN basis AS g USING (year, region_type, region_code, nuts_version, cluster_code)
+    WHERE g.growth_basis = 'ok'
     GROUP BY ALL
 ),
 starred AS (
@@ -255,6 +272,7 @@ starred AS (
         r.*,
         f.base_year,
         f.base_emp,
+        g.growth_basis,
         CASE WHEN r.traded AND r.ranked THEN r.size_cume <= $eco2011_top_share + 1e-9 END
             AS eco2011_size,
         CASE WHEN r.traded AND r.ranked THEN coalesce(r.lq_total >= $eco2011_lq, false) END
@@ -278,6 +296,7 @@ starred AS (
     FROM placed AS r
     LEFT JOIN pct AS p USING (year, ranked_among, cluster_code)
     LEFT JOIN firsts AS f USING (region_type, region_code, nuts_version, cluster_code)
+    LEFT JOIN basis AS g USING (year, region_type, region_code, nuts_version, cluster_code)
 )
 SELECT
     year,
@@ -301,11 +320,14 @@ SELECT
     relative_wage,
     base_year,
     base_emp,
-    CASE WHEN year > base_year THEN emp - base_emp END AS job_creation,
+    CASE WHEN year > base_year AND growth_basis <> 'partial_coverage' THEN emp - base_emp END
+        AS job_creation,
     CASE
-        WHEN year > base_year AND base_emp > 0 AND emp >= 0
+        WHEN year > base_year AND growth_basis <> 'partial_coverage' AND base_emp > 0 AND emp >= 0
             THEN power(emp / base_emp, 1.0 / (year - base_year)) - 1
     END AS cagr,
+    coverage,
+    growth_basis,
     eco2011_size,
     eco2011_specialisation,
     eco2011_focus,

@@ -1,6 +1,10 @@
 -- Emerging clusters: LQ level × LQ change quadrants per region × cluster × window, employment
--- growth against the reference's growth in the cluster, and the stated emerging rule.
--- Input: family_panel (sql/families/panel.sql). Parameters (defaults in pipelines/warehouse/families.py):
+-- growth against the reference's growth in the cluster, the stated emerging rule, the emerging
+-- score and the published flag.
+-- Inputs: family_emerging_features (sql/families/emerging_features.sql: levels, growth, the rule,
+-- the score's inputs as percent ranks) and family_emerging_weights (the walk-forward logistic
+-- weights per flag year, pipelines/warehouse/emerging_score.py). Parameters (defaults in
+-- pipelines/warehouse/emerging_score.py, EMERGING_PARAMS):
 --   $em_window_years        window length (5): every window (y, y + length) inside the years
 --   $em_max_lq              LQ at the window's end must be below this (1.0: the "rising below 1"
 --                           quadrant; strong clusters need LQ ≥ 1)
@@ -8,48 +12,45 @@
 --   $em_min_growth_excess   employment growth minus the reference's growth in the cluster must
 --                           exceed this (0.0, in growth-rate points over the window)
 --   $em_min_emp             minimum employment at the window's end (250)
+--   $em_score_top_share     the score flags this share of a region type × flag year's cohort (0.10)
+--   $em_flag                the flag published as `emerging`: 'rule' or 'score'
 -- Quadrant (by $em_max_lq and the sign of the LQ change; no change counts as falling):
 --   'rising above', 'falling above', 'rising below' (the emerging quadrant), 'falling below'.
--- emerging (traded clusters; null for local clusters and where an LQ is missing):
+-- emerging_rule (traded clusters; null for local clusters, without both LQs, or when the window
+-- does not start at a sound base / end at a usable row — growth_basis says why):
 --   not strong at the window's end AND lq_end < $em_max_lq AND lq_end > lq_start
 --   AND lq_end ≥ lq_start × (1 + $em_min_lq_rise) AND emp_growth − reference_growth >
 --   $em_min_growth_excess AND emp_end ≥ $em_min_emp.
+-- score: fitted probability of becoming strong, sigmoid(w0 + Σ w_f × pct_f), with the weights of
+-- the flag year (fitted only on outcomes observed by then); null outside the cohort (strong at the
+-- window's end, unsound, local) and for flag years without a fit history.
+-- emerging_score: the cohort rows in the top $em_score_top_share of the region type × flag
+-- year by score (cume_dist); false for strong rows; null where score is null (except strong rows).
 -- reference_growth: the reference's employment in the cluster over the reference cells present
--- at both ends (as in sql/families/shift_share.sql). vintage_break as in shift_share.
-WITH p AS (
-    SELECT * FROM family_panel WHERE region_type <> 'country'
-),
-windows AS (
-    SELECT y AS window_start, y + $em_window_years AS window_end
-    FROM (
-        SELECT unnest(range(min(year), max(year) - $em_window_years + 1)) AS y FROM family_panel
-    )
-    WHERE $em_window_years > 0
-),
-ref_win AS (
-    SELECT w.window_start, a.cluster_code, xsum(b.emp) / nullif(xsum(a.emp), 0) - 1 AS reference_growth
-    FROM windows AS w
-    JOIN p AS a ON a.year = w.window_start AND a.is_ref
-    JOIN p AS b ON b.year = w.window_end AND b.region_type = a.region_type
-        AND b.region_code = a.region_code AND b.cluster_code = a.cluster_code
-    WHERE a.emp IS NOT NULL AND b.emp IS NOT NULL
-    GROUP BY ALL
-),
-ends AS (
+-- at both ends (as in sql/families/shift_share.sql); vintage_break only where the definitions
+-- differ AND the definition effect is material at either end (PANEL.md).
+WITH scored AS (
     SELECT
-        a.region_type, a.region_code, a.cluster_code, a.traded,
-        w.window_start, w.window_end,
-        a.vintage <> b.vintage AS vintage_break,
-        a.emp AS emp_start, b.emp AS emp_end,
-        a.lq AS lq_start, b.lq AS lq_end,
-        a.strong AS strong_start, b.strong AS strong_end,
-        b.emp / nullif(a.emp, 0) - 1 AS emp_growth,
-        r.reference_growth
-    FROM windows AS w
-    JOIN p AS a ON a.year = w.window_start
-    JOIN p AS b ON b.year = w.window_end AND b.region_type = a.region_type
-        AND b.region_code = a.region_code AND b.cluster_code = a.cluster_code
-    LEFT JOIN ref_win AS r ON r.window_start = w.window_start AND r.cluster_code = a.cluster_code
+        f.*,
+        CASE WHEN f.in_cohort AND w.flag_year IS NOT NULL THEN
+            1 / (1 + exp(-(w.w_intercept + w.w_density * f.pct_density + w.w_lq_trend * f.pct_lq_trend
+                + w.w_size * f.pct_size + w.w_growth * f.pct_growth + w.w_lq * f.pct_lq)))
+        END AS score
+    FROM family_emerging_features AS f
+    LEFT JOIN family_emerging_weights AS w ON w.flag_year = f.window_end
+),
+flagged AS (
+    SELECT
+        *,
+        CASE
+            WHEN emerging_rule IS NULL THEN NULL
+            WHEN coalesce(strong_end, false) THEN false
+            WHEN score IS NULL THEN NULL
+            ELSE cume_dist() OVER (
+                PARTITION BY region_type, window_end, score IS NULL ORDER BY score DESC
+            ) <= $em_score_top_share
+        END AS emerging_score
+    FROM scored
 )
 SELECT
     region_type,
@@ -59,11 +60,12 @@ SELECT
     window_start,
     window_end,
     vintage_break,
+    growth_basis,
     emp_start,
     emp_end,
     lq_start,
     lq_end,
-    lq_end - lq_start AS lq_change,
+    lq_change,
     CASE
         WHEN lq_start IS NULL OR lq_end IS NULL THEN NULL
         WHEN lq_end >= $em_max_lq AND lq_end > lq_start THEN 'rising above'
@@ -73,19 +75,12 @@ SELECT
     END AS quadrant,
     emp_growth,
     reference_growth,
-    emp_growth - reference_growth AS growth_excess,
+    growth_excess,
     strong_start,
     strong_end,
-    CASE
-        WHEN NOT traded OR lq_start IS NULL OR lq_end IS NULL THEN NULL
-        ELSE coalesce(
-            NOT coalesce(strong_end, false)
-            AND lq_end < $em_max_lq
-            AND lq_end > lq_start
-            AND lq_end >= lq_start * (1 + $em_min_lq_rise)
-            AND emp_growth - reference_growth > $em_min_growth_excess
-            AND emp_end >= $em_min_emp,
-            false
-        )
-    END AS emerging
-FROM ends
+    density,
+    score,
+    emerging_rule,
+    emerging_score,
+    CASE WHEN $em_flag = 'score' THEN emerging_score ELSE emerging_rule END AS emerging
+FROM flagged

@@ -1,22 +1,32 @@
--- Backtest of the emerging rule on the published history: for each window (start year) and
--- horizon k, of the region × traded clusters flagged emerging at the window's end (flag year),
--- the share that became strong within k years, against the base rate of the unflagged ones.
+-- Backtest of the emerging flags on the published history: for each window (start year) and
+-- horizon k, of the region × traded clusters not strong at the window's end (flag year), how
+-- well each flag and the score pick those that became strong within k years.
 -- Input: the emerging table of the same side (pipelines.warehouse.families creates it first, as
 -- family_emerging_clusters) and family_panel. Parameters:
 --   $bt_max_horizon   largest horizon k in years (5); a (flag year, k) row exists only when the
 --                     panel has every year up to flag year + k (the outcome is observed).
--- Cohort: region × traded cluster rows with an emerging value (not null) that are NOT strong at
--- the flag year (a strong one cannot "become" strong). Flagged: emerging; unflagged: the rest.
+-- Cohort: region × traded cluster rows with an emerging_rule value (not null: sound window, both
+-- LQs) that are NOT strong at the flag year (a strong one cannot "become" strong).
 -- became strong within k: strong in at least one year of (flag year, flag year + k].
+-- n_flagged …, lift, lift_below: the published flag `emerging` (the default, em_flag).
 -- lift = flagged_rate / base_rate (null when the base rate is 0). The unflagged cohort includes
 -- rows with LQ ≥ 1 that only miss the size or percentile rules, which are closer to strong than any
 -- row below LQ 1; base_rate_below and lift_below compare with the unflagged rows whose LQ at the
 -- flag year is below $em_max_lq, the same side of the LQ line as the flagged ones.
+-- Old rule against score (issue 19): auc_old_rule (emerging_rule as 0/1) and auc_score (score)
+-- by the rank-sum (Mann–Whitney) formula, ties counted half:
+--   AUC = (Σ average ranks of the rows that became strong − n₁(n₁ + 1)/2) / (n₁ · n₀)
+-- = the probability that a row that became strong ranks above one that did not (0.5 = chance);
+-- lift_old_rule / lift_score: the flag's became-strong rate over the rate of the rest of the
+-- cohort. The *_oos columns pool every window of the region type × horizon whose flag year has a
+-- score (the out-of-sample years: the score's weights come only from outcomes observed by the
+-- flag year), over the same rows for both; they repeat on each row of that region type × horizon.
 WITH cohort AS (
-    SELECT region_type, region_code, cluster_code, window_start, window_end AS flag_year, emerging,
+    SELECT region_type, region_code, cluster_code, window_start, window_end AS flag_year,
+        emerging, emerging_rule, emerging_score, score,
         lq_end < $em_max_lq AS below
     FROM family_emerging_clusters
-    WHERE emerging IS NOT NULL AND NOT coalesce(strong_end, false)
+    WHERE emerging_rule IS NOT NULL AND NOT coalesce(strong_end, false)
 ),
 years AS (
     SELECT DISTINCT year FROM family_panel
@@ -40,10 +50,67 @@ first_strong AS (
 outcomes AS (
     SELECT
         c.region_type, c.window_start, c.flag_year, h.horizon_years, c.emerging, c.below,
-        coalesce(f.strong_year <= c.flag_year + h.horizon_years, false) AS became_strong
+        c.emerging_rule, c.emerging_score, c.score,
+        coalesce(f.strong_year <= c.flag_year + h.horizon_years, false) AS became_strong,
+        -- the flag year has a score (weights fitted on earlier outcomes): out of sample
+        bool_or(c.score IS NOT NULL) OVER (PARTITION BY c.region_type, c.flag_year) AS oos
     FROM cohort AS c
     JOIN horizons AS h USING (flag_year)
     LEFT JOIN first_strong AS f USING (region_type, region_code, cluster_code, flag_year)
+),
+-- one row per cohort row × method: the value that ranks it
+ranked_values AS (
+    SELECT region_type, window_start, horizon_years, oos, became_strong,
+        'rule' AS method, CAST(emerging_rule AS DOUBLE) AS v
+    FROM outcomes
+    UNION ALL
+    SELECT region_type, window_start, horizon_years, oos, became_strong, 'score', score
+    FROM outcomes WHERE score IS NOT NULL
+),
+ranks_window AS (
+    SELECT region_type, window_start, horizon_years, method, became_strong,
+        rank() OVER w + (count(*) OVER (PARTITION BY region_type, window_start, horizon_years, method, v) - 1) / 2.0
+            AS avg_rank
+    FROM ranked_values
+    WINDOW w AS (PARTITION BY region_type, window_start, horizon_years, method ORDER BY v)
+),
+ranks_oos AS (
+    SELECT region_type, horizon_years, method, became_strong,
+        rank() OVER w + (count(*) OVER (PARTITION BY region_type, horizon_years, method, v) - 1) / 2.0
+            AS avg_rank
+    FROM ranked_values
+    WHERE oos
+    WINDOW w AS (PARTITION BY region_type, horizon_years, method ORDER BY v)
+),
+auc_window AS (
+    SELECT region_type, window_start, horizon_years, method,
+        (sum(avg_rank) FILTER (WHERE became_strong)
+            - count(*) FILTER (WHERE became_strong) * (count(*) FILTER (WHERE became_strong) + 1) / 2.0)
+        / nullif(count(*) FILTER (WHERE became_strong) * count(*) FILTER (WHERE NOT became_strong), 0) AS auc
+    FROM ranks_window
+    GROUP BY ALL
+),
+auc_oos AS (
+    SELECT region_type, horizon_years, method,
+        (sum(avg_rank) FILTER (WHERE became_strong)
+            - count(*) FILTER (WHERE became_strong) * (count(*) FILTER (WHERE became_strong) + 1) / 2.0)
+        / nullif(count(*) FILTER (WHERE became_strong) * count(*) FILTER (WHERE NOT became_strong), 0) AS auc
+    FROM ranks_oos
+    GROUP BY ALL
+),
+lift_oos AS (
+    SELECT region_type, horizon_years,
+        (count(*) FILTER (WHERE emerging_rule AND became_strong) / nullif(count(*) FILTER (WHERE emerging_rule), 0))
+            / nullif(count(*) FILTER (WHERE NOT emerging_rule AND became_strong)
+                / nullif(count(*) FILTER (WHERE NOT emerging_rule), 0), 0) AS lift_old_rule_oos,
+        (count(*) FILTER (WHERE emerging_score AND became_strong) / nullif(count(*) FILTER (WHERE emerging_score), 0))
+            / nullif(count(*) FILTER (WHERE NOT emerging_score AND became_strong)
+                / nullif(count(*) FILTER (WHERE NOT emerging_score), 0), 0) AS lift_score_oos,
+        count(*) AS n_oos,
+        count(*) FILTER (WHERE became_strong) AS n_oos_became_strong
+    FROM outcomes
+    WHERE oos
+    GROUP BY ALL
 ),
 agg AS (
     SELECT
@@ -53,26 +120,55 @@ agg AS (
         count(*) FILTER (WHERE NOT emerging) AS n_unflagged,
         count(*) FILTER (WHERE NOT emerging AND became_strong) AS n_unflagged_became_strong,
         count(*) FILTER (WHERE NOT emerging AND below) AS n_unflagged_below,
-        count(*) FILTER (WHERE NOT emerging AND below AND became_strong) AS n_unflagged_below_became_strong
+        count(*) FILTER (WHERE NOT emerging AND below AND became_strong) AS n_unflagged_below_became_strong,
+        count(*) FILTER (WHERE score IS NOT NULL) AS n_scored,
+        (count(*) FILTER (WHERE emerging_rule AND became_strong) / nullif(count(*) FILTER (WHERE emerging_rule), 0))
+            / nullif(count(*) FILTER (WHERE NOT emerging_rule AND became_strong)
+                / nullif(count(*) FILTER (WHERE NOT emerging_rule), 0), 0) AS lift_old_rule,
+        (count(*) FILTER (WHERE emerging_score AND became_strong) / nullif(count(*) FILTER (WHERE emerging_score), 0))
+            / nullif(count(*) FILTER (WHERE NOT emerging_score AND became_strong)
+                / nullif(count(*) FILTER (WHERE NOT emerging_score), 0), 0) AS lift_score
     FROM outcomes
     GROUP BY ALL
 )
 SELECT
-    region_type,
-    window_start,
-    flag_year,
-    horizon_years,
-    n_flagged,
-    n_flagged_became_strong,
-    n_flagged_became_strong / nullif(n_flagged, 0) AS flagged_rate,
-    n_unflagged,
-    n_unflagged_became_strong,
-    n_unflagged_became_strong / nullif(n_unflagged, 0) AS base_rate,
-    (n_flagged_became_strong / nullif(n_flagged, 0))
-        / nullif(n_unflagged_became_strong / nullif(n_unflagged, 0), 0) AS lift,
-    n_unflagged_below,
-    n_unflagged_below_became_strong,
-    n_unflagged_below_became_strong / nullif(n_unflagged_below, 0) AS base_rate_below,
-    (n_flagged_became_strong / nullif(n_flagged, 0))
-        / nullif(n_unflagged_below_became_strong / nullif(n_unflagged_below, 0), 0) AS lift_below
-FROM agg
+    a.region_type,
+    a.window_start,
+    a.flag_year,
+    a.horizon_years,
+    a.n_flagged,
+    a.n_flagged_became_strong,
+    a.n_flagged_became_strong / nullif(a.n_flagged, 0) AS flagged_rate,
+    a.n_unflagged,
+    a.n_unflagged_became_strong,
+    a.n_unflagged_became_strong / nullif(a.n_unflagged, 0) AS base_rate,
+    (a.n_flagged_became_strong / nullif(a.n_flagged, 0))
+        / nullif(a.n_unflagged_became_strong / nullif(a.n_unflagged, 0), 0) AS lift,
+    a.n_unflagged_below,
+    a.n_unflagged_below_became_strong,
+    a.n_unflagged_below_became_strong / nullif(a.n_unflagged_below, 0) AS base_rate_below,
+    (a.n_flagged_became_strong / nullif(a.n_flagged, 0))
+        / nullif(a.n_unflagged_below_became_strong / nullif(a.n_unflagged_below, 0), 0) AS lift_below,
+    a.n_scored,
+    wr.auc AS auc_old_rule,
+    ws.auc AS auc_score,
+    a.lift_old_rule,
+    a.lift_score,
+    o.n_oos,
+    o.n_oos_became_strong,
+    orr.auc AS auc_old_rule_oos,
+    os.auc AS auc_score_oos,
+    o.lift_old_rule_oos,
+    o.lift_score_oos
+FROM agg AS a
+LEFT JOIN auc_window AS wr
+    ON wr.region_type = a.region_type AND wr.window_start = a.window_start
+    AND wr.horizon_years = a.horizon_years AND wr.method = 'rule'
+LEFT JOIN auc_window AS ws
+    ON ws.region_type = a.region_type AND ws.window_start = a.window_start
+    AND ws.horizon_years = a.horizon_years AND ws.method = 'score'
+LEFT JOIN lift_oos AS o ON o.region_type = a.region_type AND o.horizon_years = a.horizon_years
+LEFT JOIN auc_oos AS orr
+    ON orr.region_type = a.region_type AND orr.horizon_years = a.horizon_years AND orr.method = 'rule'
+LEFT JOIN auc_oos AS os
+    ON os.region_type = a.region_type AND os.horizon_years = a.horizon_years AND os.method = 'score'

@@ -1,33 +1,59 @@
 -- Common input of the indicator families (shift-share, emerging, diversification, links):
--- one row per year × region × cluster from cluster_indicators (US + custom) or
--- eu_cluster_indicators (EU + custom), exposed by pipelines.warehouse.families as view family_source with
--- the stable columns only: year, region_type, region_code, cluster_code, cluster_type, emp, lq,
--- strong, est.
+-- one row per year × region × cluster, exposed by pipelines.warehouse.families as view
+-- family_source with the stable columns only. Source (issue 19): the constant-definition series
+-- cluster_timeseries (the side's rows) when the warehouse has it — so growth over time is on one
+-- definition — else the side's indicator table (cluster_indicators / eu_cluster_indicators;
+-- supplied or hand-made tables). Column `series` says which.
+-- Rows: only regions with data (emp not NULL), never EU extra-regio codes (FRZ, ESZZ …) nor
+-- rank-excluded rows (ranked = false: overlapping NUTS versions, outside the year's reference
+-- countries, no employment); so no family table built on the panel contains them.
 -- Parameters:
 --   $side             'us' or 'eu' (set by pipelines.warehouse.families, not a user parameter)
 --   $strong_lq_pct, $size_pct, $min_lq   the US strong rule (pipelines.warehouse.indicators.DEFAULT_PARAMS)
+--   $min_coverage, $min_growth_base      growth only from sound bases (macro growth_basis)
+--   $max_definition_effect               a cluster-year's definition effect is material above it
+-- basis: the row as the START of a growth window (macro growth_basis in sql/common/macros.sql):
+-- ok / partial_coverage / small_base / imputed_base; the source's growth_basis when it has one
+-- (the series and the indicator tables compute it with the same macro), else computed here.
+-- sound = basis = 'ok' (a usable base); sound_end = coverage not partial (a usable window end:
+-- a decline to a small or imputed level is still a decline).
+-- definition_effect: the cluster's national native total / constant-definition total − 1 in the
+-- year (US; 0 for EU, one NACE Rev.2 mapping); definition_material: |definition_effect| >
+-- $max_definition_effect, or unknown (NULL effect, e.g. a source without the series).
 -- strong: the published flag when the source table has a strong column ($has_strong; US and EU
--- tables both do) — including its deliberate nulls (unranked EU rows: extra-regio, outside the
--- reference, overlapping NUTS versions), which no rule may fill; only a source without the column
--- gets the same US rule computed here, per year × region_type × traded cluster among regions with
--- emp > 0: lq ≥ P[$strong_lq_pct](lq), emp > P[$size_pct](emp), est > P[$size_pct](est),
+-- tables both do) — including its deliberate nulls, which no rule may fill; only a source without
+-- the column gets the same US rule computed here, per year × region_type × traded cluster among
+-- regions with emp > 0: lq ≥ P[$strong_lq_pct](lq), emp > P[$size_pct](emp), est > P[$size_pct](est),
 -- lq ≥ $min_lq. strong_source says which.
 -- Reference ("national" / "European") per year × cluster: the US 'country' rows when the year
--- has them; else the sum of the EU country rows (nuts0); else the sum of the most complete US
--- base level present (state, else county, else msa). Every region type, including custom
--- regions, is compared with that one reference. is_ref marks the rows it sums, so that growth
--- over a window can be taken on the reference cells present at both ends (the mirror's EU
--- country rows come and go between years; a sum over a changing set is not growth).
--- vintage: the cluster-definition vintage of the row. THE ONE PLACE windows get their
--- vintage_break flag from: US rows carry cluster_indicators.definition_vintage (the NAICS vintage
--- detected in the year's files, sql/us/cluster_totals.sql); EU rows are NACE Rev.2 throughout.
+-- has them; else the sum of the EU country rows (nuts0, the year's ranked reference countries);
+-- else the sum of the most complete US base level present (state, else county, else msa). Every
+-- region type, including custom regions, is compared with that one reference. is_ref marks the
+-- rows it sums, so that growth over a window can be taken on the reference cells present at both
+-- ends (window measures: the countries present at both ends; per-year measures: the year's).
+-- vintage: the NAICS vintage the year's data are coded in (US; the series maps every vintage to
+-- the 2012-based definitions, cluster_indicators each to its own); EU rows are NACE Rev.2 throughout.
 WITH src AS (
     SELECT
         CAST(year AS INTEGER) AS year, region_type, region_code, cluster_code,
         cluster_type = 'traded' AS traded,
         CAST(emp AS DOUBLE) AS emp, CAST(lq AS DOUBLE) AS lq, strong, CAST(est AS DOUBLE) AS est,
-        definition_vintage
+        definition_vintage,
+        CAST(coverage AS DOUBLE) AS coverage,
+        coalesce(
+            growth_basis,
+            growth_basis(
+                coverage, emp, CASE WHEN $has_reported THEN emp_reported ELSE emp END,
+                $min_coverage, $min_growth_base
+            )
+        ) AS basis,
+        CASE WHEN $side = 'eu' THEN coalesce(definition_effect, 0.0) ELSE definition_effect END
+            AS definition_effect,
+        series
     FROM family_source
+    WHERE emp IS NOT NULL
+      AND NOT coalesce(extra_regio, false)
+      AND coalesce(ranked, true)
 ),
 pct AS (
     SELECT
@@ -100,7 +126,14 @@ SELECT
     ft.ref_total_emp,
     rb.region_base_emp,
     rt.region_total_emp,
-    CASE WHEN $side = 'eu' THEN 'NACE Rev.2' ELSE r.definition_vintage END AS vintage
+    CASE WHEN $side = 'eu' THEN 'NACE Rev.2' ELSE r.definition_vintage END AS vintage,
+    r.coverage,
+    r.basis,
+    r.basis = 'ok' AS sound,
+    r.basis <> 'partial_coverage' AS sound_end,
+    r.definition_effect,
+    coalesce(abs(r.definition_effect) > $max_definition_effect, true) AS definition_material,
+    r.series
 FROM rule AS r
 LEFT JOIN ref AS f ON f.year = r.year AND f.cluster_code = r.cluster_code
 LEFT JOIN ref_base AS fb ON fb.year = r.year AND fb.traded = r.traded

@@ -16,7 +16,16 @@
 -- Dynamic: the classic parts computed for every year-to-year step of the window and summed;
 -- null unless the region × cluster and the reference have every year of the window.
 -- The parts add up to emp_change exactly (the competitive parts are residuals).
--- vintage_break: the cluster definitions' vintage differs between t0 and t1 (families_panel.vintage).
+-- Series (issue 19): the panel's rows — the constant-definition series cluster_timeseries by
+-- default (column series). Growth only from sound bases: growth_basis = the start row's
+-- family_panel.basis unless 'ok', else 'partial_coverage' when the end year's coverage is partial,
+-- else 'ok'. Rows that are not 'ok' keep emp_start, emp_end, emp_change and the reference's
+-- rates; region_growth and every effect are NULL. The reference sums only cells whose coverage
+-- is not partial at either end (and, as before, present at both ends: for Europe the countries
+-- of the reference at BOTH ends of the window; reference_regions counts them).
+-- vintage_break: the data's NAICS vintage differs between t0 and t1 AND the cluster's national
+-- definition effect is material (|effect| > $max_definition_effect) or unknown at either end
+-- (family_panel.definition_material); on the constant series most windows are never flagged.
 -- Reference rows (US 'country') are the reference, not regions: not decomposed.
 WITH p AS (
     SELECT * FROM family_panel WHERE region_type <> 'country'
@@ -38,12 +47,13 @@ windows AS (
 ref_win AS (
     SELECT
         w.window_start, w.window_end, a.cluster_code,
-        xsum(a.emp) AS ref_emp_start, xsum(b.emp) AS ref_emp_end
+        xsum(a.emp) AS ref_emp_start, xsum(b.emp) AS ref_emp_end,
+        count(*) AS reference_regions
     FROM windows AS w
     JOIN p AS a ON a.year = w.window_start AND a.is_ref
     JOIN p AS b ON b.year = w.window_end AND b.region_type = a.region_type
         AND b.region_code = a.region_code AND b.cluster_code = a.cluster_code
-    WHERE a.emp IS NOT NULL AND b.emp IS NOT NULL
+    WHERE a.emp IS NOT NULL AND b.emp IS NOT NULL AND a.sound_end AND b.sound_end
     GROUP BY ALL
 ),
 ref_win_total AS (
@@ -57,8 +67,15 @@ ends AS (
         a.region_type, a.region_code, a.cluster_code, a.traded,
         a.emp AS emp_start, b.emp AS emp_end,
         rw.ref_emp_start, rw.ref_emp_end, rt.ref_total_start, rt.ref_total_end,
+        rw.reference_regions,
         a.region_total_emp AS region_total_start,
-        a.vintage <> b.vintage AS vintage_break
+        a.vintage <> b.vintage AND (a.definition_material OR b.definition_material) AS vintage_break,
+        CASE
+            WHEN a.basis <> 'ok' THEN a.basis
+            WHEN NOT b.sound_end THEN 'partial_coverage'
+            ELSE 'ok'
+        END AS growth_basis,
+        a.series
     FROM windows AS w
     JOIN p AS a ON a.year = w.window_start
     JOIN p AS b ON b.year = w.window_end
@@ -76,7 +93,7 @@ rates AS (
         *,
         ref_total_end / nullif(ref_total_start, 0) - 1 AS national_growth,
         ref_emp_end / nullif(ref_emp_start, 0) - 1 AS cluster_growth,
-        emp_end / nullif(emp_start, 0) - 1 AS region_growth,
+        CASE WHEN growth_basis = 'ok' THEN emp_end / nullif(emp_start, 0) - 1 END AS region_growth,
         region_total_start * ref_emp_start / nullif(ref_total_start, 0) AS homothetic_emp_start
     FROM ends
 ),
@@ -84,8 +101,8 @@ classic AS (
     SELECT
         *,
         emp_end - emp_start AS emp_change,
-        emp_start * national_growth AS national_effect,
-        emp_start * (cluster_growth - national_growth) AS mix_effect
+        CASE WHEN growth_basis = 'ok' THEN emp_start * national_growth END AS national_effect,
+        CASE WHEN growth_basis = 'ok' THEN emp_start * (cluster_growth - national_growth) END AS mix_effect
     FROM rates
 ),
 pairs AS (
@@ -95,7 +112,7 @@ pairs AS (
     JOIN p AS b ON b.year = a.year + 1
         AND b.region_type = a.region_type AND b.region_code = a.region_code
         AND b.cluster_code = a.cluster_code
-    WHERE a.emp IS NOT NULL AND b.emp IS NOT NULL
+    WHERE a.emp IS NOT NULL AND b.emp IS NOT NULL AND a.sound_end AND b.sound_end
 ),
 step_ref AS (
     SELECT year, cluster_code, xsum(e1) / nullif(xsum(e0), 0) - 1 AS g
@@ -141,6 +158,9 @@ SELECT
     c.window_end,
     c.window_kind,
     c.vintage_break,
+    c.growth_basis,
+    c.series,
+    c.reference_regions,
     c.emp_start,
     c.emp_end,
     c.emp_change,
@@ -151,18 +171,18 @@ SELECT
     c.mix_effect,
     c.emp_change - c.national_effect - c.mix_effect AS competitive_effect,
     c.homothetic_emp_start,
-    CASE WHEN c.emp_start > 0 THEN c.homothetic_emp_start * (c.region_growth - c.cluster_growth) END
+    CASE WHEN c.emp_start > 0 AND c.growth_basis = 'ok' THEN c.homothetic_emp_start * (c.region_growth - c.cluster_growth) END
         AS homothetic_effect,
-    CASE WHEN c.emp_start > 0 THEN
+    CASE WHEN c.emp_start > 0 AND c.growth_basis = 'ok' THEN
         (c.emp_change - c.national_effect - c.mix_effect)
             - c.homothetic_emp_start * (c.region_growth - c.cluster_growth)
     END AS allocation_effect,
-    CASE WHEN d.n_steps = c.window_end - c.window_start AND d.n_nat = d.n_steps THEN d.dyn_national END
-        AS dynamic_national_effect,
-    CASE WHEN d.n_steps = c.window_end - c.window_start AND d.n_mix = d.n_steps THEN d.dyn_mix END
-        AS dynamic_mix_effect,
-    CASE WHEN d.n_steps = c.window_end - c.window_start AND d.n_nat = d.n_steps AND d.n_mix = d.n_steps
-        THEN c.emp_change - d.dyn_national - d.dyn_mix END AS dynamic_competitive_effect
+    CASE WHEN c.growth_basis = 'ok' AND d.n_steps = c.window_end - c.window_start AND d.n_nat = d.n_steps
+        THEN d.dyn_national END AS dynamic_national_effect,
+    CASE WHEN c.growth_basis = 'ok' AND d.n_steps = c.window_end - c.window_start AND d.n_mix = d.n_steps
+        THEN d.dyn_mix END AS dynamic_mix_effect,
+    CASE WHEN c.growth_basis = 'ok' AND d.n_steps = c.window_end - c.window_start AND d.n_nat = d.n_steps
+        AND d.n_mix = d.n_steps THEN c.emp_change - d.dyn_national - d.dyn_mix END AS dynamic_competitive_effect
 FROM classic AS c
 LEFT JOIN dynamic AS d
     USING (window_start, window_end, region_type, region_code, cluster_code)

@@ -17,8 +17,18 @@
 -- custom region whose base type is unknown (supplied totals without custom_regions) is ranked
 -- among nothing: ranked_among, strong, strong10 and the ranks are null.
 -- definition_vintage: the NAICS vintage(s) of the cluster definitions used in the year (from
--- cluster_totals; NULL for totals without it). vintage_break: the growth window base_year → year
--- spans a change of definition vintage, so cagr and job_creation mix two definitions.
+-- cluster_totals; NULL for totals without it).
+-- Growth (issue 19): only from sound bases. growth_basis (macro growth_basis, sql/common/macros.sql)
+-- rates the row as a growth start: partial_coverage (region-year coverage from region_coverage <
+-- $min_coverage), small_base (emp < $min_growth_base), imputed_base (no reported employment
+-- behind emp > 0: EMPFLAG midpoints only), else ok. base_year = the region × cluster's first
+-- sound ('ok') year; job_creation and cagr run from it to every later year whose coverage is not
+-- partial (a window never ends in a partial year); other rows keep their levels, rates NULL.
+-- vintage_break: the window base_year → year spans a change of definition vintage AND the
+-- definition effect (definition_effect: the cluster's national total on these definitions over
+-- its total on the 2012-based constant definitions − 1) is material — above
+-- $max_definition_effect in absolute value — or unknown at either end (NULL: e.g. NAICS 1997
+-- years, which no concordance bridges, or totals supplied without the series).
 WITH t AS (
     SELECT
         ct.year, ct.region_type, ct.region_code, ct.cluster_code, c.traded,
@@ -29,6 +39,10 @@ WITH t AS (
         ct.definition_vintage
     FROM cluster_totals AS ct
     JOIN clusters AS c USING (cluster_code)
+),
+coverage AS (
+    SELECT year, region_type, region_code, six_digit_emp / nullif(total_emp, 0) AS coverage
+    FROM region_coverage
 ),
 year_vintage AS (
     SELECT year, string_agg(DISTINCT definition_vintage, ',' ORDER BY definition_vintage) AS definition_vintage
@@ -144,13 +158,21 @@ custom_ranks AS (
     WHERE c.region_type = 'custom'
     GROUP BY ALL
 ),
+basis AS (
+    SELECT
+        b.year, b.region_type, b.region_code, b.cluster_code,
+        growth_basis(cv.coverage, b.emp, b.emp_reported, $min_coverage, $min_growth_base) AS growth_basis
+    FROM base AS b
+    LEFT JOIN coverage AS cv USING (year, region_type, region_code)
+),
 firsts AS (
     SELECT
-        region_type, region_code, cluster_code,
-        min(year) AS base_year,
-        arg_min(emp, year) AS base_emp
-    FROM base
-    WHERE emp IS NOT NULL
+        b.region_type, b.region_code, b.cluster_code,
+        min(b.year) AS base_year,
+        arg_min(b.emp, b.year) AS base_emp
+    FROM base AS b
+    JOIN basis AS g USING (year, region_type, region_code, cluster_code)
+    WHERE g.growth_basis = 'ok'
     GROUP BY ALL
 ),
 qualified AS (
@@ -162,12 +184,18 @@ qualified AS (
         p.lq_p_strong,
         p.lq_p_strong10,
         yv.definition_vintage AS year_vintage,
-        bv.definition_vintage AS base_vintage
+        bv.definition_vintage AS base_vintage,
+        g.growth_basis,
+        coalesce(abs(ye.definition_effect) > $max_definition_effect, true)
+            OR coalesce(abs(be.definition_effect) > $max_definition_effect, true) AS effect_material
     FROM peered AS b
     LEFT JOIN pct AS p USING (year, ranked_among, cluster_code)
     LEFT JOIN firsts AS f USING (region_type, region_code, cluster_code)
     LEFT JOIN year_vintage AS yv ON yv.year = b.year
     LEFT JOIN year_vintage AS bv ON bv.year = f.base_year
+    LEFT JOIN basis AS g USING (year, region_type, region_code, cluster_code)
+    LEFT JOIN definition_effect AS ye ON ye.year = b.year AND ye.cluster_code = b.cluster_code
+    LEFT JOIN definition_effect AS be ON be.year = f.base_year AND be.cluster_code = b.cluster_code
 )
 SELECT
     year,
@@ -194,13 +222,18 @@ SELECT
     END AS strong10,
     base_year,
     base_emp,
-    CASE WHEN year > base_year THEN emp - base_emp END AS job_creation,
+    CASE WHEN year > base_year AND growth_basis <> 'partial_coverage' THEN emp - base_emp END
+        AS job_creation,
     CASE
-        WHEN year > base_year AND base_emp > 0 AND emp >= 0
+        WHEN year > base_year AND growth_basis <> 'partial_coverage' AND base_emp > 0 AND emp >= 0
             THEN power(emp / base_emp, 1.0 / (year - base_year)) - 1
     END AS cagr,
     year_vintage AS definition_vintage,
-    CASE WHEN year > base_year THEN year_vintage <> base_vintage END AS vintage_break,
+    CASE
+        WHEN year > base_year AND growth_basis <> 'partial_coverage'
+            THEN year_vintage <> base_vintage AND effect_material
+    END AS vintage_break,
+    growth_basis,
     CASE WHEN region_type = 'custom' THEN cr.emp_rank
         ELSE rank() OVER (PARTITION BY year, region_type, cluster_code ORDER BY emp DESC NULLS LAST)
     END AS emp_rank,

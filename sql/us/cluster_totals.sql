@@ -9,7 +9,11 @@
 -- move a value across a percentile threshold between two runs on the same input.
 -- Withheld values are NULL and SUM skips them, so emp_reported and payroll cover reported cells only.
 -- Every region present in a year gets a row for every cluster: a cluster with no establishments
--- there has a true zero (CBP lists every industry with at least one establishment).
+-- there has a true zero (CBP lists every industry with at least one establishment) — provided
+-- cluster_naics has definitions for every NAICS vintage of the region-year's rows. A region-year
+-- whose codes no definitions cover is left out, never a row of false zeros: with the native
+-- definitions every vintage is covered; the constant-definition series (issue 19,
+-- pipelines/warehouse/timeseries.py) has no 1997 → 2012 bridge, so its NAICS 1997 years drop out.
 -- `ind` is NOT MATERIALIZED: it feeds the sums and the region frame, and scanning the staged
 -- Parquet twice (the frame reads three columns) is cheaper than buffering 20M rows (~1 s at 25 county years).
 WITH ind AS NOT MATERIALIZED (
@@ -42,6 +46,7 @@ regions AS (
     SELECT year, region_type, region_code, string_agg(DISTINCT naics_vintage, ',' ORDER BY naics_vintage) AS definition_vintage
     FROM ind
     GROUP BY ALL
+    HAVING bool_and(naics_vintage IN (SELECT DISTINCT naics_vintage FROM cluster_naics))
 ),
 frame AS (
     SELECT r.year, r.region_type, r.region_code, r.definition_vintage, c.cluster_code

@@ -370,8 +370,9 @@ def test_researcher_totals_keep_their_definition_vintage(tmp_path: Path) -> None
     csv = tmp_path / "totals.csv"
     csv.write_text(
         "year,region_type,region_code,cluster_code,emp,emp_reported,est,payroll,definition_vintage\n"
-        "2016,state,01,1,10,10,1,100,2012\n2017,state,01,1,12,12,1,120,2017\n"
+        "2016,state,01,1,100,100,1,100,2012\n2017,state,01,1,120,120,1,120,2017\n"
     )
+    # supplied totals carry no definition effect: a vintage change is flagged (unknown = material)
     ci = indicators_from_totals(read_cluster_totals(csv), pl.DataFrame({"cluster_code": ["1"], "traded": [True]}))
     assert ci["cluster_indicators"].sort("year")["vintage_break"].to_list() == [None, True]
 

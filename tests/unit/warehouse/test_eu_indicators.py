@@ -28,6 +28,7 @@ def region_rows(year: int, f: float, regions=REGIONS) -> list[dict]:
                 "cluster_code": cl, "traded": traded, "emp": emp * f, "emp_reported": emp * f,
                 "est": emp * f / 10, "payroll": emp * f * wage, "emp_payroll": emp * f,
                 "region_total_emp": total * f, "extra_regio": False,
+                "n_industries": 2, "n_missing": 0,
             })
     return rows
 
@@ -35,7 +36,7 @@ def region_rows(year: int, f: float, regions=REGIONS) -> list[dict]:
 def with_countries(rows: list[dict]) -> pl.DataFrame:
     df = pl.DataFrame(rows)
     nuts2 = df.filter(pl.col("region_type") == "nuts2", ~pl.col("extra_regio"))
-    sums = ["emp", "emp_reported", "est", "payroll", "emp_payroll"]
+    sums = ["emp", "emp_reported", "est", "payroll", "emp_payroll", "n_industries", "n_missing"]
     nat = nuts2.with_columns(pl.col("region_code").str.slice(0, 2)).group_by("year", "region_code", "cluster_code", "traded").agg(
         *[pl.col(c).sum() for c in sums]
     )
@@ -143,11 +144,38 @@ def test_us_strong_rule_on_eu_rows():
 
 def test_growth():
     df = run()
-    r = pick(df, "AA03", "1", 2017)
-    assert r["base_year"] == 2015
+    r = pick(df, "AA05", "1", 2017)
+    assert r["base_year"] == 2015 and r["growth_basis"] == "ok"
     assert r["cagr"] == pytest.approx(0.10)
-    assert r["job_creation"] == pytest.approx(30 * 0.21)
-    assert pick(df, "AA03", "1")["job_creation"] is None
+    assert r["job_creation"] == pytest.approx(50 * 0.21)
+    assert pick(df, "AA05", "1")["job_creation"] is None
+
+
+def test_growth_only_from_sound_bases():
+    """Issue 19: no CAGR from a base under min_growth_base persons or a wholly imputed one (a
+    confidential cell filled from the parent region); such rows keep their levels."""
+    df = run()
+    small = pick(df, "AA03", "1")  # 30 persons in 2015, 36.3 in 2017
+    assert small["growth_basis"] == "small_base" and small["emp"] == 30.0
+    later = pick(df, "AA03", "1", 2017)
+    assert later["base_year"] is None and later["cagr"] is None and later["job_creation"] is None
+    # the threshold is a parameter
+    assert pick(run({"min_growth_base": 20}), "AA03", "1", 2017)["cagr"] == pytest.approx(0.10)
+    # a filled confidential base (no reported employment behind it): no growth from it, and the
+    # base year becomes the first sound year
+    t = totals()
+    t = pl.concat([
+        t.with_columns(
+            pl.when((pl.col("region_code") == "AA05") & (pl.col("cluster_code") == "1") & (pl.col("year") == 2015))
+            .then(None).otherwise(pl.col("emp_reported")).alias("emp_reported")
+        ),
+        with_countries(region_rows(2019, 1.331)).filter(pl.col("region_type") == "nuts2"),
+    ])
+    df = run(frame=t)
+    assert pick(df, "AA05", "1")["growth_basis"] == "imputed_base"
+    assert pick(df, "AA05", "1", 2017)["cagr"] is None
+    r = pick(df, "AA05", "1", 2019)
+    assert r["base_year"] == 2017 and r["cagr"] == pytest.approx(1.1**0.5 - 1)
 
 
 def test_scope_changes_reference_and_stars():
@@ -254,3 +282,15 @@ def test_suite_blocks_stars_for_extra_regio():
     )
     res = validate_frame("eu_indicators", bad, params=params)
     assert res.failed_ids("error") == {"extra_regio_no_stars", "extra_regio_no_panorama_stars"}
+
+
+def test_no_growth_to_or_from_a_cluster_total_missing_cells():
+    """Issue 19: a cluster total that sums only part of its NACE cells (a cell without a value)
+    has partial coverage: no growth rate starts or ends there."""
+    t = totals().with_columns(
+        pl.when((pl.col("region_code") == "AA05") & (pl.col("cluster_code") == "1") & (pl.col("year") == 2017))
+        .then(1).otherwise(pl.col("n_missing")).alias("n_missing")
+    )
+    r = pick(run(frame=t), "AA05", "1", 2017)
+    assert r["coverage"] == pytest.approx(0.5) and r["growth_basis"] == "partial_coverage"
+    assert r["cagr"] is None and r["job_creation"] is None and r["emp"] == pytest.approx(60.5)

@@ -32,7 +32,7 @@ LQ = {
 def _emerging(**params):
     df = indicator_rows(EMP, YEARS, traded={"1"}, lq=LQ)
     con = connection("cluster_indicators", df)
-    build_families(con, "us", {"em_window_years": 1, **params})
+    build_families(con, "us", {"em_window_years": 1, "em_flag": "rule", **params})
     return fetch_frame(con, "SELECT * FROM emerging_clusters ORDER BY region_code, cluster_code")
 
 
@@ -42,7 +42,8 @@ def test_quadrants_and_rule_by_hand():
     ref_growth = (1300 + 1200 + 1000 + 200 + 1050) / (1000 + 1000 + 1000 + 100 + 1000) - 1
     assert got[("A", "1")]["reference_growth"] == pytest.approx(ref_growth)
     assert got[("A", "1")]["growth_excess"] == pytest.approx(0.3 - ref_growth)
-    assert {k: (r["quadrant"], r["emerging"]) for k, r in got.items()} == {
+    assert all(r["emerging"] is r["emerging_rule"] for r in got.values())  # em_flag = 'rule'
+    assert {k: (r["quadrant"], r["emerging_rule"]) for k, r in got.items()} == {
         ("A", "1"): ("rising below", True),
         ("C", "1"): ("rising below", False),
         ("D", "1"): ("rising above", False),
@@ -77,6 +78,9 @@ def _backtest(
                 "window_start": pl.Int32,
                 "window_end": pl.Int32,
                 "emerging": pl.Boolean,
+                "emerging_rule": pl.Boolean,
+                "emerging_score": pl.Boolean,
+                "score": pl.Float64,
                 "strong_end": pl.Boolean,
                 "lq_end": pl.Float64,
             },
@@ -116,6 +120,9 @@ def test_backtest_by_hand():
 
     def row(region, emerging, strong_end=False, lq_end=0.8):
         return {
+            "emerging_rule": emerging,
+            "emerging_score": None,
+            "score": None,
             "region_type": "state",
             "region_code": region,
             "cluster_code": "1",
@@ -171,7 +178,7 @@ def test_backtest_runs_in_the_build():
         strong={("A", "1"): [False, False, True]},
     )
     con = connection("cluster_indicators", df)
-    build_families(con, "us", {"em_window_years": 1})
+    build_families(con, "us", {"em_window_years": 1, "em_flag": "rule"})
     bt = fetch_frame(
         con, "SELECT * FROM emerging_backtest WHERE flag_year = 2006 AND horizon_years = 1"
     )

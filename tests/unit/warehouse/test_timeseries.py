@@ -1,0 +1,179 @@
+"""The constant-definition series (issue 19, pipelines/warehouse/timeseries.py) and the growth
+rules of cluster_indicators, on hand-made industry rows: every year on the 2012-based definitions
+through the concordance, NAICS 1997 years left out, the definition effect, growth only from
+sound bases, vintage_break only where the definition effect is material."""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+import pytest
+
+from pipelines.sources.naics import derive_definitions
+from pipelines.warehouse.indicators import build_cluster_tables
+from pipelines.warehouse.sql import fetch_frame, register_frame
+from pipelines.warehouse.timeseries import constant_definitions
+
+CLUSTERS = pl.DataFrame({"cluster_code": ["1", "2"], "traded": [True, True]})
+# native definitions: 100001 is cluster 1 in every vintage; 200001 (2002 codes) is cluster 2 in the
+# 2002 definitions, but in 2012 its two successors sit in clusters 1 and 2 → split 0.5 / 0.5
+NATIVE = [
+    ("1997", "100001", "1"), ("1997", "200001", "2"),
+    ("2002", "100001", "1"), ("2002", "200001", "2"),
+    ("2007", "100001", "1"), ("2007", "200011", "1"), ("2007", "200012", "2"),
+    ("2012", "100001", "1"), ("2012", "200011", "1"), ("2012", "200012", "2"),
+]  # fmt: skip
+CONCORDANCE = pl.DataFrame(
+    {
+        "naics_2002": ["100001", "200001", "200001"],
+        "naics_2007": ["100001", "200011", "200012"],
+        "naics_2012": ["100001", "200011", "200012"],
+        "naics_2017": ["100001", "200011", "200012"],
+        "naics_2022": ["100001", "200011", "200012"],
+    }
+)
+# (year, NAICS vintage, {code: emp}) for states A and B; B's 2004 total row is twice its 6-digit sum
+YEARS = {
+    2002: ("1997", {"100001": 1000, "200001": 400}),
+    2003: ("2002", {"100001": 1000, "200001": 400}),
+    2004: ("2002", {"100001": 1100, "200001": 420}),
+    2008: ("2007", {"100001": 1200, "200011": 200, "200012": 240}),
+    2012: ("2012", {"100001": 1300, "200011": 210, "200012": 250}),
+}
+
+
+def _industry(years: tuple[int, ...] = tuple(YEARS)) -> pl.DataFrame:
+    rows = []
+    for year, (vintage, codes) in YEARS.items():
+        if year not in years:
+            continue
+        for region, f in (("A", 1.0), ("B", 0.02)):
+            six = 0.0
+            for code, emp in codes.items():
+                rows.append((year, region, f"NAICS{vintage}", code, 6, emp * f, emp * f))
+                six += emp * f
+            total = six * (2 if (region, year) == ("B", 2004) else 1)
+            rows.append((year, region, f"NAICS{vintage}", "TOTAL", 0, total, total))
+    return pl.DataFrame(
+        rows,
+        schema={"year": pl.Int32, "region_code": pl.String, "classification": pl.String, "industry_code": pl.String,
+                "industry_level": pl.Int8, "emp": pl.Float64, "emp_reported": pl.Float64},
+        orient="row",
+    ).with_columns(
+        region_type=pl.lit("state"), lfo=pl.lit("-"), est=pl.col("emp") / 10, payroll=pl.col("emp") * 40,
+        qp1=pl.lit(None, pl.Float64), emp_imputed=pl.lit(False),
+    )  # fmt: skip
+
+
+def _build(years: tuple[int, ...] = tuple(YEARS), **params):
+    native = pl.DataFrame(NATIVE, schema=["naics_vintage", "naics", "cluster_code"], orient="row").with_columns(
+        weight=pl.lit(1.0), derived_from=pl.lit(None, pl.String), naics_title=pl.lit(None, pl.String)
+    )
+    con = duckdb.connect()
+    register_frame(con, "industry_employment", _industry(years))
+    register_frame(con, "cluster_naics", native)
+    register_frame(con, "naics_concordance", CONCORDANCE)
+    register_frame(con, "clusters", CLUSTERS)
+    build_cluster_tables(con, params or None)
+    return con
+
+
+def _rows(con, table, **where):
+    df = fetch_frame(con, f"SELECT * FROM {table}")
+    for k, v in where.items():
+        df = df.filter(pl.col(k) == v)
+    return df
+
+
+def test_constant_definitions_reuse_the_2017_2022_apportioning():
+    native = pl.DataFrame(NATIVE, schema=["naics_vintage", "naics", "cluster_code"], orient="row").with_columns(
+        weight=pl.lit(1.0), derived_from=pl.lit(None, pl.String)
+    )
+    defs = constant_definitions(native, CONCORDANCE)
+    assert set(defs["naics_vintage"]) == {"2002", "2007", "2012", "2017", "2022"}  # never 1997
+    split = defs.filter(pl.col("naics_vintage") == "2002", pl.col("naics") == "200001").sort("cluster_code")
+    assert split["cluster_code"].to_list() == ["1", "2"] and split["weight"].to_list() == [0.5, 0.5]
+    derived, _ = derive_definitions(native, CONCORDANCE, "2002")
+    assert split.select("cluster_code", "weight").equals(
+        derived.filter(pl.col("naics") == "200001").sort("cluster_code").select("cluster_code", "weight")
+    )
+
+
+def test_series_is_on_one_definition_and_leaves_naics_1997_out():
+    con = _build()
+    ts = _rows(con, "cluster_timeseries", region_code="A")
+    assert sorted(set(ts["year"])) == [2003, 2004, 2008, 2012]  # 2002 is NAICS 1997: no bridge
+    assert set(ts["side"]) == {"us"} and set(ts["definition"]) == {"US benchmark clusters, NAICS 2012 definitions"}
+    got = {(r["year"], r["cluster_code"]): r for r in ts.to_dicts()}
+    # 2003 (NAICS 2002 codes): 200001 split 0.5 / 0.5 over clusters 1 and 2
+    assert got[(2003, "1")]["emp"] == pytest.approx(1200) and got[(2003, "2")]["emp"] == pytest.approx(200)
+    assert got[(2003, "1")]["native_emp"] == pytest.approx(1000) and got[(2003, "1")]["bridged"] is True
+    # on the same definitions (2008: NAICS 2007 codes map one to one; 2012) the series IS the native view
+    for y in (2008, 2012):
+        for c in ("1", "2"):
+            assert got[(y, c)]["emp"] == got[(y, c)]["native_emp"]
+            assert got[(y, c)]["definition_effect"] == 0.0
+    assert got[(2012, "1")]["bridged"] is False
+    # the native table keeps every year
+    assert sorted(set(_rows(con, "cluster_indicators")["year"])) == [2002, 2003, 2004, 2008, 2012]
+
+
+def test_definition_effect_is_national_native_over_constant():
+    con = _build()
+    eff = {(r["year"], r["cluster_code"]): r for r in _rows(con, "definition_effect").to_dicts()}
+    # national (sum of A and B), 2003: native cluster 1 = 1020, constant = 1020 + 0.5 × 408
+    assert eff[(2003, "1")]["definition_effect"] == pytest.approx(1020 / 1224 - 1)
+    assert eff[(2003, "2")]["definition_effect"] == pytest.approx(408 / 204 - 1)
+    assert eff[(2002, "1")]["definition_effect"] is None and eff[(2002, "1")]["constant_emp"] is None
+    assert eff[(2012, "2")]["definition_effect"] == 0.0
+
+
+def test_growth_only_from_sound_bases_and_material_definition_breaks():
+    con = _build()
+    ci = {(r["region_code"], r["year"], r["cluster_code"]): r for r in _rows(con, "cluster_indicators").to_dicts()}
+    a = ci[("A", 2012, "1")]
+    # A's first sound year is 2002 (coverage 1); 2002 → 2012 crosses definitions whose effect is
+    # material (2003 cluster 1: −17 %) or unknown (2002): flagged
+    assert a["base_year"] == 2002 and a["vintage_break"] is True
+    # B is 2 % of A: its 2002 base of 20 jobs in cluster 1 is under min_growth_base (50)
+    b = ci[("B", 2012, "1")]
+    assert ci[("B", 2002, "1")]["growth_basis"] == "small_base"
+    assert b["base_year"] is None and b["cagr"] is None and b["emp"] == pytest.approx(30.2)
+    con = _build(min_growth_base=10)
+    ci = {(r["region_code"], r["year"], r["cluster_code"]): r for r in _rows(con, "cluster_indicators").to_dicts()}
+    # B 2004 covers half of its total row: no rate ends there; the base stays 2002
+    assert ci[("B", 2004, "1")]["growth_basis"] == "partial_coverage"
+    assert ci[("B", 2004, "1")]["cagr"] is None and ci[("B", 2004, "1")]["job_creation"] is None
+    assert ci[("B", 2012, "1")]["base_year"] == 2002
+    assert ci[("B", 2012, "1")]["cagr"] == pytest.approx((30.2 / 20) ** 0.1 - 1)
+    # on the series, 2008 → 2012 crosses a NAICS vintage change with no definition effect: not flagged
+    ts = {(r["region_code"], r["year"], r["cluster_code"]): r for r in _rows(con, "cluster_timeseries").to_dicts()}
+    assert ts[("A", 2012, "2")]["base_year"] == 2003
+    assert ts[("A", 2012, "2")]["vintage_break"] is True  # 2003 cluster 2: +100 % definition effect
+    assert ts[("A", 2012, "2")]["cagr"] == pytest.approx((250 / 200) ** (1 / 9) - 1)
+
+
+def test_imputed_base_is_not_a_base():
+    ind = _industry().with_columns(
+        emp_reported=pl.when((pl.col("region_code") == "A") & (pl.col("year") == 2003) & (pl.col("industry_code") == "100001"))
+        .then(None).otherwise(pl.col("emp_reported"))
+    )
+    con = _build()
+    register_frame(con, "industry_employment", ind)
+    build_cluster_tables(con)
+    ts = {(r["year"], r["cluster_code"]): r for r in _rows(con, "cluster_timeseries", region_code="A").to_dicts()}
+    # cluster 1 in 2003 = 1000 (withheld, midpoint) + 200 reported: not wholly imputed
+    assert ts[(2003, "1")]["growth_basis"] == "ok"
+    ci = {(r["year"], r["cluster_code"]): r for r in _rows(con, "cluster_indicators", region_code="A").to_dicts()}
+    assert ci[(2003, "1")]["growth_basis"] == "imputed_base"  # native cluster 1 = 100001 only
+
+
+def test_native_vintage_break_only_where_the_definition_effect_is_material():
+    years = (2003, 2004, 2008, 2012)
+    ci = {(r["year"], r["cluster_code"]): r for r in _rows(_build(years), "cluster_indicators", region_code="A").to_dicts()}
+    assert ci[(2008, "1")]["base_year"] == 2003 and ci[(2008, "1")]["vintage_break"] is True  # 2003: −17 %
+    assert ci[(2004, "1")]["vintage_break"] is False  # same vintage
+    loose = _build(years, max_definition_effect=0.5)
+    ci = {(r["year"], r["cluster_code"]): r for r in _rows(loose, "cluster_indicators", region_code="A").to_dicts()}
+    assert ci[(2008, "1")]["vintage_break"] is False  # |−17 %| and 0 % are under 50 %
+    assert ci[(2008, "2")]["vintage_break"] is True  # 2003 cluster 2: +100 %
