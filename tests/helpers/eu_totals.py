@@ -17,7 +17,7 @@ REGIONS = {
 }
 OTHER = 40.0
 WAGE = 40.0  # EUR thousand per person
-SUMS = ["emp", "emp_reported", "est", "payroll", "emp_payroll"]
+SUMS = ["emp", "emp_reported", "est", "payroll", "emp_payroll", "n_industries", "n_missing"]
 
 
 def nuts2_rows(
@@ -31,6 +31,7 @@ def nuts2_rows(
                 "cluster_code": cl, "traded": traded, "emp": emp, "emp_reported": emp, "est": emp / 10,
                 "payroll": (payroll or {}).get((code, cl), emp * WAGE), "emp_payroll": emp,
                 "region_total_emp": sum(emps) + OTHER, "extra_regio": False, "custom_base_type": None,
+                "n_industries": 2, "n_missing": 0,
             })
     return pl.DataFrame(rows, schema_overrides={"custom_base_type": pl.String})
 
