@@ -22,10 +22,13 @@ from pipelines.config import (
     Settings,
 )
 from pipelines.errors import SourceError
+from pipelines.raw.archive import RawArchive, sha256_file
 from pipelines.sources import cbp
 from pipelines.sources import eurostat as es
 from pipelines.sources.bounds import MAX_LINE, OUT_CHUNK, LineBound
-from tests.helpers.bombs import MIB, declare_size, gzip_bomb, zip_bomb
+from pipelines.staging.cbp import stage_cbp
+from pipelines.staging.eu_sbs import load_eu_industry
+from tests.helpers.bombs import CBP_HEADER, MIB, declare_size, gzip_bomb, zip_bomb
 
 SID = "census/cbp/state/2011"
 NO_RATIO = 1e9  # a limit that never trips, to test the other one alone
@@ -218,3 +221,28 @@ def test_staging_a_bomb_stays_at_bounded_memory(tmp_path: Path) -> None:
     assert res["error"] and "more than 200x" in res["error"] and "cbp11st.txt" in res["error"], res
     grew_mib = (res["after_kib"] - res["before_kib"]) / 1024
     assert grew_mib < 64, res
+
+
+def test_stage_cbp_refuses_a_bomb_before_it_reaches_the_archive(tmp_path: Path) -> None:
+    """The run's settings reach the zip check of the download: a member beyond the configured ratio
+    is refused as invalid content, and the raw archive never holds it."""
+    mirror = tmp_path / "mirror"
+    z = zip_bomb(mirror / "cbp11st.zip", 4, header=CBP_HEADER, fill=b'"01","------","","G",1,"G",1,1\n')
+    url = cbp.url(2011, "state")
+    entry = {"id": SID, "url": url, "path": "cbp11st.zip", "sha256": sha256_file(z), "kind": "upstream-file"}
+    (mirror / "index.json").write_text(json.dumps({"mirror_version": "t", "entries": [entry]}))
+    size = zipfile.ZipFile(z).infolist()[0].file_size
+    s = Settings(warehouse=tmp_path / "wh", mirror=mirror, offline=True, max_uncompressed=size - 1, max_compression_ratio=NO_RATIO)
+    with pytest.raises(SourceError) as err:
+        stage_cbp(s, 2011, "state")
+    msg = _one_line(err)
+    assert "invalid content" in msg and "OBSERVATORY_MAX_UNCOMPRESSED" in msg and SID in msg, msg
+    assert RawArchive(s.raw_dir).entries(SID) == []
+
+
+def test_eurostat_staging_inflates_within_the_run_settings(mirror_dir: Path, tmp_path: Path) -> None:
+    s = Settings(warehouse=tmp_path / "wh", mirror=mirror_dir, offline=True, max_uncompressed=10 * MIB)  # the file: 10.5 MiB
+    with pytest.raises(SourceError) as err:
+        load_eu_industry(s, ("sbs_r_nuts06_r2",)).collect()
+    msg = _one_line(err)
+    assert "eurostat/sbs_r_nuts06_r2" in msg and "sbs_r_nuts06_r2.tsv.gz inflates beyond 10 MiB" in msg, msg
