@@ -72,9 +72,10 @@ def validate_zip(path: Path, limits: DecompressionLimits | None = None) -> None:
     try:
         with zipfile.ZipFile(path) as zf:
             for info in zf.infolist():
-                problem = inflate_problem(f"zip member {info.filename}", info.file_size, info.compress_size, limits or DecompressionLimits())
+                what = f"zip member {info.filename} (declared size)"
+                problem = inflate_problem(what, info.file_size, info.compress_size, limits or DecompressionLimits())
                 if problem:
-                    raise ValueError(f"{problem} (declared size)")
+                    raise ValueError(problem)
             bad = zf.testzip()
             if bad is not None:
                 raise ValueError(f"corrupt member {bad} in zip")

@@ -21,6 +21,7 @@ from pipelines.config import (
     DecompressionLimits,
     Settings,
 )
+from pipelines.defs.resources import ObservatoryResource
 from pipelines.errors import SourceError
 from pipelines.raw.archive import RawArchive, sha256_file
 from pipelines.sources import cbp
@@ -180,6 +181,9 @@ def test_decompression_limits_come_from_the_environment(monkeypatch) -> None:
     assert s.decompression_limits == DecompressionLimits(500_000_000, 50.0)
     monkeypatch.setenv("OBSERVATORY_MAX_UNCOMPRESSED", "2GiB")
     assert Settings.from_env().max_uncompressed == 2 << 30
+    # inside Dagster runs (the resource names some settings; these keep their environment values)
+    dagster = ObservatoryResource(warehouse="wh", cbp_years="2010").settings()
+    assert dagster.decompression_limits == DecompressionLimits(2 << 30, 50.0)
     monkeypatch.setenv("OBSERVATORY_MAX_UNCOMPRESSED", "lots")
     with pytest.raises(ValueError, match="OBSERVATORY_MAX_UNCOMPRESSED"):
         Settings.from_env()
