@@ -69,9 +69,10 @@ DEFAULT_HTTP_DEADLINE = 1800.0
 # within this many seconds from the request, retries included (the body deadline starts after it).
 DEFAULT_HTTP_FIRST_BYTE_TIMEOUT = 120.0
 # Decompression bounds per zip member, gzip file or gzip-encoded HTTP body. The largest real input
-# is a CBP county member of a few hundred MB whose zip is ~5-15x smaller (the mirror's state
-# members: 5.1x; the Eurostat TSV: 3.6x); deflate cannot exceed ~1030x, which a file of zeros
-# reaches. 4 GiB and 200x are ten times above real files and far below what takes a host down.
+# is a CBP county member of a few hundred MB; real members inflate a few times (the mirror's CBP
+# state members 5.1-5.2x, the Eurostat TSV 3.6x); deflate tops out near 1030x, which a file of
+# zeros reaches. 4 GiB and 200x are ten and forty times above real files, and far below what took
+# the host down (a 2 MB zip of 2 GiB of zeros: 24 GB of RAM).
 DEFAULT_MAX_UNCOMPRESSED = 4 << 30
 DEFAULT_MAX_COMPRESSION_RATIO = 200.0
 
