@@ -38,11 +38,9 @@ class InflateBudget:
 
     def __init__(self, limits: DecompressionLimits, source: str, location: str, what: str) -> None:
         self.limits, self.source, self.location, self.what = limits, source, location, what
-        self.out = 0
 
     def check(self, out: int, consumed: int) -> None:
         """`out` bytes inflated so far (in all) from `consumed` compressed bytes."""
-        self.out = out
         problem = inflate_problem(self.what, out, consumed, self.limits)
         if problem:
             raise SourceError(self.source, self.location, problem)
