@@ -65,6 +65,57 @@ def parse_geos(spec: str) -> tuple[str, ...]:
 # takes longer than the deadline fails (a server dripping bytes never times out a single read).
 DEFAULT_RETRY_AFTER_MAX = 300.0
 DEFAULT_HTTP_DEADLINE = 1800.0
+# A server that takes the connection and never answers: the first byte of the response must come
+# within this many seconds from the request, retries included (the body deadline starts after it).
+DEFAULT_HTTP_FIRST_BYTE_TIMEOUT = 120.0
+# Decompression bounds per zip member, gzip file or gzip-encoded HTTP body. The largest real input
+# is a CBP county member of a few hundred MB; real members inflate a few times (the mirror's CBP
+# state members 5.1-5.2x, the Eurostat TSV 3.6x); deflate tops out near 1030x, which a file of
+# zeros reaches. 4 GiB and 200x are ten and forty times above real files, and far below what took
+# the host down (a 2 MB zip of 2 GiB of zeros: 24 GB of RAM).
+DEFAULT_MAX_UNCOMPRESSED = 4 << 30
+DEFAULT_MAX_COMPRESSION_RATIO = 200.0
+
+
+@dataclass(frozen=True)
+class DecompressionLimits:
+    """How far one compressed member may inflate: `max_bytes` in all, and `max_ratio` times its
+    compressed size (checked once the output passes `ratio_floor`, so tiny files never trip it)."""
+
+    max_bytes: int = DEFAULT_MAX_UNCOMPRESSED
+    max_ratio: float = DEFAULT_MAX_COMPRESSION_RATIO
+    ratio_floor: int = 1 << 20
+
+
+_SIZE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?$")
+_UNITS = {
+    None: 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+    "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40,
+}  # fmt: skip
+
+
+def _bytes(name: str, default: int) -> int:
+    """A size setting: bytes, or a number with a unit (500MB, 4GiB)."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    m = _SIZE.match(raw)
+    if not m or float(m.group(1)) <= 0:
+        raise ValueError(f"{name} must be a positive size such as 4GiB or 500MB, got {raw!r}")
+    return int(float(m.group(1)) * _UNITS[m.group(2)])
+
+
+def _ratio(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number (uncompressed / compressed bytes), got {raw!r}") from None
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, got {raw!r}")
+    return value
 
 
 def _seconds(name: str, default: float) -> float:
@@ -124,6 +175,11 @@ class Settings:
     http_retry_after_max: float = DEFAULT_RETRY_AFTER_MAX
     # Overall time (seconds) one download's body may take.
     http_deadline: float = DEFAULT_HTTP_DEADLINE
+    # Seconds from the request to the response's first byte, retries included (a dead server).
+    http_first_byte_timeout: float = DEFAULT_HTTP_FIRST_BYTE_TIMEOUT
+    # Decompression bounds per zip member / gzip file / gzip-encoded body (zip bombs).
+    max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSED
+    max_compression_ratio: float = DEFAULT_MAX_COMPRESSION_RATIO
 
     def __post_init__(self) -> None:
         if not 0 <= self.max_shrink <= 1:
@@ -132,6 +188,10 @@ class Settings:
             raise ValueError(
                 f"OBSERVATORY_DUCKDB_MEMORY_LIMIT must look like 3GB or 512MB, got {self.duckdb_memory_limit!r}"
             )
+
+    @property
+    def decompression_limits(self) -> DecompressionLimits:
+        return DecompressionLimits(self.max_uncompressed, self.max_compression_ratio)
 
     @property
     def raw_dir(self) -> Path:
@@ -172,6 +232,9 @@ class Settings:
             max_shrink=_max_shrink(os.environ.get("OBSERVATORY_MAX_SHRINK")),
             http_retry_after_max=_seconds("OBSERVATORY_HTTP_RETRY_AFTER_MAX", DEFAULT_RETRY_AFTER_MAX),
             http_deadline=_seconds("OBSERVATORY_HTTP_DEADLINE", DEFAULT_HTTP_DEADLINE),
+            http_first_byte_timeout=_seconds("OBSERVATORY_HTTP_FIRST_BYTE_TIMEOUT", DEFAULT_HTTP_FIRST_BYTE_TIMEOUT),
+            max_uncompressed=_bytes("OBSERVATORY_MAX_UNCOMPRESSED", DEFAULT_MAX_UNCOMPRESSED),
+            max_compression_ratio=_ratio("OBSERVATORY_MAX_COMPRESSION_RATIO", DEFAULT_MAX_COMPRESSION_RATIO),
         )
 
 

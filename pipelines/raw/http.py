@@ -18,12 +18,23 @@ from urllib.parse import urlparse
 import requests
 from urllib3 import exceptions as urllib3_errors
 
-from pipelines.config import DEFAULT_HTTP_DEADLINE, Settings
+from pipelines.config import (
+    DEFAULT_HTTP_DEADLINE,
+    DEFAULT_HTTP_FIRST_BYTE_TIMEOUT,
+    DecompressionLimits,
+    Settings,
+)
 from pipelines.errors import SourceError
 from pipelines.raw.archive import RawArchive, RawFile
 from pipelines.raw.mirror import MirrorEntry, resolve
 from pipelines.raw.redact import redact_text, redact_url
-from pipelines.raw.session import RetryAfterTooLongError, make_session
+from pipelines.raw.session import (
+    FirstByteTimeoutError,
+    RetryAfterTooLongError,
+    first_byte_deadline,
+    make_session,
+)
+from pipelines.sources.bounds import InflateBudget
 
 CHUNK = 1 << 20
 PROGRESS_MIN_BYTES = 5 << 20
@@ -75,20 +86,32 @@ def _download(
     tmp: Path,
     timeout: tuple[float, float],
     deadline: float = DEFAULT_HTTP_DEADLINE,
+    first_byte: float = DEFAULT_HTTP_FIRST_BYTE_TIMEOUT,
+    limits: DecompressionLimits | None = None,
 ) -> tuple[str, int, dict[str, str]]:
+    """Stream `url` into `tmp`: a first byte within `first_byte` s (retries included, and no single
+    wait longer), the body within `deadline` s, a gzip/deflate-encoded body inflating within
+    `limits`, and exactly Content-Length bytes on the wire."""
     shown = redact_url(url) or url
-    give_up = time.monotonic() + deadline
     try:
-        with session.get(url, stream=True, timeout=timeout) as resp:
+        with first_byte_deadline(first_byte):
+            resp = session.get(url, stream=True, timeout=(timeout[0], min(timeout[1], first_byte)))
+        with resp:
+            give_up = time.monotonic() + deadline
             if resp.status_code >= 400:
                 raise SourceError(source_id, shown, f"HTTP {resp.status_code} {resp.reason}")
             total = int(resp.headers.get("Content-Length") or 0) or None
+            encoding = resp.headers.get("Content-Encoding", "").strip().lower()
+            budget = InflateBudget(limits or DecompressionLimits(), source_id, shown, f"{encoding}-encoded body")
+            # The length check below is ours (naming got and expected bytes), counted on the wire.
+            resp.raw.enforce_content_length = False
             h = hashlib.sha256()
             size = 0
             bar = _progress(total, source_id)
             with open(tmp, "wb") as fh:
-                # read1 returns what has arrived (decoded), so a server dripping bytes cannot keep
-                # one read alive past the deadline the way iter_content's fill-the-chunk reads do.
+                # read1 returns what has arrived (decoded, at most CHUNK bytes), so a server dripping
+                # bytes cannot keep one read alive past the deadline the way iter_content's
+                # fill-the-chunk reads do, and an encoded body never inflates whole into memory.
                 while chunk := resp.raw.read1(CHUNK, decode_content=True):
                     if time.monotonic() > give_up:
                         raise SourceError(
@@ -96,22 +119,23 @@ def _download(
                             f"download exceeded its deadline of {deadline:g} s after {size + len(chunk)} bytes "
                             "(OBSERVATORY_HTTP_DEADLINE): the server is too slow",
                         )  # fmt: skip
+                    size += len(chunk)
+                    if encoding not in ("", "identity"):
+                        budget.check(size, resp.raw.tell())
                     h.update(chunk)
                     fh.write(chunk)
-                    size += len(chunk)
                     if bar:
                         bar.update(len(chunk))
             if bar:
                 bar.close()
-            if total is not None and size != total and "Content-Encoding" not in resp.headers:
-                raise SourceError(
-                    source_id, shown, f"truncated body: got {size} of {total} bytes"
-                )
+            wire = resp.raw.tell()
+            if total is not None and wire != total:
+                raise SourceError(source_id, shown, f"truncated body: got {wire} of {total} bytes (Content-Length)")
             headers = {k: resp.headers[k] for k in ("ETag", "Last-Modified", "Content-Type") if k in resp.headers}
             return h.hexdigest(), size, headers
     except SourceError:
         raise
-    except RetryAfterTooLongError as exc:
+    except (RetryAfterTooLongError, FirstByteTimeoutError) as exc:
         raise SourceError(source_id, shown, str(exc)) from None
     except (requests.RequestException, urllib3_errors.HTTPError) as exc:
         err = SourceError(source_id, shown, redact_text(f"download failed: {type(exc).__name__}: {exc}"))
@@ -136,7 +160,9 @@ def fetch(
 
     The mirror (when configured) wins over upstream, so runs are offline and reproducible.
     `validate` sees the complete temp file before it is archived: bad bytes never reach the archive.
-    The body must arrive within `deadline` seconds (default: settings.http_deadline).
+    The first byte must come within settings.http_first_byte_timeout seconds, retries included;
+    the body within `deadline` seconds (default: settings.http_deadline); an encoded body inflates
+    within the settings' decompression limits.
     """
     archive = RawArchive(settings.raw_dir)
     public_url = redact_url(url)  # what manifests, errors and metadata record: never a key
@@ -205,11 +231,14 @@ def _download_upstream(
     timeout: tuple[float, float],
     deadline: float,
 ) -> tuple[str, int, dict[str, str]]:
-    """_download through `session`, or through a session of its own (closed after)."""
+    """_download through `session`, or through a session of its own (closed after), with the
+    settings' first-byte deadline and decompression limits."""
     own = session is None
     sess = session or make_session(retry_after_max=settings.http_retry_after_max)
     try:
-        return _download(sess, url, source_id, tmp, timeout, deadline)
+        return _download(
+            sess, url, source_id, tmp, timeout, deadline, settings.http_first_byte_timeout, settings.decompression_limits
+        )
     finally:
         if own:
             sess.close()

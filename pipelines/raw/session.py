@@ -1,9 +1,16 @@
-"""The HTTP session every download uses: User-Agent, retries with backoff, and a cap on Retry-After."""
+"""The HTTP session every download uses: User-Agent, retries with backoff, a cap on Retry-After,
+a first-byte deadline over the retries of a server that does not answer, and one log line per
+retry naming the URL."""
 
 from __future__ import annotations
 
+import contextvars
+import logging
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -11,12 +18,15 @@ from urllib3.util.retry import Retry
 
 from pipelines import __version__
 from pipelines.config import DEFAULT_RETRY_AFTER_MAX
+from pipelines.raw.redact import redact_text, redact_url
 
 USER_AGENT = (
     f"cluster-observatory/{__version__} (+https://github.com/cluster-observatory; "
     "open-source cluster indicators pipeline)"
 )
 DEFAULT_RETRIES = 5  # attempts after the first, for 429/5xx, connection and read errors
+
+log = logging.getLogger(__name__)
 
 
 class RetryAfterTooLongError(Exception):
@@ -28,6 +38,43 @@ class RetryAfterTooLongError(Exception):
             "(OBSERVATORY_HTTP_RETRY_AFTER_MAX): not sleeping that long; try again later"
         )
         self.seconds = seconds
+
+
+class FirstByteTimeoutError(Exception):
+    """No response at all (not even a status line) within the first-byte deadline, retries included."""
+
+    def __init__(self, seconds: float, attempts: int, reason: object) -> None:
+        super().__init__(
+            f"no response within {seconds:g} s over {attempts} attempt(s) (OBSERVATORY_HTTP_FIRST_BYTE_TIMEOUT): "
+            f"the server takes the connection but does not answer; last error: {redact_text(str(reason))}"
+        )
+
+
+@dataclass
+class _FirstByteClock:
+    seconds: float
+    give_up: float  # time.monotonic() by which some response must have come
+
+
+_first_byte: contextvars.ContextVar[_FirstByteClock | None] = contextvars.ContextVar("first_byte", default=None)
+
+
+@contextmanager
+def first_byte_deadline(seconds: float) -> Iterator[None]:
+    """Within the block, requests of a session from make_session stop retrying once `seconds`
+    pass without any response (a server that accepts and never answers). A response, even a 503,
+    restarts the clock: a busy server is governed by the retry count and the Retry-After cap."""
+    token = _first_byte.set(_FirstByteClock(seconds, time.monotonic() + seconds))
+    try:
+        yield
+    finally:
+        _first_byte.reset(token)
+
+
+def _pool_url(pool: object, path: str | None) -> str:
+    scheme, host, port = (getattr(pool, k, None) for k in ("scheme", "host", "port"))
+    url = f"{scheme}://{host}{f':{port}' if port else ''}{path or ''}" if host else str(path)
+    return redact_url(url) or url
 
 
 class _CappedRetry(Retry):
@@ -48,6 +95,27 @@ class _CappedRetry(Retry):
         if seconds > self.retry_after_max:
             raise RetryAfterTooLongError(seconds, self.retry_after_max)
         return seconds
+
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):  # type: ignore[no-untyped-def, override]
+        """The next retry (urllib3's rules), after the first-byte deadline; logs one line naming the URL."""
+        clock = _first_byte.get()
+        if clock is not None and response is None and time.monotonic() >= clock.give_up:
+            raise FirstByteTimeoutError(clock.seconds, len(self.history) + 1, error)
+        new = super().increment(method, url, response, error, _pool, _stacktrace)
+        if response is None or response.status in (self.status_forcelist or ()):
+            reason = f"HTTP {response.status}" if response is not None else f"{type(error).__name__}: {error}"
+            log.warning(
+                "%s: %s; retry %d (%s left)", _pool_url(_pool, url), redact_text(reason), len(new.history), new.total
+            )
+        return new
+
+    def sleep(self, response=None) -> None:  # type: ignore[no-untyped-def]
+        """Back off (or honour Retry-After); after a response the first-byte clock starts again
+        once the wait is over: the server answered, it is busy, not dead."""
+        super().sleep(response)
+        clock = _first_byte.get()
+        if clock is not None and response is not None:
+            clock.give_up = time.monotonic() + clock.seconds
 
 
 def make_session(

@@ -8,17 +8,24 @@ and US files. All columns are read as text, so identifiers keep their leading ze
 from __future__ import annotations
 
 import io
-import shutil
-import struct
 import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import polars as pl
-from isal import isal_zlib
 
+from pipelines.config import DecompressionLimits
 from pipelines.errors import SourceError
+from pipelines.sources.bounds import (
+    MAX_LINE,
+    OUT_CHUNK,
+    InflateBudget,
+    LineBound,
+    human,
+    inflate_problem,
+    inflate_zip_member,
+)  # fmt: skip
 
 BASE_URL = "https://www2.census.gov/programs-surveys/cbp/datasets"
 GEOGRAPHIES = ("state", "county", "msa", "us")
@@ -53,8 +60,10 @@ def url(year: int, geo: str) -> str:
     return f"{BASE_URL}/{year}/cbp{year % 100:02d}{_SUFFIX[geo]}.zip"
 
 
-def validate_zip(path: Path) -> None:
-    """Reject HTML error pages, truncated or corrupt zips before they reach the archive."""
+def validate_zip(path: Path, limits: DecompressionLimits | None = None) -> None:
+    """Reject HTML error pages, truncated or corrupt zips, and members whose declared size passes
+    the decompression `limits`, before they reach the archive (testzip reads no further than the
+    declared size)."""
     with open(path, "rb") as fh:
         head = fh.read(512)
     if not head.startswith(b"PK\x03\x04"):
@@ -62,6 +71,11 @@ def validate_zip(path: Path) -> None:
         raise ValueError(f"not a zip file (starts with {snippet!r})")
     try:
         with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                what = f"zip member {info.filename} (declared size)"
+                problem = inflate_problem(what, info.file_size, info.compress_size, limits or DecompressionLimits())
+                if problem:
+                    raise ValueError(problem)
             bad = zf.testzip()
             if bad is not None:
                 raise ValueError(f"corrupt member {bad} in zip")
@@ -117,61 +131,55 @@ def detect_layout(header: list[str], source: str, location: str) -> CbpLayout:
     )
 
 
-def extract_member(zip_path: Path, dest_dir: Path, source: str) -> Path:
-    """Stream the data member of a CBP zip to disk (never whole into memory), CRC-checked.
+def extract_member(
+    zip_path: Path, dest_dir: Path, source: str, limits: DecompressionLimits | None = None
+) -> Path:
+    """Stream the data member of a CBP zip to disk (never whole into memory), CRC-checked, within
+    the decompression `limits` (default: pipelines.config's) and MAX_LINE bytes a line.
 
     Deflate members are inflated with ISA-L (about twice zlib's speed; it releases the GIL, so
     two years inflate side by side); other methods go through zipfile."""
+    limits = limits or DecompressionLimits()
     try:
         with zipfile.ZipFile(zip_path) as zf:
-            members = [i for i in zf.infolist() if i.filename.lower().endswith((".txt", ".csv"))]
-            if len(members) != 1:
-                names = [i.filename for i in members]
-                raise SourceError(source, str(zip_path), f"expected one data file in zip, found {names}")
-            info = members[0]
+            info = _data_member(zf, zip_path, source)
+            # the declared size first (it can lie: the loops below check what really comes out)
+            InflateBudget(limits, source, str(zip_path), f"zip member {info.filename} (declared size)").check(
+                info.file_size, info.compress_size
+            )
             dest_dir.mkdir(parents=True, exist_ok=True)
             out = dest_dir / Path(info.filename).name
+            budget = InflateBudget(limits, source, str(zip_path), f"zip member {info.filename}")
+            lines = LineBound(source, str(zip_path), f"zip member {info.filename}")
             if info.compress_type == zipfile.ZIP_DEFLATED and not info.flag_bits & 0x1:
-                _inflate_member(zip_path, info, out)
+                inflate_zip_member(zip_path, info, out, budget, lines)
             else:
-                with zf.open(info) as src, open(out, "wb") as dst:
-                    shutil.copyfileobj(src, dst, 1 << 20)
+                with zf.open(info) as src, open(out, "wb") as dst:  # zipfile stops at the declared size
+                    size = 0
+                    while block := src.read(OUT_CHUNK):
+                        size += len(block)
+                        budget.check(size, info.compress_size)
+                        lines.feed(block)
+                        dst.write(block)
             return out
     except zipfile.BadZipFile as exc:
         raise SourceError(source, str(zip_path), f"corrupt or truncated zip: {exc}") from exc
 
 
-def _inflate_member(zip_path: Path, info: zipfile.ZipInfo, out: Path, chunk: int = 1 << 22) -> None:
-    with open(zip_path, "rb") as fh, open(out, "wb") as dst:
-        fh.seek(info.header_offset)
-        local = fh.read(30)
-        if local[:4] != b"PK\x03\x04":
-            raise zipfile.BadZipFile(f"bad local header for {info.filename}")
-        name_len, extra_len = struct.unpack("<HH", local[26:30])
-        fh.seek(info.header_offset + 30 + name_len + extra_len)
-        inflater = isal_zlib.decompressobj(-15)
-        left, crc, size = info.compress_size, 0, 0
-        while left:
-            data = fh.read(min(left, chunk))
-            if not data:
-                raise zipfile.BadZipFile(f"{info.filename}: data ends early")
-            left -= len(data)
-            try:
-                block = inflater.decompress(data)
-            except isal_zlib.error as exc:
-                raise zipfile.BadZipFile(f"{info.filename}: {exc}") from exc
-            crc, size = isal_zlib.crc32(block, crc), size + len(block)
-            dst.write(block)
-        block = inflater.flush()
-        crc, size = isal_zlib.crc32(block, crc), size + len(block)
-        dst.write(block)
-    if crc != info.CRC or size != info.file_size:
-        raise zipfile.BadZipFile(f"{info.filename}: CRC or size mismatch (member corrupt)")
+def _data_member(zf: zipfile.ZipFile, zip_path: Path, source: str) -> zipfile.ZipInfo:
+    members = [i for i in zf.infolist() if i.filename.lower().endswith((".txt", ".csv"))]
+    if len(members) != 1:
+        names = [i.filename for i in members]
+        raise SourceError(source, str(zip_path), f"expected one data file in zip, found {names}")
+    return members[0]
 
 
-def _read_header(path: Path) -> list[str]:
-    with open(path, encoding="latin-1") as fh:
-        line = fh.readline()
+def _read_header(path: Path, source: str, location: str) -> list[str]:
+    """The first line, read at most MAX_LINE bytes far (a member without newlines is refused)."""
+    with open(path, encoding="latin-1", newline="") as fh:
+        line = fh.readline(MAX_LINE + 2)
+    if len(line.rstrip("\r\n")) > MAX_LINE:
+        raise SourceError(source, location, f"{path.name}: header line longer than {human(MAX_LINE)}: not a CBP text file")
     return next(iter(pl.read_csv(io.StringIO(line), has_header=False, infer_schema=False).rows()), [])
 
 
@@ -227,7 +235,7 @@ def scan_cbp(path: Path, source: str, location: str) -> tuple[pl.LazyFrame, CbpL
     early), for check_fields. An empty file is an error naming the source and the file."""
     if path.stat().st_size == 0:
         raise SourceError(source, location, f"{path.name}: empty data file (0 bytes), no header and no rows")
-    header = _read_header(path)
+    header = _read_header(path, source, location)
     layout = detect_layout(header, source, location)
     stats = text_stats(path, count_lines=layout.size_class_column is not None)
     layout = replace(layout, padded=stats.padded, text=stats)

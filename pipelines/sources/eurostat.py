@@ -30,7 +30,9 @@ from urllib.parse import urlencode
 
 import polars as pl
 
+from pipelines.config import DecompressionLimits
 from pipelines.errors import SourceError
+from pipelines.sources.bounds import MAX_LINE, copy_gzip, human
 
 API_BASE = "https://ec.europa.eu/eurostat/api/dissemination"
 SDMX_PATH = "/sdmx/2.1/data/{dataset}"
@@ -105,9 +107,12 @@ def _open_text(path: Path):
 def read_tsv_header(path: Path, source: str, location: str) -> TsvHeader:
     try:
         with _open_text(path) as fh:
-            line = fh.readline().rstrip("\r\n")
+            line = fh.readline(MAX_LINE + 2)  # bounded: a file without newlines is refused, not loaded
     except (OSError, UnicodeDecodeError, EOFError) as exc:
         raise SourceError(source, location, f"cannot read TSV header: {exc}") from exc
+    if len(line.rstrip("\r\n")) > MAX_LINE:
+        raise SourceError(source, location, f"{path.name}: header line longer than {human(MAX_LINE)}: not an Eurostat TSV")
+    line = line.rstrip("\r\n")
     cells = line.split("\t")
     first = cells[0]
     if "\\" not in first or len(cells) < 2:
@@ -121,21 +126,41 @@ def read_tsv_header(path: Path, source: str, location: str) -> TsvHeader:
     dims = tuple(d.strip().lower() for d in dims_part.split(","))
     if not all(dims) or len(set(dims)) != len(dims):
         raise SourceError(source, location, f"bad dimension list in TSV header: {first!r}")
-    return TsvHeader(dims, time_name.strip(), first, tuple(c.strip() for c in cells[1:]))
+    periods = tuple(c.strip() for c in cells[1:])
+    repeated = sorted({p for p in periods if periods.count(p) > 1})
+    if repeated:
+        raise SourceError(
+            source, location, f"{path.name}: the TSV header names period(s) {repeated} more than once; "
+            "each period must be one column"
+        )  # fmt: skip
+    return TsvHeader(dims, time_name.strip(), first, periods)
 
 
-def decompress_tsv(path: Path, dest_dir: Path) -> Path:
-    """Stream a (possibly gzip'd) TSV to a plain file for lazy scanning (never whole in memory)."""
+def decompress_tsv(
+    path: Path, dest_dir: Path, *, source: str = "eurostat", location: str | None = None,
+    limits: DecompressionLimits | None = None,
+) -> Path:
+    """Stream a (possibly gzip'd) TSV to a plain file for lazy scanning: never whole in memory,
+    within the decompression `limits` and MAX_LINE bytes a line (a bomb is one error naming
+    source, file and limit)."""
     dest_dir.mkdir(parents=True, exist_ok=True)
     # archive paths are <source>/<sha256[:16]>/<file>: keep the content prefix so split pieces
     # of one dataset never overwrite each other
     out = dest_dir / f"{path.parent.name}-{path.name.removesuffix('.gz')}.plain.tsv"
-    with _open_text(path) as src, open(out, "w", encoding="utf-8", newline="") as dst:
-        shutil.copyfileobj(src, dst, 1 << 20)
+    with open(path, "rb") as fh:
+        gzipped = fh.read(2) == b"\x1f\x8b"
+    with open(out, "wb") as dst:
+        if gzipped:
+            copy_gzip(path, dst, limits or DecompressionLimits(), source, location or str(path))
+        else:
+            with open(path, "rb") as src:
+                shutil.copyfileobj(src, dst, 1 << 20)
     return out
 
 
-def scan_tsv(path: Path, source: str, location: str, staging: Path | None = None) -> pl.LazyFrame:
+def scan_tsv(
+    path: Path, source: str, location: str, staging: Path | None = None, limits: DecompressionLimits | None = None
+) -> pl.LazyFrame:
     """Lazily parse an Eurostat TSV (bulk or SDMX 2.1 variant) into the long frame.
 
     Columns: every dimension (lower case, e.g. freq, nace_r2, indic_sb, geo), time (String),
@@ -145,7 +170,7 @@ def scan_tsv(path: Path, source: str, location: str, staging: Path | None = None
     plain = path
     with open(path, "rb") as fh:
         if fh.read(2) == b"\x1f\x8b":
-            plain = decompress_tsv(path, staging or path.parent)
+            plain = decompress_tsv(path, staging or path.parent, source=source, location=location, limits=limits)
     check_tsv_fields(plain, 1 + len(header.periods), source, location)
     names = ["_key", *header.periods]
     lf = pl.scan_csv(
@@ -209,10 +234,12 @@ def check_long(lf: pl.LazyFrame, dims: Sequence[str], source: str, location: str
             raise SourceError(source, location, f"{bad.height} malformed TSV cell(s)/key(s) (first shown)", rows=str(bad))
 
 
-def parse_tsv(path: Path, source: str, location: str, staging: Path | None = None) -> pl.LazyFrame:
+def parse_tsv(
+    path: Path, source: str, location: str, staging: Path | None = None, limits: DecompressionLimits | None = None
+) -> pl.LazyFrame:
     """Checked long frame of an Eurostat TSV: dimensions, time, value, flags."""
     header = read_tsv_header(path, source, location)
-    lf = scan_tsv(path, source, location, staging)
+    lf = scan_tsv(path, source, location, staging, limits)
     check_long(lf, header.dimensions, source, location)
     return lf.select(*header.dimensions, "time", "value", "flags")
 

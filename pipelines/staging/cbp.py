@@ -11,12 +11,13 @@ import json
 import logging
 import tempfile
 from collections.abc import Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from pipelines.config import Settings
+from pipelines.config import DecompressionLimits, Settings
 from pipelines.errors import SourceError
 from pipelines.layout import cbp_quarantine_path, cbp_staged_path, reference_dir
 from pipelines.raw.archive import RawArchive
@@ -44,7 +45,7 @@ log = logging.getLogger(__name__)
 def parse_cbp_file(
     raw_zip: Path, *, year: int, source_id: str, sha256: str, location: str, work_dir: Path,
     quarantine: Path | None = None, naics_codes: set[str] | None = None,
-    vintage_codes: Mapping[str, set[str]] | None = None,
+    vintage_codes: Mapping[str, set[str]] | None = None, limits: DecompressionLimits | None = None,
 ) -> pl.LazyFrame:
     """Raw CBP zip → harmonised LazyFrame (the caller sinks it before work_dir is removed).
 
@@ -54,19 +55,19 @@ def parse_cbp_file(
     (`parse_cbp_file_vintage`) and its list is the quarantine's."""
     return parse_cbp_file_vintage(
         raw_zip, year=year, source_id=source_id, sha256=sha256, location=location, work_dir=work_dir,
-        quarantine=quarantine, naics_codes=naics_codes, vintage_codes=vintage_codes,
+        quarantine=quarantine, naics_codes=naics_codes, vintage_codes=vintage_codes, limits=limits,
     )[0]  # fmt: skip
 
 
 def parse_cbp_file_vintage(
     raw_zip: Path, *, year: int, source_id: str, sha256: str, location: str, work_dir: Path,
     quarantine: Path | None = None, naics_codes: set[str] | None = None,
-    vintage_codes: Mapping[str, set[str]] | None = None,
+    vintage_codes: Mapping[str, set[str]] | None = None, limits: DecompressionLimits | None = None,
 ) -> tuple[pl.LazyFrame, VintageEvidence]:
     """parse_cbp_file, and the evidence for the file's NAICS vintage: the vintage is decided from
     the share of its 6-digit codes valid in each vintage, the year rule as the prior
     (pipelines.staging.harmonise.detect_naics_vintage); a disagreement with the year rule is logged."""
-    member = cbp.extract_member(raw_zip, work_dir, source_id)
+    member = cbp.extract_member(raw_zip, work_dir, source_id, limits)  # within the decompression limits
     lf, layout = cbp.scan_cbp(member, source_id, location)
     # Parse the text once (only the used columns), then check, quarantine and harmonise it in a
     # single pass; the text is read again only to describe rows that fail (rare).
@@ -138,7 +139,8 @@ def stage_cbp(settings: Settings, year: int, geo: str = "state") -> dict[str, An
     """Fetch, check, parse and harmonise one CBP file into staging; skip work when unchanged."""
     source_id = cbp.source_id(year, geo)
     url = cbp.url(year, geo)
-    raw = fetch(source_id, url, settings, validate=cbp.validate_zip)
+    limits = settings.decompression_limits
+    raw = fetch(source_id, url, settings, validate=partial(cbp.validate_zip, limits=limits))
     dest = cbp_staged_path(settings, year, geo)
     sidecar = dest.with_suffix(".json")
     quarantine = cbp_quarantine_path(settings, year, geo)
@@ -156,7 +158,7 @@ def stage_cbp(settings: Settings, year: int, geo: str = "state") -> dict[str, An
             return {"rows": prev["rows"], "path": str(dest), "source": prev, "changed": False}
     rows, evidence = _stage_cbp_file(
         raw.path, dest, year=year, source_id=source_id, sha256=raw.sha256, location=url,
-        work_dir=settings.raw_dir / ".tmp", quarantine=quarantine, vintage_codes=vintage_codes,
+        work_dir=settings.raw_dir / ".tmp", quarantine=quarantine, vintage_codes=vintage_codes, limits=limits,
     )
     vintage = evidence.record()
     # The archive keeps what the file was found to be, beside what it is (append-only manifest).
@@ -173,28 +175,28 @@ def stage_cbp(settings: Settings, year: int, geo: str = "state") -> dict[str, An
 def stage_cbp_file(
     raw_zip: Path, dest: Path, *, year: int, source_id: str, sha256: str, location: str,
     work_dir: Path | None = None, quarantine: Path | None = None, naics_codes: set[str] | None = None,
-    vintage_codes: Mapping[str, set[str]] | None = None,
+    vintage_codes: Mapping[str, set[str]] | None = None, limits: DecompressionLimits | None = None,
 ) -> int:
     """One raw CBP zip → harmonised staged Parquet at `dest` (atomic); returns the row count.
 
     The same path the assets run, usable on files outside the archive (benchmarks)."""
     return _stage_cbp_file(
         raw_zip, dest, year=year, source_id=source_id, sha256=sha256, location=location, work_dir=work_dir,
-        quarantine=quarantine, naics_codes=naics_codes, vintage_codes=vintage_codes,
+        quarantine=quarantine, naics_codes=naics_codes, vintage_codes=vintage_codes, limits=limits,
     )[0]  # fmt: skip
 
 
 def _stage_cbp_file(
     raw_zip: Path, dest: Path, *, year: int, source_id: str, sha256: str, location: str,
     work_dir: Path | None = None, quarantine: Path | None = None, naics_codes: set[str] | None = None,
-    vintage_codes: Mapping[str, set[str]] | None = None,
+    vintage_codes: Mapping[str, set[str]] | None = None, limits: DecompressionLimits | None = None,
 ) -> tuple[int, VintageEvidence]:
     if work_dir is not None:
         work_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=work_dir) as work:
         lf, evidence = parse_cbp_file_vintage(
             raw_zip, year=year, source_id=source_id, sha256=sha256, location=location, work_dir=Path(work),
-            quarantine=quarantine, naics_codes=naics_codes, vintage_codes=vintage_codes,
+            quarantine=quarantine, naics_codes=naics_codes, vintage_codes=vintage_codes, limits=limits,
         )
         return write_staging_parquet(lf, dest), evidence
 

@@ -235,7 +235,7 @@ def load_eu_industry(
         raws = client.fetch_dataset(ds)
         parts = [
             harmonise_sbs(
-                read_raw(raw, eurostat.source_id(ds), staging),
+                read_raw(raw, eurostat.source_id(ds), staging, settings.decompression_limits),
                 dataset=ds, source=eurostat.source_id(ds), sha256=raw.sha256, location=raw.url or str(raw.path),
             )
             for raw in raws

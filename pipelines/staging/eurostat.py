@@ -8,6 +8,7 @@ from pathlib import Path
 
 import polars as pl
 
+from pipelines.config import DecompressionLimits
 from pipelines.errors import SourceError
 from pipelines.raw.archive import RawFile
 from pipelines.schemas import load_schema
@@ -16,14 +17,17 @@ from pipelines.staging.harmonise import HARMONISED_SCHEMA
 from pipelines.staging.nuts import region_type
 
 
-def read_raw(raw: RawFile | Path, source: str, staging: Path) -> pl.LazyFrame:
-    """Long frame of one archived Eurostat file (TSV, gzip'd or not, or JSON-stat)."""
+def read_raw(
+    raw: RawFile | Path, source: str, staging: Path, limits: DecompressionLimits | None = None
+) -> pl.LazyFrame:
+    """Long frame of one archived Eurostat file (TSV, gzip'd or not, or JSON-stat); a gzip'd one
+    inflates within the decompression `limits` (default: pipelines.config's)."""
     path = raw.path if isinstance(raw, RawFile) else Path(raw)
     location = (raw.url or str(path)) if isinstance(raw, RawFile) else str(path)
     head = file_head(path, 64)
     if head.lstrip().startswith(b"{"):
         return parse_jsonstat(path, source, location).lazy()
-    return parse_tsv(path, source, location, staging)
+    return parse_tsv(path, source, location, staging, limits)
 
 
 def concat_long(frames: Sequence[pl.LazyFrame]) -> pl.LazyFrame:

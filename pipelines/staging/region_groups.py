@@ -48,9 +48,14 @@ def load_region_groups(path: Path) -> list[RegionGroup]:
     """Parse and check the structure of a region-groups YAML file."""
     path = Path(path)
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        with open(path, encoding="utf-8") as fh:
+            doc = yaml.safe_load(fh)
+    except (OSError, UnicodeDecodeError) as exc:
         raise RegionGroupError(f"{path}: cannot read region groups: {exc}") from exc
+    except yaml.YAMLError as exc:
+        # One line naming this file (not YAML's `in "<unicode string>"`); `from None`: the CLI
+        # prints the innermost cause, which would be YAML's text again.
+        raise RegionGroupError(f"{path}: invalid region groups YAML: {_yaml_problem(exc)}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("groups"), list):
         raise RegionGroupError(f"{path}: expected a mapping with a 'groups' list")
     out: list[RegionGroup] = []
@@ -80,6 +85,15 @@ def load_region_groups(path: Path) -> list[RegionGroup]:
         nv = g.get("nuts_version")
         out.append(RegionGroup(code, str(g.get("name") or code), base_type, members_s, str(nv) if nv is not None else None))
     return out
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """'line 4, column 7: expected ',' or ']', but got ':'' from a YAML error, on one line."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    context = getattr(exc, "context", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return f"{where}{problem}" + (f" ({context})" if context else "")
 
 
 def check_groups(ind: pl.LazyFrame | pl.DataFrame, groups: list[RegionGroup], source: str = "region groups") -> None:

@@ -30,6 +30,10 @@ EU_RELEASE_TABLES = (
 )  # fmt: skip
 
 
+class WarehouseMemoryError(MemoryError):
+    """DuckDB ran out of memory under the configured cap: names the setting that raises it."""
+
+
 @contextmanager
 def connect(settings: Settings, read_only: bool = False):
     settings.warehouse.mkdir(parents=True, exist_ok=True)
@@ -37,6 +41,13 @@ def connect(settings: Settings, read_only: bool = False):
     configure(con, settings)
     try:
         yield con
+    except duckdb.OutOfMemoryException as exc:
+        said = str(exc).splitlines()[0]
+        # from None: the CLI prints the innermost cause, which would be DuckDB's advice (SET memory_limit)
+        raise WarehouseMemoryError(
+            f"DuckDB ran out of memory under OBSERVATORY_DUCKDB_MEMORY_LIMIT={settings.duckdb_memory_limit}: "
+            f"raise it (e.g. 8GB) if the machine has the memory, or build fewer years at a time ({said})"
+        ) from None
     finally:
         con.close()
 

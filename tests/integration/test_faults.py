@@ -199,7 +199,8 @@ def test_truncated_body(raw_server, upstream_settings):
     srv = raw_server([("truncate", zip_bytes())])
     with pytest.raises(SourceError) as err:
         fetch_zip(upstream_settings, srv.url, session=session(retries=1))
-    assert_clean_failure(err, srv.url, {}, upstream_settings, "download failed")
+    n = len(zip_bytes())
+    assert_clean_failure(err, srv.url, {}, upstream_settings, f"truncated body: got {n} of {2 * n} bytes")
 
 
 def test_truncated_zip_with_honest_length(httpserver, upstream_settings):

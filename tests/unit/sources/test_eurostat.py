@@ -230,3 +230,16 @@ def test_mirror_url_matches_index():
     assert es.tsv_url("sbs_r_nuts06_r2") == (
         "https://ec.europa.eu/eurostat/api/dissemination/sdmx/2.1/data/sbs_r_nuts06_r2?format=TSV&compressed=true"
     )
+
+
+def test_a_header_naming_a_year_twice_names_source_and_file(tmp_path: Path) -> None:
+    path = tmp_path / "sbs_r_nuts06_r2.tsv"
+    path.write_text(
+        "nace_r2,indic_sb,geo\\time\t2010 \t2011 \t2010 \n"
+        "C10,V16110,DK01\t100 \t110 \t120 \n"
+    )
+    with pytest.raises(SourceError) as err:
+        read_raw(path, "eurostat/sbs_r_nuts06_r2", tmp_path / "work").collect()
+    msg = str(err.value)
+    assert "[eurostat/sbs_r_nuts06_r2]" in msg and "sbs_r_nuts06_r2.tsv" in msg, msg
+    assert "period(s) ['2010'] more than once" in msg and "\n" not in msg, msg

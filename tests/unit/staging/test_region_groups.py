@@ -102,3 +102,19 @@ def test_bad_files(tmp_path: Path, text: str, message: str):
     p.write_text(text)
     with pytest.raises(RegionGroupError, match=message):
         load_region_groups(p)
+
+
+def test_invalid_yaml_names_the_file_and_line_on_one_line(tmp_path: Path) -> None:
+    from pipelines.cli import error_message
+
+    path = tmp_path / "my_groups.yaml"
+    path.write_text("groups:\n  - code: A\n    members: [x, y\n  name: b\n")
+    with pytest.raises(RegionGroupError) as err:
+        load_region_groups(path)
+    msg = str(err.value)
+    assert msg.startswith(f"{path}: invalid region groups YAML: line 4, column 7: expected ',' or ']'"), msg
+    assert "\n" not in msg and "<unicode string>" not in msg, msg
+    try:  # what the CLI prints: it follows __cause__ to the innermost error (Dagster wraps the step's)
+        raise RuntimeError("step failed") from err.value
+    except RuntimeError as wrapped:
+        assert error_message(wrapped) == msg
