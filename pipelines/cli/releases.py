@@ -53,11 +53,13 @@ def cmd_releases(args: argparse.Namespace) -> int:
         return 0
     if args.action == "delete":
         from pipelines.release.delete import delete_release
+        from pipelines.runs.lock import warehouse_lock
 
         if not args.yes:
             print(f"refusing to delete {args.version} without --yes (releases are immutable; delete is the only way to remove one)", file=sys.stderr)
             return 2
-        new_latest = delete_release(rdir, args.version)
+        with warehouse_lock(settings, f"releases delete {args.version}"):  # never under a running publish
+            new_latest = delete_release(rdir, args.version)
         print(f"deleted {args.version}; latest is now {new_latest or '(none)'}")
         return 0
     problems = verify_release(path)
