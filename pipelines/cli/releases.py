@@ -14,7 +14,7 @@ from pipelines.layout import read_latest
 
 
 def cmd_releases(args: argparse.Namespace) -> int:
-    from pipelines.release.publish import verify_release
+    from pipelines.release.integrity import verify_release
     from pipelines.release.versions import list_versions
 
     settings = Settings.from_env()

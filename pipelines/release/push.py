@@ -26,7 +26,7 @@ from urllib.parse import unquote, urlparse
 
 from pipelines.layout import read_latest
 from pipelines.raw.archive import sha256_file
-from pipelines.release.publish import verify_release
+from pipelines.release.integrity import verify_release
 from pipelines.release.versions import version_key
 
 CONTENT_TYPES = {
