@@ -20,7 +20,11 @@ def cmd_releases(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     rdir = settings.releases_dir
     if args.action == "list":
-        latest = (read_latest(rdir) or {}).get("version")
+        _heal_pointer(settings)
+        try:
+            latest = (read_latest(rdir) or {}).get("version")
+        except ValueError:  # still damaged: a running build holds the warehouse and heals it
+            latest = None
         versions = list_versions(rdir)
         if not versions:
             print(f"no releases in {rdir}")
@@ -67,6 +71,22 @@ def cmd_releases(args: argparse.Namespace) -> int:
         print(f"FAIL {p}")
     print("OK: every sha256 matches" if not problems else f"{len(problems)} problem(s)")
     return 0 if not problems else 1
+
+
+def _heal_pointer(settings: Settings) -> None:
+    """Repair a damaged latest.json (one line on stderr) unless a run holds the warehouse."""
+    from pipelines.release.integrity import heal_latest
+    from pipelines.runs.lock import WarehouseBusyError, warehouse_lock
+
+    if not settings.releases_dir.is_dir():
+        return
+    try:
+        with warehouse_lock(settings, "releases list"):
+            line = heal_latest(settings.releases_dir)
+    except WarehouseBusyError:
+        return  # the running build heals it
+    if line:
+        print(line, file=sys.stderr)
 
 
 def _releases_push(args: argparse.Namespace, settings: Settings) -> int:

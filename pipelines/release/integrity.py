@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from pipelines.layout import LATEST_POINTER
 from pipelines.raw.archive import sha256_file
+from pipelines.release.versions import list_versions, point_latest
 
 
 def verify_release(path: Path) -> list[str]:
@@ -40,3 +42,49 @@ def verify_release(path: Path) -> list[str]:
             if want and actual and actual != want and f"{r['path']}: sha256 mismatch" not in problems:
                 problems.append(f"{r['path']}: sha256 differs from datapackage.json")
     return problems
+
+
+def heal_latest(releases_dir: Path) -> str | None:
+    """Make latest.json name a release that verifies, whatever happened to it (unreadable, missing,
+    naming a missing or damaged release): re-point it at the newest release that verifies, or
+    remove it when none does (the run then publishes a fresh one). Called at the start of a run,
+    before anything compares with the latest release. Returns one line saying what it did and
+    why, or None when latest was fine."""
+    versions = list_versions(releases_dir)
+    problem = _latest_problem(releases_dir, versions)
+    if problem is None:
+        return None
+    skipped: list[str] = []
+    for v in reversed(versions):
+        bad = verify_release(releases_dir / v)
+        if not bad:
+            pkg = json.loads((releases_dir / v / "datapackage.json").read_text())
+            point_latest(releases_dir, v, pkg.get("fingerprint", ""), pkg.get("created", ""))
+            also = f"; skipped {', '.join(skipped)}" if skipped else ""
+            return f"latest.json: {problem}; latest is now {v}, the newest release that verifies{also}"
+        if f"names {v}," not in problem:  # (the one latest.json named is said already)
+            skipped.append(f"{v} ({bad[0]})")
+    (releases_dir / LATEST_POINTER).unlink(missing_ok=True)
+    if (releases_dir / "latest").is_symlink():
+        (releases_dir / "latest").unlink()
+    return f"latest.json: {problem}; no release verifies, so none is latest until a run publishes one"
+
+
+def _latest_problem(releases_dir: Path, versions: list[str]) -> str | None:
+    """What is wrong with latest.json (None: it names a published release that verifies)."""
+    pointer = releases_dir / LATEST_POINTER
+    if not pointer.exists():
+        return "missing" if versions else None
+    try:
+        data = json.loads(pointer.read_text())
+    except (OSError, ValueError) as exc:
+        return f"unreadable ({exc})"
+    named = data.get("version") if isinstance(data, dict) else None
+    if not isinstance(named, str) or not named:
+        return "names no version"
+    if named not in versions:
+        return f"names {named}, which is not a published release in {releases_dir}"
+    bad = verify_release(releases_dir / named)
+    if bad:
+        return f"names {named}, which fails verification ({'; '.join(bad[:3])}{' …' if len(bad) > 3 else ''})"
+    return None

@@ -54,7 +54,7 @@ from pipelines.release.datapackage import (
     validate_datapackage,
 )
 from pipelines.release.diff import write_changes
-from pipelines.release.integrity import verify_release
+from pipelines.release.integrity import heal_latest, verify_release
 from pipelines.release.pages import build_catalog, write_release_page
 from pipelines.release.parquet import (
     AUTO,
@@ -85,6 +85,7 @@ class ReleaseResult:
     unchanged: bool = False
     previous: str | None = None
     diff_summary: dict[str, Any] | None = None
+    healed: str | None = None  # what was wrong with the latest pointer, and what was done about it
 
 
 def release_reason(result: ReleaseResult) -> str:
@@ -95,8 +96,8 @@ def release_reason(result: ReleaseResult) -> str:
             f"(input fingerprint {result.fingerprint[:12]}); a new release needs a changed source "
             "file, parameter or code version"
         )
-    prev = f" (previous: {result.previous})" if result.previous else " (first release)"
-    return f"published release {result.version}{prev}"
+    prev = f" (previous: {result.previous})" if result.previous else " (no previous release verifies)" if result.healed else " (first release)"
+    return f"published release {result.version}{prev}" + (f"; {result.healed}" if result.healed else "")
 
 
 def publish_release(
@@ -127,10 +128,13 @@ def publish_release(
     params = dict(params or {})
     fingerprint = input_fingerprint(sources, params, content_digest(tables))
     _sweep_stale_tmp(releases_dir)
+    healed = heal_latest(releases_dir)  # latest names a release that verifies (or nothing) from here on
+    if healed:
+        log.warning(healed)
     _recover_unpointed(releases_dir)
     latest = read_latest(releases_dir)
     if not force_new and _same_as_latest(releases_dir, latest, fingerprint):
-        return ReleaseResult(latest["version"], releases_dir / latest["version"], fingerprint, unchanged=True)
+        return ReleaseResult(latest["version"], releases_dir / latest["version"], fingerprint, unchanged=True, healed=healed)
     previous = latest["version"] if latest and (releases_dir / latest["version"]).is_dir() else None
     csv_tables = choose_csv_tables(csv, tables)
 
@@ -154,7 +158,7 @@ def publish_release(
     point_latest(releases_dir, version, fingerprint, created)
     if catalog:
         _rebuild_catalog_index(releases_dir, version)
-    return ReleaseResult(version, final, fingerprint, counts, previous=previous, diff_summary=diff)
+    return ReleaseResult(version, final, fingerprint, counts, previous=previous, diff_summary=diff, healed=healed)
 
 
 def _same_as_latest(releases_dir: Path, latest: Mapping[str, Any] | None, fingerprint: str) -> bool:
