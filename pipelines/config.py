@@ -148,6 +148,9 @@ class Settings:
     http_retry_after_max: float = DEFAULT_RETRY_AFTER_MAX
     # Overall time (seconds) one download's body may take.
     http_deadline: float = DEFAULT_HTTP_DEADLINE
+    # Publish a release that covers fewer CBP years, geographies or sources than the latest one
+    # (`observatory run/refresh --allow-narrower`; never from the environment: it is a one-off).
+    allow_narrower: bool = False
 
     def __post_init__(self) -> None:
         if not 0 <= self.max_shrink <= 1:

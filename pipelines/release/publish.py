@@ -66,6 +66,7 @@ from pipelines.release.parquet import (
     write_csv,
     write_parquet,
 )
+from pipelines.release.scope import dropped_scope, refuse_narrower
 from pipelines.release.versions import list_versions, next_version, point_latest, version_key
 from pipelines.schemas import load_schema
 
@@ -109,6 +110,7 @@ def publish_release(
     metadata: Mapping[str, Any] | None = None,
     extra_files: Mapping[str, Path] | None = None,
     force_new: bool = False,
+    allow_narrower: bool = False,
     today: datetime | None = None,
     csv: bool | Iterable[str] | None = None,
     bundle: bool = True,
@@ -123,6 +125,8 @@ def publish_release(
     bundle: write one zip with the data and metadata for download.
     catalog: write index.html into the release and refresh releases/index.html.
     force_new: publish a new version even when nothing changed (never overwrites one).
+    allow_narrower: publish even when the release covers fewer CBP years, geographies or sources
+        than the latest (metadata["coverage"]); otherwise NarrowerReleaseError, nothing published.
     """
     releases_dir.mkdir(parents=True, exist_ok=True)
     params = dict(params or {})
@@ -136,6 +140,11 @@ def publish_release(
     if not force_new and _same_as_latest(releases_dir, latest, fingerprint):
         return ReleaseResult(latest["version"], releases_dir / latest["version"], fingerprint, unchanged=True, healed=healed)
     previous = latest["version"] if latest and (releases_dir / latest["version"]).is_dir() else None
+    if previous and not allow_narrower and (metadata or {}).get("coverage"):
+        latest_pkg = json.loads((releases_dir / previous / "datapackage.json").read_text())
+        drops = dropped_scope(latest_pkg, (metadata or {}).get("coverage") or {}, [s["source_id"] for s in sources])
+        if drops:
+            raise refuse_narrower(previous, drops)
     csv_tables = choose_csv_tables(csv, tables)
 
     version = next_version(releases_dir, today)
