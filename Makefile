@@ -7,13 +7,8 @@ UV := $(shell command -v uv 2>/dev/null)
 ifeq ($(UV),)
 UV := $(VENV)-tools/bin/uv
 endif
-MIRROR_DEFAULT := $(abspath ../shared/mirror)
-export OBSERVATORY_MIRROR ?= $(shell [ -f $(MIRROR_DEFAULT)/index.json ] && echo $(MIRROR_DEFAULT))
-# With the default mirror, stay offline: what the mirror lacks is skipped or an error, never a
-# network call (override with OBSERVATORY_OFFLINE=0 to let missing files go upstream).
-ifneq ($(OBSERVATORY_MIRROR),)
-export OBSERVATORY_OFFLINE ?= 1
-endif
+# The mirror (OBSERVATORY_MIRROR, default ../shared/mirror when present, then offline) is resolved
+# by pipelines/config.py for `make run` and `.venv/bin/observatory run` alike: one rule, not two.
 export DAGSTER_HOME ?= $(abspath warehouse/dagster)
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +16,29 @@ ASSETS_DIR = PROJECT_ROOT / "assets"
 
 def _default_warehouse() -> Path:
     return PROJECT_ROOT / "warehouse"
+
+
+DEFAULT_MIRROR = PROJECT_ROOT.parent / "shared" / "mirror"  # used when it has an index.json
+MIRROR_ENV = "OBSERVATORY_MIRROR"
+OFFLINE_ENV = "OBSERVATORY_OFFLINE"
+
+
+def resolve_mirror(env: Mapping[str, str] | None = None) -> tuple[Path | None, bool]:
+    """The one mirror rule (the CLI, Dagster and `make run` all go through it): OBSERVATORY_MIRROR
+    unset → ../shared/mirror when its index.json exists; set but empty → no mirror; else that
+    folder. OBSERVATORY_OFFLINE unset → offline exactly when the default mirror is used (what it
+    lacks is skipped or an error, never a silent retry upstream). Returns (mirror, offline)."""
+    env = os.environ if env is None else env
+    raw = env.get(MIRROR_ENV)
+    if raw is None:
+        mirror = DEFAULT_MIRROR.resolve() if (DEFAULT_MIRROR / "index.json").is_file() else None
+        default_used = mirror is not None
+    else:
+        mirror = Path(raw).expanduser().resolve() if raw.strip() else None
+        default_used = False
+    off = env.get(OFFLINE_ENV)
+    offline = default_used if off is None or not off.strip() else off.strip().lower() in {"1", "true", "yes"}
+    return mirror, offline
 
 
 FIRST_CBP_YEAR = 1998  # the first NAICS-based County Business Patterns year
@@ -180,6 +204,9 @@ class Settings:
     # Decompression bounds per zip member / gzip file / gzip-encoded body (zip bombs).
     max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSED
     max_compression_ratio: float = DEFAULT_MAX_COMPRESSION_RATIO
+    # Publish a release that covers fewer CBP years, geographies or sources than the latest one
+    # (`observatory run/refresh --allow-narrower`; never from the environment: it is a one-off).
+    allow_narrower: bool = False
 
     def __post_init__(self) -> None:
         if not 0 <= self.max_shrink <= 1:
@@ -212,7 +239,7 @@ class Settings:
     @classmethod
     def from_env(cls) -> Settings:
         wh = os.environ.get("OBSERVATORY_WAREHOUSE")
-        mirror = os.environ.get("OBSERVATORY_MIRROR") or None
+        mirror, offline = resolve_mirror()
         years = os.environ.get("OBSERVATORY_CBP_YEARS")
         geos = os.environ.get("OBSERVATORY_CBP_GEOS")
         groups = os.environ.get("OBSERVATORY_REGION_GROUPS")
@@ -220,9 +247,9 @@ class Settings:
             groups = str(ASSETS_DIR / "region_groups.yaml")
         return cls(
             warehouse=Path(wh).resolve() if wh else _default_warehouse(),
-            mirror=Path(mirror).resolve() if mirror else None,
+            mirror=mirror,
             cbp_years=tuple(parse_years(years)) if years else tuple(range(2000, 2012)),
-            offline=os.environ.get("OBSERVATORY_OFFLINE", "") in {"1", "true", "yes"},
+            offline=offline,
             cbp_geos=parse_geos(geos) if geos else ("state",),
             region_groups=Path(groups).resolve() if groups.strip() else None,
             eurostat=os.environ.get("OBSERVATORY_EUROSTAT", "1").lower() not in {"0", "false", "no"},

@@ -38,6 +38,8 @@ def _hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests say what they run on: the caller's run settings (e.g. make's OFFLINE=1) never leak in."""
     for name in _RUN_ENV:
         monkeypatch.delenv(name, raising=False)
+    # No mirror unless a test names one (unset would mean ../shared/mirror, offline: config.resolve_mirror).
+    monkeypatch.setenv("OBSERVATORY_MIRROR", "")
 
 
 @pytest.fixture(scope="session")

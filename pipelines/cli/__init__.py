@@ -23,6 +23,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     s = Settings.from_env()
     if getattr(args, "years", None):
         s = dataclasses.replace(s, cbp_years=tuple(parse_years(args.years)))  # keep every other setting
+    if getattr(args, "allow_narrower", False):
+        s = dataclasses.replace(s, allow_narrower=True)
     return s
 
 
@@ -152,15 +154,23 @@ def _release_dir(spec: str, settings: Settings) -> Path:
     raise FileNotFoundError(f"--release {spec}: not a release folder, nor a version in {settings.releases_dir}")
 
 
+NARROWER_HELP = (
+    "publish even if the release covers fewer CBP years, geographies or sources than the latest one "
+    "(without it such a release is not published and the latest stays latest)"
+)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="observatory", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p_run = sub.add_parser("run", help="refresh sources, compute indicators, publish a release")
     p_run.add_argument("--years", help="CBP years, e.g. 2000-2011 (default: OBSERVATORY_CBP_YEARS)")
+    p_run.add_argument("--allow-narrower", action="store_true", help=NARROWER_HELP)
     p_run.set_defaults(func=cmd_run)
     p_ref = sub.add_parser("refresh", help="refresh chosen sources and years (backfill), e.g. --years 2000-2011 --sources cbp")
     p_ref.add_argument("--years", help="CBP years, e.g. 2000-2011 (default: OBSERVATORY_CBP_YEARS)")
     p_ref.add_argument("--sources", help="comma list of reference, cbp, publish (default: all)")
+    p_ref.add_argument("--allow-narrower", action="store_true", help=NARROWER_HELP)
     p_ref.set_defaults(func=cmd_refresh)
     p_ind = sub.add_parser("indicators", help="indicators from your own cluster totals")
     p_ind.add_argument("--cluster-totals", required=True, help="CSV or Parquet: year, region_type, region_code, cluster_code, emp, emp_reported, est, payroll")

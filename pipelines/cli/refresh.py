@@ -23,6 +23,7 @@ from pipelines.config import PROJECT_ROOT, Settings, dagster_home, debug, log_le
 from pipelines.defs import checks, eu, jobs, us
 from pipelines.defs import release as release_defs
 from pipelines.defs.resources import observatory_resource
+from pipelines.release.integrity import heal_latest
 from pipelines.runs.dead_runs import recover, run_tags
 from pipelines.runs.lock import warehouse_lock
 
@@ -123,7 +124,8 @@ def refresh(
     """Run the refresh; `sources` limits it (e.g. {"cbp"}: only the CBP year partitions).
 
     Holds the warehouse lock throughout (WarehouseBusyError when another run has it); first
-    recovers dead runs, reporting it through `notice` (default: a log warning)."""
+    heals the latest pointer (release/integrity.heal_latest) and recovers dead runs, reporting
+    each through `notice` (default: a log warning)."""
     wanted = set(sources or SOURCES)
     unknown = wanted - set(SOURCES)
     if unknown:
@@ -134,6 +136,10 @@ def refresh(
         own = instance is None
         inst = instance or _instance(settings)
         try:
+            # Damaged release metadata heals here, before a build that would compare with it.
+            healed = heal_latest(settings.releases_dir)
+            if healed:
+                (notice or log.warning)(healed)
             line = recover(settings, inst, since)
             if line:
                 (notice or log.warning)(line)

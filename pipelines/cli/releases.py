@@ -14,13 +14,17 @@ from pipelines.layout import read_latest
 
 
 def cmd_releases(args: argparse.Namespace) -> int:
-    from pipelines.release.publish import verify_release
+    from pipelines.release.integrity import verify_release
     from pipelines.release.versions import list_versions
 
     settings = Settings.from_env()
     rdir = settings.releases_dir
     if args.action == "list":
-        latest = (read_latest(rdir) or {}).get("version")
+        _heal_pointer(settings)
+        try:
+            latest = (read_latest(rdir) or {}).get("version")
+        except ValueError:  # still damaged: a running build holds the warehouse and heals it
+            latest = None
         versions = list_versions(rdir)
         if not versions:
             print(f"no releases in {rdir}")
@@ -53,11 +57,13 @@ def cmd_releases(args: argparse.Namespace) -> int:
         return 0
     if args.action == "delete":
         from pipelines.release.delete import delete_release
+        from pipelines.runs.lock import warehouse_lock
 
         if not args.yes:
             print(f"refusing to delete {args.version} without --yes (releases are immutable; delete is the only way to remove one)", file=sys.stderr)
             return 2
-        new_latest = delete_release(rdir, args.version)
+        with warehouse_lock(settings, f"releases delete {args.version}"):  # never under a running publish
+            new_latest = delete_release(rdir, args.version)
         print(f"deleted {args.version}; latest is now {new_latest or '(none)'}")
         return 0
     problems = verify_release(path)
@@ -65,6 +71,22 @@ def cmd_releases(args: argparse.Namespace) -> int:
         print(f"FAIL {p}")
     print("OK: every sha256 matches" if not problems else f"{len(problems)} problem(s)")
     return 0 if not problems else 1
+
+
+def _heal_pointer(settings: Settings) -> None:
+    """Repair a damaged latest.json (one line on stderr) unless a run holds the warehouse."""
+    from pipelines.release.integrity import heal_latest
+    from pipelines.runs.lock import WarehouseBusyError, warehouse_lock
+
+    if not settings.releases_dir.is_dir():
+        return
+    try:
+        with warehouse_lock(settings, "releases list"):
+            line = heal_latest(settings.releases_dir)
+    except WarehouseBusyError:
+        return  # the running build heals it
+    if line:
+        print(line, file=sys.stderr)
 
 
 def _releases_push(args: argparse.Namespace, settings: Settings) -> int:

@@ -20,6 +20,7 @@ class ObservatoryResource(dg.ConfigurableResource):
     offline: bool | None = None
     eurostat: bool | None = None
     max_shrink: float | None = None  # unset = OBSERVATORY_MAX_SHRINK / default
+    allow_narrower: bool = False  # publish a release narrower than the latest (release/scope.py)
 
     def settings(self) -> Settings:
         base = Settings.from_env()
@@ -34,6 +35,7 @@ class ObservatoryResource(dg.ConfigurableResource):
             cbp_geos=parse_geos(self.cbp_geos) if self.cbp_geos else base.cbp_geos,
             eurostat=base.eurostat if self.eurostat is None else self.eurostat,
             max_shrink=base.max_shrink if self.max_shrink is None else self.max_shrink,
+            allow_narrower=self.allow_narrower,
             region_groups=(
                 base.region_groups
                 if self.region_groups is None
@@ -54,6 +56,7 @@ def observatory_resource(settings: Settings) -> ObservatoryResource:
         offline=settings.offline,
         eurostat=settings.eurostat,
         max_shrink=settings.max_shrink,
+        allow_narrower=settings.allow_narrower,
     )
 
 

@@ -158,4 +158,5 @@ def publish_us_release(
             metadata=_release_metadata(con, settings, checked.metadata, list(notes), six_digit),
             extra_files={**checked.files, **notes, **map_files},
             force_new=force_new,
+            allow_narrower=settings.allow_narrower,
         )

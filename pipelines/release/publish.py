@@ -54,6 +54,7 @@ from pipelines.release.datapackage import (
     validate_datapackage,
 )
 from pipelines.release.diff import write_changes
+from pipelines.release.integrity import heal_latest, verify_release
 from pipelines.release.pages import build_catalog, write_release_page
 from pipelines.release.parquet import (
     AUTO,
@@ -65,6 +66,7 @@ from pipelines.release.parquet import (
     write_csv,
     write_parquet,
 )
+from pipelines.release.scope import dropped_scope, refuse_narrower
 from pipelines.release.versions import list_versions, next_version, point_latest, version_key
 from pipelines.schemas import load_schema
 
@@ -84,6 +86,7 @@ class ReleaseResult:
     unchanged: bool = False
     previous: str | None = None
     diff_summary: dict[str, Any] | None = None
+    healed: str | None = None  # what was wrong with the latest pointer, and what was done about it
 
 
 def release_reason(result: ReleaseResult) -> str:
@@ -94,8 +97,8 @@ def release_reason(result: ReleaseResult) -> str:
             f"(input fingerprint {result.fingerprint[:12]}); a new release needs a changed source "
             "file, parameter or code version"
         )
-    prev = f" (previous: {result.previous})" if result.previous else " (first release)"
-    return f"published release {result.version}{prev}"
+    prev = f" (previous: {result.previous})" if result.previous else " (no previous release verifies)" if result.healed else " (first release)"
+    return f"published release {result.version}{prev}" + (f"; {result.healed}" if result.healed else "")
 
 
 def publish_release(
@@ -107,6 +110,7 @@ def publish_release(
     metadata: Mapping[str, Any] | None = None,
     extra_files: Mapping[str, Path] | None = None,
     force_new: bool = False,
+    allow_narrower: bool = False,
     today: datetime | None = None,
     csv: bool | Iterable[str] | None = None,
     bundle: bool = True,
@@ -121,16 +125,26 @@ def publish_release(
     bundle: write one zip with the data and metadata for download.
     catalog: write index.html into the release and refresh releases/index.html.
     force_new: publish a new version even when nothing changed (never overwrites one).
+    allow_narrower: publish even when the release covers fewer CBP years, geographies or sources
+        than the latest (metadata["coverage"]); otherwise NarrowerReleaseError, nothing published.
     """
     releases_dir.mkdir(parents=True, exist_ok=True)
     params = dict(params or {})
     fingerprint = input_fingerprint(sources, params, content_digest(tables))
     _sweep_stale_tmp(releases_dir)
+    healed = heal_latest(releases_dir)  # latest names a release that verifies (or nothing) from here on
+    if healed:
+        log.warning(healed)
     _recover_unpointed(releases_dir)
     latest = read_latest(releases_dir)
     if not force_new and _same_as_latest(releases_dir, latest, fingerprint):
-        return ReleaseResult(latest["version"], releases_dir / latest["version"], fingerprint, unchanged=True)
+        return ReleaseResult(latest["version"], releases_dir / latest["version"], fingerprint, unchanged=True, healed=healed)
     previous = latest["version"] if latest and (releases_dir / latest["version"]).is_dir() else None
+    if previous and not allow_narrower and (metadata or {}).get("coverage"):
+        latest_pkg = json.loads((releases_dir / previous / "datapackage.json").read_text())
+        drops = dropped_scope(latest_pkg, (metadata or {}).get("coverage") or {}, [s["source_id"] for s in sources])
+        if drops:
+            raise refuse_narrower(previous, drops)
     csv_tables = choose_csv_tables(csv, tables)
 
     version = next_version(releases_dir, today)
@@ -153,7 +167,7 @@ def publish_release(
     point_latest(releases_dir, version, fingerprint, created)
     if catalog:
         _rebuild_catalog_index(releases_dir, version)
-    return ReleaseResult(version, final, fingerprint, counts, previous=previous, diff_summary=diff)
+    return ReleaseResult(version, final, fingerprint, counts, previous=previous, diff_summary=diff, healed=healed)
 
 
 def _same_as_latest(releases_dir: Path, latest: Mapping[str, Any] | None, fingerprint: str) -> bool:
@@ -358,37 +372,3 @@ def _write_sums(folder: Path) -> None:
         if p.is_file() and p.name != "SHA256SUMS"
     ]
     (folder / "SHA256SUMS").write_text("\n".join(lines) + "\n")
-
-
-def verify_release(path: Path) -> list[str]:
-    """Re-check every sha256 in SHA256SUMS (and every resource hash in datapackage.json);
-    returns the problems found (empty when intact)."""
-    problems = []
-    sums = path / "SHA256SUMS"
-    if not sums.exists():
-        return [f"{sums} missing"]
-    listed: dict[str, str] = {}  # path -> actual sha256
-    for line in sums.read_text().splitlines():
-        if not line.strip():
-            continue
-        digest, rel = line.split("  ", 1)
-        f = path / rel
-        if not f.exists():
-            problems.append(f"{rel}: missing")
-            continue
-        listed[rel] = sha256_file(f)
-        if listed[rel] != digest:
-            problems.append(f"{rel}: sha256 mismatch")
-    for p in sorted(path.rglob("*")):
-        rel = p.relative_to(path).as_posix()
-        if p.is_file() and p.name != "SHA256SUMS" and rel not in listed:
-            problems.append(f"{rel}: not listed in SHA256SUMS")
-    pkg_path = path / "datapackage.json"
-    if pkg_path.exists() and "datapackage.json: sha256 mismatch" not in problems:
-        for r in json.loads(pkg_path.read_text()).get("resources", []):
-            f = path / r["path"]
-            want = str(r.get("hash", "")).removeprefix("sha256:")
-            actual = listed.get(r["path"]) or (sha256_file(f) if f.exists() else None)
-            if want and actual and actual != want and f"{r['path']}: sha256 mismatch" not in problems:
-                problems.append(f"{r['path']}: sha256 differs from datapackage.json")
-    return problems

@@ -4,8 +4,11 @@ that read the Parquet files remotely.
 The destination mirrors the local layout (`DEST/<version>/...` and `DEST/latest.json`) and keeps
 the release contract: a version already at DEST is never overwritten with different content (an
 identical one is left alone, a partly pushed one is completed), every file of the version is
-written before its `SHA256SUMS`, and `latest.json` is written last, only after the whole version
-is in place, and never moved back to an older version.
+written before its `SHA256SUMS`, then `DEST/latest/` (what the release page's "How to read" and the
+README point readers at: a symlink in a folder, a copy of the version's files on S3), and
+`latest.json` last, only after the whole version is in place; neither ever moves back to an older
+version. A DEST inside a published release (the warehouse's own `releases/<v>/`, through `..` or
+symlinks too) is refused: pushing must never write into a release.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from urllib.parse import unquote, urlparse
 
 from pipelines.layout import read_latest
 from pipelines.raw.archive import sha256_file
-from pipelines.release.publish import verify_release
+from pipelines.release.integrity import verify_release
 from pipelines.release.versions import version_key
 
 CONTENT_TYPES = {
@@ -48,11 +51,16 @@ class PushResult:
     latest_moved: bool = False
 
 
+LATEST_DIR = "latest"  # DEST/latest/: the newest pushed version under a fixed name
+
+
 class Target(Protocol):
     def describe(self, key: str) -> str: ...
     def sha256(self, key: str) -> str | None: ...  # None when the key does not exist
     def put(self, key: str, local: Path, digest: str) -> None: ...
     def get_text(self, key: str) -> str | None: ...
+    def inside_release(self) -> str | None: ...  # the published release DEST lies in, if any
+    def point_latest_dir(self, version: str, files: list[tuple[str, str]]) -> bool: ...  # True when it moved
 
 
 class FolderTarget:
@@ -78,6 +86,26 @@ class FolderTarget:
     def get_text(self, key: str) -> str | None:
         p = self.root / key
         return p.read_text() if p.is_file() else None
+
+    def inside_release(self) -> str | None:
+        """The release folder DEST is in or equal to (paths resolved: `..` and symlinks followed)."""
+        root = self.root.resolve()
+        for d in (root, *root.parents):
+            if (d / "SHA256SUMS").is_file() and (d / "datapackage.json").is_file():
+                return str(d)
+        return None
+
+    def point_latest_dir(self, version: str, files: list[tuple[str, str]]) -> bool:
+        """DEST/latest → <version>, swapped in one atomic rename (as in the local releases folder)."""
+        link = self.root / LATEST_DIR
+        if link.is_symlink() and os.readlink(link) == version:
+            return False
+        if link.exists() and not link.is_symlink():
+            raise PushError(f"{link} exists and is not a link; not replacing it")
+        tmp = self.root / f".push-latest-{uuid.uuid4().hex[:8]}"
+        os.symlink(version, tmp, target_is_directory=True)
+        os.replace(tmp, link)
+        return True
 
 
 class S3Target:
@@ -139,6 +167,49 @@ class S3Target:
                 return None
             raise
 
+    def inside_release(self) -> str | None:
+        """The pushed release the prefix is in or equal to (one holding datapackage.json and SHA256SUMS)."""
+        parts = [p for p in self.prefix.split("/") if p]
+        for n in range(len(parts), 0, -1):
+            anc = "/".join(parts[:n])
+            if all(self._exists(f"{anc}/{name}") for name in ("SHA256SUMS", "datapackage.json")):
+                return f"s3://{self.bucket}/{anc}"
+        return None
+
+    def _exists(self, full_key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=full_key)
+        except ClientError as exc:
+            if self._missing(exc):
+                return False
+            raise
+        return True
+
+    def point_latest_dir(self, version: str, files: list[tuple[str, str]]) -> bool:
+        """Copy the version's objects to latest/ (server-side; SHA256SUMS last), then remove
+        latest/ objects the version does not have. S3 has no links: a reader listing latest/
+        during a push may see a mix, so consistent readers resolve latest.json first."""
+        moved = False
+        for rel, digest in files:
+            key = f"{LATEST_DIR}/{rel}"
+            if self.sha256(key) == digest:
+                continue
+            self.client.copy_object(
+                Bucket=self.bucket, Key=self._key(key), CopySource={"Bucket": self.bucket, "Key": self._key(f"{version}/{rel}")},
+                MetadataDirective="COPY",
+            )
+            moved = True
+        keep = {self._key(f"{LATEST_DIR}/{rel}") for rel, _ in files}
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self._key(f"{LATEST_DIR}/"))
+        for page in pages:
+            for obj in page.get("Contents", []):
+                if obj["Key"] not in keep:
+                    self.client.delete_object(Bucket=self.bucket, Key=obj["Key"])
+                    moved = True
+        return moved
+
 
 def open_target(dest: str, endpoint_url: str | None = None, s3_client: Any = None) -> Target:
     """`s3://bucket/prefix` → S3Target; `file:///path` or a plain path → FolderTarget."""
@@ -177,6 +248,7 @@ def push_release(
     intact or DEST holds different content under the same version."""
     version, folder = _release_to_push(releases_dir, version)
     target = open_target(dest, endpoint_url, s3_client)
+    _refuse_release_dest(releases_dir, dest, target)
     files = list(_release_files(folder))
     # Check everything before writing anything: a version at DEST is immutable.
     remote = {rel: target.sha256(f"{version}/{rel}") for rel, _ in files}
@@ -201,6 +273,18 @@ def push_release(
     return result
 
 
+def _refuse_release_dest(releases_dir: Path, dest: str, target: Target) -> None:
+    """PushError when DEST is inside a published release, or is this warehouse's releases folder
+    (pushing there would write into its releases): releases are immutable."""
+    inside = target.inside_release()
+    if inside:
+        raise PushError(f"push destination {dest!r} is inside the published release {inside}; releases are immutable, choose another DEST")
+    if isinstance(target, FolderTarget) and releases_dir.is_dir():
+        root, own = target.root.resolve(), releases_dir.resolve()
+        if root == own or own in root.parents:
+            raise PushError(f"push destination {dest!r} is inside this warehouse's releases folder {own}; choose another DEST")
+
+
 def _release_to_push(releases_dir: Path, version: str | None) -> tuple[str, Path]:
     """The version to push (default: the latest) and its folder; PushError unless it is intact."""
     latest_local = read_latest(releases_dir) or {}
@@ -222,6 +306,9 @@ def _point_dest_latest(target: Target, folder: Path, version: str, result: PushR
     current_version = json.loads(current).get("version") if current else None
     if current_version and version_key(current_version) > version_key(version):
         return  # DEST already points at a newer release; pushing an older one never moves it back
+    if target.point_latest_dir(version, list(_release_files(folder))):
+        result.written.append(f"{LATEST_DIR}/")
+        result.latest_moved = True
     pkg = json.loads((folder / "datapackage.json").read_text())
     pointer = {"version": version, "path": version, "fingerprint": pkg.get("fingerprint"), "created": pkg.get("created")}
     text = json.dumps(pointer, indent=2) + "\n"

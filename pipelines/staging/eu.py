@@ -28,8 +28,6 @@ EU_TABLES = (
 )  # fmt: skip
 
 
-
-
 def _inputs_unchanged(settings: Settings, previous: list[dict[str, Any]]) -> bool:
     for rec in previous:
         raw = fetch(rec["source_id"], rec.get("url"), settings, mirror_id=rec["source_id"])
@@ -53,11 +51,22 @@ def stage_eu(settings: Settings) -> dict[str, Any]:
         tables = build_eu(settings, region_groups=groups)
         out_dir.mkdir(parents=True, exist_ok=True)
         write_json_atomic(out_dir / "code_lists.json", _code_lists(settings, groups))
+    tables["eu_industry_employment"] = with_group_columns(tables["eu_industry_employment"])
     rows = {name: write_staging_parquet(tables[name], out_dir / f"{name}.parquet") for name in EU_TABLES}
     unique = {r.source_id: r.source_record() for r in fetched}
     sources = sorted(unique.values(), key=lambda r: r["source_id"])
     write_json_atomic(meta_path, {"key": key, "rows": rows, "sources": sources})
     return {"rows": rows, "changed": True, "sources": sources}
+
+
+GROUP_COLUMNS = ("custom_base_type", "custom_name")  # filled only on region-group rows
+
+
+def with_group_columns(df: pl.DataFrame) -> pl.DataFrame:
+    """The documented region-group columns, null when no EU group applies (no groups file, or a
+    US-only one): the table's schema must not depend on the settings, or the release refuses it."""
+    missing = [c for c in GROUP_COLUMNS if c not in df.columns]
+    return df.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in missing) if missing else df
 
 
 NACE_CODE_LIST = "eurostat-classifications/sbs_dsd_nace_r2"

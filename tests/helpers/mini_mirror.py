@@ -60,3 +60,62 @@ def add_year(mirror: Path, year: int, from_year: int) -> None:
     )
     (mirror / "index.json").write_text(json.dumps(index, indent=1))
     load_mirror.cache_clear()
+
+
+def add_us_file(mirror: Path, year: int, work_dir: Path) -> None:
+    """A CBP US (national) file for `year`, the sum over states of the mirror's state file with
+    suppressed cells at their imputed employment (rounded up, so no state's share of a national
+    industry exceeds 1): the mirror holds no US file; this makes the `us` geography available
+    offline. Written under added/, never through mirror_copy's symlinks into the shared mirror."""
+    import hashlib
+
+    import polars as pl
+
+    from pipelines.sources import cbp
+    from pipelines.staging.cbp import parse_cbp_file
+    from tests.helpers.cbp_files import write_zip
+
+    index = json.loads((mirror / "index.json").read_text())
+    src = next(e for e in index["entries"] if e["id"] == f"census/cbp/state/{year}")
+    states = parse_cbp_file(mirror / src["path"], year=year, source_id="s", sha256="x", location="x", work_dir=work_dir)
+    pad = pl.col("industry_code") + pl.col("industry_level").replace_strict({2: "----", 3: "///", 4: "//", 5: "/", 6: ""}, default="")
+    nat = (
+        states.filter(pl.col("lfo") == "-")
+        .group_by("industry_code", "industry_level")
+        .agg(pl.col("emp").sum().ceil().cast(pl.Int64), pl.col("payroll").sum(), pl.col("est").sum())
+        .with_columns(pl.when(pl.col("industry_level") == 0).then(pl.lit("------")).otherwise(pad).alias("naics"))
+        .sort("naics")
+        .collect()
+    )
+    lines = ['"LFO","NAICS","EMPFLAG","EMP_NF","EMP","QP1_NF","QP1","AP_NF","AP","EST"']
+    lines += [f'"-","{r["naics"]}","","G",{r["emp"]},"G",0,"G",{r["payroll"]},{r["est"]}' for r in nat.iter_rows(named=True)]
+    rel = f"added/cbp{year % 100:02d}us.zip"
+    z = write_zip(mirror / rel, f"cbp{year % 100:02d}us.txt", "\n".join(lines) + "\n")
+    index["entries"].append({
+        "id": f"census/cbp/us/{year}", "url": cbp.url(year, "us"), "path": rel, "bytes": z.stat().st_size,
+        "sha256": hashlib.sha256(z.read_bytes()).hexdigest(), "kind": "test-fixture", "note": "sum of the state file",
+        "attribution": "test",
+    })  # fmt: skip
+    (mirror / "index.json").write_text(json.dumps(index, indent=1))
+    load_mirror.cache_clear()
+
+
+def shrink_eurostat(mirror: Path, countries: tuple[str, ...], dataset: str = "sbs_r_nuts06_r2") -> None:
+    """Keep only the rows of `countries` (and their regions) in the mirror's Eurostat TSV: the EU
+    side of a run in seconds. The genuine rows are kept byte for byte; written under added/."""
+    import gzip
+    import hashlib
+
+    index = json.loads((mirror / "index.json").read_text())
+    entry = next(e for e in index["entries"] if e["id"] == f"eurostat/{dataset}")
+    with gzip.open(mirror / entry["path"], "rt") as f:
+        lines = f.readlines()
+    kept = [lines[0], *(ln for ln in lines[1:] if ln.split("\t", 1)[0].rsplit(",", 1)[-1].startswith(countries))]
+    rel = f"added/{dataset}.tsv.gz"
+    (mirror / "added").mkdir(exist_ok=True)
+    with gzip.GzipFile(mirror / rel, "wb", mtime=0) as gz:
+        gz.write("".join(kept).encode())
+    data = (mirror / rel).read_bytes()
+    entry.update(path=rel, bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
+    (mirror / "index.json").write_text(json.dumps(index, indent=1))
+    load_mirror.cache_clear()

@@ -47,10 +47,13 @@ def test_push_to_folder_immutable_and_latest_last(tmp_path: Path, monkeypatch, c
 
     res = push_release(rdir, str(dest))
     local = [line.split("  ", 1)[1] for line in (rdir / r1.version / "SHA256SUMS").read_text().splitlines()]
-    # every file of the release, then SHA256SUMS (marks the version complete), then latest.json
-    assert res.written == [f"{r1.version}/{p}" for p in local] + [f"{r1.version}/SHA256SUMS", "latest.json"]
+    # every file of the release, then SHA256SUMS (marks the version complete), then latest/, then latest.json
+    assert res.written == [f"{r1.version}/{p}" for p in local] + [f"{r1.version}/SHA256SUMS", "latest/", "latest.json"]
     assert verify_release(dest / r1.version) == []
     assert json.loads((dest / "latest.json").read_text()) == read_latest(rdir)
+    # the page's "How to read" points readers at releases/latest/data/...: it exists at DEST
+    assert json.loads((dest / "latest" / "datapackage.json").read_text())["version"] == r1.version
+    assert verify_release(dest / "latest") == []
 
     # An identical re-push writes nothing (also through the CLI, with a file:// URL).
     assert _push_cli(monkeypatch, wh, dest.as_uri()) == 0
@@ -61,9 +64,11 @@ def test_push_to_folder_immutable_and_latest_last(tmp_path: Path, monkeypatch, c
     r2 = publish_sample(rdir, tables=sample_tables(bump=3.0), tag="b")
     assert push_release(rdir, str(dest)).latest_moved
     assert json.loads((dest / "latest.json").read_text())["version"] == r2.version
+    assert json.loads((dest / "latest" / "datapackage.json").read_text())["version"] == r2.version
     again = push_release(rdir, str(dest), r1.version)
     assert again.written == [] and not again.latest_moved
     assert json.loads((dest / "latest.json").read_text())["version"] == r2.version
+    assert json.loads((dest / "latest" / "datapackage.json").read_text())["version"] == r2.version
 
     # Different content under a published version at DEST: refused, nothing overwritten.
     target = dest / r1.version / "data" / "clusters.parquet"
@@ -85,6 +90,32 @@ def test_push_to_folder_immutable_and_latest_last(tmp_path: Path, monkeypatch, c
     with pytest.raises(PushError, match="not intact"):
         push_release(rdir, str(tmp_path / "elsewhere"))
     assert not (tmp_path / "elsewhere").exists()
+
+
+def test_push_never_writes_into_a_published_release(tmp_path: Path, monkeypatch, capsys) -> None:
+    """DEST inside a release (the warehouse's own releases/<v>/, reached directly, through `..`
+    or a symlink; the releases folder itself; a version already pushed elsewhere) is refused
+    with one line, and nothing is written: the release still verifies and the next push works."""
+    wh = tmp_path / "wh"
+    rdir = wh / "releases"
+    r = publish_sample(rdir)
+    before = sorted(p.relative_to(rdir).as_posix() for p in rdir.rglob("*"))
+    (tmp_path / "link").symlink_to(rdir / r.version)
+    (tmp_path / "x").mkdir()
+    pushed = tmp_path / "bucket"
+    push_release(rdir, str(pushed))
+    for dest in (
+        rdir / r.version, rdir / r.version / "data", tmp_path / "x" / ".." / "wh" / "releases" / r.version,
+        tmp_path / "link", tmp_path / "link" / "sub", rdir, rdir / "latest", pushed / r.version,
+    ):  # fmt: skip
+        with pytest.raises(PushError, match=r"releases are immutable|releases folder"):
+            push_release(rdir, str(dest))
+        assert _push_cli(monkeypatch, wh, str(dest)) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("error: push destination") and err.count("\n") == 1, err
+    assert sorted(p.relative_to(rdir).as_posix() for p in rdir.rglob("*")) == before
+    assert verify_release(rdir / r.version) == [] and verify_release(pushed / r.version) == []
+    assert push_release(rdir, str(tmp_path / "elsewhere")).latest_moved
 
 
 @pytest.fixture
@@ -124,7 +155,12 @@ def test_push_to_s3_then_polars_and_pyarrow_read_it(tmp_path: Path, monkeypatch,
     client = boto3.client("s3", endpoint_url=s3)
     keys = {o["Key"] for o in client.list_objects_v2(Bucket=BUCKET, Prefix="releases/")["Contents"]}
     local = {f"releases/{r.version}/{p.relative_to(r.path).as_posix()}" for p in r.path.rglob("*") if p.is_file()}
-    assert keys == local | {"releases/latest.json"}
+    latest_keys = {k.replace(f"releases/{r.version}/", "releases/latest/") for k in local}
+    assert keys == local | latest_keys | {"releases/latest.json"}
+    same = f"releases/{r.version}/data/cluster_indicators.parquet"
+    assert client.get_object(Bucket=BUCKET, Key="releases/latest/data/cluster_indicators.parquet")["Body"].read() == (
+        client.get_object(Bucket=BUCKET, Key=same)["Body"].read()
+    )
     head = client.head_object(Bucket=BUCKET, Key=f"releases/{r.version}/data/cluster_indicators.parquet")
     assert head["ContentType"] == "application/vnd.apache.parquet" and len(head["Metadata"]["sha256"]) == 64
     pointer = json.loads(client.get_object(Bucket=BUCKET, Key="releases/latest.json")["Body"].read())

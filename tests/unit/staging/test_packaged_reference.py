@@ -119,7 +119,7 @@ def _totals(path: Path) -> Path:
 
 def _cli(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OBSERVATORY_")}
-    env.update(OBSERVATORY_OFFLINE="1", OBSERVATORY_WAREHOUSE=str(tmp_path / "wh"))  # no mirror, no network
+    env.update(OBSERVATORY_MIRROR="", OBSERVATORY_OFFLINE="1", OBSERVATORY_WAREHOUSE=str(tmp_path / "wh"))  # no mirror, no network
     return subprocess.run(
         [sys.executable, "-m", "pipelines.cli", *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
     )
