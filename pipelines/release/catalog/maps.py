@@ -47,8 +47,6 @@ LAYERS: tuple[tuple[str, str, str, str, str, tuple[tuple[str, str, int], ...]], 
     ("eu_nuts1", "EU NUTS 1 regions", "eu_cluster_indicators", "nuts1", "nuts", EU_MEASURES),
     ("eu_nuts2", "EU NUTS 2 regions", "eu_cluster_indicators", "nuts2", "nuts", EU_MEASURES),
 )
-# region_members / regions call economic areas 'economic' (clustermapping.us); the indicators 'economic_area'
-MEMBER_TYPES = {"msa": "msa", "economic_area": "economic"}
 UNITS = {"emp": "jobs / persons employed"}
 
 
@@ -102,9 +100,9 @@ def _us_shapes(folder: Path, layer: str, region_type: str, con: duckdb.DuckDBPyC
     # a metro or economic area is drawn as the union of its member counties' outlines (they tile it)
     rows = con.execute(
         "SELECT region_code, list(member_code ORDER BY member_code) FROM read_parquet($p) WHERE region_type = $t AND member_type = 'county' GROUP BY 1",
-        {"p": str(members), "t": MEMBER_TYPES.get(region_type, region_type)},
+        {"p": str(members), "t": region_type},
     ).fetchall()
-    names = _us_names(folder, con, MEMBER_TYPES.get(region_type, region_type))
+    names = _us_names(folder, con, region_type)
     out: Shapes = {}
     for code, mem in rows:
         d = "".join(counties[m][1] for m in mem if m in counties)
