@@ -257,14 +257,14 @@ def _layer(folder: Path, spec: tuple, cix: dict[str, int], con: duckdb.DuckDBPyC
         if m is None:
             return None
         shapes, unshaped, frame = m.shapes, m.unshaped, (0.0, 0.0, geometry.EU_WIDTH, m.frame.fit[4])
-        extra = {"background": m.background, "inset": m.frame.inset}
+        extra = {"ground": "eu", "inset": m.frame.inset}
     else:
         got = _us_shapes(folder, geo, rtype, con)
         if not got:
             return None
         shapes, frame = got
         unshaped = {k: "no shape in the geometry" for k in keys if k not in shapes}
-        extra = {"background": "", "inset": []}
+        extra = {"ground": "", "inset": []}
     drawn = sorted((k for k in keys if k in shapes), key=lambda k: (k[1], k[0]))  # older NUTS versions first
     if not drawn:
         return None
@@ -306,7 +306,8 @@ def names_of(code: str, version: str, eu: tuple | None) -> str:
 def map_data(folder: Path) -> dict[str, Any] | None:
     """Compact JSON for the maps: clusters, and per layer with data and geometry: the regions'
     codes, names, SVG paths and NUTS versions, the years each has data, the regions without a
-    shape (with the reason), years, measures and values per cluster × year × region."""
+    shape (with the reason), years, measures and values per cluster × year × region; and the
+    "no data" grounds the layers name (the EU countries' outlines, shared by the EU layers)."""
     data = folder / "data"
     clusters_p = data / "clusters.parquet"
     if not clusters_p.exists() or not (folder / GEOMETRY_DIR).is_dir():
@@ -319,11 +320,17 @@ def map_data(folder: Path) -> dict[str, Any] | None:
         if (data / "eu_cluster_indicators.parquet").exists():
             eu = (NutsGeometry(folder / GEOMETRY_DIR), nuts_names(folder, con), _eu_keys(data / "eu_cluster_indicators.parquet"))
         layers = [layer for spec in LAYERS if (layer := _layer(folder, spec, cix, con, eu)) is not None]
+        grounds = {}
+        if eu is not None and any(layer["ground"] == "eu" for layer in layers):
+            # the countries' outlines, once for every EU layer (they share the frame)
+            nuts, _, every = eu
+            frame = nuts.frame(every)
+            grounds["eu"] = nuts.background({c[:2] for c, _ in every}, frame) if frame else ""
     finally:
         con.close()
     if not layers:
         return None
-    return {"clusters": cl.select("cluster_code", "cluster_name").rows(), "layers": layers, "units": UNITS}
+    return {"clusters": cl.select("cluster_code", "cluster_name").rows(), "layers": layers, "grounds": grounds, "units": UNITS}
 
 
 def maps_html(folder: Path) -> str:
