@@ -257,14 +257,16 @@ def _layer(folder: Path, spec: tuple, cix: dict[str, int], con: duckdb.DuckDBPyC
         if m is None:
             return None
         shapes, unshaped, frame = m.shapes, m.unshaped, (0.0, 0.0, geometry.EU_WIDTH, m.frame.fit[4])
-        extra = {"ground": "eu", "inset": m.frame.inset}
+        extra = {"ground": "eu", "byYear": True, "inset": m.frame.inset}
     else:
         got = _us_shapes(folder, geo, rtype, con)
         if not got:
             return None
         shapes, frame = got
         unshaped = {k: "no shape in the geometry" for k in keys if k not in shapes}
-        extra = {"ground": "", "inset": []}
+        # counties, metro and economic areas over the states' outlines (a base map, not "no data":
+        # land outside every metro area is no region of the layer)
+        extra = {"ground": "" if geo == "us_states" else "us", "byYear": False, "inset": []}
     drawn = sorted((k for k in keys if k in shapes), key=lambda k: (k[1], k[0]))  # older NUTS versions first
     if not drawn:
         return None
@@ -307,7 +309,8 @@ def map_data(folder: Path) -> dict[str, Any] | None:
     """Compact JSON for the maps: clusters, and per layer with data and geometry: the regions'
     codes, names, SVG paths and NUTS versions, the years each has data, the regions without a
     shape (with the reason), years, measures and values per cluster × year × region; and the
-    "no data" grounds the layers name (the EU countries' outlines, shared by the EU layers)."""
+    grounds the layers name: the EU countries' outlines ("no data" under the EU layers, which draw
+    each year the regions with data in it) and the US states' outlines (a base map)."""
     data = folder / "data"
     clusters_p = data / "clusters.parquet"
     if not clusters_p.exists() or not (folder / GEOMETRY_DIR).is_dir():
@@ -320,12 +323,16 @@ def map_data(folder: Path) -> dict[str, Any] | None:
         if (data / "eu_cluster_indicators.parquet").exists():
             eu = (NutsGeometry(folder / GEOMETRY_DIR), nuts_names(folder, con), _eu_keys(data / "eu_cluster_indicators.parquet"))
         layers = [layer for spec in LAYERS if (layer := _layer(folder, spec, cix, con, eu)) is not None]
-        grounds = {}
+        grounds: dict[str, dict[str, Any]] = {}
         if eu is not None and any(layer["ground"] == "eu" for layer in layers):
-            # the countries' outlines, once for every EU layer (they share the frame)
+            # the countries' outlines, once for every EU layer (they share the frame): "no data"
             nuts, _, every = eu
             frame = nuts.frame(every)
-            grounds["eu"] = nuts.background({c[:2] for c, _ in every}, frame) if frame else ""
+            grounds["eu"] = {"d": nuts.background({c[:2] for c, _ in every}, frame) if frame else "", "nodata": True}
+        counties = folder / GEOMETRY_DIR / geometry.FILES["us_counties"][2]
+        if any(layer["ground"] == "us" for layer in layers) and counties.exists():
+            # the states' outlines under county-based layers: a base map
+            grounds["us"] = {"d": "".join(d for _, d in geometry.topojson_shapes(counties, "states").values()), "nodata": False}
     finally:
         con.close()
     if not layers:

@@ -46,7 +46,7 @@ def built(tmp_path_factory: pytest.TempPathFactory, mirror_dir: Path) -> tuple[S
     stage_cbp(settings, 2011, "county")
     with duckdb.connect() as con:
         build_indicators(con, staged_cbp_paths(settings), reference_dir(settings))
-        out = {t: fetch_frame(con, f"SELECT * FROM {t}") for t in ("cluster_totals", "cluster_indicators", "region_indicators", "regions", "region_members")}
+        out = {t: fetch_frame(con, f"SELECT * FROM {t}") for t in ("cluster_totals", "cluster_indicators", "region_indicators", "regions", "region_members", "clusters")}
     return settings, out
 
 
@@ -89,7 +89,7 @@ def test_an_economic_area_map_is_drawn_from_its_member_counties(built, tmp_path:
     folder = tmp_path / "release"
     (folder / "data").mkdir(parents=True)
     (folder / "geometry").mkdir()
-    for name in ("regions", "region_members"):
+    for name in ("regions", "region_members", "cluster_indicators", "clusters"):
         t[name].write_parquet(folder / "data" / f"{name}.parquet")
     _, url, fname = geometry.FILES["us_counties"]
     shutil.copy(mirror_dir / url.split("://", 1)[1], folder / "geometry" / fname)
@@ -99,3 +99,8 @@ def test_an_economic_area_map_is_drawn_from_its_member_counties(built, tmp_path:
     assert got["regions"]["57045"]["name"] == "Denver-Aurora-Boulder, CO"
     assert got["regions"]["57045"]["d"] == "".join(counties[m][1] for m in member_codes if m in counties)
     assert counties["56001"][1] in got["regions"]["57045"]["d"]  # Albany County, WY: across the state line
+    # the page's map layer: economic areas over the states' outlines, a base map (not "no data")
+    data = maps.map_data(folder)
+    layer = next(x for x in data["layers"] if x["id"] == "us_economic_area")
+    assert [r[0] for r in layer["regions"]] == sorted(MEMBERS) and layer["ground"] == "us" and not layer["byYear"]
+    assert data["grounds"]["us"]["d"] and data["grounds"]["us"]["nodata"] is False
