@@ -20,6 +20,7 @@ EU_DESCRIPTIONS = {
     ),
     "eu_cluster_totals": "Cluster totals per NUTS region × cluster × year (apportioned NACE rows).",
     "nuts_crosswalk": "NUTS codes recoded to the target version; splits and merges flagged, never mixed.",
+    "nuts_regions": "Name, level and version of every NUTS code in the EU tables (each named from its own version's list).",
 }
 
 

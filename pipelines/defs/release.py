@@ -12,7 +12,7 @@ from pipelines.runs.lock import warehouse_lock
     group_name="release",
     deps=[
         "cluster_indicators", "region_indicators", "unmapped_industries", "custom_regions",
-        "eu_cluster_indicators", "eu_industry_employment", "nace_cluster_concordance", "nuts_crosswalk",
+        "eu_cluster_indicators", "eu_industry_employment", "nace_cluster_concordance", "nuts_crosswalk", "nuts_regions",
         "clusters", "cluster_naics", "regions",
     ],
     kinds={"parquet"},

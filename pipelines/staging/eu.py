@@ -16,7 +16,7 @@ from pipelines.config import Settings
 from pipelines.fingerprints import code_fingerprint
 from pipelines.layout import eu_dir
 from pipelines.raw.http import fetch, record_fetches
-from pipelines.staging import nuts
+from pipelines.staging import nuts, nuts_names
 from pipelines.staging.custom_regions import eu_groups
 from pipelines.staging.eu_sbs import build_eu
 from pipelines.staging.files import write_json_atomic, write_staging_parquet
@@ -25,6 +25,7 @@ from pipelines.staging.region_groups import RegionGroup
 
 EU_TABLES = (
     "eu_industry_employment", "nace_cluster_concordance", "nace_concordance_report", "eu_cluster_totals", "nuts_crosswalk",
+    "nuts_regions",
 )  # fmt: skip
 
 
@@ -49,6 +50,7 @@ def stage_eu(settings: Settings) -> dict[str, Any]:
             return {"rows": prev["rows"], "changed": False, "sources": prev["sources"]}
     with record_fetches() as fetched:
         tables = build_eu(settings, region_groups=groups)
+        tables["nuts_regions"] = nuts_names.eu_nuts_regions(settings, tables)  # issue 21: names as data
         out_dir.mkdir(parents=True, exist_ok=True)
         write_json_atomic(out_dir / "code_lists.json", _code_lists(settings, groups))
     tables["eu_industry_employment"] = with_group_columns(tables["eu_industry_employment"])

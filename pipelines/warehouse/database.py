@@ -26,7 +26,7 @@ US_RELEASE_TABLES = (
 )  # fmt: skip
 EU_RELEASE_TABLES = (
     "eu_industry_employment", "eu_cluster_indicators", "nace_cluster_concordance", "nace_concordance_report",
-    "nuts_crosswalk",
+    "nuts_crosswalk", "nuts_regions",
 )  # fmt: skip
 
 

@@ -64,12 +64,19 @@ def build_cluster_tables(
     if has_custom:
         for table, sql_name in (("cluster_totals", "us/custom_cluster_totals"), ("region_coverage", "us/custom_region_coverage")):
             counts[table] = INDICATOR_SQL.insert_into(con, table, sql_name, params)
+    if _has_table(con, "region_members"):  # economic areas from county rows (none without county files)
+        for table, sql_name in (("cluster_totals", "us/economic_area_totals"), ("region_coverage", "us/economic_area_coverage")):
+            counts[table] = INDICATOR_SQL.insert_into(con, table, sql_name, params)
     # issue 19: the constant-definition totals first (cluster_indicators flags a growth window
     # only where the definition effect is material), the series after the native tables
     counts.update(timeseries.build_constant_totals(con, INDICATOR_SQL, params))
     counts.update(build_indicator_tables(con, params))
     counts.update(timeseries.build_us_series(con, INDICATOR_SQL, params))
     return counts
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = $n", {"n": name}).fetchall()[0][0])
 
 
 def build_indicator_tables(

@@ -22,6 +22,7 @@ from pipelines.raw.http import fetch
 from pipelines.sources import clustermapping, naics
 from pipelines.staging.eu import NACE_CODE_LIST
 from pipelines.staging.nace_concordance import REFERENCE_IDS
+from pipelines.staging.nuts_names import LATIN_NAMES_ID
 from pipelines.validation.engines import run_sql_check
 from pipelines.warehouse.indicators import reference_for_totals, unnamed_regions
 
@@ -40,7 +41,7 @@ def _index() -> dict:
 
 def _read_ids() -> set[str]:
     """Every reference id the pipeline fetches without a URL."""
-    return {*clustermapping.IDS.values(), naics.CONCORDANCE_ID, *REFERENCE_IDS.values(), NACE_CODE_LIST}
+    return {*clustermapping.IDS.values(), naics.CONCORDANCE_ID, *REFERENCE_IDS.values(), NACE_CODE_LIST, LATIN_NAMES_ID}
 
 
 def test_index_lists_every_reference_file_the_pipeline_reads_with_hash_licence_and_provenance() -> None:
