@@ -206,7 +206,10 @@ def validate_completeness(settings, con: duckdb.DuckDBPyConnection, *, use_cache
 # Suites whose SQL checks read other tables than their own: a change there re-validates (the
 # stored results are keyed on the suite's table, the suite and the parameters).
 SUITE_READS = {
-    "eu_families": ("eu_diversification", "eu_cluster_links", "eu_relatedness_density", "eu_cluster_relatedness"),
+    "eu_families": (
+        "eu_diversification", "eu_cluster_links", "eu_relatedness_density", "eu_cluster_relatedness",
+        "eu_shift_share", "eu_emerging_clusters",
+    ),
 }
 EU_WAREHOUSE_SUITES = {
     "eurostat_parsed": "eu_industry_employment",

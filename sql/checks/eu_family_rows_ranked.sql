@@ -4,7 +4,8 @@
 -- employment, nothing the indicator table does not hold; and the co-location matrix (φ) counts
 -- no more regions of a type than the ranked regions with an LQ. Returns each offending row with
 -- its family table and the reason. Covers the families that read other inputs or all regions
--- (sql/families/diversification.sql, cluster_links.sql, relatedness_density.sql, cluster_relatedness.sql).
+-- (sql/families/diversification.sql, cluster_links.sql, relatedness_density.sql, cluster_relatedness.sql)
+-- and the window families on the common panel (shift_share.sql, emerging.sql: both window ends).
 WITH cells AS (
     SELECT year, region_type, region_code, cluster_code, cluster_type, lq,
         CASE
@@ -24,6 +25,12 @@ row_tables AS (
     SELECT 'eu_cluster_links' AS family_table, year, region_type, region_code, cluster_code FROM eu_cluster_links
     UNION ALL
     SELECT 'eu_relatedness_density', year, region_type, region_code, cluster_code FROM eu_relatedness_density
+    UNION ALL
+    -- window families: both ends of every window (they read the common panel, sql/families/panel.sql)
+    SELECT 'eu_shift_share', unnest([window_start, window_end]), region_type, region_code, cluster_code FROM eu_shift_share
+    UNION ALL
+    SELECT 'eu_emerging_clusters', unnest([window_start, window_end]), region_type, region_code, cluster_code
+    FROM eu_emerging_clusters
 ),
 ranked_per_type AS (
     SELECT year, region_type, count(DISTINCT region_code) AS n_ranked

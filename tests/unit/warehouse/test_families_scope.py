@@ -88,3 +88,22 @@ def test_blocking_check_passes_clean_tables_and_names_bad_rows(con: duckdb.DuckD
     count, sample = run_sql_check(bad, "eu_family_rows_ranked", table="eu_cluster_indicators")
     assert count == 4  # 2 years × 2 traded clusters
     assert {(r["family_table"], r["region_code"], r["reason"]) for r in sample} == {("eu_cluster_links", "AAZZ", "extra-regio")}
+
+
+def test_window_families_hold_no_bad_rows_and_the_check_names_one(con: duckdb.DuckDBPyConnection) -> None:
+    """eu_shift_share and eu_emerging_clusters (on the common panel) hold no extra-regio,
+    overlapping or empty region at either window end; the blocking check covers them too."""
+    assert _frame(con, "eu_shift_share").height > 0  # (two years: too short for an emerging window)
+    for table in ("eu_shift_share", "eu_emerging_clusters"):
+        assert not set(_frame(con, table)["region_code"]) & BAD_REGIONS, table
+    bad = con.cursor()
+    bad.execute("CREATE TEMP TABLE eu_shift_share AS SELECT * FROM main.eu_shift_share")
+    bad.execute(
+        "INSERT INTO temp.eu_shift_share BY NAME SELECT * REPLACE ('AA09' AS region_code) "
+        "FROM main.eu_shift_share WHERE region_code = 'AA01' AND cluster_code = '1' LIMIT 1"
+    )
+    count, sample = run_sql_check(bad, "eu_family_rows_ranked", table="eu_cluster_indicators")
+    assert count == 2  # the window's start and end
+    assert {(r["family_table"], r["region_code"], r["reason"]) for r in sample} == {
+        ("eu_shift_share", "AA09", "overlapping NUTS version")
+    }
