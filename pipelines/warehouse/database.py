@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +26,7 @@ US_RELEASE_TABLES = (
     "industry_employment", "cluster_indicators", "region_indicators", "unmapped_industries",
     *REFERENCE_TABLES,
 )  # fmt: skip
+log = logging.getLogger(__name__)
 EU_RELEASE_TABLES = (
     "eu_industry_employment", "eu_cluster_indicators", "nace_cluster_concordance", "nace_concordance_report",
     "nuts_crosswalk",
@@ -154,8 +157,19 @@ def build_us_indicators(settings: Settings, params: Mapping[str, Any] | None = N
         )
         counts["custom_regions"] = int(con.execute("SELECT count(*) FROM custom_regions").fetchall()[0][0])
         counts["us_region_groups"] = custom["us_groups"]
-        counts.update(families.build_families(con, "us", params))  # issue 12: pipelines/warehouse/families.py
+        counts.update(_families(con, "us", params))  # issue 12: pipelines/warehouse/families.py
         return counts
+
+
+def _families(con: duckdb.DuckDBPyConnection, side: families.Side, params: Mapping[str, Any] | None) -> dict[str, int]:
+    """build_families with one progress line for the step (the per-table lines are detail)."""
+    started = time.perf_counter()
+    counts = families.build_families(con, side, params)
+    log.info(
+        "indicator families (%s): %d tables, %s rows (%.1fs)",
+        side.upper(), len(counts), f"{sum(counts.values()):,}", time.perf_counter() - started,
+    )
+    return counts
 
 
 def build_eu_indicators(settings: Settings, params: Mapping[str, Any] | None = None) -> dict[str, int]:
@@ -170,7 +184,7 @@ def build_eu_indicators(settings: Settings, params: Mapping[str, Any] | None = N
             counts[name] = int(con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0])
         counts["eu_cluster_indicators"] = eu_indicators(con, used).height
         _load_parquet(con, "related_clusters", [reference_dir(settings) / "related_clusters.parquet"])
-        counts.update(families.build_families(con, "eu", families.FAMILY_PARAMS))  # issue 12
+        counts.update(_families(con, "eu", families.FAMILY_PARAMS))  # issue 12
     # the release records the parameters the EU table was built with (thresholds, reference)
     (eu_dir(settings) / "indicator_params.json").write_text(json.dumps(used, indent=1, sort_keys=True))
     return counts
