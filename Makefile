@@ -16,11 +16,12 @@ export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 
 $(VENV)-tools/bin/uv:
 	$(PY) -m venv $(VENV)-tools
-	$(VENV)-tools/bin/pip install --quiet "uv==$(UV_VERSION)"
+	PIP_ROOT_USER_ACTION=ignore $(VENV)-tools/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
 $(VENV)/.synced: uv.lock pyproject.toml | $(UV)
-	$(UV) sync --frozen --python $(PY)
-	touch $@
+	@echo "installing the locked packages into $(VENV) (uv sync --frozen --quiet)"
+	@$(UV) sync --frozen --quiet --python $(PY)
+	@touch $@
 
 venv: $(VENV)/.synced
 
@@ -43,9 +44,12 @@ lint: venv
 	$(VENV)/bin/ruff check pipelines tests benchmarks
 	$(VENV)/bin/ruff format --check pipelines tests benchmarks
 
+# Dagster 1.13 supersedes `dagster dev` with `dg dev` (the project is declared in pyproject.toml [tool.dg]).
+UI_PORT ?= 3000
+UI_HOST ?= 127.0.0.1
 ui: venv
 	@mkdir -p $(DAGSTER_HOME) && cp -n dagster.yaml $(DAGSTER_HOME)/dagster.yaml 2>/dev/null || true
-	$(VENV)/bin/dagster dev -m pipelines.definitions
+	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/dg dev --port $(UI_PORT) --host $(UI_HOST)
 
 bench: venv
 	$(VENV)/bin/python -m benchmarks.run $(BENCH_ARGS)

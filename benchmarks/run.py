@@ -46,8 +46,8 @@ RESULTS = PROJECT_ROOT / "benchmarks" / "RESULTS.md"
 STAGES = ("floor", "pipeline", "pandas", "dagster")
 TARGETS = {
     "pipeline_s": 60.0,  # full 25-year county history
-    "pipeline_over_floor": 3.0,
-    "pandas_over_pipeline": 10.0,
+    "pipeline_over_floor": 1.5,  # issue 22 (issue 7: 3×)
+    "pandas_over_pipeline": 8.0,  # issue 22 (issue 7: 10×)
     "rss_mb": 4096.0,
     "dagster_cold_s": 90.0,
     "dagster_unchanged_s": 15.0,
@@ -169,12 +169,48 @@ def run_pipeline(
         t_load = 0.0  # the staged Parquet is read in place by the SQL (no load step)
         t_sql = time.perf_counter() - t0 - t_stage
         con.execute(f"COPY cluster_indicators TO '{out}' (FORMAT parquet)")
+        t_fam, slowest = _families(con)
     return {
         "stage_s": round(t_stage, 2),
         "load_s": round(t_load, 2),
         "sql_s": round(t_sql, 2),
         "out_rows": counts["cluster_indicators"],
+        # issue 22: the indicator families the assets build after the indicators (database.build_us_indicators),
+        # timed apart so pipeline/floor stays comparable with the runs before them
+        "families_s": round(t_fam, 2),
+        "families_slowest": slowest,
     }
+
+
+def _families(con: Any) -> tuple[float, str]:
+    """The US indicator families on the built tables (no region groups), as the assets build them;
+    (seconds, the slowest families with their seconds)."""
+    import logging
+
+    from pipelines.staging.custom_regions import custom_regions_table
+    from pipelines.warehouse import families
+    from pipelines.warehouse.sql import register_frame
+
+    register_frame(con, "bench_custom_regions", custom_regions_table([]))
+    con.execute("CREATE OR REPLACE TABLE custom_regions AS SELECT * FROM bench_custom_regions")
+    times: dict[str, float] = {}
+
+    class Times(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:  # "family %s: %s rows (%.1fs)"
+            if record.args and len(record.args) == 3:
+                times[str(record.args[0])] = float(record.args[2])  # type: ignore[index, arg-type]
+
+    logger = logging.getLogger(families.__name__)
+    handler = Times()
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    t0 = time.perf_counter()
+    try:
+        families.build_families(con, "us", families.FAMILY_PARAMS)
+    finally:
+        logger.removeHandler(handler)
+    slowest = " ".join(f"{k}:{v:.1f}" for k, v in sorted(times.items(), key=lambda kv: -kv[1])[:4])
+    return time.perf_counter() - t0, slowest
 
 
 def run_pandas(
@@ -306,9 +342,10 @@ def run_dagster(work_root: Path) -> list[dict[str, Any]]:
         res = _spawn([str(exe), "run"], env=env, log=log)
         res["load"] = round(max(load, os.getloadavg()[0]), 1)
         res.update(stage=f"dagster {label}", years=None, rows=None)
-        res.pop("stdout")
-        res["detail"] = "slowest steps: " + ", ".join(
-            f"{name} {secs:.1f}s" for name, secs in step_times(log.read_text())[:6]
+        printed = res.pop("stdout").splitlines() + log.read_text().splitlines()
+        steps = step_times(log.read_text())[:6]  # Dagster's own lines: with OBSERVATORY_LOG_LEVEL=DEBUG
+        res["detail"] = f"{len(printed)} lines, longest {max((len(x) for x in printed), default=0)} chars" + (
+            "; slowest steps: " + ", ".join(f"{name} {secs:.1f}s" for name, secs in steps) if steps else ""
         )
         if not res["ok"]:
             res["error"] = log.read_text()[-2000:]
@@ -389,7 +426,7 @@ def table(results: list[dict[str, Any]]) -> list[str]:
         work = r.get("work_s")
         rate = rows / work if rows and work else None
         detail = r.get("detail") or ", ".join(
-            f"{k} {r[k]}" for k in ("unzip_s", "stage_s", "load_s", "sql_s", "out_rows") if k in r
+            f"{k} {r[k]}" for k in ("unzip_s", "stage_s", "load_s", "sql_s", "out_rows", "families_s", "families_slowest") if k in r
         )
         if not r.get("ok", True):
             detail = (
@@ -410,13 +447,18 @@ def summary(results: list[dict[str, Any]], agreement: dict[int, str]) -> list[st
     for n in sorted({r["years"] for r in results if r.get("years")}):
         fl, pi, pa = by.get(("floor", n)), by.get(("pipeline", n)), by.get(("pandas", n))
         bits = []
+        # the ratios compare like with like: harmonise + indicators (families, which pandas and the
+        # runs before issue 22 did not do, are reported apart)
+        pi_s = (pi["work_s"] - pi.get("families_s", 0.0)) if pi else None
         if pi and fl:
             bits.append(
-                f"pipeline/floor = {pi['work_s'] / fl['work_s']:.2f}× (target ≤ {TARGETS['pipeline_over_floor']:.0f}×)"
+                f"pipeline/floor = {pi_s / fl['work_s']:.2f}× (target ≤ {TARGETS['pipeline_over_floor']:.1f}×)"
             )
+            if pi.get("families_s"):
+                bits.append(f"with the families {pi['work_s'] / fl['work_s']:.2f}× (families {pi['families_s']:.1f} s)")
         if pi and pa:
             bits.append(
-                f"pandas/pipeline = {pa['work_s'] / pi['work_s']:.2f}× (target ≥ {TARGETS['pandas_over_pipeline']:.0f}×)"
+                f"pandas/pipeline = {pa['work_s'] / pi_s:.2f}× (target ≥ {TARGETS['pandas_over_pipeline']:.0f}×)"
             )
         if pi:
             bits.append(f"pipeline {pi['work_s'] / n:.2f} s/year, peak RSS {pi['rss_mb']:,.0f} MB")

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from pipelines.cli.console import Console, NotDetail, Wrapped, summary_lines, verbose
 from pipelines.cli.releases import cmd_releases
 from pipelines.config import Settings, debug, parse_years
 from pipelines.errors import SourceError
@@ -28,22 +29,6 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     return s
 
 
-class _Console(logging.StreamHandler):
-    """Writes to the current sys.stdout / sys.stderr (not the one at creation: tests swap them)."""
-
-    def __init__(self, name: str) -> None:
-        self._which = name
-        super().__init__()
-
-    @property
-    def stream(self):  # type: ignore[override]
-        return getattr(sys, self._which)
-
-    @stream.setter
-    def stream(self, _value) -> None:
-        pass
-
-
 class _Below(logging.Filter):
     def __init__(self, level: int) -> None:
         super().__init__()
@@ -54,40 +39,65 @@ class _Below(logging.Filter):
 
 
 def _show_progress() -> None:
-    """Long steps' progress lines (pipelines.* INFO: Eurostat per dataset, indicator families per
-    table, release per table) on stdout, warnings on stderr; once per process. Without this they
-    would be silent (nothing else configures Python logging in a CLI run)."""
+    """Long steps' progress lines (pipelines.* INFO: CBP per year, Eurostat per dataset, indicator
+    families per side; per-table detail only at OBSERVATORY_LOG_LEVEL=DEBUG) on stdout, warnings on
+    stderr; once per process. Without this they would be silent (nothing else configures Python
+    logging in a CLI run)."""
     root = logging.getLogger("pipelines")
     if any(getattr(h, "_observatory", False) for h in root.handlers):
         return
-    info = _Console("stdout")
+    info = Console("stdout")
     info.addFilter(_Below(logging.WARNING))
-    warn = _Console("stderr")
+    info.addFilter(NotDetail())
+    warn = Console("stderr")
     warn.setLevel(logging.WARNING)
     for h in (info, warn):
-        h.setFormatter(logging.Formatter("  %(message)s"))
+        h.setFormatter(Wrapped())
         h._observatory = True  # type: ignore[attr-defined]
         root.addHandler(h)
-    root.setLevel(logging.INFO)
+    root.setLevel(logging.DEBUG if verbose() else logging.INFO)
+
+
+def _inputs_line(settings: Settings) -> str:
+    mirror = f"mirror {settings.mirror}{' (offline)' if settings.offline else ''}" if settings.mirror else "upstream (no mirror)"
+    years = f"CBP {settings.cbp_years[0]}–{settings.cbp_years[-1]} ({len(settings.cbp_years)} years, {'+'.join(settings.cbp_geos)})"
+    return f"inputs: {years}{', Eurostat' if settings.eurostat else ''}; {mirror}"
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from pipelines.cli.refresh import refresh
+    """The refresh, or — when inputs, settings and code are those of the latest release — a
+    two-line "nothing changed" decided from fingerprints before any stage runs."""
+    from pipelines.release.integrity import heal_latest
+    from pipelines.runs.lock import warehouse_lock
+    from pipelines.runs.unchanged import unchanged_release
 
     settings = settings_from_args(args)
-    _show_progress()
     print(f"warehouse: {settings.warehouse}")
-    print(f"mirror:    {settings.mirror or '(none: fetching upstream)'}")
-    print(f"CBP years: {settings.cbp_years[0]}–{settings.cbp_years[-1]} ({len(settings.cbp_years)} years)")
+    print(_inputs_line(settings))
+    if not args.force:
+        with warehouse_lock(settings, "run: unchanged check"):
+            healed = heal_latest(settings.releases_dir)  # verifies latest first (issue 20)
+            same = unchanged_release(settings)
+        if healed:
+            print(healed)
+        if same:
+            print(f"nothing changed since release {same['version']} (same inputs, settings and code): nothing published")
+            print(f"  page: {same['path'] / 'index.html'}")
+            return 0
+    from pipelines.cli.refresh import refresh
+
+    _show_progress()
+    started = time.time()
     result = refresh(settings, notice=lambda line: print(line, flush=True))
     rel = result.release
+    path = Path(rel["path"]) if rel.get("path") else None
     if rel.get("published"):
         tables = rel.get("tables", {})
-        # the per-table row counts were printed as each table was written (progress lines)
-        print(f"published release {rel['version']} at {rel['path']}: {len(tables)} tables, {sum(tables.values()):,} rows")
-        print(f"latest: {settings.releases_dir / 'latest.json'}")
+        print(f"published release {rel['version']}: {len(tables)} tables, {sum(tables.values()):,} rows")
     else:
-        print(f"nothing changed since release {rel.get('version')} ({rel.get('path')}): nothing published")
+        print(f"nothing changed since release {rel.get('version')}: nothing published")
+    for line in summary_lines(settings.warehouse, path, since=started):
+        print(line)
     return 0
 
 
@@ -100,7 +110,8 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     sources = [s.strip() for s in (args.sources or ",".join(SOURCES)).split(",") if s.strip()]
     print(f"refresh {', '.join(sources)}; CBP years {settings.cbp_years[0]}–{settings.cbp_years[-1]}")
     result = refresh(settings, sources=sources, notice=lambda line: print(line, flush=True))
-    print(f"{len(result.run_ids)} run(s): {', '.join(r[:8] for r in result.run_ids)}")
+    ids = f": {', '.join(r[:8] for r in result.run_ids)}" if verbose() else ""  # run ids only when asked
+    print(f"{len(result.run_ids)} run(s){ids}")
     rel = result.release
     if rel:
         state = "published" if rel.get("published") else "unchanged, nothing published:"
@@ -142,6 +153,25 @@ def cmd_indicators(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve a folder (default: the warehouse's releases) over HTTP with Range support."""
+    from pipelines.cli.serve import make_server
+
+    root = Path(args.dir) if args.dir else Settings.from_env().releases_dir
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: no such folder to serve")
+    server = make_server(root, args.host, args.port, verbose=verbose())
+    host, port = server.server_address[:2]
+    print(f"serving {root} at http://{host}:{port}/ (HTTP Range honoured; Ctrl-C stops)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
 def _release_dir(spec: str, settings: Settings) -> Path:
     """A release folder, or a version (or "latest") under the warehouse's releases."""
     path = Path(spec)
@@ -166,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     p_run = sub.add_parser("run", help="refresh sources, compute indicators, publish a release")
     p_run.add_argument("--years", help="CBP years, e.g. 2000-2011 (default: OBSERVATORY_CBP_YEARS)")
     p_run.add_argument("--allow-narrower", action="store_true", help=NARROWER_HELP)
+    p_run.add_argument("--force", action="store_true", help="run every step even when inputs, settings and code are unchanged")
     p_run.set_defaults(func=cmd_run)
     p_ref = sub.add_parser("refresh", help="refresh chosen sources and years (backfill), e.g. --years 2000-2011 --sources cbp")
     p_ref.add_argument("--years", help="CBP years, e.g. 2000-2011 (default: OBSERVATORY_CBP_YEARS)")
@@ -188,6 +219,11 @@ def main(argv: list[str] | None = None) -> int:
     p_rel.add_argument("--release", help="push: the version to push (default: latest)")
     p_rel.add_argument("--endpoint-url", help="push: S3-compatible endpoint (default: OBSERVATORY_S3_ENDPOINT_URL)")
     p_rel.set_defaults(func=cmd_releases)
+    p_srv = sub.add_parser("serve", help="serve releases over HTTP with Range requests (local testing of dashboard reads)")
+    p_srv.add_argument("dir", nargs="?", help="folder to serve (default: the warehouse's releases)")
+    p_srv.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free port)")
+    p_srv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, loopback only)")
+    p_srv.set_defaults(func=cmd_serve)
     args = parser.parse_args(argv)
     started = time.time()
     try:

@@ -19,6 +19,7 @@ from typing import Any
 
 import dagster as dg
 
+from pipelines.cli.console import quiet_dagster_logger, verbose
 from pipelines.config import PROJECT_ROOT, Settings, dagster_home, debug, log_level
 from pipelines.defs import checks, eu, jobs, us
 from pipelines.defs import release as release_defs
@@ -26,6 +27,7 @@ from pipelines.defs.resources import observatory_resource
 from pipelines.release.integrity import heal_latest
 from pipelines.runs.dead_runs import recover, run_tags
 from pipelines.runs.lock import warehouse_lock
+from pipelines.runs.unchanged import input_key, record_run
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +74,17 @@ class _NoFailureRecords(logging.Filter):
         "log_level": dg.Field(str, is_required=False, default_value="INFO"),
         "name": dg.Field(str, is_required=False, default_value="dagster"),
     },
-    description="Dagster's coloured console logger; failure tracebacks only with OBSERVATORY_DEBUG=1.",
+    description=(
+        "Bare asset messages on the console; Dagster's coloured logger (run ids, timestamps) with "
+        "OBSERVATORY_LOG_LEVEL=DEBUG, failure tracebacks only with OBSERVATORY_DEBUG=1."
+    ),
 )
 def quiet_console_logger(init_context: dg.InitLoggerContext) -> logging.Logger:
     from dagster._loggers import colored_console_logger
 
+    if not verbose():  # the assets' own messages, one bare line each (pipelines/cli/console.py)
+        cfg = init_context.logger_config
+        return quiet_dagster_logger(cfg["name"], cfg["log_level"].upper())
     logger = colored_console_logger.logger_fn(init_context)
     if not debug():
         for handler in logger.handlers:
@@ -135,6 +143,9 @@ def refresh(
         since = time.time()
         own = instance is None
         inst = instance or _instance(settings)
+        # a complete run records the key of the inputs it started from beside its release, so
+        # the next unchanged `observatory run` stops before any stage (pipelines/runs/unchanged.py)
+        key = input_key(settings) if wanted == set(SOURCES) else None
         try:
             # Damaged release metadata heals here, before a build that would compare with it.
             healed = heal_latest(settings.releases_dir)
@@ -147,6 +158,7 @@ def refresh(
         finally:
             if own:
                 inst.dispose()
+        record_run(settings, key, result.release)
         result.recovered = [line] if line else []
         return result
 

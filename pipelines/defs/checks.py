@@ -170,7 +170,7 @@ def _cbp_checks(geo: str) -> dg.AssetChecksDefinition:
         results = []
         for y in years:
             r = validate_cbp_year(settings, y, geo)
-            context.log.info(f"cbp_parsed {geo} {y}: {len(r.blocking_failures)} errors, {len(r.warnings)} warnings")
+            context.log.debug(f"cbp_parsed {geo} {y}: {len(r.blocking_failures)} errors, {len(r.warnings)} warnings")
             results.append(r)
         _report(context, settings, results)
         yield from _results(asset, "cbp_parsed", results)
@@ -248,7 +248,7 @@ def table_suite_checks(
         with connect(settings, read_only=True) as con:
             for suite, table in suites.items():
                 res = validate_warehouse_table(settings, con, suite, table, params=extra)
-                context.log.info(f"{suite} on {table}: {len(res.blocking_failures)} errors, {len(res.warnings)} warnings")
+                context.log.debug(f"{suite} on {table}: {len(res.blocking_failures)} errors, {len(res.warnings)} warnings")
                 results[suite] = res
         _report(context, settings, list(results.values()))
         for suite, table in suites.items():

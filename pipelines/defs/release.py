@@ -25,10 +25,11 @@ from pipelines.runs.lock import warehouse_lock
 )
 def release(context: dg.AssetExecutionContext, observatory: ObservatoryResource) -> dg.MaterializeResult:
     settings = observatory.settings()
+    context.log.info("release: checking and writing the tables")
     with warehouse_lock(settings, "release asset"):  # re-entrant: `observatory run` already holds it
         result = build.publish_us_release(settings)
     reason = release_reason(result)
-    context.log.info(reason)
+    context.log.debug(reason)  # the CLI prints its own summary; the UI shows the reason in the metadata
     return dg.MaterializeResult(
         metadata={
             "reason": reason,

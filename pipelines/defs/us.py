@@ -99,7 +99,7 @@ def _cbp_asset_def(geo: str) -> dg.AssetsDefinition:
         years = [int(k) for k in context.partition_keys]
         results = stage_cbp_years(settings, years, geo)
         for y, r in results.items():
-            context.log.info(
+            context.log.debug(  # the console has a line per year from staging (pipelines.staging.cbp)
                 f"CBP {geo} {y}: {r['rows']} rows, sha256 {r['source']['sha256'][:12]}, changed={r['changed']}"
             )
             # A single-run backfill records one materialisation per year: each gets its own row

@@ -57,12 +57,11 @@ from pipelines.release.diff import write_changes
 from pipelines.release.integrity import heal_latest, verify_release
 from pipelines.release.pages import build_catalog, write_release_page
 from pipelines.release.parquet import (
-    AUTO,
-    CSV_AUTO_MAX_ROWS,
     TableInput,
     choose_csv_tables,
     row_group_rows,
     sort_order,
+    wants_csv,
     write_csv,
     write_parquet,
 )
@@ -121,7 +120,7 @@ def publish_release(
 
     csv: True for CSV copies of every table, False for none, or the names of the tables to copy;
         None (default) reads OBSERVATORY_RELEASE_CSV: "all", "none", a comma list of tables, or
-        "auto" (default: every table under CSV_AUTO_MAX_ROWS rows).
+        "auto" (default: every table whose CSV is at most CSV_AUTO_MAX_BYTES).
     bundle: write one zip with the data and metadata for download.
     catalog: write index.html into the release and refresh releases/index.html.
     force_new: publish a new version even when nothing changed (never overwrites one).
@@ -224,7 +223,7 @@ def _write_tables(
                 "schema": table_schema,
             }
         )
-        if name in csv_tables or (AUTO in csv_tables and rows <= CSV_AUTO_MAX_ROWS):
+        if wants_csv(name, csv_tables, out):
             resources.append(_csv_copy(tmp, out, name, schema.title, rows, content_hash, table_schema))
     return resources, counts
 

@@ -155,6 +155,7 @@ def stage_cbp(settings: Settings, year: int, geo: str = "state") -> dict[str, An
             and prev.get("parser_version") == PARSER_VERSION
             and prev.get("quarantine_rules") == rules
         ):
+            log.info("CBP %s %s: %s rows (unchanged)", geo, year, f"{prev['rows']:,}")
             return {"rows": prev["rows"], "path": str(dest), "source": prev, "changed": False}
     rows, evidence = _stage_cbp_file(
         raw.path, dest, year=year, source_id=source_id, sha256=raw.sha256, location=url,
@@ -169,6 +170,7 @@ def stage_cbp(settings: Settings, year: int, geo: str = "state") -> dict[str, An
         "quarantine_rules": rules, "quarantined": pl.scan_parquet(quarantine).select(pl.len()).collect().item(),
     }
     write_json_atomic(sidecar, rec)
+    log.info("CBP %s %s: %s rows staged", geo, year, f"{rows:,}")
     return {"rows": rows, "path": str(dest), "source": rec, "changed": True}
 
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -10,6 +15,7 @@ from typing import Any
 import duckdb
 
 from pipelines.config import Settings
+from pipelines.fingerprints import code_fingerprint
 from pipelines.layout import custom_dir, eu_dir, reference_dir
 from pipelines.staging import census_api
 from pipelines.staging.cbp import staged_cbp_paths
@@ -24,6 +30,7 @@ US_RELEASE_TABLES = (
     "industry_employment", "cluster_indicators", "region_indicators", "unmapped_industries",
     *REFERENCE_TABLES,
 )  # fmt: skip
+log = logging.getLogger(__name__)
 EU_RELEASE_TABLES = (
     "eu_industry_employment", "eu_cluster_indicators", "nace_cluster_concordance", "nace_concordance_report",
     "nuts_crosswalk", "nuts_regions",
@@ -151,30 +158,108 @@ def _build_indicators(
 
 
 def build_us_indicators(settings: Settings, params: Mapping[str, Any] | None = None) -> dict[str, int]:
-    """Load staged CBP + reference into DuckDB and run the indicator SQL; returns row counts."""
+    """Load staged CBP + reference into DuckDB and run the indicator SQL; returns row counts.
+    Skipped (counts read back) when its inputs, parameters and code are those of the last build."""
     custom = stage_us_custom(settings)
-    with connect(settings) as con:
+    staged = staged_cbp_paths(settings)
+    api = census_api.staged_paths(settings)
+    custom_path = custom_dir(settings) / "custom_regions.parquet"
+    inputs = [*staged, *api, custom_path, *(reference_dir(settings) / f"{n}.parquet" for n in REFERENCE_TABLES)]
+
+    def build(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         counts = build_indicators(
             con,
-            staged_cbp_paths(settings),
+            staged,
             reference_dir(settings),
             # the families' parameters are for the families (below); any other name must be an indicator's
             {k: v for k, v in (params or {}).items() if k not in families.FAMILY_PARAMS},
-            api_rows=census_api.staged_paths(settings),
-            custom_regions=custom_dir(settings) / "custom_regions.parquet",
+            api_rows=api,
+            custom_regions=custom_path,
         )
         counts["custom_regions"] = int(con.execute("SELECT count(*) FROM custom_regions").fetchall()[0][0])
-        counts["us_region_groups"] = custom["us_groups"]
-        counts.update(families.build_families(con, "us", params))  # issue 12: pipelines/warehouse/families.py
+        counts.update(_families(con, "us", params))  # issue 12: pipelines/warehouse/families.py
         return counts
+
+    with connect(settings) as con:
+        counts = _build_once(con, "us", build_fingerprint(settings, inputs, params), build)
+    counts["us_region_groups"] = custom["us_groups"]
+    return counts
+
+
+BUILDS_TABLE = "observatory_builds"  # per side: the fingerprint and row counts of the last build
+
+
+def build_fingerprint(settings: Settings, inputs: list[Path], params: Mapping[str, Any] | None) -> str:
+    """What a side's tables are built from: the bytes of every input file (staged CBP/EU Parquet,
+    reference tables, custom regions, API pulls), the parameters, every setting and the code."""
+    h = hashlib.sha256(code_fingerprint().encode())
+    h.update(json.dumps({k: str(v) for k, v in dataclasses.asdict(settings).items()}, sort_keys=True).encode())
+    h.update(json.dumps(dict(params or {}), sort_keys=True, default=str).encode())
+    for p in inputs:
+        h.update(str(p).encode())
+        if p.is_file():
+            with p.open("rb") as f:
+                h.update(hashlib.file_digest(f, "sha256").digest())
+        else:
+            h.update(b"missing")
+    return h.hexdigest()
+
+
+def _build_once(
+    con: duckdb.DuckDBPyConnection, side: str, fingerprint: str, build: Callable[[duckdb.DuckDBPyConnection], dict[str, int]]
+) -> dict[str, int]:
+    """Run `build` unless the last build of `side` had this fingerprint and its tables are still
+    as it left them (row-hash digest, so a table edited or dropped since is rebuilt): indicators
+    and families are computed once per changed input, not per call."""
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {BUILDS_TABLE} (side VARCHAR PRIMARY KEY, fingerprint VARCHAR, counts VARCHAR, digest VARCHAR)"
+    )
+    row = con.execute(f"SELECT fingerprint, counts, digest FROM {BUILDS_TABLE} WHERE side = $s", {"s": side}).fetchall()
+    if row and row[0][0] == fingerprint:
+        counts = json.loads(row[0][1])
+        if _tables_digest(con, counts) == row[0][2]:
+            log.info("%s indicators and families: inputs, parameters and code unchanged, tables kept", side.upper())
+            return counts
+    con.execute(f"DELETE FROM {BUILDS_TABLE} WHERE side = $s", {"s": side})  # a failed build leaves none
+    counts = build(con)
+    con.execute(
+        f"INSERT INTO {BUILDS_TABLE} VALUES ($s, $f, $c, $d)",
+        {"s": side, "f": fingerprint, "c": json.dumps(counts), "d": _tables_digest(con, counts)},
+    )
+    return counts
+
+
+def _tables_digest(con: duckdb.DuckDBPyConnection, names: Mapping[str, Any]) -> str | None:
+    """Row count and order-independent sum of row hashes of each built table (views read the
+    staged files, which the fingerprint covers); None when one of them is missing."""
+    kinds = dict(con.execute("SELECT table_name, table_type FROM information_schema.tables").fetchall())
+    if any(n not in kinds for n in names):
+        return None
+    h = hashlib.sha256()
+    for n in sorted(n for n in names if kinds[n] == "BASE TABLE"):
+        n_rows, total = con.execute(f'SELECT count(*), sum(hash(t)) FROM "{n}" AS t').fetchall()[0]
+        h.update(f"{n}:{n_rows}:{total}\n".encode())
+    return h.hexdigest()
+
+
+def _families(con: duckdb.DuckDBPyConnection, side: families.Side, params: Mapping[str, Any] | None) -> dict[str, int]:
+    """build_families with one progress line for the step (the per-table lines are detail)."""
+    started = time.perf_counter()
+    counts = families.build_families(con, side, params)
+    log.info(
+        "indicator families (%s): %d tables, %s rows (%.1fs)",
+        side.upper(), len(counts), f"{sum(counts.values()):,}", time.perf_counter() - started,
+    )
+    return counts
 
 
 def build_eu_indicators(settings: Settings, params: Mapping[str, Any] | None = None) -> dict[str, int]:
-    """Load the staged EU tables into DuckDB and run sql/eu/cluster_indicators.sql."""
-    import json
-
+    """Load the staged EU tables into DuckDB and run sql/eu/cluster_indicators.sql (skipped when
+    its inputs, parameters and code are those of the last build)."""
     used = {**EU_DEFAULT_PARAMS, "fixed_reference": settings.eu_fixed_reference, **(params or {})}
-    with connect(settings) as con:
+    inputs = [*(eu_dir(settings) / f"{n}.parquet" for n in EU_TABLES), reference_dir(settings) / "related_clusters.parquet"]
+
+    def build(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         counts = {}
         for name in EU_TABLES:
             _load_parquet(con, name, [eu_dir(settings) / f"{name}.parquet"])
@@ -183,7 +268,11 @@ def build_eu_indicators(settings: Settings, params: Mapping[str, Any] | None = N
         # issue 19: the EU rows of the constant-definition series (one NACE mapping throughout)
         counts["eu_cluster_timeseries"] = timeseries.replace_side(con, "eu", EU_SQL, "eu/cluster_timeseries")
         _load_parquet(con, "related_clusters", [reference_dir(settings) / "related_clusters.parquet"])
-        counts.update(families.build_families(con, "eu", families.FAMILY_PARAMS))  # issue 12
+        counts.update(_families(con, "eu", families.FAMILY_PARAMS))  # issue 12
+        return counts
+
+    with connect(settings) as con:
+        counts = _build_once(con, "eu", build_fingerprint(settings, inputs, {**used, **families.FAMILY_PARAMS}), build)
     # the release records the parameters the EU table was built with (thresholds, reference)
     (eu_dir(settings) / "indicator_params.json").write_text(json.dumps(used, indent=1, sort_keys=True))
     return counts
