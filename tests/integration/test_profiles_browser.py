@@ -1,0 +1,121 @@
+"""The release page's region and cluster profiles in real headless Chromium (issue 21): a deep link
+opens a region's profile whose figures match the Parquet, the search box finds a NUTS region by its
+published name, compare shows two regions side by side, the cluster profile ranks regions by name,
+tables download as CSV, the data sit in per-region-type blocks parsed on demand, all offline."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from pipelines.release.pages import rebuild_release_page
+from tests.helpers.browser import BROWSER, Page, open_page, wait_for
+from tests.helpers.release_samples import complete_table, publish_sample, sample_tables
+
+pytestmark = pytest.mark.skipif(BROWSER is None, reason="Chromium not installed (apt-get install chromium; .ci/run does this)")
+EU = [("DE11", "Stuttgart"), ("FR10", "Ile-de-France"), ("ITC4", "Lombardia")]
+
+
+def _eu_tables(rng: random.Random) -> dict[str, pl.DataFrame]:
+    """EU indicators for three NUTS 2 regions (2013–2015, four clusters) and their names as published
+    in nuts_regions; DE11 is named only there (no geometry in this release)."""
+    keys = [(y, code, cc) for code, _ in EU for cc in ("1", "5", "10", "14") for y in (2013, 2014, 2015)]
+    base = {"year": [k[0] for k in keys], "region_type": ["nuts2"] * len(keys), "region_code": [k[1] for k in keys],
+            "cluster_code": [k[2] for k in keys], "cluster_type": ["traded"] * len(keys),
+            "emp": [float(rng.randint(10, 50_000)) for _ in keys], "lq": [round(rng.uniform(0.1, 4), 4) for _ in keys],
+            "panorama_stars": [rng.randint(0, 3) for _ in keys], "nuts_version": ["2021"] * len(keys)}  # fmt: skip
+    names = {"region_code": [c for c, _ in EU], "nuts_version": ["2021"] * len(EU), "region_name": [n for _, n in EU],
+             "region_type": ["nuts2"] * len(EU), "level": [2] * len(EU)}  # fmt: skip
+    return {"eu_cluster_indicators": complete_table("eu_cluster_indicators", base, rng), "nuts_regions": complete_table("nuts_regions", names, rng)}
+
+
+@pytest.fixture
+def release(tmp_path: Path):
+    tables = {**sample_tables(years=(2009, 2010, 2011)), **_eu_tables(random.Random(3))}
+    return publish_sample(tmp_path / "releases", tables=tables), tables
+
+
+def _cells(page: Page, selector: str) -> list[list[str]]:
+    return page.eval(f"[...document.querySelectorAll({json.dumps(selector)})].map(r => [...r.cells].map(c => c.textContent))")
+
+
+def test_deep_link_opens_the_region_profile_with_the_parquet_figures(release, browser: Page) -> None:
+    r, tables = release
+    html = (r.path / "index.html").read_text()
+    assert "Region profile" in html and "Cluster profile" in html and "<script src" not in html
+    # per-region-type blocks, not one blob: the state rows are in their own packed block
+    assert 'id="obs-r:state"' in html and 'id="obs-r:nuts2"' in html
+    open_page(browser, r.path / "index.html", "#region=state/48&year=2010")
+    assert browser.errors() == []
+    assert browser.eval("document.body.getAttribute('data-region-profile')") == "state/48"
+    assert browser.eval("document.querySelector('#rp-body h3').textContent") == "Texas (US state 48)"
+    ci = tables["cluster_indicators"]
+    tx = ci.filter((pl.col("region_code") == "48") & (pl.col("year") == 2010) & (pl.col("cluster_type") == "traded")).sort("emp", descending=True)
+    rows = _cells(browser, "#rp-body .profile table:first-of-type tbody tr")
+    # the table follows the Parquet: names, employment, LQ (2 dp), rank by LQ among the states
+    top = tx.row(0, named=True)
+    peers = ci.filter((pl.col("year") == 2010) & (pl.col("cluster_code") == top["cluster_code"]) & pl.col("lq").is_not_null())
+    rank = 1 + peers.filter(pl.col("lq") > top["lq"]).height
+    assert rows[0][:5] == [
+        next(n for c, n, _ in [("1", "Aerospace Vehicles and Defense", 0), ("5", "Biopharmaceuticals", 0), ("10", "Distribution and Electronic Commerce", 0), ("14", "Financial Services", 0)] if c == top["cluster_code"]),
+        f"{round(top['emp']):,}", f"{top['lq']:.2f}", rows[0][3], f"{rank} of {peers.height}",
+    ]  # fmt: skip
+    assert len(rows) == tx.height
+    # the year picker lists the region's years only; the portfolio draws one bubble per traded cluster
+    assert browser.eval("[...document.querySelectorAll('#rp-year option')].map(o => o.text)") == ["2009", "2010", "2011"]
+    assert browser.eval("document.querySelectorAll('#rp-body circle.bubble').length") == tx.height
+    # the CSV download carries every traded cluster with its figures
+    browser.eval("Obs.download = (n, t) => { window.__dl = [n, t]; }; document.querySelector('#rp-body button.csv').click(); 1")
+    name, text = browser.eval("window.__dl")
+    lines = text.strip().split("\n")
+    assert name == "clusters-state-48-2010.csv" and lines[0].startswith("cluster,employment,LQ") and len(lines) == 1 + tx.height
+    assert f'"{round(top["emp"]):,}"' in lines[1]
+    assert all(u.startswith(("file:", "data:", "about:", "blob:")) for u in browser.requests()), browser.requests()
+
+
+def test_search_finds_a_nuts_region_by_name_and_compare_shows_two(release, browser: Page) -> None:
+    r, tables = release
+    open_page(browser, r.path / "index.html")
+    browser.eval("(() => { const s = document.getElementById('obs-search'); s.value = 'Stuttgart'; s.dispatchEvent(new Event('change')); })()")
+    assert wait_for(browser, "document.body.getAttribute('data-region-profile') === 'nuts2/DE11' && location.hash")
+    assert "region=nuts2/DE11" in browser.eval("location.hash")
+    assert browser.eval("document.querySelector('#rp-body h3').textContent") == "Stuttgart (NUTS 2 region DE11)"
+    eu = tables["eu_cluster_indicators"].filter((pl.col("region_code") == "DE11") & (pl.col("year") == 2015)).sort("emp", descending=True)
+    rows = _cells(browser, "#rp-body .profile table:first-of-type tbody tr")
+    want = eu.row(0, named=True)
+    assert rows[0][1:3] == [f"{round(want['emp']):,}", f"{want['lq']:.2f}"] and rows[0][5].startswith(f"{want['panorama_stars']} ★")
+    assert browser.eval("[...document.querySelectorAll('#rp-year option')].map(o => o.text)") == ["2013", "2014", "2015"]
+    # compare: a second region beside the first, each with its own name and table
+    browser.eval("(() => { const s = document.getElementById('rp-compare'); s.value = 'Lombardia'; s.dispatchEvent(new Event('change')); })()")
+    assert wait_for(browser, "document.body.getAttribute('data-region-profile') === 'nuts2/DE11|nuts2/ITC4'")
+    assert browser.eval("[...document.querySelectorAll('#rp-body .profile h3')].map(h => h.textContent)") == [
+        "Stuttgart (NUTS 2 region DE11)", "Lombardia (NUTS 2 region ITC4)"]  # fmt: skip
+    assert "compare=nuts2/ITC4" in browser.eval("location.hash")
+    assert browser.errors() == []
+
+
+def test_cluster_profile_ranks_regions_by_name(release, browser: Page) -> None:
+    r, tables = release
+    open_page(browser, r.path / "index.html", "#view=cluster&cluster=5&year=2011")
+    assert wait_for(browser, "document.body.getAttribute('data-cluster-profile')") == "5/us/2011"
+    assert browser.eval("document.querySelector('#cp-body h3').textContent").startswith("Biopharmaceuticals")
+    ci = tables["cluster_indicators"].filter((pl.col("cluster_code") == "5") & (pl.col("year") == 2011))
+    names = dict(zip(tables["regions"]["region_code"], tables["regions"]["region_name"], strict=True))
+    by_emp = _cells(browser, "#cp-body .pair > div:first-child tbody tr")
+    by_lq = _cells(browser, "#cp-body .pair > div:last-child tbody tr")
+    want_emp = ci.sort("emp", descending=True)["region_code"].to_list()
+    want_lq = ci.sort("lq", descending=True)["region_code"].to_list()
+    assert [row[0] for row in by_emp] == [f"{names[c]} (US state {c})" for c in want_emp]
+    assert [row[0] for row in by_lq] == [f"{names[c]} (US state {c})" for c in want_lq]
+    assert browser.errors() == []
+
+
+def test_the_page_is_rebuilt_from_the_release_folder(release) -> None:
+    r, _ = release
+    page = r.path / "index.html"
+    page.write_text("stale")
+    assert rebuild_release_page(r.path) == page and "Region profile" in page.read_text()
