@@ -9,6 +9,8 @@
   var I = JSON.parse(holder.textContent);
   var TYPES = { state: "US state", county: "US county", msa: "US metro area", economic: "US economic area",
     nuts0: "country (NUTS 0)", nuts1: "NUTS 1 region", nuts2: "NUTS 2 region", custom: "custom region" };
+  var PLURAL = { state: "US states", county: "US counties", msa: "US metro areas", economic: "US economic areas",
+    nuts0: "countries (NUTS 0)", nuts1: "NUTS 1 regions", nuts2: "NUTS 2 regions", custom: "custom regions" };
   var regionByKey = {}, clusterByCode = {}, cache = {};
   I.regions.forEach(function (r) { regionByKey[r[0]] = r; });
   I.clusters.forEach(function (c) { clusterByCode[c[0]] = c; });
@@ -28,6 +30,7 @@
     var r = regionByKey[key];
     return (r ? r[1] : key) + " (" + (TYPES[typeOf(key)] || typeOf(key)) + " " + codeOf(key) + ")";
   }
+  function shortLabel(key) { var r = regionByKey[key]; return (r ? r[1] : key) + " (" + codeOf(key) + ")"; }
   function clusterName(code) { var c = clusterByCode[code]; return c ? c[1] : "cluster " + code; }
 
   // page state <-> URL hash: #region=state/26&cluster=4&year=2011&measure=lq&compare=nuts2/DE11&view=region
@@ -152,7 +155,7 @@
   }
 
   window.Obs = {
-    index: I, types: TYPES, region: function (k) { return regionByKey[k]; }, cluster: function (c) { return clusterByCode[c]; },
+    index: I, types: TYPES, plural: PLURAL, shortLabel: shortLabel, region: function (k) { return regionByKey[k]; }, cluster: function (c) { return clusterByCode[c]; },
     regionLabel: regionLabel, clusterName: clusterName, typeOf: typeOf, codeOf: codeOf,
     inflate: inflate,
     regionData: function (key) { return inflate("obs-r:" + typeOf(key)).then(function (b) { return b[key] || null; }); },

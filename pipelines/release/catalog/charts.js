@@ -18,7 +18,7 @@
 
   // points: [{name, growth (share, e.g. 0.12), lq, emp, strong}]
   function portfolio(box, title, points, ref) {
-    var W = 680, H = 420, L = 56, R = 20, T = 30, B = 44;
+    var W = 680, H = 440, L = 56, R = 20, T = 50, B = 44;
     var s = svg(box, W, H, "Cluster portfolio");
     label(s, 0, 16, title, { "class": "ctitle" });
     var pts = points.filter(function (p) { return p.lq !== null && p.growth !== null && isFinite(p.growth) && p.emp > 0; });
@@ -41,20 +41,22 @@
     el("line", { x1: L, x2: W - R, y1: Y(1), y2: Y(1), stroke: "#333", "stroke-dasharray": "4 3" }, s);
     if (ref !== null && ref !== undefined && isFinite(ref)) {
       el("line", { x1: X(ref), x2: X(ref), y1: T, y2: H - B, stroke: "#333", "stroke-dasharray": "4 3" }, s);
-      label(s, X(ref) + 4, T + 10, "reference growth " + (100 * ref).toFixed(1) + " %", { "class": "axis" });
+      label(s, X(ref) + 4, H - B - 6, "reference growth " + (100 * ref).toFixed(1) + " %", { "class": "axis" });
     }
-    label(s, (L + W - R) / 2, H - 8, "employment growth over the window (axis clipped at the 5th–95th percentile)", { "text-anchor": "middle", "class": "axis" });
+    label(s, (L + W - R) / 2, H - 8, "employment growth over the window; dashed outline: beyond the axes (hover for the value)", { "text-anchor": "middle", "class": "axis" });
     label(s, 12, T + (H - T - B) / 2, "location quotient", { "text-anchor": "middle", "class": "axis", transform: "rotate(-90 12 " + (T + (H - T - B) / 2) + ")" });
     pts.sort(function (a, b) { return b.emp - a.emp; }).forEach(function (p) {
       var c = el("circle", { cx: X(p.growth), cy: Y(p.lq), r: rad(p.emp), fill: p.strong ? ORANGE : BLUE, "fill-opacity": 0.55, stroke: p.strong ? ORANGE : BLUE, "class": "bubble" + (p.strong ? " strong" : "") }, s);
       tip(c, p.name + ": LQ " + p.lq.toFixed(2) + ", growth " + (100 * p.growth).toFixed(1) + " %, " + fmt(p.emp) + " jobs" + (p.strong ? ", strong cluster" : ""));
+      if (p.lq > ymax || p.growth < lo || p.growth > hi) { c.setAttribute("stroke-dasharray", "3 2"); c.setAttribute("stroke-width", 1.5); }
     });
-    pts.filter(function (p) { return p.strong; }).slice(0, 8).forEach(function (p) {
-      label(s, X(p.growth), Y(p.lq) - rad(p.emp) - 3, p.name.length > 28 ? p.name.slice(0, 27) + "\u2026" : p.name, { "text-anchor": "middle", "class": "lab" });
+    pts.filter(function (p) { return p.strong; }).slice(0, 6).forEach(function (p) {
+      var above = Y(p.lq) - rad(p.emp) - 3 > T + 4;
+      label(s, X(p.growth), above ? Y(p.lq) - rad(p.emp) - 3 : Y(p.lq) + rad(p.emp) + 12, (p.name.length > 28 ? p.name.slice(0, 27) + "\u2026" : p.name) + (p.lq > ymax ? " (LQ " + p.lq.toFixed(2) + ")" : ""), { "text-anchor": "middle", "class": "lab" });
     });
-    var lg = el("g", { transform: "translate(" + (W - 230) + " 22)" }, s);
+    var lg = el("g", { transform: "translate(" + L + " 32)" }, s);
     el("circle", { cx: 6, cy: 0, r: 6, fill: ORANGE, "fill-opacity": 0.55 }, lg); label(lg, 16, 4, "strong cluster", { "class": "axis" });
-    el("circle", { cx: 116, cy: 0, r: 6, fill: BLUE, "fill-opacity": 0.55 }, lg); label(lg, 126, 4, "other", { "class": "axis" });
+    el("circle", { cx: 116, cy: 0, r: 6, fill: BLUE, "fill-opacity": 0.55 }, lg); label(lg, 126, 4, "other; bubble area = employment; dashed: LQ 1, reference growth", { "class": "axis" });
     return s;
   }
 
@@ -79,7 +81,7 @@
 
   // series: [{name, years: [...], values: [...]}]
   function trend(box, title, series) {
-    var W = 680, H = 260, L = 70, R = 20, T = 30, B = 36;
+    var W = 680, H = 270, L = 70, R = 20, T = 44, B = 36;
     var s = svg(box, W, H, title);
     label(s, 0, 16, title, { "class": "ctitle" });
     var all = [], ys = [];
@@ -101,7 +103,7 @@
         tip(el("circle", { cx: X(x.years[i]), cy: Y(v), r: 3, fill: color, "class": "dot" }, s), x.name + ", " + x.years[i] + ": " + fmt(v));
       });
       el("path", { d: d.trim(), fill: "none", stroke: color, "stroke-width": 2.2, "class": "line" }, s);
-      label(s, L + 8 + 220 * n, T - 2, "\u25A0 " + x.name, { "class": "axis", fill: color });
+      label(s, L + 8 + 220 * n, T - 14, "\u25A0 " + x.name, { "class": "axis", fill: color });
     });
     return s;
   }

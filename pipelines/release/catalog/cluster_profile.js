@@ -23,30 +23,39 @@
       return { key: k, emp: s.e[i][o] === undefined ? null : s.e[i][o], lq: s.q[i][o] === undefined ? null : s.q[i][o], strong: s.s[i][o] === 1 };
     }).filter(function (v) { return v && v.emp !== null; });
   }
-  function regionLink(k) { return { text: Obs.regionLabel(k), href: "#view=region&region=" + k }; }
+  function regionLink(k) { return { text: Obs.shortLabel(k), href: "#view=region&region=" + k }; }
 
   function topTables(out, type, vals, y, code) {
     var byEmp = vals.slice().sort(function (a, b) { return b.emp - a.emp; }).slice(0, 10);
     var byLq = vals.filter(function (v) { return v.lq !== null; }).sort(function (a, b) { return b.lq - a.lq; }).slice(0, 10);
     var grid = h("div", { "class": "pair" }, out);
     var left = h("div", {}, grid), right = h("div", {}, grid);
-    h("h4", {}, left, "Top " + Obs.types[type] + "s by employment, " + y);
+    h("h4", {}, left, "Top " + Obs.plural[type] + " by employment, " + y);
     Obs.table(left, ["region", "employment", "LQ"], byEmp.map(function (v) { return [regionLink(v.key), fmt(v.emp), Obs.fix(v.lq, 2)]; }), "top-" + type + "-emp-" + code + "-" + y + ".csv");
-    h("h4", {}, right, "Top " + Obs.types[type] + "s by LQ, " + y);
+    h("h4", {}, right, "Top " + Obs.plural[type] + " by LQ, " + y);
     Obs.table(right, ["region", "LQ", "employment"], byLq.map(function (v) { return [regionLink(v.key), Obs.fix(v.lq, 2), fmt(v.emp)]; }), "top-" + type + "-lq-" + code + "-" + y + ".csv");
   }
 
-  // total employment of the cluster per year over the side's reference type (states / countries)
+  // total employment of the cluster per year over the side's first region type (states /
+  // countries), summed over the regions with data in every year, so that a region missing from
+  // one year does not read as a fall in employment
   function total(block, side, code) {
-    var sums = {};
+    var series = [], years = {};
     Object.keys(block).forEach(function (k) {
       if (Obs.region(k)[2] !== side) { return; }
       var s = block[k].series, i = s.c.indexOf(code);
       if (i < 0) { return; }
-      s.e[i].forEach(function (v, o) { if (v !== null) { sums[s.y0 + o] = (sums[s.y0 + o] || 0) + v; } });
+      series.push([s.y0, s.e[i]]);
+      s.e[i].forEach(function (v, o) { if (v !== null) { years[s.y0 + o] = true; } });
     });
-    var ys = Object.keys(sums).map(Number).sort();
-    return { years: ys, values: ys.map(function (y) { return sums[y]; }) };
+    var ys = Object.keys(years).map(Number).sort(), sums = ys.map(function () { return 0; }), n = 0;
+    series.forEach(function (x) {
+      var full = ys.every(function (y) { var v = x[1][y - x[0]]; return v !== null && v !== undefined; });
+      if (!full) { return; }
+      n++;
+      ys.forEach(function (y, j) { sums[j] += x[1][y - x[0]]; });
+    });
+    return { years: ys, values: sums, n: n, all: series.length };
   }
 
   // the map section belongs to maps.js: point its pickers at this cluster (by name) and redraw
@@ -89,8 +98,9 @@
       h("h3", {}, c, k[1] + " (" + k[2] + " cluster " + code + ")");
       var n = D.naics && D.naics[code];
       h("p", { "class": "summary" }, c, (side === "us" ? "United States" : "Europe") + ", " + y + ": " + fmt(tot.values[ys.indexOf(y)]) +
-        " jobs summed over " + Obs.types[types[0]] + "s." + (n ? " Definition: Delgado, Porter & Stern (2016) benchmark clusters, NAICS " + n.vintage + " industries." : ""));
-      C.trend(Obs.chartBox(c, "trend-" + code + "-" + side), k[1] + " employment, " + (side === "us" ? "sum of US states" : "sum of European countries"),
+        " jobs, the sum over the " + tot.n + " " + Obs.plural[types[0]] + " with data in every year " + tot.years[0] + "\u2013" + tot.years[tot.years.length - 1] +
+        (tot.n < tot.all ? " (" + (tot.all - tot.n) + " more have gaps and are left out of this total)" : "") + "." + (n ? " Definition: Delgado, Porter & Stern (2016) benchmark clusters, NAICS " + n.vintage + " industries." : ""));
+      C.trend(Obs.chartBox(c, "trend-" + code + "-" + side), k[1] + " employment, sum of " + tot.n + " " + Obs.plural[types[0]],
         [{ name: "employment", years: tot.years, values: tot.values }]);
       types.forEach(function (t) { topTables(c, t, values(blocks[t], side, code, y), y, code); });
       var mapBtn = h("button", { type: "button", id: "cp-map" }, h("p", {}, c), "Show " + k[1] + " on the map");
