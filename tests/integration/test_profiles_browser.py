@@ -109,8 +109,8 @@ def test_cluster_profile_ranks_regions_by_name(release, browser: Page) -> None:
     by_lq = _cells(browser, "#cp-body .pair > div:last-child tbody tr")
     want_emp = ci.sort("emp", descending=True)["region_code"].to_list()
     want_lq = ci.sort("lq", descending=True)["region_code"].to_list()
-    assert [row[0] for row in by_emp] == [f"{names[c]} (US state {c})" for c in want_emp]
-    assert [row[0] for row in by_lq] == [f"{names[c]} (US state {c})" for c in want_lq]
+    assert [row[0] for row in by_emp] == [f"{names[c]} ({c})" for c in want_emp]
+    assert [row[0] for row in by_lq] == [f"{names[c]} ({c})" for c in want_lq]
     assert browser.errors() == []
 
 
