@@ -119,3 +119,24 @@ def test_the_page_is_rebuilt_from_the_release_folder(release) -> None:
     page = r.path / "index.html"
     page.write_text("stale")
     assert rebuild_release_page(r.path) == page and "Region profile" in page.read_text()
+
+
+def test_us_drill_down_shows_the_region_industries_weighted_as_the_cluster_figures(tmp_path: Path, browser: Page) -> None:
+    rng = random.Random(4)
+    tables = sample_tables(years=(2010, 2011))
+    tables["cluster_indicators"] = tables["cluster_indicators"].with_columns(definition_vintage=pl.lit("2007"))
+    naics = {"naics_vintage": ["2007", "2007", "2007"], "naics": ["325411", "325412", "325412"], "cluster_code": ["5", "5", "14"],
+             "naics_title": ["Medicinal and Botanical Manufacturing", "Pharmaceutical Preparation Manufacturing", "Pharmaceutical Preparation Manufacturing"],
+             "weight": [1.0, 0.5, 0.5]}  # fmt: skip
+    ind = {"year": [2011, 2011, 2010], "region_type": ["state"] * 3, "region_code": ["48"] * 3, "classification": ["NAICS2007"] * 3,
+           "industry_code": ["325411", "325412", "325411"], "industry_level": [6, 6, 6], "lfo": ["-"] * 3, "emp": [1000.0, 3001.0, 7.0]}  # fmt: skip
+    tables["cluster_naics"] = complete_table("cluster_naics", naics, rng)
+    tables["industry_employment"] = complete_table("industry_employment", ind, rng)
+    r = publish_sample(tmp_path / "releases", tables=tables)
+    open_page(browser, r.path / "index.html", "#region=state/48&cluster=5")
+    text = wait_for(browser, "[...document.querySelectorAll('.profile p')].map(p => p.textContent).find(t => t.includes('six-digit industries ('))")
+    # the region's latest year; the split industry counts with its weight (3001 × 0.5 → 1,501)
+    assert text.startswith("Biopharmaceuticals in Texas, 2011: 2,501 jobs in 2 six-digit industries (NAICS 2007"), text
+    rows = browser.eval("[...document.querySelectorAll('.profile table')].map(t => [...t.tBodies[0].rows].map(r => [...r.cells].map(c => c.textContent))).find(t => t.length && t[0][1] === '325412')")
+    assert rows == [["Pharmaceutical Preparation Manufacturing", "325412", "", "1,501"], ["Medicinal and Botanical Manufacturing", "325411", "", "1,000"]]
+    assert browser.errors() == []

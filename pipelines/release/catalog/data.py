@@ -17,8 +17,9 @@ import duckdb
 from pipelines.sources import geometry
 
 NEEDED = ("cluster_indicators", "clusters", "regions")
-# the block id of a region or cluster: <script type="application/json" id="obs-r:state/26">
-REGION_PREFIX, CLUSTER_PREFIX = "obs-r:", "obs-c:"
+# packed blocks per region type: <script type="application/octet-stream" id="obs-r:state"> (profiles),
+# id="obs-i:state" (the industry drill-down)
+REGION_PREFIX, INDUSTRY_PREFIX = "obs-r:", "obs-i:"
 
 
 def _parquet(folder: Path, table: str) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pipelines.release.catalog.cluster_profile import cluster_section, definitions_html
 from pipelines.release.catalog.data import connect, index, json_script
-from pipelines.release.catalog.region_profile import region_blocks, region_section
+from pipelines.release.catalog.region_profile import industries_html, region_blocks, region_section
 
 HERE = Path(__file__).resolve().parent
 SCRIPTS = ("catalog.js", "charts.js", "region_profile.js", "cluster_profile.js")
@@ -26,7 +26,7 @@ def profiles_html(folder: Path) -> tuple[str, tuple[str, str]]:
         )
     try:
         idx = index(con)
-        blocks = region_blocks(con, folder)
+        blocks = region_blocks(con, folder) + industries_html(con, folder)
         defs = definitions_html(con, folder)
     finally:
         con.close()

@@ -110,10 +110,32 @@
       for (var yy = d.series.y0; yy < d.series.y0 + d.series.e[i].length; yy++) { years.push(yy); }
       C.trend(Obs.chartBox(out, "trend-" + key.replace("/", "-") + "-" + sel.value), Obs.clusterName(sel.value) + " employment, " + Obs.region(key)[1],
         [{ name: "employment", years: years, values: d.series.e[i] }]);
-      Obs.definitions().then(function (D) { industries(out, sel.value, D, Obs.region(key)[2]); });
+      Promise.all([Obs.definitions(), Obs.inflate("obs-i:" + Obs.typeOf(key))]).then(function (got) {
+        var R = got[1][key];
+        if (R && regionIndustries(out, key, sel.value, got[0], R)) { return; }
+        industries(out, sel.value, got[0], Obs.region(key)[2]);
+      });
     }
     sel.addEventListener("change", function () { Obs.setState({ cluster: sel.value }); });
     show();
+  }
+
+  // the region's employment in the cluster's subclusters and 6-digit industries (US, its latest year)
+  function regionIndustries(out, key, code, D, R) {
+    var rows = R.rows.filter(function (r) { return r[0] === code; });
+    if (!rows.length) { return false; }
+    var title = {}, subOf = {}, subName = {}, bySub = {}, total = 0;
+    ((D.naics || {})[code] || { rows: [] }).rows.forEach(function (r) { title[r[0]] = r[1]; subOf[r[0]] = r[2]; });
+    ((D.subclusters || {})[code] || []).forEach(function (x) { subName[x[0]] = x[1]; });
+    rows.forEach(function (r) { var e = Number(r[2]), sb = subName[subOf[r[1]]] || "(no subcluster mapped)"; total += e; bySub[sb] = (bySub[sb] || 0) + e; });
+    h("p", {}, out, Obs.clusterName(code) + " in " + Obs.region(key)[1] + ", " + R.year + ": " + fmt(total) + " jobs in " + rows.length +
+      " six-digit industries (NAICS " + R.vintage + " definition; an industry split between clusters counts with its weight).");
+    var subs = Object.keys(bySub).sort(function (a, b) { return bySub[b] - bySub[a]; });
+    Obs.table(out, ["subcluster", "employment", "share"], subs.map(function (k) { return [k, fmt(bySub[k]), (100 * bySub[k] / total).toFixed(1) + " %"]; }),
+      "subclusters-" + key.replace("/", "-") + "-" + code + ".csv");
+    Obs.table(out, ["industry", "NAICS", "subcluster", "employment"], rows.map(function (r) { return [title[r[1]] || "", r[1], subName[subOf[r[1]]] || "", fmt(Number(r[2]))]; }),
+      "industries-" + key.replace("/", "-") + "-" + code + ".csv");
+    return true;
   }
 
   function industries(out, code, D, side) {

@@ -9,7 +9,14 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.release.catalog.data import REGION_PREFIX, blocks_html, has, keyed_json, table
+from pipelines.release.catalog.data import (
+    INDUSTRY_PREFIX,
+    REGION_PREFIX,
+    blocks_html,
+    has,
+    keyed_json,
+    table,
+)
 
 KEY = "region_type || '/' || region_code"
 
@@ -116,6 +123,34 @@ def _emerging(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, str]:
                                round(emp_growth, 3)::VARCHAR] ORDER BY lq_end DESC)}}
            FROM e JOIN last USING (region_type, region_code, window_end) WHERE emerging GROUP BY region_type, region_code""",
     )
+
+
+def industries_html(con: duckdb.DuckDBPyConnection, folder: Path) -> str:
+    """The US industry drill-down: per region, its employment in each 6-digit NAICS industry of
+    each cluster in its latest year (times the industry's weight in the cluster, as the cluster
+    figures are built: the rows add up to cluster_indicators.emp), one packed block per region
+    type, inflated only when a drill-down is shown."""
+    if not (has(folder, "industry_employment") and has(folder, "cluster_naics")):
+        return ""
+    rows = keyed_json(
+        con,
+        f"""WITH v AS (SELECT DISTINCT year, definition_vintage FROM cluster_indicators WHERE definition_vintage IS NOT NULL),
+               last AS (SELECT region_type, region_code, max(year) AS year FROM {table(folder, 'industry_employment')}
+                        WHERE industry_level = 6 GROUP BY ALL),
+               r AS (SELECT e.region_type, e.region_code, e.year, v.definition_vintage AS vintage, n.cluster_code, e.industry_code,
+                            round(e.emp * n.weight)::BIGINT AS emp
+                     FROM {table(folder, 'industry_employment')} e JOIN last USING (region_type, region_code, year)
+                     JOIN v USING (year)
+                     JOIN {table(folder, 'cluster_naics')} n ON n.naics = e.industry_code AND n.naics_vintage = v.definition_vintage
+                     WHERE e.industry_level = 6 AND e.lfo = '-' AND e.emp > 0)
+           SELECT {KEY}, {{year: any_value(year), vintage: any_value(vintage),
+                   rows: list([cluster_code, industry_code, emp::VARCHAR] ORDER BY cluster_code, emp DESC)}}
+           FROM r GROUP BY region_type, region_code""",
+    )
+    by_type: dict[str, dict[str, str]] = {}
+    for key, text in rows.items():
+        by_type.setdefault(key.split("/", 1)[0], {})[key] = text
+    return blocks_html(INDUSTRY_PREFIX, by_type)
 
 
 def region_blocks(con: duckdb.DuckDBPyConnection, folder: Path) -> str:
