@@ -140,3 +140,21 @@ def test_us_drill_down_shows_the_region_industries_weighted_as_the_cluster_figur
     rows = browser.eval("[...document.querySelectorAll('.profile table')].map(t => [...t.tBodies[0].rows].map(r => [...r.cells].map(c => c.textContent))).find(t => t.length && t[0][1] === '325412')")
     assert rows == [["Pharmaceutical Preparation Manufacturing", "325412", "", "1,501"], ["Medicinal and Botanical Manufacturing", "325411", "", "1,000"]]
     assert browser.errors() == []
+
+
+def test_portfolio_growth_uses_the_constant_definition_series_when_the_release_has_it(release, browser: Page) -> None:
+    r, tables = release
+    tx = tables["cluster_indicators"].filter((pl.col("region_code") == "48") & (pl.col("cluster_type") == "traded"))
+    # a constant-definition series that differs from the native one: 2009 doubled for cluster 5
+    series = tx.select(
+        pl.lit("us").alias("side"), "year", "region_type", "region_code", pl.lit(None, pl.String).alias("nuts_version"), "cluster_code",
+        pl.when((pl.col("cluster_code") == "5") & (pl.col("year") == 2009)).then(pl.col("emp") * 2).otherwise(pl.col("emp")).alias("emp"),
+    )  # fmt: skip
+    series.write_parquet(r.path / "data" / "cluster_timeseries.parquet")
+    rebuild_release_page(r.path)
+    open_page(browser, r.path / "index.html", "#region=state/48&year=2011&from=2009")
+    tip = browser.eval("[...document.querySelectorAll('#rp-body circle.bubble title')].map(t => t.textContent).find(t => t.startsWith('Biopharmaceuticals'))")
+    e = {y: v for y, v in tx.filter(pl.col("cluster_code") == "5").select("year", "emp").iter_rows()}
+    assert f"growth {100 * (e[2011] / (2 * e[2009]) - 1):.1f} %" in tip, tip
+    assert "constant-definition series" in browser.eval("document.querySelector('#rp-body p.note').textContent")
+    assert browser.errors() == []

@@ -87,8 +87,23 @@ def _cells(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
     )
 
 
+def _constant(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
+    """constant: employment on one definition in every year (the release's cluster_timeseries,
+    issue 19), the basis of growth rates that do not mix definition vintages; empty without it."""
+    if has(folder, "cluster_timeseries"):
+        con.execute(
+            f"""CREATE TABLE constant AS SELECT side, region_type, region_code, cluster_code, year, emp
+                FROM {_parquet(folder, "cluster_timeseries")}
+                QUALIFY row_number() OVER (PARTITION BY side, region_type, region_code, cluster_code, year ORDER BY nuts_version DESC NULLS LAST) = 1"""
+        )
+    else:
+        con.execute(
+            "CREATE TABLE constant (side VARCHAR, region_type VARCHAR, region_code VARCHAR, cluster_code VARCHAR, year INTEGER, emp DOUBLE)"
+        )
+
+
 def connect(folder: Path) -> duckdb.DuckDBPyConnection | None:
-    """A connection with views of the needed tables, `names` and `cells`; None when the release
+    """A connection with views of the needed tables, `names`, `cells` and `constant`; None when the release
     lacks the tables the profiles need."""
     if not all(has(folder, t) for t in NEEDED):
         return None
@@ -97,6 +112,7 @@ def connect(folder: Path) -> duckdb.DuckDBPyConnection | None:
         con.execute(f"CREATE VIEW {t} AS SELECT * FROM {_parquet(folder, t)}")
     _names(con, folder)
     _cells(con, folder)
+    _constant(con, folder)
     if con.execute("SELECT count(*) FROM cells").fetchall()[0][0] == 0:
         con.close()
         return None

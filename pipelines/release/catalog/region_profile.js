@@ -69,14 +69,21 @@
       out.map(function (r) { return [r[0].text].concat(r.slice(1)); }));
   }
 
+  // growth from the constant-definition series (cluster_timeseries) when the release has it, so
+  // that a window across a NAICS vintage does not mix definitions; else from the native figures
   function portfolio(card, key, d, typeBlock, y, from) {
+    var constant = !!d.series.g, k = constant ? "g" : "e", left = 0;
     var pts = rows(d, y).filter(function (r) { return Obs.cluster(r.code)[2] === "traded"; }).map(function (r) {
-      var e0 = at(d.series, r.i, "e", from);
-      return { name: r.name, lq: r.lq, emp: r.emp, strong: r.strong, growth: e0 > 0 ? r.emp / e0 - 1 : null };
+      var e0 = at(d.series, r.i, k, from), e1 = at(d.series, r.i, k, y);
+      if (!(e0 > 0) || e1 === null) { left++; }
+      return { name: r.name, lq: r.lq, emp: r.emp, strong: r.strong, growth: e0 > 0 && e1 !== null ? e1 / e0 - 1 : null };
     });
     var box = Obs.chartBox(card, "portfolio-" + key.replace("/", "-") + "-" + from + "-" + y);
     C.portfolio(box, "Cluster portfolio, " + Obs.region(key)[1] + ": LQ " + y + " against employment growth " + from + "\u2013" + y,
-      pts, typeGrowth(typeBlock, from, y));
+      pts, constant ? null : typeGrowth(typeBlock, from, y));
+    h("p", { "class": "muted note" }, card, "Growth " + (constant ? "on the constant-definition series (cluster_timeseries: one cluster definition in every year)"
+      : "on the published figures (a window across a NAICS vintage compares two definitions)") +
+      (left ? "; " + left + " cluster" + (left === 1 ? "" : "s") + " without a growth base in " + from + " not drawn" : "") + ".");
   }
 
   function related(card, d) {
