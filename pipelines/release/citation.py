@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import tomllib
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -12,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from pipelines.config import PROJECT_ROOT
 from pipelines.release.coverage import coverage_of, id_ranges, types_years
 from pipelines.release.datapackage import (
     LICENSE,
@@ -20,6 +23,7 @@ from pipelines.release.datapackage import (
     by_prefix,
     table_resources,
 )
+from pipelines.release.readme import METHOD_REFERENCES, README_NAME, readme_markdown
 
 
 def bundle_name(version: str) -> str:
@@ -30,7 +34,72 @@ def _years(package: Mapping[str, Any]) -> list[int]:
     return sorted((package.get("coverage") or {}).get("cbp_years") or package.get("parameters", {}).get("cbp_years") or [])
 
 
-DELGADO_2016 = "Delgado, M., Porter, M. E., & Stern, S. (2016). Defining clusters of related industries. Journal of Economic Geography, 16(1), 1–38."
+
+
+def repository_url() -> str | None:
+    """The code repository: `[project.urls]` Repository (or Source) in pyproject.toml, else the git
+    remote `origin`; None when neither is set (the citation then names the commit only)."""
+    try:
+        urls = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text()).get("project", {}).get("urls", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        urls = {}
+    for key in ("Repository", "repository", "Source", "source"):
+        if urls.get(key):
+            return str(urls[key])
+    try:
+        got = subprocess.run(["git", "remote", "get-url", "origin"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    url = got.stdout.strip() if got.returncode == 0 else ""
+    if url.startswith("git@github.com:"):
+        url = "https://github.com/" + url.removeprefix("git@github.com:")
+    return url.removesuffix(".git") if url.startswith("https://") else None
+
+
+# CITATION.cff references for the methods (METHOD_REFERENCES has the same works as text)
+METHOD_CFF: list[dict[str, Any]] = [
+    {
+        "type": "article",
+        "title": "Defining clusters of related industries",
+        "authors": [
+            {"family-names": "Delgado", "given-names": "Mercedes"},
+            {"family-names": "Porter", "given-names": "Michael E."},
+            {"family-names": "Stern", "given-names": "Scott"},
+        ],
+        "journal": "Journal of Economic Geography",
+        "year": 2016,
+        "volume": 16,
+        "issue": "1",
+        "start": 1,
+        "end": 38,
+        "notes": "US benchmark cluster definitions, location quotients and strong clusters (cluster_indicators)",
+    },
+    {
+        "type": "report",
+        "title": "The European Cluster Observatory: EU Cluster Mapping and Strengthening Clusters in Europe",
+        "authors": [
+            {"family-names": "Sölvell", "given-names": "Örjan"},
+            {"family-names": "Ketels", "given-names": "Christian"},
+            {"family-names": "Lindqvist", "given-names": "Göran"},
+        ],
+        "institution": {"name": "Center for Strategy and Competitiveness, Stockholm School of Economics"},
+        "notes": "Star rating (size, specialisation, focus) of the European Cluster Observatory as applied in its 2011 mapping (eco2011_* columns)",
+    },
+    {
+        "type": "report",
+        "title": "European Cluster Panorama 2021",
+        "authors": [
+            {"family-names": "Franco Rodríguez", "given-names": "Susana"},
+            {"family-names": "Murciego Alonso", "given-names": "Asier"},
+            {"family-names": "Salado García", "given-names": "Juan Pablo"},
+            {"family-names": "Sisti", "given-names": "Eduardo"},
+            {"family-names": "Wilson", "given-names": "James Ralph"},
+        ],
+        "year": 2021,
+        "institution": {"name": "European Commission, European Observatory for Clusters and Industrial Change"},
+        "notes": "Panorama stars (size, specialisation, productivity; panorama_* columns)",
+    },
+]
 
 
 def present_years(package: Mapping[str, Any]) -> list[int]:
@@ -98,7 +167,7 @@ def dataset_jsonld(package: Mapping[str, Any]) -> dict[str, Any]:
         "isAccessibleForFree": True,
         "keywords": package.get("keywords", []),
         "creator": {"@type": "Organization", "name": "Cluster Observatory contributors"},
-        "citation": [DELGADO_2016, *(f"{who}: {ids}. {url}" for who, url, ids in cited_sources(package))],
+        "citation": [*METHOD_REFERENCES, *(f"{who}: {ids}. {url}" for who, url, ids in cited_sources(package))],
         **({"temporalCoverage": f"{years[0]}/{years[-1]}"} if years else {}),
         "spatialCoverage": spatial_coverage(package),
         "isBasedOn": [
@@ -126,20 +195,9 @@ def citation_cff(package: Mapping[str, Any]) -> str:
         "keywords": list(package.get("keywords", [])),
         "identifiers": [{"type": "other", "value": f"sha256:{package['fingerprint']}", "description": "Fingerprint of the inputs and code of this release"}],
         **({"commit": code["git_commit"]} if code.get("git_commit") else {}),
+        **({"repository-code": repo} if (repo := repository_url()) else {}),
         "references": [
-            {
-                "type": "article",
-                "title": "Defining clusters of related industries",
-                "authors": [
-                    {"family-names": "Delgado", "given-names": "Mercedes"},
-                    {"family-names": "Porter", "given-names": "Michael E."},
-                    {"family-names": "Stern", "given-names": "Scott"},
-                ],
-                "journal": "Journal of Economic Geography",
-                "year": 2016,
-                "volume": 16,
-                "issue": "1",
-            },
+            *METHOD_CFF,
             {"type": "database", "title": "U.S. Cluster Mapping Project", "authors": [{"name": "Institute for Strategy and Competitiveness, Harvard Business School"}], "url": "https://clustermapping.us/"},
             *(
                 {"type": "database", "title": who, "authors": [{"name": who.split(",")[0].split(" (")[0]}], "url": url, "notes": f"inputs: {ids}"}
@@ -153,6 +211,7 @@ def citation_cff(package: Mapping[str, Any]) -> str:
 def write_metadata_files(folder: Path, package: Mapping[str, Any]) -> None:
     (folder / "dataset.jsonld").write_text(json.dumps(dataset_jsonld(package), indent=2) + "\n")
     (folder / "CITATION.cff").write_text(citation_cff(package))
+    (folder / README_NAME).write_text(readme_markdown(package, repository_url()))
 
 
 def write_bundle(folder: Path, package: Mapping[str, Any]) -> Path:

@@ -1,5 +1,7 @@
 """Map geometry for the release page: us-atlas TopoJSON (already projected to Albers USA in a
-975×610 pixel frame) and Eurostat GISCO Nuts2json GeoJSON (NUTS 2021, EPSG:3035 metres).
+975×610 pixel frame) and Eurostat GISCO Nuts2json GeoJSON (NUTS 2 of the 2013, 2016 and 2021
+versions, NUTS 1 and NUTS 0 of 2021; all EPSG:3035 metres in one frame, so regions of different
+versions can be drawn on one map).
 
 URLs, content checks and parsing into SVG path strings only; fetching goes through
 `pipelines.raw.http.fetch` (mirror, raw archive). No projection library is needed: us-atlas is
@@ -18,13 +20,28 @@ import numpy as np
 from pipelines.errors import SourceError
 
 US_ATLAS = "https://cdn.jsdelivr.net/npm/us-atlas@3.0.1/"
-NUTS2JSON = "https://raw.githubusercontent.com/eurostat/Nuts2json/master/pub/v2/2021/3035/20M/"
+NUTS2JSON_ROOT = "https://raw.githubusercontent.com/eurostat/Nuts2json/master/pub/v2/"
+NUTS2JSON = NUTS2JSON_ROOT + "2021/3035/20M/"
+
+
+def _nuts2json(version: str, level: int, name: str) -> tuple[str, str, str]:
+    return (f"geometry/nuts2json/{version}/nutsrg_{level}", f"{NUTS2JSON_ROOT}{version}/3035/20M/nutsrg_{level}.json", name)
+
+
 # layer → (source id, upstream URL, file name in the release's geometry/ folder)
 FILES: dict[str, tuple[str, str, str]] = {
     "us_states": ("geometry/us-atlas/states-albers-10m", US_ATLAS + "states-albers-10m.json", "states-albers-10m.json"),
     "us_counties": ("geometry/us-atlas/counties-albers-10m", US_ATLAS + "counties-albers-10m.json", "counties-albers-10m.json"),
-    "nuts2": ("geometry/nuts2json/2021/nutsrg_2", NUTS2JSON + "nutsrg_2.json", "nutsrg_2.json"),
+    "nuts2": _nuts2json("2021", 2, "nutsrg_2.json"),
+    "nuts2_2016": _nuts2json("2016", 2, "nutsrg_2_2016.json"),
+    "nuts2_2013": _nuts2json("2013", 2, "nutsrg_2_2013.json"),
+    "nuts1": _nuts2json("2021", 1, "nutsrg_1.json"),
+    "nuts0": _nuts2json("2021", 0, "nutsrg_0.json"),
 }
+# (NUTS level, NUTS version) → FILES layer: the geometry of each version the mirror carries
+NUTS_LAYERS: dict[tuple[int, str], str] = {
+    (2, "2021"): "nuts2", (2, "2016"): "nuts2_2016", (2, "2013"): "nuts2_2013", (1, "2021"): "nuts1", (0, "2021"): "nuts0",
+}  # fmt: skip
 US_FRAME = (0.0, 0.0, 975.0, 610.0)  # us-atlas *-albers-10m: pixels (x, y, width, height)
 EU_WIDTH = 800.0  # SVG width of the NUTS map; height follows the drawn regions' aspect
 
@@ -57,7 +74,7 @@ def validate_geojson(path: Path) -> None:
         raise SourceError("geometry/nuts2json", str(path), f"features without properties.id or geometry at positions {bad[:10]}")
 
 
-VALIDATORS = {"us_states": validate_topojson, "us_counties": validate_topojson, "nuts2": validate_geojson}
+VALIDATORS = {"us_states": validate_topojson, "us_counties": validate_topojson, **{layer: validate_geojson for layer in NUTS_LAYERS.values()}}
 
 
 def _ring_d(points: np.ndarray) -> str:
@@ -134,29 +151,42 @@ def _polygons(geom: dict[str, Any]) -> list[list[list[list[float]]]]:
     return []
 
 
+def geojson_rings(path: Path, codes: set[str] | None = None, source_id: str = "geometry/nuts2json") -> dict[str, tuple[str, list[np.ndarray]]]:
+    """{id: (name, rings in the file's planar metres)} for the features whose properties.id is in
+    `codes` (all when None); unprojected, so features of several files can share one frame."""
+    data = _load(path, source_id)
+    feats = [f for f in data.get("features", []) if codes is None or str((f.get("properties") or {}).get("id")) in codes]
+    return {
+        str(f["properties"]["id"]): (str(f["properties"].get("na") or f["properties"]["id"]), [np.asarray(r, dtype=float)[:, :2] for p in _polygons(f["geometry"]) for r in p])
+        for f in feats
+    }
+
+
+def planar_fit(bbox: tuple[float, float, float, float], width: float = EU_WIDTH, pad: float = 4.0) -> tuple[float, float, float, float, float]:
+    """(x0, y1, scale, pad, height) fitting a planar bbox (x0, y0, x1, y1) into a width-wide SVG, north up."""
+    x0, y0, x1, y1 = bbox
+    s = (width - 2 * pad) / max(x1 - x0, 1e-9)
+    return x0, y1, s, pad, float(round((y1 - y0) * s + 2 * pad, 1))
+
+
+def rings_d(rings: list[np.ndarray], fit: tuple[float, float, float, float, float]) -> str:
+    """SVG path d of planar rings projected with a planar_fit."""
+    x0, y1, s, pad, _ = fit
+    return "".join(_ring_d(np.column_stack(((r[:, 0] - x0) * s + pad, (y1 - r[:, 1]) * s + pad))) for r in rings)
+
+
 def geojson_shapes(
     path: Path, codes: set[str] | None = None, width: float = EU_WIDTH, source_id: str = "geometry/nuts2json"
 ) -> tuple[dict[str, tuple[str, str]], tuple[float, float, float, float]]:
     """({id: (name, SVG path d)}, (0, 0, width, height)) for the features whose properties.id is in
     `codes` (all when None), projected from planar metres (EPSG:3035) into a width-wide SVG frame
     by a linear fit of their bounding box, north up."""
-    data = _load(path, source_id)
-    feats = [f for f in data.get("features", []) if codes is None or str((f.get("properties") or {}).get("id")) in codes]
-    rings = {
-        str(f["properties"]["id"]): (str(f["properties"].get("na") or f["properties"]["id"]), [np.asarray(r, dtype=float)[:, :2] for p in _polygons(f["geometry"]) for r in p])
-        for f in feats
-    }
+    rings = geojson_rings(path, codes, source_id)
     pts = [r for _, rs in rings.values() for r in rs if len(r)]
     if not pts:
         return {}, (0.0, 0.0, width, 0.0)
     allp = np.concatenate(pts)
     (x0, y0), (x1, y1) = allp.min(axis=0), allp.max(axis=0)
-    pad = 4.0
-    s = (width - 2 * pad) / max(x1 - x0, 1e-9)
-    height = float(round((y1 - y0) * s + 2 * pad, 1))
-
-    def proj(r: np.ndarray) -> np.ndarray:
-        return np.column_stack(((r[:, 0] - x0) * s + pad, (y1 - r[:, 1]) * s + pad))
-
-    shapes = {code: (name, "".join(_ring_d(proj(r)) for r in rs)) for code, (name, rs) in rings.items()}
-    return {k: v for k, v in shapes.items() if v[1]}, (0.0, 0.0, width, height)
+    fit = planar_fit((x0, y0, x1, y1), width)
+    shapes = {code: (name, rings_d(rs, fit)) for code, (name, rs) in rings.items()}
+    return {k: v for k, v in shapes.items() if v[1]}, (0.0, 0.0, width, fit[4])

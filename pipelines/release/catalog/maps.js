@@ -10,7 +10,8 @@
   var SEQ = ["#deebf7", "#9ecae1", "#6baed6", "#3182bd", "#08519c"];
   var LQ_BINS = [0.5, 0.8, 1.25, 2, 3];
   var LQ_COLORS = ["#2166ac", "#92c5de", "#fff7bc", "#fdb863", "#e66101", "#993404"];
-  var STAR_COLORS = ["#f2f0f7", "#cbc9e2", "#9e9ac8", "#54278f"];
+  // "0 stars" is a real value: a warm tint, never the white background nor the "no data" grey
+  var STAR_COLORS = ["#fde9b6", "#bcbddc", "#807dba", "#4a1486"];
 
   function $(id) { return document.getElementById(id); }
   function el(tag, attrs, parent) {
@@ -83,20 +84,28 @@
       var box = $("map");
       while (box.firstChild) { box.removeChild(box.firstChild); }
       var X0 = L.frame[0], Y0 = L.frame[1], W = L.frame[2], H = L.frame[3];
-      var svg = el("svg", { viewBox: "0 0 " + W + " " + (H + 40), width: "100%", role: "img", "class": "map", "aria-label": "Map" }, box);
+      var svg = el("svg", { viewBox: "0 0 " + W + " " + (H + 46), width: "100%", role: "img", "class": "map", "aria-label": "Map" }, box);
       var title = el("text", { x: 4, y: 16, "class": "ctitle" }, svg);
       title.textContent = m[1] + " — " + M.clusters[L.clusters[ci]][1] + ", " + L.label + ", " + L.years[yi];
       var g = el("g", { transform: "translate(" + (-X0) + " " + (24 - Y0) + ")" }, svg);
-      var withData = 0;
+      // EU: the countries' outlines are the "no data" ground; each year draws the regions that have
+      // data in it (a region of an older NUTS version never hides the newer one of another year)
+      if (L.background) { el("path", { d: L.background, "class": "ground", fill: NODATA, stroke: "#fff", "stroke-width": 0.4, "fill-rule": "evenodd" }, g); }
+      if (L.inset && L.inset.length) {
+        el("rect", { x: L.inset[0], y: L.inset[1], width: L.inset[2], height: L.inset[3], fill: "none", stroke: "#999", "stroke-width": 0.6, "class": "inset" }, g);
+      }
+      var withData = 0, drawn = 0;
       L.regions.forEach(function (r, i) {
+        if (L.background && L.present[i].indexOf(yi) < 0) { return; }
+        drawn++;
         var v = vals[i];
         var p = el("path", { d: r[2], "class": "region", "data-code": r[0], fill: v === null ? NODATA : sc.colors[sc.bin(v)], stroke: "#fff", "stroke-width": 0.4, "fill-rule": "evenodd" }, g);
-        var text = r[1] + " (" + r[0] + "): " + show(kind, series[i], div);
+        var text = r[1] + " (" + r[0] + (r[3] && r[3] !== "2021" ? ", NUTS " + r[3] : "") + "): " + show(kind, series[i], div);
         if (v !== null) { p.setAttribute("data-value", String(v)); withData++; }
         el("title", {}, p).textContent = text;
         p.addEventListener("mouseenter", function () { $("map-info").textContent = text; });
       });
-      var leg = el("g", { "class": "legend", transform: "translate(4 " + (H + 28) + ")" }, svg);
+      var leg = el("g", { "class": "legend", transform: "translate(4 " + (H + 34) + ")" }, svg);
       var x = 0;
       sc.labels.concat(["no data"]).forEach(function (lab, k) {
         var color = k < sc.labels.length ? sc.colors[k] : NODATA;
@@ -105,8 +114,11 @@
         t.textContent = lab;
         x += 22 + 6.5 * lab.length;
       });
-      $("map-info").textContent = withData + " of " + L.regions.length + " regions with data; hover a region for its value." +
-        (L.unmapped ? " " + L.unmapped + " region(s) with data have no shape in this geometry." : "");
+      var lost = L.unshaped.filter(function (u) { return u[4].indexOf(yi) >= 0; });
+      $("map-info").textContent = withData + " of " + drawn + " regions with data; hover a region for its value." +
+        (lost.length ? " " + lost.length + " region(s) with data have no shape in this geometry (listed below)." : "");
+      $("map-unshaped").textContent = lost.length ? "Not drawn in " + L.years[yi] + ": " + lost.map(function (u) {
+        return u[1] + " (" + u[0] + (u[2] ? ", NUTS " + u[2] : "") + ": " + u[3] + ")"; }).join("; ") + "." : "";
       document.body.setAttribute("data-map", layerSel.value + "/" + clusterSel.value + "/" + yearSel.value + "/" + measureSel.value);
     }
 

@@ -102,7 +102,11 @@ def test_mirror_geometry_is_what_its_index_says(mirror_dir: Path) -> None:
 def test_geometry_fetched_through_mirror_and_recorded(tmp_path: Path, mirror_dir: Path) -> None:
     s = Settings(warehouse=tmp_path / "wh", mirror=mirror_dir, offline=True, cbp_geos=("state", "msa"))
     sources, files = maps.fetch_geometry(s)
-    assert sorted(files) == ["geometry/counties-albers-10m.json", "geometry/nutsrg_2.json", "geometry/states-albers-10m.json"]
+    assert sorted(files) == [
+        "geometry/counties-albers-10m.json", "geometry/nutsrg_0.json", "geometry/nutsrg_1.json", "geometry/nutsrg_2.json",
+        "geometry/nutsrg_2_2013.json", "geometry/nutsrg_2_2016.json", "geometry/states-albers-10m.json",
+    ]  # fmt: skip
+    assert {r["source_id"] for r in sources} >= {"geometry/nuts2json/2013/nutsrg_2", "geometry/nuts2json/2016/nutsrg_2", "geometry/nuts2json/2021/nutsrg_0"}
     index = {e["id"]: e for e in json.loads((mirror_dir / "index.json").read_text())["entries"]}
     for rec in sources:
         assert rec["sha256"] == index[rec["source_id"]]["sha256"] and rec["url"] == index[rec["source_id"]]["url"]
