@@ -47,6 +47,7 @@ def test_deep_link_opens_the_region_profile_with_the_parquet_figures(release, br
     r, tables = release
     html = (r.path / "index.html").read_text()
     assert "Region profile" in html and "Cluster profile" in html and "<script src" not in html
+    assert "Delgado, M., Porter, M. E., &amp; Stern, S. (2016)" in html and "European Cluster Panorama 2021" in html  # the methods cited
     # per-region-type blocks, not one blob: the state rows are in their own packed block
     assert 'id="obs-r:state"' in html and 'id="obs-r:nuts2"' in html
     open_page(browser, r.path / "index.html", "#region=state/48&year=2010")

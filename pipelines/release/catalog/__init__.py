@@ -21,6 +21,7 @@ from pipelines.release.catalog.sections import (
     sources_html,
     tables_html,
 )
+from pipelines.release.readme import METHOD_REFERENCES
 from pipelines.release.versions import list_versions
 
 HERE = Path(__file__).resolve().parent
@@ -53,6 +54,9 @@ national reference: {esc(package.get('national_reference', 'n/a'))}</p>
 <section id="changes"><h2>Changes</h2>{changes_html(folder, base)}</section>
 <section id="tables"><h2>Tables</h2>{tables_html(package, base)}</section>
 <section id="howto"><h2>How to read</h2>{howto_html(base, example)}</section>
+<section id="cite"><h2>How to cite</h2><p>Cite the release with <a href="{esc(base)}CITATION.cff">CITATION.cff</a>
+(what is in the release and how to read it: <a href="{esc(base)}README.md">README.md</a>). The methods:</p>
+<ul>{"".join(f"<li>{esc(ref)}</li>" for ref in METHOD_REFERENCES)}</ul></section>
 <section id="downloads"><h2>Downloads</h2>{downloads_html(folder, package, base)}</section>
 <section id="sources"><h2>Sources</h2>{sources_html(package)}</section>
 """
@@ -68,7 +72,7 @@ def _page(title: str, header: str, body: str, with_js: bool) -> str:
 <link rel="icon" href="data:,">
 <style>{css}</style></head>
 <body><header>{header}</header>
-<main><nav><a href="#coverage">Coverage</a><a href="#region-profile">Region profile</a><a href="#cluster-profile">Cluster profile</a><a href="#maps">Maps</a><a href="#changes">Changes</a><a href="#tables">Tables</a><a href="#howto">How to read</a><a href="#downloads">Downloads</a><a href="#sources">Sources</a>
+<main><nav><a href="#coverage">Coverage</a><a href="#region-profile">Region profile</a><a href="#cluster-profile">Cluster profile</a><a href="#maps">Maps</a><a href="#changes">Changes</a><a href="#tables">Tables</a><a href="#howto">How to read</a><a href="#cite">How to cite</a><a href="#downloads">Downloads</a><a href="#sources">Sources</a>
 <label class="find">Find <input id="obs-search" class="search" list="obs-names" placeholder="a region or cluster, e.g. Stuttgart" autocomplete="off"></label><span id="obs-search-msg" class="muted"></span><datalist id="obs-names"></datalist></nav>
 {body}</main>
 <script>{js}</script>

@@ -7,9 +7,9 @@
   if (!holder) { return; }
   var NS = "http://www.w3.org/2000/svg";
   var I = JSON.parse(holder.textContent);
-  var TYPES = { state: "US state", county: "US county", msa: "US metro area", economic: "US economic area",
+  var TYPES = { state: "US state", county: "US county", msa: "US metro area", economic: "US economic area", economic_area: "US economic area",
     nuts0: "country (NUTS 0)", nuts1: "NUTS 1 region", nuts2: "NUTS 2 region", custom: "custom region" };
-  var PLURAL = { state: "US states", county: "US counties", msa: "US metro areas", economic: "US economic areas",
+  var PLURAL = { state: "US states", county: "US counties", msa: "US metro areas", economic: "US economic areas", economic_area: "US economic areas",
     nuts0: "countries (NUTS 0)", nuts1: "NUTS 1 regions", nuts2: "NUTS 2 regions", custom: "custom regions" };
   var regionByKey = {}, clusterByCode = {}, cache = {};
   I.regions.forEach(function (r) { regionByKey[r[0]] = r; });

@@ -8,7 +8,7 @@
   var body = document.getElementById("cp-body"), yearSel = document.getElementById("cp-year"), sideSel = document.getElementById("cp-side");
   var search = document.getElementById("cp-search");
   Obs.fillList("cp-names", ["cluster"]);
-  var SIDES = { us: ["state", "county", "msa", "economic", "custom"], eu: ["nuts0", "nuts1", "nuts2", "custom"] };
+  var SIDES = { us: ["state", "county", "msa", "economic", "economic_area", "custom"], eu: ["nuts0", "nuts1", "nuts2", "custom"] };
 
   function typesOf(side) {
     var have = {};
@@ -62,8 +62,8 @@
   function showOnMap(code, side, y) {
     var layer = document.getElementById("map-layer"), cl = document.getElementById("map-cluster"), yr = document.getElementById("map-year");
     if (!layer || !cl) { return false; }
-    var want = side === "eu" ? /NUTS 2|nuts2|EU/ : /US states/;
-    var lo = Array.prototype.find.call(layer.options, function (o) { return want.test(o.text); });
+    var want = side === "eu" ? "EU NUTS 2 regions" : "US states";
+    var lo = Array.prototype.find.call(layer.options, function (o) { return o.text.indexOf(want) === 0; });
     if (lo && layer.value !== lo.value) { layer.value = lo.value; layer.dispatchEvent(new Event("change")); }
     var co = Array.prototype.find.call(cl.options, function (o) { return o.text === Obs.clusterName(code); });
     if (!co) { return false; }

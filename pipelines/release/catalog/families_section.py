@@ -11,7 +11,7 @@ import duckdb
 
 from pipelines.release.family_notes import NOTE_WRITERS
 
-TYPE_WORDS = {"state": "US states", "county": "US counties", "msa": "US metro areas", "economic": "US economic areas",
+TYPE_WORDS = {"state": "US states", "county": "US counties", "msa": "US metro areas", "economic_area": "US economic areas",
               "nuts0": "countries (NUTS 0)", "nuts1": "NUTS 1 regions", "nuts2": "NUTS 2 regions", "custom": "custom regions"}  # fmt: skip
 
 
