@@ -47,9 +47,9 @@ national reference: {esc(package.get('national_reference', 'n/a'))}</p>
 <a href="{esc(base)}dataset.jsonld">dataset.jsonld</a> · <a href="{esc(base)}CITATION.cff">CITATION.cff</a> ·
 <a href="{esc(base)}SHA256SUMS">SHA256SUMS</a></p>
 <p>{val_html}</p></section>
-<section id="coverage"><h2>Coverage</h2>{coverage_html(package, base)}</section>
 {profiles}
 <section id="maps"><h2>Maps</h2>{maps_html(folder)}</section>
+<section id="coverage"><h2>Coverage</h2>{coverage_html(package, base)}</section>
 {release_page_html(folder)}
 <section id="changes"><h2>Changes</h2>{changes_html(folder, base)}</section>
 <section id="tables"><h2>Tables</h2>{tables_html(package, base)}</section>
@@ -72,7 +72,7 @@ def _page(title: str, header: str, body: str, with_js: bool) -> str:
 <link rel="icon" href="data:,">
 <style>{css}</style></head>
 <body><header>{header}</header>
-<main><nav><a href="#coverage">Coverage</a><a href="#region-profile">Region profile</a><a href="#cluster-profile">Cluster profile</a><a href="#maps">Maps</a><a href="#changes">Changes</a><a href="#tables">Tables</a><a href="#howto">How to read</a><a href="#cite">How to cite</a><a href="#downloads">Downloads</a><a href="#sources">Sources</a>
+<main><nav><a href="#region-profile">Region profile</a><a href="#cluster-profile">Cluster profile</a><a href="#maps">Maps</a><a href="#coverage">Coverage</a><a href="#changes">Changes</a><a href="#tables">Tables</a><a href="#howto">How to read</a><a href="#cite">How to cite</a><a href="#downloads">Downloads</a><a href="#sources">Sources</a>
 <label class="find">Find <input id="obs-search" class="search" list="obs-names" placeholder="a region or cluster, e.g. Stuttgart" autocomplete="off"></label><span id="obs-search-msg" class="muted"></span><datalist id="obs-names"></datalist></nav>
 {body}</main>
 <script>{js}</script>
