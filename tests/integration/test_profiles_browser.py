@@ -66,6 +66,12 @@ def test_deep_link_opens_the_region_profile_with_the_parquet_figures(release, br
         f"{round(top['emp']):,}", f"{top['lq']:.2f}", rows[0][3], f"{rank} of {peers.height}",
     ]  # fmt: skip
     assert len(rows) == tx.height
+    # traded and local employment and the region-year's coverage (region_indicators)
+    local = ci.filter((pl.col("region_code") == "48") & (pl.col("year") == 2010) & (pl.col("cluster_type") == "local"))["emp"].sum()
+    cov = tables["region_indicators"].filter((pl.col("region_code") == "48") & (pl.col("year") == 2010))["coverage"][0]
+    summary = browser.eval("document.querySelector('#rp-body .summary').textContent")
+    assert summary.startswith(f"Traded employment {round(tx['emp'].sum()):,}, local {round(local):,}"), summary
+    assert f"cover {100 * round(cov, 4):.1f} % of the source files' employment" in summary, summary
     # the year picker lists the region's years only; the portfolio draws one bubble per traded cluster
     assert browser.eval("[...document.querySelectorAll('#rp-year option')].map(o => o.text)") == ["2009", "2010", "2011"]
     assert browser.eval("document.querySelectorAll('#rp-body circle.bubble').length") == tx.height
@@ -158,4 +164,21 @@ def test_portfolio_growth_uses_the_constant_definition_series_when_the_release_h
     e = {y: v for y, v in tx.filter(pl.col("cluster_code") == "5").select("year", "emp").iter_rows()}
     assert f"growth {100 * (e[2011] / (2 * e[2009]) - 1):.1f} %" in tip, tip
     assert "constant-definition series" in browser.eval("document.querySelector('#rp-body p.note').textContent")
+    assert browser.errors() == []
+
+
+@pytest.mark.mirror
+def test_cluster_deep_link_points_the_map_at_the_cluster_and_measure(tmp_path: Path, mirror_dir: Path, browser: Page) -> None:
+    tables = sample_tables(years=(2009, 2010, 2011))
+    geo = {"geometry/states-albers-10m.json": mirror_dir / "cdn.jsdelivr.net/npm/us-atlas@3.0.1/states-albers-10m.json"}
+    r = publish_sample(tmp_path / "releases", tables=tables, extra_files=geo)
+    open_page(browser, r.path / "index.html", "#view=cluster&cluster=5&year=2010&measure=emp")
+    assert wait_for(browser, "document.body.getAttribute('data-cluster-profile')") == "5/us/2010"
+    title = wait_for(browser, "(document.querySelector('#map svg text.ctitle') || {}).textContent")
+    assert title == "Employment — Biopharmaceuticals, US states, 2010", title
+    want = tables["cluster_indicators"].filter((pl.col("cluster_code") == "5") & (pl.col("year") == 2010) & (pl.col("region_code") == "48"))["emp"][0]
+    assert float(browser.eval("document.querySelector('#map path.region[data-code=\"48\"]').getAttribute('data-value')")) == want
+    # choosing another measure on the map writes it into the address
+    browser.eval("(() => { const m = document.getElementById('map-measure'); m.value = [...m.options].find(o => o.text.startsWith('Location')).value; m.dispatchEvent(new Event('change')); })()")
+    assert "measure=lq" in browser.eval("location.hash")
     assert browser.errors() == []

@@ -8,6 +8,8 @@
   var body = document.getElementById("cp-body"), yearSel = document.getElementById("cp-year"), sideSel = document.getElementById("cp-side");
   var search = document.getElementById("cp-search");
   Obs.fillList("cp-names", ["cluster"]);
+  // the hash's measure (lq, emp, strong, stars) and the map's measure picker, by its labels
+  var MEASURES = { lq: /^Location quotient/, emp: /^Employment/, strong: /^Strong/, stars: /^Stars/ };
   var SIDES = { us: ["state", "county", "msa", "economic", "economic_area", "custom"], eu: ["nuts0", "nuts1", "nuts2", "custom"] };
 
   function typesOf(side) {
@@ -70,6 +72,9 @@
     cl.value = co.value;
     var yo = yr && Array.prototype.find.call(yr.options, function (o) { return o.text === String(y); });
     if (yo) { yr.value = yo.value; }
+    var ms = document.getElementById("map-measure"), want_m = MEASURES[Obs.state().measure];
+    var mo = ms && want_m && Array.prototype.find.call(ms.options, function (o) { return want_m.test(o.text); });
+    if (mo) { ms.value = mo.value; }
     cl.dispatchEvent(new Event("change"));
     return true;
   }
@@ -127,6 +132,14 @@
     });
   }
 
+  var mapMeasure = document.getElementById("map-measure");
+  if (mapMeasure) {
+    mapMeasure.addEventListener("change", function () {
+      var text = (mapMeasure.options[mapMeasure.selectedIndex] || {}).text || "";
+      var key = Object.keys(MEASURES).find(function (k) { return MEASURES[k].test(text); });
+      if (key) { history.replaceState(null, "", "#" + new URLSearchParams(Object.assign(Obs.state(), { measure: key })).toString().replace(/%2F/g, "/")); }
+    });
+  }
   search.addEventListener("change", function () { var hit = Obs.find(search.value, ["cluster"]); if (hit) { Obs.setState({ view: "cluster", cluster: hit.key }); } });
   yearSel.addEventListener("change", function () { Obs.setState({ year: yearSel.value }); });
   sideSel.addEventListener("change", function () { Obs.setState({ side: sideSel.value }); });

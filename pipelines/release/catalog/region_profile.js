@@ -47,10 +47,11 @@
   function summary(card, key, d, y) {
     var s = d.summary, i = s.year.indexOf(y), eu = Obs.region(key)[2] === "eu";
     var tr = i < 0 ? null : s.traded[i], lo = i < 0 ? null : s.local[i], cov = i < 0 ? null : s.coverage[i];
-    var strong = rows(d, y).filter(function (r) { return r.strong; }).length;
+    var rs = rows(d, y), strong = rs.filter(function (r) { return r.strong; }).length;
+    var assessed = rs.some(function (r) { return at(d.series, r.i, "s", y) !== null; });
     h("p", { "class": "summary" }, card, "Traded employment " + fmt(tr) + ", local " + fmt(lo) +
       (tr !== null && lo !== null && tr + lo > 0 ? " (traded share " + (100 * tr / (tr + lo)).toFixed(1) + " %)" : "") +
-      "; " + strong + " strong cluster" + (strong === 1 ? "" : "s") + " in " + y + ". " +
+      "; " + (assessed ? strong + " strong cluster" + (strong === 1 ? "" : "s") + " in " + y : "strong clusters not assessed for this region in " + y) + ". " +
       (cov !== null ? "The 6-digit industry rows cover " + (100 * cov).toFixed(1) + " % of the source files' employment in this region-year." :
         eu ? "Coverage: Eurostat SBS by NACE division, apportioned to clusters (no 6-digit coverage measure)." : "Coverage not measured for this region-year."));
   }
