@@ -81,6 +81,10 @@ def test_deep_link_opens_the_region_profile_with_the_parquet_figures(release, br
     lines = text.strip().split("\n")
     assert name == "clusters-state-48-2010.csv" and lines[0].startswith("cluster,employment,LQ") and len(lines) == 1 + tx.height
     assert f'"{round(top["emp"]):,}"' in lines[1]
+    # ...and the portfolio chart as a standalone SVG file
+    browser.eval("document.querySelector('#rp-body .chartbox button').click(); 1")
+    name, text = browser.eval("window.__dl")
+    assert name == "portfolio-state-48-2009-2010.svg" and text.startswith("<svg ") and 'xmlns="http://www.w3.org/2000/svg"' in text and "circle" in text
     assert all(u.startswith(("file:", "data:", "about:", "blob:")) for u in browser.requests()), browser.requests()
 
 
