@@ -168,6 +168,15 @@ def test_portfolio_growth_uses_the_constant_definition_series_when_the_release_h
     e = {y: v for y, v in tx.filter(pl.col("cluster_code") == "5").select("year", "emp").iter_rows()}
     assert f"growth {100 * (e[2011] / (2 * e[2009]) - 1):.1f} %" in tip, tip
     assert "constant-definition series" in browser.eval("document.querySelector('#rp-body p.note').textContent")
+    # a year the constant series does not reach (as NAICS 1997 years) is not offered as a window start
+    assert browser.eval("[...document.querySelectorAll('#rp-from option')].map(o => o.text)") == ["2009", "2010"]
+    series.filter(pl.col("year") > 2009).write_parquet(r.path / "data" / "cluster_timeseries.parquet")
+    rebuild_release_page(r.path)
+    browser.send("Page.navigate", {"url": "about:blank"})  # a new document, not a fragment change
+    browser.drain(0.3)
+    open_page(browser, r.path / "index.html", "#region=state/48&year=2011")
+    assert browser.eval("[...document.querySelectorAll('#rp-from option')].map(o => o.text)") == ["2010"]
+    assert browser.eval("document.querySelectorAll('#rp-body circle.bubble').length") == 4
     assert browser.errors() == []
 
 

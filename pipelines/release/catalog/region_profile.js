@@ -197,10 +197,7 @@
   function render(st) {
     var key = st.region && Obs.region(st.region) ? st.region : Obs.index.defaultRegion;
     var ys = years(key), y = ys.indexOf(Number(st.year)) >= 0 ? Number(st.year) : ys[ys.length - 1];
-    var before = ys.filter(function (v) { return v < y; });
-    var from = before.indexOf(Number(st.from)) >= 0 ? Number(st.from) : (before.length ? before[Math.max(0, before.length - 5)] : y);
     options(yearSel, ys, y);
-    options(fromSel, before.length ? before : [y], from);
     search.value = Obs.regionLabel(key);
     var other = st.compare && Obs.region(st.compare) ? st.compare : null;
     compare.value = other ? Obs.regionLabel(other) : "";
@@ -208,6 +205,13 @@
     var keys = other ? [key, other] : [key];
     Promise.all(keys.map(function (k) { return Obs.typeData(Obs.typeOf(k)); })).then(function (blocks) {
       if (me !== drawing) { return; }
+      // growth windows start in a year with data on the series the portfolio uses (constant-definition or native)
+      var d0 = blocks[0][key], g = d0 && d0.series.g;
+      var before = ys.filter(function (v) {
+        return v < y && (!g || g.some(function (a) { return a && a[v - d0.series.y0] !== null && a[v - d0.series.y0] !== undefined; }));
+      });
+      var from = before.indexOf(Number(st.from)) >= 0 ? Number(st.from) : (before.length ? before[Math.max(0, before.length - 5)] : y);
+      options(fromSel, before.length ? before : [y], from);
       while (body.firstChild) { body.removeChild(body.firstChild); }
       body.className = "profiles" + (other ? " two" : "");
       keys.forEach(function (k, n) {
