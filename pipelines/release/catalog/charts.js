@@ -28,8 +28,9 @@
     var lo = Math.min(-0.05, gs[Math.floor(0.05 * (gs.length - 1))]), hi = Math.max(0.05, gs[Math.ceil(0.95 * (gs.length - 1))]);
     var ymax = niceMax(Math.max.apply(null, pts.map(function (p) { return p.lq; }).concat([1.5])));
     ymax = Math.min(ymax, Math.max(4, 1.1 * pts.map(function (p) { return p.lq; }).sort(function (a, b) { return a - b; })[Math.ceil(0.95 * (pts.length - 1))]));
-    var X = function (g) { return L + (W - L - R) * (Math.max(lo, Math.min(hi, g)) - lo) / (hi - lo); };
-    var Y = function (q) { return T + (H - T - B) * (1 - Math.min(q, ymax) / ymax); };
+    var P = 26;  // padding inside the axes: the largest bubbles stay inside the plot
+    var X = function (g) { return L + P + (W - L - R - 2 * P) * (Math.max(lo, Math.min(hi, g)) - lo) / (hi - lo); };
+    var Y = function (q) { return T + P + (H - T - B - P) * (1 - Math.min(q, ymax) / ymax); };
     var emax = Math.max.apply(null, pts.map(function (p) { return p.emp; }));
     var rad = function (e) { return 3 + 26 * Math.sqrt(e / emax); };
     for (var k = 0; k <= 4; k++) {
@@ -37,10 +38,10 @@
       el("line", { x1: L, x2: W - R, y1: Y(q), y2: Y(q), stroke: "#eee" }, s);
       label(s, L - 6, Y(q) + 4, q.toFixed(1), { "text-anchor": "end", "class": "axis" });
     }
-    [lo, (lo + hi) / 2, hi].forEach(function (g) { label(s, X(g), H - B + 16, (100 * g).toFixed(0) + " %", { "text-anchor": "middle", "class": "axis" }); });
+    [lo, 0, hi].forEach(function (g) { label(s, X(g), H - B + 16, (100 * g).toFixed(0) + " %", { "text-anchor": "middle", "class": "axis" }); });
     el("line", { x1: L, x2: W - R, y1: Y(1), y2: Y(1), stroke: "#333", "stroke-dasharray": "4 3" }, s);
     if (ref !== null && ref !== undefined && isFinite(ref)) {
-      el("line", { x1: X(ref), x2: X(ref), y1: T, y2: H - B, stroke: "#333", "stroke-dasharray": "4 3" }, s);
+      el("line", { x1: X(ref), x2: X(ref), y1: T + 8, y2: H - B, stroke: "#333", "stroke-dasharray": "4 3" }, s);
       label(s, X(ref) + 4, H - B - 6, "reference growth " + (100 * ref).toFixed(1) + " %", { "class": "axis" });
     }
     label(s, (L + W - R) / 2, H - 8, "employment growth over the window; dashed outline: beyond the axes (hover for the value)", { "text-anchor": "middle", "class": "axis" });
@@ -50,9 +51,15 @@
       tip(c, p.name + ": LQ " + p.lq.toFixed(2) + ", growth " + (100 * p.growth).toFixed(1) + " %, " + fmt(p.emp) + " jobs" + (p.strong ? ", strong cluster" : ""));
       if (p.lq > ymax || p.growth < lo || p.growth > hi) { c.setAttribute("stroke-dasharray", "3 2"); c.setAttribute("stroke-width", 1.5); }
     });
-    pts.filter(function (p) { return p.strong; }).slice(0, 6).forEach(function (p) {
-      var above = Y(p.lq) - rad(p.emp) - 3 > T + 4;
-      label(s, X(p.growth), above ? Y(p.lq) - rad(p.emp) - 3 : Y(p.lq) + rad(p.emp) + 12, (p.name.length > 28 ? p.name.slice(0, 27) + "\u2026" : p.name) + (p.lq > ymax ? " (LQ " + p.lq.toFixed(2) + ")" : ""), { "text-anchor": "middle", "class": "lab" });
+    // names of the strong clusters, largest first, skipping a label that would overlap one already placed
+    var placed = [];
+    pts.filter(function (p) { return p.strong; }).forEach(function (p) {
+      var text = (p.name.length > 28 ? p.name.slice(0, 27) + "\u2026" : p.name) + (p.lq > ymax ? " (LQ " + p.lq.toFixed(2) + ")" : "");
+      var w = 6.2 * text.length, x = Math.max(L + w / 2, Math.min(W - R - w / 2, X(p.growth)));
+      var y = Y(p.lq) - rad(p.emp) - 3 > T + 12 ? Y(p.lq) - rad(p.emp) - 3 : Y(p.lq) + rad(p.emp) + 12;
+      if (placed.some(function (b) { return Math.abs(b[0] - x) < (b[2] + w) / 2 && Math.abs(b[1] - y) < 13; })) { return; }
+      placed.push([x, y, w]);
+      label(s, x, y, text, { "text-anchor": "middle", "class": "lab" });
     });
     var lg = el("g", { transform: "translate(" + L + " 32)" }, s);
     el("circle", { cx: 6, cy: 0, r: 6, fill: ORANGE, "fill-opacity": 0.55 }, lg); label(lg, 16, 4, "strong cluster", { "class": "axis" });
