@@ -67,22 +67,25 @@ def _names(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
 def _cells(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
     """cells: side, region, cluster, year, emp, LQ, wage against the national / European level
     (US: the cluster's wage over all states; EU: relative_wage), strong, stars (EU, Panorama),
-    rank by LQ among the regions of the same type and the number of them ranked."""
+    rank by LQ among the ranked regions of the same type (EU: `ranked`, so extra-regio rows are no
+    peers) and the number of them ranked."""
     us = """SELECT 'us' AS side, region_type, region_code, cluster_code, cluster_type, year, emp, lq,
                    wage / (1000 * sum(payroll) FILTER (WHERE region_type = 'state' AND wage IS NOT NULL) OVER w
                            / sum(emp_reported) FILTER (WHERE region_type = 'state' AND wage IS NOT NULL) OVER w) AS wage_ratio,
-                   strong, NULL::INTEGER AS stars
+                   strong, NULL::INTEGER AS stars, lq IS NOT NULL AS ranked
             FROM cluster_indicators WINDOW w AS (PARTITION BY cluster_code, year)"""
     union = us
     if has(folder, "eu_cluster_indicators"):
         union += f""" UNION ALL SELECT 'eu', region_type, region_code, cluster_code, cluster_type, year, emp, lq,
-                   relative_wage, strong, panorama_stars FROM {_parquet(folder, "eu_cluster_indicators")}
-            QUALIFY row_number() OVER (PARTITION BY region_type, region_code, cluster_code, year ORDER BY nuts_version DESC) = 1"""
+                   relative_wage, strong, panorama_stars, coalesce(ranked, false) AND lq IS NOT NULL
+            FROM {_parquet(folder, "eu_cluster_indicators")}
+            QUALIFY row_number() OVER (PARTITION BY region_type, region_code, cluster_code, year ORDER BY ranked DESC NULLS LAST, nuts_version DESC) = 1"""
     con.execute(
         f"""CREATE TABLE cells AS SELECT *,
-               CASE WHEN region_type <> 'custom' AND lq IS NOT NULL
-                    THEN rank() OVER (PARTITION BY side, region_type, cluster_code, year ORDER BY lq DESC NULLS LAST) END AS lq_rank,
-               CASE WHEN region_type <> 'custom' THEN count(lq) OVER (PARTITION BY side, region_type, cluster_code, year) END AS peers
+               CASE WHEN region_type <> 'custom' AND ranked
+                    THEN rank() OVER (PARTITION BY side, region_type, cluster_code, year, ranked ORDER BY lq DESC) END AS lq_rank,
+               CASE WHEN region_type <> 'custom'
+                    THEN count(*) FILTER (WHERE ranked) OVER (PARTITION BY side, region_type, cluster_code, year) END AS peers
             FROM ({union})"""
     )
 
@@ -148,7 +151,18 @@ def index(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
            SELECT (SELECT region_type || '/' || region_code FROM t WHERE region_type <> 'custom' GROUP BY ALL ORDER BY sum(emp) DESC LIMIT 1),
                   (SELECT cluster_code FROM t GROUP BY ALL ORDER BY sum(emp) DESC LIMIT 1)"""
     ).fetchall()[0]
+    # peers: how many regions of a type were ranked by LQ per cluster and year ({type: [first year, {cluster: [n, ...]}]})
+    peers = con.execute(
+        """WITH p AS (SELECT region_type, cluster_code, year, any_value(peers) AS n FROM cells WHERE peers IS NOT NULL GROUP BY ALL),
+                s AS (SELECT region_type, min(year) AS y0, max(year) AS y1 FROM p GROUP BY 1),
+                g AS (SELECT k.region_type, k.cluster_code, s.y0, unnest(range(s.y0, s.y1 + 1)) AS year
+                      FROM (SELECT DISTINCT region_type, cluster_code FROM p) k JOIN s USING (region_type)),
+                c AS (SELECT g.region_type, g.cluster_code, any_value(g.y0) AS y0, list(p.n ORDER BY g.year) AS n
+                      FROM g LEFT JOIN p USING (region_type, cluster_code, year) GROUP BY ALL)
+           SELECT region_type, to_json([any_value(y0)::VARCHAR, to_json(map_from_entries(list((cluster_code, n)))) ])::VARCHAR FROM c GROUP BY 1"""
+    ).fetchall()
     return {
+        "peers": {t: json.loads(v) for t, v in peers},
         "regions": [list(r) for r in regions],
         "clusters": [list(c) for c in clusters],
         "defaultRegion": default[0] or (regions[0][0] if regions else None),

@@ -14,18 +14,13 @@
   function link(text, state) { var p = new URLSearchParams(Object.assign({}, Obs.state(), state)); return { text: text, href: "#" + p.toString().replace(/%2F/g, "/") }; }
   function clusterLink(code) { return link(Obs.clusterName(code), { view: "cluster", cluster: code }); }
 
-  // rank of the region's LQ among the regions of its type (1 = highest), and how many have an LQ
-  function rank(typeBlock, key, code, y) {
-    var mine = null, n = 0, above = 0, vals = [];
-    Object.keys(typeBlock).forEach(function (k) {
-      var s = typeBlock[k].series, i = s.c.indexOf(code), v = i < 0 ? null : at(s, i, "q", y);
-      if (v === null) { return; }
-      n++; vals.push(v);
-      if (k === key) { mine = v; }
-    });
-    if (mine === null) { return null; }
-    vals.forEach(function (v) { if (v > mine) { above++; } });
-    return [above + 1, n];
+  // rank of the region's LQ among the ranked regions of its type (1 = highest; computed on the
+  // unrounded LQ when the page was built) and how many were ranked
+  function rank(key, d, i, code, y) {
+    var r = at(d.series, i, "r", y), P = Obs.index.peers[Obs.typeOf(key)];
+    if (r === null || !P || !P[1][code]) { return null; }
+    var n = P[1][code][y - Number(P[0])];
+    return n ? [r, n] : null;
   }
   function typeGrowth(typeBlock, y0, y1) {
     var a = 0, b = 0;
@@ -60,7 +55,7 @@
     var eu = Obs.region(key)[2] === "eu", custom = Obs.typeOf(key) === "custom";
     var all = rows(d, y).filter(function (r) { return Obs.cluster(r.code) && Obs.cluster(r.code)[2] === "traded"; });
     var out = all.map(function (r) {
-      var rk = custom ? null : rank(typeBlock, key, r.code, y);
+      var rk = custom ? null : rank(key, d, r.i, r.code, y);
       return [clusterLink(r.code), fmt(r.emp), fix(r.lq, 2), r.wage === null ? "n/a" : fix(r.wage, 2) + "\u00d7",
         rk ? rk[0] + " of " + rk[1] : "n/a", eu ? (r.stars === null ? "n/a" : r.stars + " \u2605") + (r.strong ? ", strong" : "") : (r.strong ? "strong" : "")];
     });

@@ -23,7 +23,8 @@ KEY = "region_type || '/' || region_code"
 
 def _series(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """Per region: first year and, per cluster, arrays over the region's years (null where absent):
-    employment, LQ, wage ratio, strong, stars and (g) the constant-definition employment."""
+    employment, LQ, wage ratio, strong, stars, rank by LQ among the type's ranked regions and (g)
+    the constant-definition employment."""
     return keyed_json(
         con,
         f"""WITH span AS (SELECT side, region_type, region_code, min(year) AS y0, max(year) AS y1 FROM cells GROUP BY ALL),
@@ -32,14 +33,14 @@ def _series(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
            ser AS (SELECT g.side, g.region_type, g.region_code, g.cluster_code, any_value(g.y0) AS y0,
                           list(round(c.emp)::BIGINT ORDER BY g.year) AS e, list(round(c.lq, 2) ORDER BY g.year) AS q,
                           list(round(c.wage_ratio, 2) ORDER BY g.year) AS w, list(c.strong::INT ORDER BY g.year) AS s,
-                          CASE WHEN count(c.stars) > 0 THEN list(c.stars ORDER BY g.year) END AS t,
+                          CASE WHEN count(c.stars) > 0 THEN list(c.stars ORDER BY g.year) END AS t, list(c.lq_rank ORDER BY g.year) AS r,
                           CASE WHEN count(k.emp) > 0 THEN list(round(k.emp)::BIGINT ORDER BY g.year) END AS g
                    FROM grid g LEFT JOIN cells c USING (side, region_type, region_code, cluster_code, year)
                    LEFT JOIN constant k USING (side, region_type, region_code, cluster_code, year) GROUP BY ALL)
            SELECT {KEY}, {{y0: any_value(y0), c: list(cluster_code ORDER BY cluster_code), e: list(e ORDER BY cluster_code),
                    q: list(q ORDER BY cluster_code), w: list(w ORDER BY cluster_code), s: list(s ORDER BY cluster_code),
                    t: CASE WHEN count(t) > 0 THEN list(t ORDER BY cluster_code) END,
-                   g: CASE WHEN count(g) > 0 THEN list(g ORDER BY cluster_code) END}}
+                   g: CASE WHEN count(g) > 0 THEN list(g ORDER BY cluster_code) END, r: list(r ORDER BY cluster_code)}}
            FROM ser GROUP BY side, region_type, region_code""",
     )
 

@@ -26,8 +26,9 @@ def release(tmp_path: Path) -> Path:
     us = {"year": [2011, 2011, 2011, 2010], "region_type": ["state", "state", "custom", "state"], "region_code": ["26", "06", "NE", "26"],
           "cluster_code": ["4"] * 4, "cluster_type": ["traded"] * 4, "emp": [100.0, 300.0, 50.0, None],
           "emp_reported": [100.0, 300.0, 50.0, None], "payroll": [6000.0, 12000.0, 9000.0, None], "wage": [60000.0, 40000.0, 180000.0, None]}  # fmt: skip
-    eu = {"year": [2014, 2014], "region_type": ["nuts2", "nuts2"], "region_code": ["DE11", "DE11"], "nuts_version": ["2013", "2021"],
-          "cluster_code": ["4", "4"], "cluster_type": ["traded"] * 2, "emp": [1.0, 142042.0], "lq": [9.0, 3.5457], "relative_wage": [1.0, 1.72]}  # fmt: skip
+    eu = {"year": [2014, 2014, 2014], "region_type": ["nuts2"] * 3, "region_code": ["DE11", "DE11", "DEZZ"], "nuts_version": ["2013", "2021", "2021"],
+          "cluster_code": ["4"] * 3, "cluster_type": ["traded"] * 3, "emp": [1.0, 142042.0, 5.0], "lq": [9.0, 3.5457, 50.0],
+          "relative_wage": [1.0, 1.72, 1.0], "ranked": [True, True, False]}  # fmt: skip
     names = {"region_code": ["DE11", "DE11"], "nuts_version": ["2013", "2021"], "region_name": ["Stuttgart (old)", "Stuttgart"],
              "region_type": ["nuts2"] * 2, "level": [2, 2]}  # fmt: skip
     _write(tmp_path, {
@@ -51,6 +52,9 @@ def test_cells_and_index(release: Path) -> None:
     assert cells[("26", 2011)][0] == pytest.approx(60000 / 45000) and cells[("06", 2011)][0] == pytest.approx(40000 / 45000)
     # one EU row per region × cluster × year: the newest NUTS version's
     assert cells[("DE11", 2014)][1:3] == (142042.0, 3.5457) and cells[("DE11", 2014)][0] == pytest.approx(1.72)
+    # ranked among the ranked regions only: the extra-regio row (LQ 50) is no peer
+    assert cells[("DE11", 2014)][3:] == (1, 1) and cells[("DEZZ", 2014)][3] is None
+    assert {cells[("26", 2011)][3], cells[("06", 2011)][3]} == {1, 2} and cells[("26", 2011)][4] == 2  # two states ranked
     # custom regions are not ranked among the regions of a type
     assert cells[("NE", 2011)][3:] == (None, None)
     idx = data.index(con)
