@@ -55,7 +55,12 @@ def _names(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
         rows = _geometry_names(folder)
         if rows:
             con.executemany("INSERT INTO geo_names VALUES (?, ?, ?)", rows)
-    parts = ["SELECT region_type, region_code, region_name FROM regions", "SELECT * FROM geo_names"]
+    parts = [
+        "SELECT region_type, region_code, region_name FROM regions",
+        # the regions table calls BEA economic areas 'economic' (clustermapping.us), the indicators 'economic_area'
+        "SELECT 'economic_area', region_code, region_name FROM regions WHERE region_type = 'economic'",
+        "SELECT * FROM geo_names",
+    ]
     if has(folder, "custom_regions"):
         parts.append(f"SELECT region_type, region_code, region_name FROM {_parquet(folder, 'custom_regions')}")
     con.execute(

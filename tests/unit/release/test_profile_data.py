@@ -23,9 +23,10 @@ def _write(folder: Path, tables: dict[str, pl.DataFrame]) -> None:
 @pytest.fixture
 def release(tmp_path: Path) -> Path:
     rng = random.Random(2)
-    us = {"year": [2011, 2011, 2011, 2010], "region_type": ["state", "state", "custom", "state"], "region_code": ["26", "06", "NE", "26"],
-          "cluster_code": ["4"] * 4, "cluster_type": ["traded"] * 4, "emp": [100.0, 300.0, 50.0, None],
-          "emp_reported": [100.0, 300.0, 50.0, None], "payroll": [6000.0, 12000.0, 9000.0, None], "wage": [60000.0, 40000.0, 180000.0, None]}  # fmt: skip
+    us = {"year": [2011, 2011, 2011, 2010, 2011], "region_type": ["state", "state", "custom", "state", "economic_area"],
+          "region_code": ["26", "06", "NE", "26", "064"], "cluster_code": ["4"] * 5, "cluster_type": ["traded"] * 5,
+          "emp": [100.0, 300.0, 50.0, None, 80.0], "emp_reported": [100.0, 300.0, 50.0, None, 80.0],
+          "payroll": [6000.0, 12000.0, 9000.0, None, 4000.0], "wage": [60000.0, 40000.0, 180000.0, None, 50000.0]}  # fmt: skip
     eu = {"year": [2014, 2014, 2014], "region_type": ["nuts2"] * 3, "region_code": ["DE11", "DE11", "DEZZ"], "nuts_version": ["2013", "2021", "2021"],
           "cluster_code": ["4"] * 3, "cluster_type": ["traded"] * 3, "emp": [1.0, 142042.0, 5.0], "lq": [9.0, 3.5457, 50.0],
           "relative_wage": [1.0, 1.72, 1.0], "ranked": [True, True, False]}  # fmt: skip
@@ -36,7 +37,8 @@ def release(tmp_path: Path) -> Path:
         "eu_cluster_indicators": complete_table("eu_cluster_indicators", eu, rng),
         "nuts_regions": complete_table("nuts_regions", names, rng),
         "clusters": complete_table("clusters", {"cluster_code": ["4"], "cluster_name": ["Automotive"], "cluster_type": ["traded"]}, rng),
-        "regions": complete_table("regions", {"region_type": ["state", "state"], "region_code": ["26", "06"], "region_name": ["Michigan", "California"]}, rng),
+        "regions": complete_table("regions", {"region_type": ["state", "state", "economic"], "region_code": ["26", "06", "064"],
+                                              "region_name": ["Michigan", "California", "Detroit-Warren-Flint, MI"]}, rng),
     })  # fmt: skip
     return tmp_path
 
@@ -60,5 +62,6 @@ def test_cells_and_index(release: Path) -> None:
     idx = data.index(con)
     regions = {r[0]: r for r in idx["regions"]}
     assert regions["nuts2/DE11"][1] == "Stuttgart" and regions["state/26"][1] == "Michigan"
+    assert regions["economic_area/064"][1] == "Detroit-Warren-Flint, MI"  # named from the regions table's 'economic' rows
     assert regions["state/26"][3] == [2011]  # 2010 has no employment: not a year to pick
     con.close()
