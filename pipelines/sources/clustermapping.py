@@ -145,8 +145,10 @@ def parse_regions(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
     df = _read(path)
     _require(df, {"region_code_t", "region_type_t", "name_t", "member_regions"}, src, path)
     is_us = (pl.col("region_type_t") == "country") & (pl.col("name_t") == "United States")
+    # clustermapping.us calls BEA economic areas "economic"; the indicator tables say economic_area
+    rtype = pl.col("region_type_t").replace({"economic": "economic_area"}).alias("region_type")
     regions = df.select(
-        pl.col("region_type_t").alias("region_type"),
+        rtype,
         pl.when(is_us).then(pl.lit("US")).otherwise(pl.col("region_code_t")).alias("region_code"),
         pl.col("name_t").alias("region_name"),
         pl.col("region_short_name_t").alias("region_short_name"),
@@ -159,7 +161,7 @@ def parse_regions(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
     members = (
         df.filter(pl.col("member_regions").is_not_null() & (pl.col("member_regions") != ""))
         .select(
-            pl.col("region_type_t").alias("region_type"),
+            rtype,
             pl.col("region_code_t").alias("region_code"),
             pl.col("member_regions").str.split(";").alias("m"),
         )

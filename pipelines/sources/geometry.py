@@ -11,6 +11,7 @@ of the drawn regions into the SVG frame (y flipped) draws it faithfully.
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -190,3 +191,43 @@ def geojson_shapes(
     fit = planar_fit((x0, y0, x1, y1), width)
     shapes = {code: (name, rings_d(rs, fit)) for code, (name, rs) in rings.items()}
     return {k: v for k, v in shapes.items() if v[1]}, (0.0, 0.0, width, fit[4])
+
+
+def dissolve(rings: list[np.ndarray]) -> list[np.ndarray]:
+    """Rings of the union of polygons that share boundaries (Nuts2json regions of one file share
+    their boundary vertices exactly): every segment used by two rings is an inner boundary and is
+    dropped, the rest is walked back into closed rings. Drawn with the even-odd rule, the result
+    has the union's outline only, without the members' inner borders."""
+    counts: dict[frozenset, int] = {}
+    for r in rings:
+        pts = [tuple(p) for p in np.asarray(r)[:, :2].tolist()]
+        if pts and pts[0] != pts[-1]:
+            pts.append(pts[0])
+        for a, b in itertools.pairwise(pts):
+            if a != b:
+                key = frozenset((a, b))
+                counts[key] = counts.get(key, 0) + 1
+    # the outline's segments, undirected (members may wind either way), walked into rings
+    adj: dict[tuple[float, float], list[tuple[float, float]]] = {}
+    for key, n in counts.items():
+        if n == 1:
+            a, b = tuple(key)
+            adj.setdefault(a, []).append(b)
+            adj.setdefault(b, []).append(a)
+    out: list[np.ndarray] = []
+    while adj:
+        start = next(iter(adj))
+        ring, cur = [start], start
+        while adj.get(cur):
+            nxt = adj[cur].pop()
+            adj[nxt].remove(cur)
+            for p in (cur, nxt):
+                if not adj[p]:
+                    del adj[p]
+            ring.append(nxt)
+            cur = nxt
+            if cur == start:
+                break
+        if len(ring) >= 4:
+            out.append(np.asarray(ring, dtype=float))
+    return out

@@ -50,8 +50,15 @@ def build_cluster_tables(
     if has_custom:
         for table, sql_name in (("cluster_totals", "us/custom_cluster_totals"), ("region_coverage", "us/custom_region_coverage")):
             counts[table] = INDICATOR_SQL.insert_into(con, table, sql_name, params)
+    if _has_table(con, "region_members"):  # economic areas from county rows (none without county files)
+        for table, sql_name in (("cluster_totals", "us/economic_area_totals"), ("region_coverage", "us/economic_area_coverage")):
+            counts[table] = INDICATOR_SQL.insert_into(con, table, sql_name, params)
     counts.update(build_indicator_tables(con, params))
     return counts
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = $n", {"n": name}).fetchall()[0][0])
 
 
 def build_indicator_tables(

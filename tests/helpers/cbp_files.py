@@ -52,3 +52,13 @@ naics,lfo,empszes,emp_nf,emp,qp1_nf,qp1,ap_nf,ap,est
 "336411","C","001","G",170000,"G",3800000,"G",16000000,200
 "336411","-","212","S",0,"S",0,"S",0,10
 """
+
+
+def county_file(rows: list[tuple[str, str, int, int, int]]) -> str:
+    """A pre-2017 county file (the COUNTY_2011 layout) from (5-digit county FIPS, NAICS as the
+    upstream pads it — "------" for the total, EMP, EST, AP in $1000) rows; every cell reported."""
+    lines = [COUNTY_2011.splitlines()[0]]
+    for fips, naics, emp, est, ap in rows:
+        cells = [f'"{fips[:2]}"', f'"{fips[2:]}"', f'"{naics}"', '""', '"G"', str(emp), '"G"', str(ap // 4), '"G"', str(ap), str(est)]
+        lines.append(",".join(cells + ["0"] * 13 + ['"00"', f'"{fips[2:]}"']))
+    return "\n".join(lines) + "\n"

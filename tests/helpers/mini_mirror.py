@@ -4,6 +4,7 @@ environment of an `observatory run` on them."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -58,5 +59,18 @@ def add_year(mirror: Path, year: int, from_year: int) -> None:
         {**src, "id": f"census/cbp/state/{year}", "url": src["url"].replace(str(from_year), str(year)).replace(
             f"cbp{from_year % 100:02d}", f"cbp{year % 100:02d}"), "path": rel}
     )
+    (mirror / "index.json").write_text(json.dumps(index, indent=1))
+    load_mirror.cache_clear()
+
+
+def add_generated_file(mirror: Path, source_id: str, url: str, zip_path: Path) -> None:
+    """List a generated file (e.g. a county CBP zip from tests/helpers/cbp_files.py) in a mirror copy."""
+    rel = f"added/{zip_path.name}"
+    (mirror / "added").mkdir(exist_ok=True)
+    shutil.copyfile(zip_path, mirror / rel)
+    data = (mirror / rel).read_bytes()
+    index = json.loads((mirror / "index.json").read_text())
+    index["entries"].append({"id": source_id, "url": url, "kind": "upstream-file", "note": "generated for a test",
+                             "attribution": "generated", "path": rel, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})  # fmt: skip
     (mirror / "index.json").write_text(json.dumps(index, indent=1))
     load_mirror.cache_clear()

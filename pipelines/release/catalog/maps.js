@@ -7,6 +7,7 @@
   var M;
   var NS = "http://www.w3.org/2000/svg";
   var NODATA = "#d4d4d4";  // darker than every class colour, so "no data" never reads as a value
+  var BASE = "#f1f1ef";  // the US states under county-based layers: land, not a region of the layer
   var SEQ = ["#deebf7", "#9ecae1", "#6baed6", "#3182bd", "#08519c"];
   var LQ_BINS = [0.5, 0.8, 1.25, 2, 3];
   var LQ_COLORS = ["#2166ac", "#92c5de", "#fff7bc", "#fdb863", "#e66101", "#993404"];
@@ -90,13 +91,16 @@
       var g = el("g", { transform: "translate(" + (-X0) + " " + (24 - Y0) + ")" }, svg);
       // EU: the countries' outlines are the "no data" ground; each year draws the regions that have
       // data in it (a region of an older NUTS version never hides the newer one of another year)
-      if (L.background) { el("path", { d: L.background, "class": "ground", fill: NODATA, stroke: "#fff", "stroke-width": 0.4, "fill-rule": "evenodd" }, g); }
+      var ground = L.ground ? M.grounds[L.ground] : null;
+      if (ground && ground.d) {
+        el("path", { d: ground.d, "class": "ground", fill: ground.nodata ? NODATA : BASE, stroke: "#fff", "stroke-width": 0.4, "fill-rule": "evenodd" }, g);
+      }
       if (L.inset && L.inset.length) {
         el("rect", { x: L.inset[0], y: L.inset[1], width: L.inset[2], height: L.inset[3], fill: "none", stroke: "#999", "stroke-width": 0.6, "class": "inset" }, g);
       }
       var withData = 0, drawn = 0;
       L.regions.forEach(function (r, i) {
-        if (L.background && L.present[i].indexOf(yi) < 0) { return; }
+        if (L.byYear && L.present[i].indexOf(yi) < 0) { return; }
         drawn++;
         var v = vals[i];
         var p = el("path", { d: r[2], "class": "region", "data-code": r[0], fill: v === null ? NODATA : sc.colors[sc.bin(v)], stroke: "#fff", "stroke-width": 0.4, "fill-rule": "evenodd" }, g);

@@ -47,8 +47,6 @@ LAYERS: tuple[tuple[str, str, str, str, str, tuple[tuple[str, str, int], ...]], 
     ("eu_nuts1", "EU NUTS 1 regions", "eu_cluster_indicators", "nuts1", "nuts", EU_MEASURES),
     ("eu_nuts2", "EU NUTS 2 regions", "eu_cluster_indicators", "nuts2", "nuts", EU_MEASURES),
 )
-# region_members / regions call economic areas 'economic' (clustermapping.us); the indicators 'economic_area'
-MEMBER_TYPES = {"msa": "msa", "economic_area": "economic"}
 UNITS = {"emp": "jobs / persons employed"}
 
 
@@ -102,9 +100,9 @@ def _us_shapes(folder: Path, layer: str, region_type: str, con: duckdb.DuckDBPyC
     # a metro or economic area is drawn as the union of its member counties' outlines (they tile it)
     rows = con.execute(
         "SELECT region_code, list(member_code ORDER BY member_code) FROM read_parquet($p) WHERE region_type = $t AND member_type = 'county' GROUP BY 1",
-        {"p": str(members), "t": MEMBER_TYPES.get(region_type, region_type)},
+        {"p": str(members), "t": region_type},
     ).fetchall()
-    names = _us_names(folder, con, MEMBER_TYPES.get(region_type, region_type))
+    names = _us_names(folder, con, region_type)
     out: Shapes = {}
     for code, mem in rows:
         d = "".join(counties[m][1] for m in mem if m in counties)
@@ -259,14 +257,16 @@ def _layer(folder: Path, spec: tuple, cix: dict[str, int], con: duckdb.DuckDBPyC
         if m is None:
             return None
         shapes, unshaped, frame = m.shapes, m.unshaped, (0.0, 0.0, geometry.EU_WIDTH, m.frame.fit[4])
-        extra = {"background": m.background, "inset": m.frame.inset}
+        extra = {"ground": "eu", "byYear": True, "inset": m.frame.inset}
     else:
         got = _us_shapes(folder, geo, rtype, con)
         if not got:
             return None
         shapes, frame = got
         unshaped = {k: "no shape in the geometry" for k in keys if k not in shapes}
-        extra = {"background": "", "inset": []}
+        # counties, metro and economic areas over the states' outlines (a base map, not "no data":
+        # land outside every metro area is no region of the layer)
+        extra = {"ground": "" if geo == "us_states" else "us", "byYear": False, "inset": []}
     drawn = sorted((k for k in keys if k in shapes), key=lambda k: (k[1], k[0]))  # older NUTS versions first
     if not drawn:
         return None
@@ -308,7 +308,9 @@ def names_of(code: str, version: str, eu: tuple | None) -> str:
 def map_data(folder: Path) -> dict[str, Any] | None:
     """Compact JSON for the maps: clusters, and per layer with data and geometry: the regions'
     codes, names, SVG paths and NUTS versions, the years each has data, the regions without a
-    shape (with the reason), years, measures and values per cluster × year × region."""
+    shape (with the reason), years, measures and values per cluster × year × region; and the
+    grounds the layers name: the EU countries' outlines ("no data" under the EU layers, which draw
+    each year the regions with data in it) and the US states' outlines (a base map)."""
     data = folder / "data"
     clusters_p = data / "clusters.parquet"
     if not clusters_p.exists() or not (folder / GEOMETRY_DIR).is_dir():
@@ -321,11 +323,21 @@ def map_data(folder: Path) -> dict[str, Any] | None:
         if (data / "eu_cluster_indicators.parquet").exists():
             eu = (NutsGeometry(folder / GEOMETRY_DIR), nuts_names(folder, con), _eu_keys(data / "eu_cluster_indicators.parquet"))
         layers = [layer for spec in LAYERS if (layer := _layer(folder, spec, cix, con, eu)) is not None]
+        grounds: dict[str, dict[str, Any]] = {}
+        if eu is not None and any(layer["ground"] == "eu" for layer in layers):
+            # the countries' outlines, once for every EU layer (they share the frame): "no data"
+            nuts, _, every = eu
+            frame = nuts.frame(every)
+            grounds["eu"] = {"d": nuts.background({c[:2] for c, _ in every}, frame) if frame else "", "nodata": True}
+        counties = folder / GEOMETRY_DIR / geometry.FILES["us_counties"][2]
+        if any(layer["ground"] == "us" for layer in layers) and counties.exists():
+            # the states' outlines under county-based layers: a base map
+            grounds["us"] = {"d": "".join(d for _, d in geometry.topojson_shapes(counties, "states").values()), "nodata": False}
     finally:
         con.close()
     if not layers:
         return None
-    return {"clusters": cl.select("cluster_code", "cluster_name").rows(), "layers": layers, "units": UNITS}
+    return {"clusters": cl.select("cluster_code", "cluster_name").rows(), "layers": layers, "grounds": grounds, "units": UNITS}
 
 
 def maps_html(folder: Path) -> str:

@@ -71,6 +71,7 @@ class NutsGeometry:
 
     def __init__(self, geometry_dir: Path) -> None:
         self.files: dict[tuple[int, str], dict[str, tuple[str, list[np.ndarray]]]] = {}
+        self._rings: dict[Key, tuple[list[np.ndarray], str, list[str]] | None] = {}
         for lv, layer in geometry.NUTS_LAYERS.items():
             path = geometry_dir / geometry.FILES[layer][2]
             if path.exists():
@@ -107,12 +108,19 @@ class NutsGeometry:
         return [m for p in parts if p for m in p[0]], "union"
 
     def rings(self, code: str, version: str) -> tuple[list[np.ndarray], str, list[str]] | None:
-        """(planar rings, how, member codes) of a region, or None."""
+        """(planar rings, how, member codes) of a region, or None (computed once per region)."""
+        if (code, version) not in self._rings:
+            self._rings[(code, version)] = self._resolve(code, version)
+        return self._rings[(code, version)]
+
+    def _resolve(self, code: str, version: str) -> tuple[list[np.ndarray], str, list[str]] | None:
         got = self.members(code, version)
         if got is None:
             return None
         mem, how = got
-        return [r for c, lv, v in mem for r in self.files[(lv, v)][c][1]], how, [c for c, _, _ in mem]
+        rings = [r for c, lv, v in mem for r in self.files[(lv, v)][c][1]]
+        # a union is drawn as one region: its members' shared borders dissolved
+        return (geometry.dissolve(rings) if len(mem) > 1 else rings), how, [c for c, _, _ in mem]
 
     def frame(self, keys: list[Key], width: float = geometry.EU_WIDTH) -> Frame | None:
         """One frame for every EU map of a release: fitted to the regions `keys` (all EU regions

@@ -93,3 +93,22 @@ def test_one_frame_with_the_canaries_in_an_inset_clear_of_the_map(nuts: NutsGeom
     for code in ("PT11", "ES61"):
         other = [tuple(map(float, p.split(","))) for p in frame.d(nuts.rings(code, "2021")[0]).replace("M", " ").replace("Z", " ").split()]
         assert max(py for _, py in other) < y, code
+
+
+def test_a_union_is_drawn_without_its_members_inner_borders(nuts: NutsGeometry) -> None:
+    # two unit squares wound in opposite directions share one edge: one 2 × 1 outline remains
+    a = np.array([[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]], float)
+    b = np.array([[1, 0], [1, 1], [2, 1], [2, 0], [1, 0]], float)
+    (ring,) = geometry.dissolve([a, b])
+    edges = {frozenset((tuple(p), tuple(q))) for p, q in zip(ring[:-1].tolist(), ring[1:].tolist(), strict=True)}
+    assert abs(_area([ring])) == 2.0 and frozenset(((1.0, 0.0), (1.0, 1.0))) not in edges and len(ring) == 7
+    # Inner London (NUTS 2010) = UKI3 + UKI4 of 2013: one outline, the same area as its parts
+    rings, how, members = nuts.rings("UKI1", "2010")
+    parts = [r for c in members for r in nuts.files[(2, "2013")][c][1]]
+    assert how == "union" and members == ["UKI3", "UKI4"] and len(rings) == 1 < len(parts)
+    assert abs(abs(_area(rings)) - sum(abs(_area([r])) for r in parts)) < 1e-6 * abs(_area(rings))
+    # Bassin Parisien (FR2, NUTS 2013) surrounds Ile-de-France: outline and hole, drawn even-odd
+    fr2, _, _ = nuts.rings("FR2", "2013")
+    hole = abs(_area(nuts.files[(2, "2013")]["FR10"][1]))
+    areas = sorted(abs(_area([r])) for r in fr2)
+    assert len(fr2) == 2 and abs(areas[0] - hole) < 1e-6 * hole
