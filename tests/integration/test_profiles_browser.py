@@ -168,6 +168,9 @@ def test_portfolio_growth_uses_the_constant_definition_series_when_the_release_h
     e = {y: v for y, v in tx.filter(pl.col("cluster_code") == "5").select("year", "emp").iter_rows()}
     assert f"growth {100 * (e[2011] / (2 * e[2009]) - 1):.1f} %" in tip, tip
     assert "constant-definition series" in browser.eval("document.querySelector('#rp-body p.note').textContent")
+    # the cluster profile's trend sums the same series (here only Texas has one)
+    cp = wait_for(browser, "(document.querySelector('#cp-body .summary') || {}).textContent")
+    assert "the sum over the 1 US states" in cp and "constant-definition series (cluster_timeseries)" in cp, cp
     # a year the constant series does not reach (as NAICS 1997 years) is not offered as a window start
     assert browser.eval("[...document.querySelectorAll('#rp-from option')].map(o => o.text)") == ["2009", "2010"]
     series.filter(pl.col("year") > 2009).write_parquet(r.path / "data" / "cluster_timeseries.parquet")

@@ -42,13 +42,14 @@
   // countries), summed over the regions with data in every year, so that a region missing from
   // one year does not read as a fall in employment
   function total(block, side, code) {
-    var series = [], years = {};
+    var series = [], years = {}, sk = Object.keys(block).some(function (r) { return block[r].series.g; }) ? "g" : "e";
     Object.keys(block).forEach(function (k) {
       if (Obs.region(k)[2] !== side) { return; }
       var s = block[k].series, i = s.c.indexOf(code);
       if (i < 0) { return; }
-      series.push([s.y0, s.e[i]]);
-      s.e[i].forEach(function (v, o) { if (v !== null) { years[s.y0 + o] = true; } });
+      if (!s[sk] || !s[sk][i]) { return; }
+      series.push([s.y0, s[sk][i]]);
+      s[sk][i].forEach(function (v, o) { if (v !== null) { years[s.y0 + o] = true; } });
     });
     var ys = Object.keys(years).map(Number).sort(), sums = ys.map(function () { return 0; }), n = 0;
     series.forEach(function (x) {
@@ -57,7 +58,7 @@
       n++;
       ys.forEach(function (y, j) { sums[j] += x[1][y - x[0]]; });
     });
-    return { years: ys, values: sums, n: n, all: series.length };
+    return { years: ys, values: sums, n: n, all: series.length, constant: sk === "g" };
   }
 
   // the map section belongs to maps.js: point its pickers at this cluster (by name) and redraw
@@ -104,7 +105,8 @@
       var n = D.naics && D.naics[code];
       h("p", { "class": "summary" }, c, (side === "us" ? "United States" : "Europe") + ", " + y + ": " + fmt(tot.values[ys.indexOf(y)]) +
         " jobs, the sum over the " + tot.n + " " + Obs.plural[types[0]] + " with data in every year " + tot.years[0] + "\u2013" + tot.years[tot.years.length - 1] +
-        (tot.n < tot.all ? " (" + (tot.all - tot.n) + " more have gaps and are left out of this total)" : "") + "." + (n ? " Definition: Delgado, Porter & Stern (2016) benchmark clusters, NAICS " + n.vintage + " industries." : ""));
+        (tot.n < tot.all ? " (" + (tot.all - tot.n) + " more have gaps and are left out of this total)" : "") +
+        (tot.constant ? "; constant-definition series (cluster_timeseries)." : side === "us" ? "; published figures, each year on the cluster definition of its NAICS vintage." : ".") + (n ? " Definition: Delgado, Porter & Stern (2016) benchmark clusters, NAICS " + n.vintage + " industries." : ""));
       C.trend(Obs.chartBox(c, "trend-" + code + "-" + side), k[1] + " employment, sum of " + tot.n + " " + Obs.plural[types[0]],
         [{ name: "employment", years: tot.years, values: tot.values }]);
       types.forEach(function (t) { topTables(c, t, values(blocks[t], side, code, y), y, code); });
@@ -113,7 +115,7 @@
       h("h4", {}, c, "Related clusters");
       var rel = (D.related || {})[code] || [];
       if (rel.length) {
-        Obs.table(c, ["related cluster", "share of co-location links (%)"], rel.map(function (r) { return [{ text: Obs.clusterName(r[0]), href: "#view=cluster&cluster=" + r[0] }, r[1]]; }), "related-" + code + ".csv");
+        Obs.table(c, ["related cluster (clustermapping.us, related at the 90th percentile)", "relatedness percentile"], rel.map(function (r) { return [{ text: Obs.clusterName(r[0]), href: "#view=cluster&cluster=" + r[0] }, r[1]]; }), "related-" + code + ".csv");
       } else { h("p", { "class": "muted" }, c, "No related clusters listed for this cluster."); }
       h("h4", {}, c, "Industries that define it");
       var sub = {};

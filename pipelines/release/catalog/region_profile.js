@@ -111,8 +111,9 @@
       while (out.firstChild) { out.removeChild(out.firstChild); }
       var i = d.series.c.indexOf(sel.value), years = [];
       for (var yy = d.series.y0; yy < d.series.y0 + d.series.e[i].length; yy++) { years.push(yy); }
-      C.trend(Obs.chartBox(out, "trend-" + key.replace("/", "-") + "-" + sel.value), Obs.clusterName(sel.value) + " employment, " + Obs.region(key)[1],
-        [{ name: "employment", years: years, values: d.series.e[i] }]);
+      var lines = [{ name: "published", years: years, values: d.series.e[i] }];
+      if (d.series.g && d.series.g[i]) { lines.push({ name: "constant definition", years: years, values: d.series.g[i] }); }
+      C.trend(Obs.chartBox(out, "trend-" + key.replace("/", "-") + "-" + sel.value), Obs.clusterName(sel.value) + " employment, " + Obs.region(key)[1], lines);
       Promise.all([Obs.definitions(), Obs.inflate("obs-i:" + Obs.typeOf(key))]).then(function (got) {
         var R = got[1][key];
         if (R && regionIndustries(out, key, sel.value, got[0], R)) { return; }
