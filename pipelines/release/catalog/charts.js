@@ -40,9 +40,9 @@
     }
     [lo, 0, hi].forEach(function (g) { label(s, X(g), H - B + 16, (100 * g).toFixed(0) + " %", { "text-anchor": "middle", "class": "axis" }); });
     el("line", { x1: L, x2: W - R, y1: Y(1), y2: Y(1), stroke: "#333", "stroke-dasharray": "4 3" }, s);
-    if (ref !== null && ref !== undefined && isFinite(ref)) {
-      el("line", { x1: X(ref), x2: X(ref), y1: T + 8, y2: H - B, stroke: "#333", "stroke-dasharray": "4 3" }, s);
-      label(s, X(ref) + 4, H - B - 6, "reference growth " + (100 * ref).toFixed(1) + " %", { "class": "axis" });
+    if (ref && ref.value !== null && isFinite(ref.value)) {  // {value, label}: the growth the region's clusters are read against
+      el("line", { x1: X(ref.value), x2: X(ref.value), y1: T + 8, y2: H - B, stroke: "#333", "stroke-dasharray": "4 3" }, s);
+      label(s, X(ref.value) + 4, H - B - 6, ref.label + " " + (100 * ref.value).toFixed(1) + " %", { "class": "axis" });
     }
     label(s, (L + W - R) / 2, H - 8, "employment growth over the window; dashed outline: beyond the axes (hover for the value)", { "text-anchor": "middle", "class": "axis" });
     label(s, 12, T + (H - T - B) / 2, "location quotient", { "text-anchor": "middle", "class": "axis", transform: "rotate(-90 12 " + (T + (H - T - B) / 2) + ")" });
@@ -63,7 +63,7 @@
     });
     var lg = el("g", { transform: "translate(" + L + " 32)" }, s);
     el("circle", { cx: 6, cy: 0, r: 6, fill: ORANGE, "fill-opacity": 0.55 }, lg); label(lg, 16, 4, "strong cluster", { "class": "axis" });
-    el("circle", { cx: 116, cy: 0, r: 6, fill: BLUE, "fill-opacity": 0.55 }, lg); label(lg, 126, 4, "other; bubble area = employment; dashed: LQ 1, reference growth", { "class": "axis" });
+    el("circle", { cx: 116, cy: 0, r: 6, fill: BLUE, "fill-opacity": 0.55 }, lg); label(lg, 126, 4, "other traded cluster; bubble area = employment; dashed line: LQ 1", { "class": "axis" });
     return s;
   }
 

@@ -51,7 +51,7 @@
         eu ? "Coverage: Eurostat SBS by NACE division, apportioned to clusters (no 6-digit coverage measure)." : "Coverage not measured for this region-year."));
   }
 
-  function topTable(card, key, d, typeBlock, y) {
+  function topTable(card, key, d, y) {
     var eu = Obs.region(key)[2] === "eu", custom = Obs.typeOf(key) === "custom";
     var all = rows(d, y).filter(function (r) { return Obs.cluster(r.code) && Obs.cluster(r.code)[2] === "traded"; });
     var out = all.map(function (r) {
@@ -76,9 +76,10 @@
     });
     var box = Obs.chartBox(card, "portfolio-" + key.replace("/", "-") + "-" + from + "-" + y);
     C.portfolio(box, "Cluster portfolio, " + Obs.region(key)[1] + ": LQ " + y + " against employment growth " + from + "\u2013" + y,
-      pts, constant ? null : typeGrowth(typeBlock, from, y));
+      pts, constant || Obs.typeOf(key) === "custom" ? null : { value: typeGrowth(typeBlock, from, y), label: "all " + (Obs.plural[Obs.typeOf(key)] || "regions") });
     h("p", { "class": "muted note" }, card, "Growth " + (constant ? "on the constant-definition series (cluster_timeseries: one cluster definition in every year)"
-      : "on the published figures (a window across a NAICS vintage compares two definitions)") +
+      : "on the published figures (a window across a NAICS vintage compares two definitions); the dashed vertical line is the growth of the traded employment of all " +
+        (Obs.plural[Obs.typeOf(key)] || "regions") + " with data in both years") +
       (left ? "; " + left + " cluster" + (left === 1 ? "" : "s") + " without a growth base in " + from + " not drawn" : "") + ".");
   }
 
@@ -178,7 +179,7 @@
     if (!d) { h("p", { "class": "muted" }, c, "No data for this region."); return; }
     summary(c, key, d, y);
     portfolio(c, key, d, typeBlock, y, from);
-    topTable(c, key, d, typeBlock, y);
+    topTable(c, key, d, y);
     if (full) { related(c, d); drill(c, key, d, y); families(c, d); }
   }
 
