@@ -198,3 +198,19 @@ def test_cluster_deep_link_points_the_map_at_the_cluster_and_measure(tmp_path: P
     browser.eval("(() => { const m = document.getElementById('map-measure'); m.value = [...m.options].find(o => o.text.startsWith('Location')).value; m.dispatchEvent(new Event('change')); })()")
     assert "measure=lq" in browser.eval("location.hash")
     assert browser.errors() == []
+
+
+def test_strong_cluster_network_joins_related_strong_clusters_once(tmp_path: Path, browser: Page) -> None:
+    rng = random.Random(6)
+    tables = sample_tables(years=(2010, 2011))
+    links = {"region_type": ["state"] * 4, "region_code": ["48"] * 4, "cluster_code": ["1", "5", "14", "10"], "year": [2011] * 4,
+             "lq": [2.0, 1.5, 1.2, 0.5], "strong": [True, True, True, False], "n_related": [3, 2, 1, 2], "n_related_strong": [1, 1, 0, 1],
+             "strong_related_clusters": ["5", "1", None, "1"]}  # fmt: skip
+    tables["cluster_links"] = complete_table("cluster_links", links, rng)
+    r = publish_sample(tmp_path / "releases", tables=tables)
+    open_page(browser, r.path / "index.html", "#region=state/48")
+    nodes = wait_for(browser, "[...document.querySelectorAll('#rp-body circle.node title')].map(t => t.textContent)")
+    # the strong clusters are the nodes (not cluster 10); 1–5 is one line although both list it
+    assert nodes == ["Aerospace Vehicles and Defense", "Biopharmaceuticals", "Financial Services"]
+    assert browser.eval("[...document.querySelectorAll('#rp-body line.edge title')].map(t => t.textContent)") == ["Aerospace Vehicles and Defense – Biopharmaceuticals"]
+    assert browser.errors() == []

@@ -115,5 +115,32 @@
     return s;
   }
 
-  window.ObsCharts = { portfolio: portfolio, bars: bars, trend: trend };
+  // nodes: [{id, name}] on a circle; edges: [[id, id]] drawn as lines between them
+  function network(box, title, nodes, edges) {
+    var W = 680, H = 380, cx = W / 2, cy = 200, R = 130;
+    var s = svg(box, W, H, title);
+    label(s, 0, 16, title, { "class": "ctitle" });
+    var at = {};
+    nodes.forEach(function (n, k) {
+      var a = 2 * Math.PI * k / nodes.length - Math.PI / 2;
+      at[n.id] = [cx + R * Math.cos(a), cy + R * Math.sin(a), Math.cos(a)];
+    });
+    var seen = {};
+    edges.forEach(function (e) {
+      var key = [e[0], e[1]].sort().join("|");
+      if (seen[key] || !at[e[0]] || !at[e[1]]) { return; }
+      seen[key] = true;
+      var l = el("line", { x1: at[e[0]][0], y1: at[e[0]][1], x2: at[e[1]][0], y2: at[e[1]][1], stroke: GREY, "stroke-width": 1.5, "class": "edge" }, s);
+      tip(l, nodes.filter(function (n) { return n.id === e[0] || n.id === e[1]; }).map(function (n) { return n.name; }).join(" \u2013 "));
+    });
+    nodes.forEach(function (n) {
+      var p = at[n.id], c = el("circle", { cx: p[0], cy: p[1], r: 8, fill: ORANGE, "class": "node" }, s);
+      tip(c, n.name);
+      label(s, p[0] + (p[2] >= 0 ? 12 : -12), p[1] + 4, n.name.length > 26 ? n.name.slice(0, 25) + "\u2026" : n.name,
+        { "text-anchor": p[2] >= 0 ? "start" : "end", "class": "lab" });
+    });
+    return s;
+  }
+
+  window.ObsCharts = { portfolio: portfolio, bars: bars, trend: trend, network: network };
 })();

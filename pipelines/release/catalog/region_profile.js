@@ -83,10 +83,15 @@
       (left ? "; " + left + " cluster" + (left === 1 ? "" : "s") + " without a growth base in " + from + " not drawn" : "") + ".");
   }
 
-  function related(card, d) {
+  function related(card, key, d) {
     h("h4", {}, card, "Related clusters");
     var L = d.links, O = d.opportunities;
     if (L && L.rows.length) {
+      var edges = [];
+      L.rows.forEach(function (r) { (r[3] ? r[3].split(/;\s*/) : []).forEach(function (o) { edges.push([r[0], o]); }); });
+      C.network(Obs.chartBox(card, "strong-cluster-links"), "Strong clusters and their links, " + Obs.region(key)[1] + ", " + L.year,
+        L.rows.map(function (r) { return { id: r[0], name: Obs.clusterName(r[0]) }; }), edges);
+      h("p", { "class": "muted note" }, card, "A line joins two strong clusters of the region that are related (clustermapping.us related-cluster pairs).");
       var ul = h("ul", {}, card);
       L.rows.forEach(function (r) {
         var li = h("li", {}, ul), names = r[3] ? r[3].split(/;\s*/).map(Obs.clusterName) : [];
@@ -180,7 +185,7 @@
     summary(c, key, d, y);
     portfolio(c, key, d, typeBlock, y, from);
     topTable(c, key, d, y);
-    if (full) { related(c, d); drill(c, key, d, y); families(c, d); }
+    if (full) { related(c, key, d); drill(c, key, d, y); families(c, d); }
   }
 
   function years(key) { var r = Obs.region(key); return r ? r[3] : []; }
