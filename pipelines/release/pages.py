@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Mapping
@@ -22,3 +23,11 @@ def build_catalog(releases_dir: Path) -> Path:
     tmp.write_text(render_catalog_index(releases_dir))
     os.replace(tmp, out)
     return out
+
+
+def rebuild_release_page(folder: Path) -> Path:
+    """Regenerate a published release's index.html from its own files (datapackage.json, data/,
+    geometry/) without a pipeline run: for page work and for releases published before a page change."""
+    package = json.loads((folder / "datapackage.json").read_text())
+    write_release_page(folder, package)
+    return folder / "index.html"

@@ -119,12 +119,21 @@ def browser():
         shutil.rmtree(profile, ignore_errors=True)
 
 
-def open_page(page: Page, path: Path) -> None:
-    """Load a local file in `page` and wait until its charts say they are ready."""
-    page.send("Page.navigate", {"url": path.as_uri()})
+def open_page(page: Page, path: Path, hash_: str = "") -> None:
+    """Load a local file in `page` (with an optional URL hash) and wait until its region profile is drawn."""
+    page.events = [e for e in page.events if e.get("method") != "Page.loadEventFired"]  # not the last page's
+    page.send("Page.navigate", {"url": path.as_uri() + hash_})
     page.wait_event("Page.loadEventFired")
-    for _ in range(100):
-        if page.eval("document.body && document.body.getAttribute('data-charts')") == "ready":
-            break
-        time.sleep(0.05)
+    wait_for(page, "!document.getElementById('rp-body') || document.body.getAttribute('data-region-profile')")
     page.drain(0.3)
+
+
+def wait_for(page: Page, expr: str, timeout: float = 10):
+    """The value of `expr` once it is truthy (polled); fails the test when it never is."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = page.eval(expr)
+        if value:
+            return value
+        time.sleep(0.05)
+    pytest.fail(f"timed out waiting for {expr}")

@@ -1,5 +1,5 @@
 """The static catalog in real headless Chromium: loads from file:// with no console errors, no
-network, and the three charts render (and redraw when the region changes).
+network, and the region profile renders (and redraws when the region changes).
 
 Skips only when no Chromium binary is installed (`.ci/run` installs Debian's chromium)."""
 
@@ -31,35 +31,27 @@ def test_catalog_renders_charts_without_console_errors(tmp_path: Path, browser: 
 
     open_page(browser, index)
     assert browser.errors() == []
-    assert browser.eval("document.body.getAttribute('data-charts')") == "ready"
-    counts = browser.eval(
-        "({lq: document.querySelectorAll('#chart-lq rect.bar').length,"
-        " slices: document.querySelectorAll('#chart-composition path.slice').length,"
-        " line: document.querySelectorAll('#chart-trend path.line').length,"
-        " dots: document.querySelectorAll('#chart-trend circle.dot').length,"
-        " regions: document.querySelectorAll('#region-select option').length,"
-        " title: document.querySelector('#chart-lq text.ctitle').textContent})"
-    )
-    assert counts["lq"] == 4  # the traded clusters of the sample with an LQ
-    assert counts["slices"] == 4 and counts["line"] == 1 and counts["dots"] == 3
-    assert counts["regions"] == 6
-    # Choosing another region redraws the charts for it (names come from the regions table).
+    # The region profile opens on the largest US region and lists its traded clusters with names.
+    assert browser.eval("document.body.getAttribute('data-region-profile')").startswith("state/")
+    rows = browser.eval("[...document.querySelectorAll('#rp-body .profile table:first-of-type tbody tr')].map(r => r.cells[0].textContent)")
+    assert len(rows) == 4 and "Biopharmaceuticals" in rows  # the traded clusters of the sample
+    assert browser.eval("document.querySelectorAll('#rp-body circle.bubble').length") == 4
+    # Choosing another region redraws the profile for it (names come from the regions table).
     browser.eval(
-        "(() => { const s = document.getElementById('region-select');"
-        " s.value = [...s.options].find(o => o.text.startsWith('Texas')).value;"
+        "(() => { const s = document.getElementById('rp-search'); s.value = 'Texas';"
         " s.dispatchEvent(new Event('change')); })()"
     )
-    assert "Texas" in browser.eval("document.querySelector('#chart-lq text.ctitle').textContent")
-    assert "Texas" in browser.eval("document.querySelector('#chart-composition text.ctitle').textContent")
-    # The bars have a width (rendered, not empty SVG).
-    assert browser.eval("document.querySelector('#chart-lq rect.bar').getBBox().width") > 0
+    browser.drain(0.5)
+    assert browser.eval("document.querySelector('#rp-body h3').textContent") == "Texas (US state 48)"
+    # The bubbles have a size (rendered, not empty SVG).
+    assert browser.eval("document.querySelector('#rp-body circle.bubble').getBBox().width") > 0
     # Only local files were requested (no network at view time).
     assert all(u.startswith(("file:", "data:", "about:")) for u in browser.requests()), browser.requests()
 
     # The per-release page works the same way, from inside the immutable release folder.
     open_page(browser, rdir / r1.version / "index.html")
     assert browser.errors() == []
-    assert browser.eval("document.querySelectorAll('#chart-trend circle.dot').length") == 3
+    assert browser.eval("document.querySelectorAll('#rp-body circle.bubble').length") == 4
     # ...and the error capture itself works: an uncaught exception is seen.
     browser.eval("setTimeout(() => { throw new Error('boom'); }, 0); 1")
     browser.drain(0.3)

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.layout import read_latest
-from pipelines.release.catalog.charts import chart_data
 from pipelines.release.catalog.families_section import release_page_html
 from pipelines.release.catalog.maps import maps_html
 from pipelines.release.catalog.markup import esc, human_size
+from pipelines.release.catalog.profiles import profile_scripts, profiles_html
 from pipelines.release.catalog.sections import (
     changes_html,
     coverage_html,
@@ -21,17 +21,14 @@ from pipelines.release.catalog.sections import (
     sources_html,
     tables_html,
 )
+from pipelines.release.readme import METHOD_REFERENCES
 from pipelines.release.versions import list_versions
 
 HERE = Path(__file__).resolve().parent
 
 
-def _json_script(data: Any) -> str:
-    return json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
-
-
 def _body(folder: Path, package: Mapping[str, Any], base: str) -> str:
-    data = chart_data(folder)
+    profiles, example = profiles_html(folder)
     validation = [r for r in package.get("resources", []) if str(r.get("path", "")).startswith("validation/")]
     val_html = (
         "Validation report: " + ", ".join(f'<a href="{esc(base + r["path"])}">{esc(r["path"])}</a>' for r in validation)
@@ -39,18 +36,6 @@ def _body(folder: Path, package: Mapping[str, Any], base: str) -> str:
     )  # fmt: skip
     bundle = next((p for p in folder.glob("*.zip")), None)
     bundle_html = f'<a href="{esc(base + bundle.name)}">{esc(bundle.name)}</a> ({human_size(bundle.stat().st_size)})' if bundle else ""
-    example = ("state", "06")
-    if data and data["regions"]:
-        example = tuple(data["regions"][data["defaultRegion"]][:2])  # type: ignore[assignment]
-    charts = (
-        '<p class="muted">The charts need the cluster_indicators, clusters and regions tables.</p>'
-        if data is None
-        else f"""<div class="controls"><label>Region <select id="region-select"></select></label>
-<label>Cluster <select id="cluster-select"></select></label>
-<label>Year <select id="year-select"></select></label></div>
-<div class="charts"><div id="chart-lq"></div><div id="chart-composition"></div><div id="chart-trend"></div></div>
-<script type="application/json" id="chart-data">{_json_script(data)}</script>"""
-    )
     code = package.get("code", {})
     return f"""
 <section id="overview"><h2>Release {esc(package['version'])}</h2>
@@ -62,13 +47,16 @@ national reference: {esc(package.get('national_reference', 'n/a'))}</p>
 <a href="{esc(base)}dataset.jsonld">dataset.jsonld</a> · <a href="{esc(base)}CITATION.cff">CITATION.cff</a> ·
 <a href="{esc(base)}SHA256SUMS">SHA256SUMS</a></p>
 <p>{val_html}</p></section>
-<section id="coverage"><h2>Coverage</h2>{coverage_html(package, base)}</section>
-<section id="charts"><h2>Charts</h2>{charts}</section>
+{profiles}
 <section id="maps"><h2>Maps</h2>{maps_html(folder)}</section>
+<section id="coverage"><h2>Coverage</h2>{coverage_html(package, base)}</section>
 {release_page_html(folder)}
 <section id="changes"><h2>Changes</h2>{changes_html(folder, base)}</section>
 <section id="tables"><h2>Tables</h2>{tables_html(package, base)}</section>
 <section id="howto"><h2>How to read</h2>{howto_html(base, example)}</section>
+<section id="cite"><h2>How to cite</h2><p>Cite the release with <a href="{esc(base)}CITATION.cff">CITATION.cff</a>
+(what is in the release and how to read it: <a href="{esc(base)}README.md">README.md</a>). The methods:</p>
+<ul>{"".join(f"<li>{esc(ref)}</li>" for ref in METHOD_REFERENCES)}</ul></section>
 <section id="downloads"><h2>Downloads</h2>{downloads_html(folder, package, base)}</section>
 <section id="sources"><h2>Sources</h2>{sources_html(package)}</section>
 """
@@ -76,7 +64,7 @@ national reference: {esc(package.get('national_reference', 'n/a'))}</p>
 
 def _page(title: str, header: str, body: str, with_js: bool) -> str:
     css = (HERE / "catalog.css").read_text()
-    js = (HERE / "catalog.js").read_text() if with_js else ""
+    js = profile_scripts() if with_js else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -84,7 +72,8 @@ def _page(title: str, header: str, body: str, with_js: bool) -> str:
 <link rel="icon" href="data:,">
 <style>{css}</style></head>
 <body><header>{header}</header>
-<main><nav><a href="#coverage">Coverage</a><a href="#charts">Charts</a><a href="#maps">Maps</a><a href="#changes">Changes</a><a href="#tables">Tables</a><a href="#howto">How to read</a><a href="#downloads">Downloads</a><a href="#sources">Sources</a></nav>
+<main><nav><a href="#region-profile">Region profile</a><a href="#cluster-profile">Cluster profile</a><a href="#maps">Maps</a><a href="#coverage">Coverage</a><a href="#changes">Changes</a><a href="#tables">Tables</a><a href="#howto">How to read</a><a href="#cite">How to cite</a><a href="#downloads">Downloads</a><a href="#sources">Sources</a>
+<label class="find">Find <input id="obs-search" class="search" list="obs-names" placeholder="a region or cluster, e.g. Stuttgart" autocomplete="off"></label><span id="obs-search-msg" class="muted"></span><datalist id="obs-names"></datalist></nav>
 {body}</main>
 <script>{js}</script>
 </body></html>

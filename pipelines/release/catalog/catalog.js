@@ -1,181 +1,187 @@
-/* Cluster Observatory catalog charts: plain SVG, no libraries, data embedded in #chart-data. */
+/* Cluster Observatory release page, the data layer the views share (window.Obs): the index,
+   packed blocks inflated on demand (gzip + base64, DecompressionStream, no network), names,
+   the page state in the URL hash, search, and CSV / SVG / PNG downloads. */
 (function () {
   "use strict";
-  var holder = document.getElementById("chart-data");
+  var holder = document.getElementById("obs-index");
   if (!holder) { return; }
-  var D = JSON.parse(holder.textContent);
   var NS = "http://www.w3.org/2000/svg";
-  var COLORS = ["#1b6ca8", "#e07a1f", "#3a9d5d", "#c0392b", "#7d5ba6", "#8c564b", "#d6609f", "#6b7b8c", "#b5a428", "#17a2b8", "#c7c7c7"];
-  var yearIdx = D.defaultYear === undefined ? D.years.length - 1 : D.defaultYear;
+  var I = JSON.parse(holder.textContent);
+  var TYPES = { state: "US state", county: "US county", msa: "US metro area", economic: "US economic area", economic_area: "US economic area",
+    nuts0: "country (NUTS 0)", nuts1: "NUTS 1 region", nuts2: "NUTS 2 region", custom: "custom region" };
+  var PLURAL = { state: "US states", county: "US counties", msa: "US metro areas", economic: "US economic areas", economic_area: "US economic areas",
+    nuts0: "countries (NUTS 0)", nuts1: "NUTS 1 regions", nuts2: "NUTS 2 regions", custom: "custom regions" };
+  var regionByKey = {}, clusterByCode = {}, cache = {};
+  I.regions.forEach(function (r) { regionByKey[r[0]] = r; });
+  I.clusters.forEach(function (c) { clusterByCode[c[0]] = c; });
 
+  function inflate(id) {
+    if (cache[id]) { return cache[id]; }
+    var node = document.getElementById(id);
+    if (!node) { cache[id] = Promise.resolve({}); return cache[id]; }
+    var bin = atob(node.textContent.trim()), bytes = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) { bytes[i] = bin.charCodeAt(i); }
+    cache[id] = new Response(new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"))).json();
+    return cache[id];
+  }
+  function typeOf(key) { return key.split("/")[0]; }
+  function codeOf(key) { return key.slice(key.indexOf("/") + 1); }
+  function regionLabel(key) {
+    var r = regionByKey[key];
+    return (r ? r[1] : key) + " (" + (TYPES[typeOf(key)] || typeOf(key)) + " " + codeOf(key) + ")";
+  }
+  function shortLabel(key) { var r = regionByKey[key]; return (r ? r[1] : key) + " (" + codeOf(key) + ")"; }
+  function clusterName(code) { var c = clusterByCode[code]; return c ? c[1] : "cluster " + code; }
+
+  // page state <-> URL hash: #region=state/26&cluster=4&year=2011&measure=lq&compare=nuts2/DE11&view=region
+  function readState() {
+    var p = new URLSearchParams(location.hash.replace(/^#/, "")), s = {};
+    ["view", "region", "cluster", "year", "measure", "compare", "from", "side"].forEach(function (k) { if (p.get(k)) { s[k] = p.get(k); } });
+    return s;
+  }
+  var listeners = [];
+  function setState(patch) {
+    var s = Object.assign(readState(), patch);
+    var p = new URLSearchParams();
+    Object.keys(s).forEach(function (k) { if (s[k] !== null && s[k] !== undefined && s[k] !== "") { p.set(k, s[k]); } });
+    var h = "#" + p.toString().replace(/%2F/g, "/");
+    if (h !== location.hash) { history.replaceState(null, "", h); }
+    listeners.forEach(function (f) { f(s); });
+  }
+  // a plain anchor (#maps) is navigation, not state: the views keep what they show
+  window.addEventListener("hashchange", function () {
+    if (location.hash.indexOf("=") < 0) { return; }
+    var s = readState(); listeners.forEach(function (f) { f(s); });
+  });
+
+  // search: a region or cluster from typed text (a full label, a name, a code, or a unique part)
+  function find(text, kinds) {
+    var t = (text || "").trim().toLowerCase();
+    if (!t) { return null; }
+    var cands = [];
+    if (kinds.indexOf("region") >= 0) {
+      I.regions.forEach(function (r) { cands.push({ kind: "region", key: r[0], label: regionLabel(r[0]), name: r[1] }); });
+    }
+    if (kinds.indexOf("cluster") >= 0) {
+      I.clusters.forEach(function (c) { cands.push({ kind: "cluster", key: c[0], label: c[1] + " (cluster)", name: c[1] }); });
+    }
+    var tests = [function (c) { return c.label.toLowerCase() === t; }, function (c) { return c.name.toLowerCase() === t; },
+      function (c) { return c.key.toLowerCase() === t || codeOf(c.key).toLowerCase() === t; },
+      function (c) { return c.name.toLowerCase().indexOf(t) === 0; }, function (c) { return c.label.toLowerCase().indexOf(t) >= 0; }];
+    for (var k = 0; k < tests.length; k++) {
+      var hit = cands.filter(tests[k]);
+      if (hit.length) { return hit[0]; }
+    }
+    return null;
+  }
+  function fillList(listId, kinds) {
+    var dl = document.getElementById(listId);
+    if (!dl || dl.firstChild) { return; }
+    if (kinds.indexOf("region") >= 0) { I.regions.forEach(function (r) { var o = document.createElement("option"); o.value = regionLabel(r[0]); dl.appendChild(o); }); }
+    if (kinds.indexOf("cluster") >= 0) { I.clusters.forEach(function (c) { var o = document.createElement("option"); o.value = c[1] + " (cluster)"; dl.appendChild(o); }); }
+  }
+
+  // small DOM helpers
   function el(tag, attrs, parent) {
     var e = document.createElementNS(NS, tag);
     Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, attrs[k]); });
     if (parent) { parent.appendChild(e); }
     return e;
   }
-  function label(parent, x, y, s, attrs) {
-    var t = el("text", Object.assign({ x: x, y: y }, attrs || {}), parent);
-    t.textContent = s;
+  function h(tag, attrs, parent, text) {
+    var e = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, attrs[k]); });
+    if (text !== undefined && text !== null) { e.textContent = text; }
+    if (parent) { parent.appendChild(e); }
+    return e;
+  }
+  function fmt(n) { return n === null || n === undefined ? "n/a" : Math.round(n).toLocaleString("en-US"); }
+  function fix(n, d) { return n === null || n === undefined ? "n/a" : Number(n).toFixed(d); }
+
+  function download(name, text, mime) {
+    var a = h("a", { href: URL.createObjectURL(new Blob([text], { type: mime })), download: name });
+    document.body.appendChild(a); a.click(); a.remove();
+  }
+  function csvText(head, rows) {
+    function cell(v) { var s = v === null || v === undefined ? "" : String(v); return /[",\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s; }
+    return [head].concat(rows).map(function (r) { return r.map(cell).join(","); }).join("\n") + "\n";
+  }
+  function svgText(svg) {
+    var c = svg.cloneNode(true);
+    c.setAttribute("xmlns", NS);
+    var style = document.createElementNS(NS, "style");
+    style.textContent = "text{font:12px sans-serif}.ctitle{font-weight:600;font-size:14px}.axis{font-size:11px;fill:#555}";
+    c.insertBefore(style, c.firstChild);
+    return new XMLSerializer().serializeToString(c);
+  }
+  function downloadPng(svg, name) {
+    var vb = svg.viewBox.baseVal, img = new Image(), scale = 2;
+    img.onload = function () {
+      var cv = document.createElement("canvas");
+      cv.width = vb.width * scale; cv.height = vb.height * scale;
+      var g = cv.getContext("2d"); g.fillStyle = "#fff"; g.fillRect(0, 0, cv.width, cv.height);
+      g.drawImage(img, 0, 0, cv.width, cv.height);
+      cv.toBlob(function (b) { var a = h("a", { href: URL.createObjectURL(b), download: name }); document.body.appendChild(a); a.click(); a.remove(); });
+    };
+    img.src = "data:image/svg+xml;charset=utf-8," + encodeURIComponent(svgText(svg));
+  }
+  // a table with a "CSV" button; rows are arrays of cell values (a cell may be {text, href})
+  function table(parent, head, rows, fileName, csvRows) {
+    var wrap = h("div", { "class": "tablewrap" }, parent);
+    var bar = h("div", { "class": "dl" }, wrap);
+    var btn = h("button", { type: "button", "class": "csv" }, bar, "Download CSV");
+    btn.addEventListener("click", function () {
+      window.Obs.download(fileName, csvText(head, csvRows || rows.map(function (r) { return r.map(function (c) { return c && c.text !== undefined ? c.text : c; }); })), "text/csv");
+    });
+    var t = h("table", {}, wrap), tr = h("tr", {}, h("thead", {}, t));
+    head.forEach(function (x, i) { h("th", i > 0 ? { "class": "num" } : {}, tr, x); });
+    var tb = h("tbody", {}, t);
+    rows.forEach(function (r) {
+      var row = h("tr", {}, tb);
+      r.forEach(function (c, i) {
+        var td = h("td", i > 0 ? { "class": "num" } : {}, row);
+        if (c && c.href) { h("a", { href: c.href }, td, c.text); } else { td.textContent = c === null || c === undefined ? "" : String(c); }
+      });
+    });
     return t;
   }
-  function tip(node, s) { el("title", {}, node).textContent = s; }
-  function fmt(n) { return n === null || n === undefined ? "n/a" : Math.round(n).toLocaleString("en-US"); }
-  function short(s, n) { return s.length > n ? s.slice(0, n - 1) + "\u2026" : s; }
-  function clear(id) {
-    var box = document.getElementById(id);
-    while (box.firstChild) { box.removeChild(box.firstChild); }
+  function chartBox(parent, name) {
+    var box = h("div", { "class": "chartbox" }, parent);
+    var bar = h("div", { "class": "dl" }, box);
+    var svgBtn = h("button", { type: "button" }, bar, "SVG"), pngBtn = h("button", { type: "button" }, bar, "PNG");
+    svgBtn.addEventListener("click", function () { var s = box.querySelector("svg"); if (s) { window.Obs.download(name + ".svg", svgText(s), "image/svg+xml"); } });
+    pngBtn.addEventListener("click", function () { var s = box.querySelector("svg"); if (s) { downloadPng(s, name + ".png"); } });
     return box;
   }
-  function niceMax(v) {
-    if (!(v > 0)) { return 1; }
-    var p = Math.pow(10, Math.floor(Math.log10(v))), m = v / p;
-    return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * p;
-  }
-  // series start at the region's first year (D.regions[r][4]); absent years are null
-  function at(s, r, y) { var v = s ? s[y - (D.regions[r][4] || 0)] : null; return v === undefined ? null : v; }
-  function emp(r, c, y) { return at(D.emp[r][c], r, y); }
-  function lqOf(r, c, y) { return at(D.lq[r][c], r, y); }
-  function isEU(r) { return D.regions[r][3] === "eu"; }
 
-  var regionSel = document.getElementById("region-select");
-  var clusterSel = document.getElementById("cluster-select");
-  var yearSel = document.getElementById("year-select");
-  var groups = {};
-  D.regions.forEach(function (r, i) {
-    var g = r[0] === "custom" ? (r[3] === "eu" ? "Custom regions (Europe)" : "Custom regions (US)")
-      : (r[3] === "eu" ? "Europe (NUTS)" : "United States");
-    if (!groups[g]) {
-      groups[g] = document.createElement("optgroup");
-      groups[g].label = g;
-      regionSel.appendChild(groups[g]);
-    }
-    var o = document.createElement("option");
-    o.value = String(i); o.textContent = r[2] + " (" + r[0] + " " + r[1] + ")";
-    groups[g].appendChild(o);
-  });
-  D.years.forEach(function (y, k) {
-    var o = document.createElement("option");
-    o.value = String(k); o.textContent = String(y);
-    yearSel.appendChild(o);
-  });
-  yearSel.value = String(yearIdx);
-  D.clusters.forEach(function (c, i) {
-    var o = document.createElement("option");
-    o.value = String(i); o.textContent = c[1];
-    clusterSel.appendChild(o);
-  });
-  regionSel.value = String(D.defaultRegion || 0);
-  clusterSel.value = String(D.defaultCluster || 0);
+  window.Obs = {
+    index: I, types: TYPES, plural: PLURAL, shortLabel: shortLabel, region: function (k) { return regionByKey[k]; }, cluster: function (c) { return clusterByCode[c]; },
+    regionLabel: regionLabel, clusterName: clusterName, typeOf: typeOf, codeOf: codeOf,
+    inflate: inflate,
+    regionData: function (key) { return inflate("obs-r:" + typeOf(key)).then(function (b) { return b[key] || null; }); },
+    typeData: function (type) { return inflate("obs-r:" + type); },
+    definitions: function () { return inflate("obs-definitions"); },
+    state: readState, setState: setState, onState: function (f) { listeners.push(f); },
+    find: find, fillList: fillList, el: el, h: h, fmt: fmt, fix: fix, table: table, chartBox: chartBox,
+    csvText: csvText, svgText: svgText, download: download
+  };
 
-  function drawLQ(r) {
-    var box = clear("chart-lq");
-    var rows = [];
-    D.clusters.forEach(function (c, i) {
-      var lq = lqOf(r, i, yearIdx);
-      if (lq !== null && lq !== undefined && (emp(r, i, yearIdx) || 0) > 0) { rows.push([i, lq]); }
-    });
-    rows.sort(function (a, b) { return b[1] - a[1]; });
-    rows = rows.slice(0, 10);
-    var W = 680, left = 290, rowH = 26, top = 24, H = top + rowH * Math.max(rows.length, 1) + 30;
-    var s = el("svg", { viewBox: "0 0 " + W + " " + H, width: "100%", role: "img", "class": "chart", "aria-label": "Top clusters by location quotient" }, box);
-    label(s, 0, 14, "Top traded clusters by location quotient, " + D.regions[r][2] + ", " + D.years[yearIdx], { "class": "ctitle" });
-    if (!rows.length) { label(s, 0, top + 20, "No LQ values for this region in " + D.years[yearIdx] + "."); return; }
-    var max = niceMax(Math.max.apply(null, rows.map(function (x) { return x[1]; }).concat([1])));
-    var scale = function (v) { return left + (W - left - 60) * v / max; };
-    rows.forEach(function (row, k) {
-      var y = top + k * rowH;
-      label(s, left - 8, y + 16, short(D.clusters[row[0]][1], 40), { "text-anchor": "end", "class": "lab" });
-      var bar = el("rect", { x: left, y: y + 4, width: Math.max(1, scale(row[1]) - left), height: rowH - 8, fill: COLORS[0], "class": "bar" }, s);
-      tip(bar, D.clusters[row[0]][1] + ": LQ " + row[1].toFixed(2) + ", employment " + fmt(emp(r, row[0], yearIdx)));
-      label(s, scale(row[1]) + 4, y + 16, row[1].toFixed(2), { "class": "val" });
-    });
-    var x1 = scale(1);
-    el("line", { x1: x1, x2: x1, y1: top, y2: top + rowH * rows.length, stroke: "#333", "stroke-dasharray": "4 3" }, s);
-    label(s, x1, top + rowH * rows.length + 16, isEU(r) ? "LQ = 1 (European reference)" : "LQ = 1 (national average)", { "text-anchor": "middle", "class": "axis" });
+  // the page-wide search box: a region opens its profile, a cluster its profile
+  var search = document.getElementById("obs-search");
+  if (search) {
+    fillList("obs-names", ["region", "cluster"]);
+    var go = function () {
+      var hit = find(search.value, ["region", "cluster"]);
+      var msg = document.getElementById("obs-search-msg");
+      if (!hit) { if (msg) { msg.textContent = "No region or cluster matches \u201c" + search.value + "\u201d."; } return; }
+      if (msg) { msg.textContent = ""; }
+      if (hit.kind === "region") { setState({ view: "region", region: hit.key, year: null }); document.getElementById("region-profile").scrollIntoView(); }
+      else { setState({ view: "cluster", cluster: hit.key }); document.getElementById("cluster-profile").scrollIntoView(); }
+    };
+    search.addEventListener("change", go);
+    search.addEventListener("keydown", function (e) { if (e.key === "Enter") { go(); } });
   }
-
-  function arc(cx, cy, ro, ri, a0, a1) {
-    var large = a1 - a0 > Math.PI ? 1 : 0;
-    function pt(rad, a) { return (cx + rad * Math.sin(a)).toFixed(2) + " " + (cy - rad * Math.cos(a)).toFixed(2); }
-    return "M" + pt(ro, a0) + " A" + ro + " " + ro + " 0 " + large + " 1 " + pt(ro, a1) +
-      " L" + pt(ri, a1) + " A" + ri + " " + ri + " 0 " + large + " 0 " + pt(ri, a0) + " Z";
-  }
-
-  function drawComposition(r) {
-    var box = clear("chart-composition");
-    var parts = [], total = 0;
-    D.clusters.forEach(function (c, i) {
-      var v = emp(r, i, yearIdx) || 0;
-      if (v > 0) { parts.push([c[1], v]); total += v; }
-    });
-    parts.sort(function (a, b) { return b[1] - a[1]; });
-    if (parts.length > 10) {
-      var rest = parts.slice(9).reduce(function (acc, p) { return acc + p[1]; }, 0);
-      parts = parts.slice(0, 9).concat([["All other traded clusters", rest]]);
-    }
-    var W = 680, H = 300, cx = 150, cy = 160, ro = 120, ri = 70;
-    var s = el("svg", { viewBox: "0 0 " + W + " " + H, width: "100%", role: "img", "class": "chart", "aria-label": "Traded employment composition" }, box);
-    label(s, 0, 14, "Traded employment by cluster, " + D.regions[r][2] + ", " + D.years[yearIdx] + " (total " + fmt(total) + ")", { "class": "ctitle" });
-    if (!(total > 0)) { label(s, 0, 40, "No traded employment for this region in " + D.years[yearIdx] + "."); return; }
-    var a = 0;
-    parts.forEach(function (p, k) {
-      var share = p[1] / total, a1 = a + Math.min(share, 0.99999) * 2 * Math.PI;
-      var path = el("path", { d: arc(cx, cy, ro, ri, a, a1), fill: COLORS[k % COLORS.length], "class": "slice" }, s);
-      tip(path, p[0] + ": " + fmt(p[1]) + " jobs (" + (100 * share).toFixed(1) + "%)");
-      a = a + share * 2 * Math.PI;
-      var ly = 40 + k * 24;
-      el("rect", { x: 300, y: ly, width: 14, height: 14, fill: COLORS[k % COLORS.length] }, s);
-      label(s, 320, ly + 12, short(p[0], 44) + "  " + (100 * share).toFixed(1) + "%", { "class": "lab" });
-    });
-    label(s, cx, cy - 2, fmt(total), { "text-anchor": "middle", "class": "val" });
-    label(s, cx, cy + 14, "traded jobs", { "text-anchor": "middle", "class": "axis" });
-  }
-
-  function drawTrend(r, c) {
-    var box = clear("chart-trend");
-    var W = 680, H = 300, left = 70, right = 20, top = 30, bottom = 40;
-    var s = el("svg", { viewBox: "0 0 " + W + " " + H, width: "100%", role: "img", "class": "chart", "aria-label": "Cluster employment over time" }, box);
-    label(s, 0, 14, D.clusters[c][1] + " employment, " + D.regions[r][2], { "class": "ctitle" });
-    var vals = D.years.map(function (y, k) { return emp(r, c, k); });
-    var present = vals.filter(function (v) { return v !== null && v !== undefined; });
-    if (!present.length) { label(s, 0, 40, "No data for this cluster and region."); return; }
-    var max = niceMax(Math.max.apply(null, present));
-    var n = D.years.length;
-    var X = function (k) { return left + (n > 1 ? (W - left - right) * k / (n - 1) : (W - left - right) / 2); };
-    var Y = function (v) { return top + (H - top - bottom) * (1 - v / max); };
-    for (var t = 0; t <= 4; t++) {
-      var v = max * t / 4;
-      el("line", { x1: left, x2: W - right, y1: Y(v), y2: Y(v), stroke: "#ddd" }, s);
-      label(s, left - 6, Y(v) + 4, fmt(v), { "text-anchor": "end", "class": "axis" });
-    }
-    D.years.forEach(function (y, k) {
-      if (n <= 12 || k % 2 === 0) { label(s, X(k), H - bottom + 18, String(y), { "text-anchor": "middle", "class": "axis" }); }
-    });
-    var d = "", pen = false;
-    vals.forEach(function (v, k) {
-      if (v === null || v === undefined) { pen = false; return; }
-      d += (pen ? " L" : " M") + X(k).toFixed(1) + " " + Y(v).toFixed(1);
-      pen = true;
-    });
-    el("path", { d: d.trim(), fill: "none", stroke: COLORS[1], "stroke-width": 2.5, "class": "line" }, s);
-    vals.forEach(function (v, k) {
-      if (v === null || v === undefined) { return; }
-      var dot = el("circle", { cx: X(k), cy: Y(v), r: 3.5, fill: COLORS[1], "class": "dot" }, s);
-      tip(dot, D.years[k] + ": " + fmt(v) + " jobs");
-    });
-  }
-
-  function drawAll() {
-    var r = Number(regionSel.value), c = Number(clusterSel.value);
-    yearIdx = Number(yearSel.value);
-    drawLQ(r);
-    drawComposition(r);
-    drawTrend(r, c);
-    document.body.setAttribute("data-charts", "ready");
-  }
-  regionSel.addEventListener("change", drawAll);
-  clusterSel.addEventListener("change", drawAll);
-  yearSel.addEventListener("change", drawAll);
-  drawAll();
+  // a deep link opens its view: scroll to the profile it names
+  var s0 = readState(), target = s0.view === "cluster" ? "cluster-profile" : (s0.region || s0.view === "region" ? "region-profile" : null);
+  if (target && document.getElementById(target)) { window.addEventListener("load", function () { document.getElementById(target).scrollIntoView(); }); }
 })();

@@ -11,6 +11,9 @@ import duckdb
 
 from pipelines.release.family_notes import NOTE_WRITERS
 
+TYPE_WORDS = {"state": "US states", "county": "US counties", "msa": "US metro areas", "economic_area": "US economic areas",
+              "nuts0": "countries (NUTS 0)", "nuts1": "NUTS 1 regions", "nuts2": "NUTS 2 regions", "custom": "custom regions"}  # fmt: skip
+
 
 def _html(v: Any) -> str:
     return html.escape(str(v), quote=True)
@@ -18,7 +21,7 @@ def _html(v: Any) -> str:
 
 def _bars(rows: list[tuple[str, float | None, float | None]], title: str) -> str:
     """Inline SVG: two bars per row (flagged rate, base rate below LQ 1)."""
-    w, left, bar, gap = 520, 150, 9, 8
+    w, left, bar, gap = 540, 175, 9, 8
     vals = [v for _, a, b in rows for v in (a, b) if v is not None] or [1.0]
     top = max(vals) or 1.0
     h = 24 + len(rows) * (2 * bar + gap)
@@ -62,7 +65,7 @@ def _backtest_bars(con: duckdb.DuckDBPyConnection, data: Path, prefix: str, side
     if not rows:
         return None
     return _bars(
-        [(f"{t} k={k}", a, b) for t, k, a, b in rows],
+        [(f"{TYPE_WORDS.get(t, t)}, {k} yr", a, b) for t, k, a, b in rows],
         f"{side}: became strong within k years",
     )
 
@@ -78,7 +81,7 @@ def _agreement_table(con: duckdb.DuckDBPyConnection, data: Path, prefix: str, si
     if rows is None:
         return None
     body = "".join(
-        f"<tr><td>{_html(t)}</td><td>{a}–{b}</td><td class='num'>{auc:.3f}</td><td class='num'>{pk:.3f}</td></tr>"
+        f"<tr><td>{_html(TYPE_WORDS.get(t, t))}</td><td>{a}–{b}</td><td class='num'>{auc:.3f}</td><td class='num'>{pk:.3f}</td></tr>"
         for t, a, b, auc, pk in rows
         if auc is not None and pk is not None
     )
@@ -90,15 +93,22 @@ def _agreement_table(con: duckdb.DuckDBPyConnection, data: Path, prefix: str, si
 
 
 def _shift_share_table(con: duckdb.DuckDBPyConnection, data: Path) -> str | None:
-    """The US shift-share of the largest region's five largest traded clusters (full window)."""
+    """The US shift-share of the largest region's five largest traded clusters (full window), by
+    name where the release has the clusters and regions tables."""
+    names = {"k": ("clusters", "cluster_code", "cluster_name"), "n": ("regions", "region_type, region_code", "region_name")}
+    joins, cols = "", {}
+    for alias, (t, key, col) in names.items():
+        if (data / f"{t}.parquet").exists():
+            joins += f" LEFT JOIN read_parquet('{str(data / (t + '.parquet')).replace(chr(39), chr(39) * 2)}') {alias} USING ({key})"
+            cols[alias] = f"{alias}.{col}"
     rows = _query(
         con,
         data / "shift_share.parquet",
         "WITH f AS (SELECT * FROM read_parquet($p) WHERE window_kind = 'full' AND region_type <> 'custom'), "
         "r AS (SELECT region_type, region_code FROM f GROUP BY ALL ORDER BY sum(emp_start) DESC LIMIT 1) "
-        "SELECT f.region_type, f.region_code, f.cluster_code, f.window_start, f.window_end, f.emp_change, "
-        "f.national_effect, f.mix_effect, f.competitive_effect, f.vintage_break FROM f JOIN r USING (region_type, region_code) "
-        "WHERE f.cluster_type = 'traded' ORDER BY f.emp_start DESC LIMIT 5",
+        f"SELECT f.region_type, coalesce({cols.get('n', 'NULL')}, f.region_code), coalesce({cols.get('k', 'NULL')}, f.cluster_code), "
+        "f.window_start, f.window_end, f.emp_change, f.national_effect, f.mix_effect, f.competitive_effect, f.vintage_break "
+        f"FROM f JOIN r USING (region_type, region_code){joins} WHERE f.cluster_type = 'traded' ORDER BY f.emp_start DESC LIMIT 5",
     )
     if not rows:
         return None
@@ -109,9 +119,10 @@ def _shift_share_table(con: duckdb.DuckDBPyConnection, data: Path) -> str | None
     )
     t, r, _, a, b = rows[0][:5]
     return (
-        f"<p>Shift-share, {_html(t)} {_html(r)} (largest), {a}→{b}, its five largest traded clusters</p>"
-        "<table><thead><tr><th>cluster</th><th class='num'>change</th><th class='num'>national</th>"
-        "<th class='num'>mix</th><th class='num'>competitive</th><th>vintage break</th></tr></thead>"
+        f"<p>Shift-share, {_html(t)} {_html(r)} (largest), {a}→{b}, its five largest traded clusters: "
+        "change = national growth effect + industry mix effect + competitive (regional) effect</p>"
+        "<table><thead><tr><th>cluster</th><th class='num'>change</th><th class='num'>national growth</th>"
+        "<th class='num'>industry mix</th><th class='num'>competitive</th><th>definition vintage break</th></tr></thead>"
         f"<tbody>{body}</tbody></table>"
     )
 

@@ -17,7 +17,7 @@ from pipelines.config import Settings
 from pipelines.errors import SourceError
 from pipelines.release.catalog import maps
 from pipelines.sources import geometry
-from tests.helpers.browser import BROWSER, Page, open_page
+from tests.helpers.browser import BROWSER, Page
 from tests.helpers.release_samples import complete_table, publish_sample, sample_tables
 
 US = "cdn.jsdelivr.net/npm/us-atlas@3.0.1/"
@@ -234,43 +234,3 @@ def test_no_geometry_means_a_note_not_a_broken_page(tmp_path: Path) -> None:
     r = publish_sample(tmp_path / "releases")
     html = (r.path / "index.html").read_text()
     assert 'id="maps"' in html and "No map: the release has no map geometry" in html and 'id="map-data"' not in html
-
-
-@pytest.mark.mirror
-@pytest.mark.skipif(BROWSER is None, reason="Chromium not installed (apt-get install chromium; .ci/run does this)")
-def test_charts_cover_eu_and_custom_regions_with_a_year_picker(tmp_path: Path, mirror_dir: Path, browser: Page) -> None:
-    """Issue 13: the charts offer EU NUTS regions (named from the release's NUTS geometry) and
-    custom regions, and a year picker; the chart shows the picked region × year's values."""
-    rdir = tmp_path / "releases"
-    tables = {**sample_tables(years=(2009, 2010, 2011)), "eu_cluster_indicators": _eu_table()}
-    rng = random.Random(9)
-    custom = _eu_table(seed=11).filter(pl.col("region_code") == "DE11").with_columns(region_type=pl.lit("custom"), region_code=pl.lit("G1"))
-    tables["eu_cluster_indicators"] = pl.concat([tables["eu_cluster_indicators"], custom])
-    tables["custom_regions"] = complete_table("custom_regions", {"region_type": ["custom"], "region_code": ["G1"], "region_name": ["Alpine arc"]}, rng)
-    extra = {"geometry/nutsrg_2.json": mirror_dir / NUTS / "nutsrg_2.json"}
-    publish_sample(rdir, tables=tables, extra_files=extra)
-    open_page(browser, rdir / "index.html")
-    assert browser.errors() == []
-    years = browser.eval("[...document.querySelectorAll('#year-select option')].map(o => o.text)")
-    assert years == ["2009", "2010", "2011", "2013", "2014", "2015"]
-    groups = browser.eval("[...document.querySelectorAll('#region-select optgroup')].map(g => g.label)")
-    assert groups == ["United States", "Europe (NUTS)", "Custom regions (Europe)"]
-    eu = tables["eu_cluster_indicators"]
-
-    def shown(region: str) -> tuple[str, list[str], str]:
-        return (
-            browser.eval("document.querySelector('#chart-lq text.ctitle').textContent"),
-            browser.eval("[...document.querySelectorAll('#chart-lq text.val')].map(t => t.textContent)"),
-            browser.eval("document.querySelector('#chart-composition text.ctitle').textContent"),
-        )
-
-    for text, code, year in (("Lombardia (nuts2 ITC4)", "ITC4", 2014), ("Lombardia (nuts2 ITC4)", "ITC4", 2013), ("Alpine arc (custom G1)", "G1", 2015)):
-        _pick(browser, "region-select", text)
-        _pick(browser, "year-select", str(year))
-        title, vals, comp = shown(text)
-        rows = eu.filter((pl.col("region_code") == code) & (pl.col("year") == year) & (pl.col("emp") > 0))
-        want = sorted(rows["lq"].to_list(), reverse=True)[:10]
-        assert text.split(" (")[0] in title and str(year) in title, title
-        assert len(vals) == len(want) and all(abs(float(v) - w) < 0.0051 for v, w in zip(vals, want, strict=True)), (text, year, vals, want)
-        assert f"total {round(rows['emp'].sum()):,}" in comp, comp
-    assert browser.errors() == []
