@@ -14,7 +14,7 @@ from pipelines.warehouse.indicators import build_cluster_tables
 from pipelines.warehouse.sql import fetch_frame, register_frame
 from pipelines.warehouse.timeseries import constant_definitions
 
-CLUSTERS = pl.DataFrame({"cluster_code": ["1", "2"], "traded": [True, True]})
+CLUSTERS = pl.DataFrame({"cluster_code": ["1", "2"], "traded": [True, True], "cluster_name": ["One", "Two"]})
 # native definitions: 100001 is cluster 1 in every vintage; 200001 (2002 codes) is cluster 2 in the
 # 2002 definitions, but in 2012 its two successors sit in clusters 1 and 2 → split 0.5 / 0.5
 NATIVE = [
@@ -177,3 +177,20 @@ def test_native_vintage_break_only_where_the_definition_effect_is_material():
     ci = {(r["year"], r["cluster_code"]): r for r in _rows(loose, "cluster_indicators", region_code="A").to_dicts()}
     assert ci[(2008, "1")]["vintage_break"] is False  # |−17 %| and 0 % are under 50 %
     assert ci[(2008, "2")]["vintage_break"] is True  # 2003 cluster 2: +100 %
+
+
+def test_release_notes_say_what_the_growth_figures_rest_on():
+    from pipelines.release.series_notes import definition_effect_note, evaluation_note
+    from pipelines.warehouse.families import build_families
+
+    con = _build()
+    note = definition_effect_note(con)
+    assert "| 2002 | 1997 | state | no (no bridge) |" in note
+    assert "| 2003 | One (1) | 1,020 | 1,224.0 | -16.7 % |" in note
+    con.execute("CREATE TABLE custom_regions (region_code VARCHAR, base_type VARCHAR, members VARCHAR[])")
+    con.execute("CREATE TABLE related_clusters (cluster_code VARCHAR, related_cluster_code VARCHAR, related_avg DOUBLE)")
+    build_families(con, "us")
+    text = evaluation_note(con)
+    assert "The series runs 2003–2012; the native view 2002–2012" in text
+    # full window on the series: 2003 → 2012, reference = both states (covered in 2003 and 2012)
+    assert "Published full window 2003→2012 on the constant series, reference = 2 states" in text
