@@ -194,3 +194,18 @@ def test_release_notes_say_what_the_growth_figures_rest_on():
     assert "The series runs 2003–2012; the native view 2002–2012" in text
     # full window on the series: 2003 → 2012, reference = both states (covered in 2003 and 2012)
     assert "Published full window 2003→2012 on the constant series, reference = 2 states" in text
+
+
+def test_release_gate_on_the_series():
+    from pipelines.validation.engines import run_sql_check
+
+    con = _build()
+    assert run_sql_check(con, "series_consistent", {"tolerance": 1e-9}, table="cluster_timeseries")[0] == 0
+    con.execute("UPDATE cluster_timeseries SET emp = emp + 1 WHERE year = 2012 AND region_code = 'A' AND cluster_code = '1'")
+    failing, sample = run_sql_check(con, "series_consistent", {"tolerance": 1e-9}, table="cluster_timeseries")
+    assert failing == 1 and sample[0]["rule"] == "differs from native"
+    con = _build()
+    con.execute("UPDATE cluster_timeseries SET naics_vintage = '1997' WHERE year = 2003 AND region_code = 'A' AND cluster_code = '1'")
+    con.execute("UPDATE cluster_timeseries SET growth_basis = 'small_base' WHERE year = 2003 AND region_code = 'A' AND cluster_code = '2'")
+    failing, sample = run_sql_check(con, "series_consistent", {"tolerance": 1e-9}, table="cluster_timeseries")
+    assert {r["rule"] for r in sample} == {"unbridged year", "rate from unsound"}
