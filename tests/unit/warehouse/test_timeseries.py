@@ -209,3 +209,15 @@ def test_release_gate_on_the_series():
     con.execute("UPDATE cluster_timeseries SET growth_basis = 'small_base' WHERE year = 2003 AND region_code = 'A' AND cluster_code = '2'")
     failing, sample = run_sql_check(con, "series_consistent", {"tolerance": 1e-9}, table="cluster_timeseries")
     assert {r["rule"] for r in sample} == {"unbridged year", "rate from unsound"}
+
+
+def test_a_release_publishes_the_series_rows_of_its_sides_only():
+    from pipelines.warehouse.timeseries import release_rows
+
+    con = _build()
+    con.execute("INSERT INTO cluster_timeseries BY NAME SELECT 'eu' AS side, 2010 AS year, 'nuts2' AS region_type, 'DE11' AS region_code, '1' AS cluster_code")
+    assert {r[0] for r in release_rows(con, "us", None).aggregate("side").fetchall()} == {"us"}
+    assert {r[0] for r in release_rows(con, "us", "eu").aggregate("side").fetchall()} == {"us", "eu"}
+    con.execute("DELETE FROM cluster_timeseries WHERE side = 'eu'")
+    with pytest.raises(ValueError, match="no rows for"):
+        release_rows(con, "us", "eu")
