@@ -27,6 +27,15 @@ def _signed(v: float | None, digits: int = 1) -> str:
     return "n/a" if v is None else f"{100 * v:+.{digits}f} %"
 
 
+def _change(a: float | None, b: float | None) -> str:
+    """b − a in persons; "n/a" when either is unknown (a year without total rows, e.g. API pulls)."""
+    return "n/a" if a is None or b is None else f"{b - a:+,.0f}"
+
+
+def _growth(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None or a == 0 else b / a - 1
+
+
 def definition_effect_note(con: duckdb.DuckDBPyConnection) -> str | None:
     """Markdown: per year × cluster, the national native total against the constant-definition
     total (table definition_effect, sql/us/definition_effect.sql)."""
@@ -187,16 +196,16 @@ def _us_lines(f: dict[str, Any]) -> list[str]:
             lines.append(
                 f"- **Partial-year growth.** {DISTRIBUTION}, national (native view): {a['emp']:,.0f} in {a['year']} "
                 f"(coverage {percent(a['coverage'])}) → {b['emp']:,.0f} in {b['year']} (coverage {percent(b['coverage'])}), "
-                f"{_signed(b['emp'] / a['emp'] - 1 if a['emp'] else None)}: before issue 19 every CAGR and job_creation "
+                f"{_signed(_growth(a['emp'], b['emp']))}: before issue 19 every CAGR and job_creation "
                 f"started in {p['y0']}; now no published rate starts or ends in a partial year "
                 f"(in {b['year']}: {b['rates']} state rate(s), each from a sound base)."
             )
     lines.append(
         f"- **Summed state job creation to {p['y1']}.** Without the rule (every series from {p['y0']}): "
-        f"{naive['e1'] - naive['e0']:+,.0f}, while the files' total employment changed by {t['t1'] - t['t0']:+,.0f}. "
+        f"{_change(naive['e0'], naive['e1'])}, while the files' total employment changed by {_change(t['t0'], t['t1'])}. "
         f"Published now (cluster_indicators, from each row's first sound year): {pub['jc'] or 0:+,.0f} over "
         f"{pub['n']:,} of {pub['rows']:,} rows. On the constant-definition series {p['s0']}→{p['s1']}: "
-        f"{const['e1'] - const['e0']:+,.0f} against a file total change of {t['ts1'] - t['ts0']:+,.0f} (the 6-digit "
+        f"{_change(const['e0'], const['e1'])} against a file total change of {_change(t['ts0'], t['ts1'])} (the 6-digit "
         f"rows' coverage of the total rows moves from {percent(t['c0'])} to {percent(t['c1'])}: EMPFLAG midpoints of "
         "suppressed cells, not growth)."
     )
@@ -204,10 +213,10 @@ def _us_lines(f: dict[str, Any]) -> list[str]:
     if ss:
         lines.append(
             f"- **Shift-share national growth.** Without the rule over {p['y0']}→{p['y1']} (native sum of states): "
-            f"{_signed(naive['e1'] / naive['e0'] - 1)} (file totals: {_signed(t['t1'] / t['t0'] - 1)}). Published full "
+            f"{_signed(_growth(naive['e0'], naive['e1']))} (file totals: {_signed(_growth(t['t0'], t['t1']))}). Published full "
             f"window {ss['window_start']}→{ss['window_end']} on the {ss['series']} series, reference = "
             f"{ss['refs']} states present and covered at both ends: {_signed(ss['g'], 2)} (file totals over the same "
-            f"years: {_signed(t['ts1'] / t['ts0'] - 1, 2) if ss['window_start'] == p['s0'] else 'n/a'})."
+            f"years: {_signed(_growth(t['ts0'], t['ts1']), 2) if ss['window_start'] == p['s0'] else 'n/a'})."
         )
         lines.append(
             f"- **Shift-share rows beyond ±1,000 %** (every window): {ss['over_naive']} from the levels without the "

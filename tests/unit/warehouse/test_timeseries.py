@@ -221,3 +221,16 @@ def test_a_release_publishes_the_series_rows_of_its_sides_only():
     con.execute("DELETE FROM cluster_timeseries WHERE side = 'eu'")
     with pytest.raises(ValueError, match="no rows for"):
         release_rows(con, "us", "eu")
+
+
+def test_evaluation_note_without_total_rows_says_n_a():
+    """A year without file total rows (e.g. Census API pulls) has no file total change: n/a, not a crash."""
+    from pipelines.release.series_notes import evaluation_note
+    from pipelines.warehouse.families import build_families
+
+    con = _build()
+    con.execute("CREATE TABLE custom_regions (region_code VARCHAR, base_type VARCHAR, members VARCHAR[])")
+    con.execute("CREATE TABLE related_clusters (cluster_code VARCHAR, related_cluster_code VARCHAR, related_avg DOUBLE)")
+    build_families(con, "us")
+    con.execute("UPDATE region_indicators SET total_emp = NULL WHERE year = 2012")
+    assert "while the files' total employment changed by n/a" in evaluation_note(con)
