@@ -30,6 +30,8 @@ MIDPOINTS = {
 MARKERS = ["N", "D", "S", "X"]
 WITHHELD_FLAGS = ["D", "S", "N"]
 STRONG_PCT, STRONG10_PCT, SIZE_PCT, MIN_LQ = 0.75, 0.90, 0.25, 1.0
+# growth only from sound bases (issue 19): region-year coverage, smallest base in persons
+MIN_COVERAGE, MIN_GROWTH_BASE = 0.95, 50.0
 KEY = ["year", "region_type", "region_code", "cluster_code"]
 
 
@@ -129,6 +131,14 @@ def cluster_totals_for_year(
     missing = out["_merge"] == "left_only"
     for col in ("emp", "emp_reported", "est", "payroll"):
         out.loc[missing, col] = 0.0
+    # coverage: the region-year's 6-digit employment over its file total row (NaN without one)
+    region = ["year", "region_type", "region_code"]
+    total = harmonised[(harmonised["industry_code"] == "TOTAL") & (harmonised["lfo"] == "-")]
+    cov = six.groupby(region, as_index=False)["emp"].sum().merge(
+        total[[*region, "emp"]].rename(columns={"emp": "total"}), on=region, how="left"
+    )
+    cov["coverage"] = _div(cov["emp"], cov["total"])
+    out = out.merge(cov[[*region, "coverage"]], on=region, how="left")
     return out.drop(columns="_merge")
 
 
@@ -200,13 +210,17 @@ def cluster_indicators(totals: pd.DataFrame, clusters: pd.DataFrame) -> pd.DataF
     df["strong10"] = (qualifies & (df["lq"] >= df["lq_p_strong10"])).astype(object)
     df.loc[~df["traded"], ["strong", "strong10"]] = None
 
-    # growth from the first year each region × cluster appears
-    first = df[df["emp"].notna()].sort_values("year")
+    # growth from the first SOUND year of each region × cluster: coverage ≥ MIN_COVERAGE, emp ≥
+    # MIN_GROWTH_BASE and some reported employment behind it; no rate ends in a partial year
+    partial = df["coverage"] < MIN_COVERAGE if "coverage" in df.columns else pd.Series(False, index=df.index)
+    imputed = (df["emp"] > 0) & (df["emp_reported"].fillna(0) == 0)
+    sound = df["emp"].notna() & ~partial & (df["emp"] >= MIN_GROWTH_BASE) & ~imputed
+    first = df[sound].sort_values("year")
     first = first.groupby(["region_type", "region_code", "cluster_code"], as_index=False).first()
     first = first[["region_type", "region_code", "cluster_code", "year", "emp"]]
     first = first.rename(columns={"year": "base_year", "emp": "base_emp"})
     df = df.merge(first, on=["region_type", "region_code", "cluster_code"], how="left")
-    later = df["year"] > df["base_year"]
+    later = (df["year"] > df["base_year"]) & ~partial
     df["job_creation"] = (df["emp"] - df["base_emp"]).where(later)
     ok = later & (df["base_emp"] > 0) & (df["emp"] >= 0)
     years = (df["year"] - df["base_year"]).where(ok)

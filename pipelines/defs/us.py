@@ -37,6 +37,10 @@ WAREHOUSE_DESCRIPTIONS = {
     "unmapped_industries": "6-digit industries no cluster definition covers (reported, not dropped).",
     "cluster_indicators": "LQ, shares, wages, strong clusters, CAGR per region × cluster × year (sql/us/cluster_indicators.sql).",
     "region_indicators": "Traded/local employment and cluster strength per region × year (sql/us/region_indicators.sql).",
+    "cluster_timeseries": (
+        "Constant-definition series (issue 19): every year on the 2012-based definitions through the NAICS "
+        "concordance, NAICS 1997 years left out (pipelines/warehouse/timeseries.py); the EU asset adds its rows."
+    ),
 }
 
 

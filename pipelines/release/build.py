@@ -20,6 +20,7 @@ from pipelines.release.notes import (
     years_present,
 )
 from pipelines.release.publish import ReleaseResult, publish_release
+from pipelines.release.series_notes import write_series_notes
 from pipelines.staging import census_api
 from pipelines.staging.cbp import staged_sources
 from pipelines.staging.eu import staged_eu_sources
@@ -89,12 +90,14 @@ def _write_notes(
     lq_note = write_release_notes(con, notes / "lq_worked_example.md")
     coverage_md, six_digit = write_coverage_notes(con, sources, notes / "coverage.md")
     family_notes = write_family_notes(con, settings.warehouse)  # notes/<family>_worked_example.md
+    series_notes = write_series_notes(con, settings.warehouse)  # issue 19: definition effect, evaluation over time
     vintages = _write_note(notes / "naics_vintages.md", naics_vintage_notes(con, sources))
     files = {
         "notes/coverage.md": coverage_md,
         **({"notes/lq_worked_example.md": lq_note} if lq_note else {}),
         **({"notes/naics_vintages.md": vintages} if vintages else {}),
         **family_notes,
+        **series_notes,
     }
     return files, six_digit
 

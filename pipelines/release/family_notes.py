@@ -51,7 +51,8 @@ competitive effect.
 
 Dynamic variant (the same parts year by year, summed): national {r["dynamic_national_effect"] or 0:+,.1f},
 mix {r["dynamic_mix_effect"] or 0:+,.1f}, competitive {r["dynamic_competitive_effect"] or 0:+,.1f}.
-vintage_break = {r["vintage_break"]}: {"the window spans a change of the NAICS cluster definitions (2003, 2008, … in sql/common/macros.sql), so part of the change may be definitional — every US window of the 2000–2011 panel does" if r["vintage_break"] else "one definition vintage throughout"}.
+Series: {"the constant-definition series cluster_timeseries (2012-based definitions; NAICS 1997 years left out)" if r.get("series") == "constant" else "the native indicator table"}; reference: {r.get("reference_regions") or "n/a"} reference regions present at both ends.
+vintage_break = {r["vintage_break"]}: {"the window crosses a NAICS vintage change where the cluster's national definition effect is above max_definition_effect (notes/definition_effect.md), so part of the change may come from the concordance bridge" if r["vintage_break"] else "no material definition effect at either end"}.
 """
 
 

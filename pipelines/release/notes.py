@@ -274,8 +274,10 @@ def naics_vintage_notes(con: duckdb.DuckDBPyConnection, sources: list[dict]) -> 
         lines += [f"- {a} → {b}: NAICS {va} → NAICS {vb} definitions" for a, va, b, vb in breaks]
         lines += [
             "",
-            f"Growth figures (`cagr`, `job_creation`) whose window spans a break carry `vintage_break = true`"
-            f" in `cluster_indicators` ({flagged:,} rows): they compare clusters built from two definitions.",
+            f"Growth figures (`cagr`, `job_creation`) whose window spans a break where the cluster's national"
+            f" definition effect is material carry `vintage_break = true` in `cluster_indicators` ({flagged:,} rows):"
+            " they compare clusters built from two definitions that differ materially (notes/definition_effect.md)."
+            " The constant-definition series `cluster_timeseries` puts every bridgeable year on the 2012 definitions.",
         ]
     else:
         lines.append("None: every year of this release uses the same definitions.")

@@ -47,6 +47,7 @@ US_WAREHOUSE_SUITES = {
     "cluster_mapping": "industry_employment",
     "cluster_indicators": "cluster_indicators",
     "region_indicators": "region_indicators",
+    "cluster_timeseries": "cluster_timeseries",  # issue 19: the constant-definition series
 }
 US_REFERENCE_SUITES = {
     "reference_clusters": "clusters",

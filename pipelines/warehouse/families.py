@@ -113,11 +113,15 @@ def build_panel(
     con: duckdb.DuckDBPyConnection, side: Side, params: Mapping[str, Any] | None = None
 ) -> int:
     """TEMP table family_panel from the constant-definition series (the side's rows of
-    cluster_timeseries) when the warehouse has it, else from the side's indicator table."""
+    cluster_timeseries) when the warehouse has them, else from the side's indicator table
+    (hand-made or supplied tables; the panel's column `series` says which)."""
     present_tables = _tables(con)
     if side not in SOURCE_TABLES:
         raise ValueError(f"indicator families: unknown side {side!r}")
-    if SERIES_TABLE in present_tables:
+    has_series = SERIES_TABLE in present_tables and bool(
+        con.execute(f"SELECT count(*) FROM {SERIES_TABLE} WHERE side = $s", {"s": side}).fetchall()[0][0]
+    )
+    if has_series:
         source, aliases, where, series = SERIES_TABLE, SERIES_ALIASES, f"WHERE side = '{side}'", "constant"
     elif SOURCE_TABLES[side] in present_tables:
         source, aliases, where, series = SOURCE_TABLES[side], {}, "", "native"

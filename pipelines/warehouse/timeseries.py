@@ -75,6 +75,8 @@ def build_constant_totals(
     warehouse's cluster_naics, naics_concordance and native cluster_totals; without the
     concordance (hand-made inputs) an empty definition_effect (no effect known)."""
     con.execute(f"CREATE TABLE IF NOT EXISTS definition_effect ({DEFINITION_EFFECT_COLUMNS})")
+    # a working schema left by an interrupted build must never feed this one
+    con.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
     if "naics_concordance" not in _tables(con):
         return {}
     defs = constant_definitions(
@@ -100,6 +102,9 @@ def build_us_series(
     """The US rows of cluster_timeseries: sql/us/cluster_indicators.sql on the constant totals,
     then sql/us/cluster_timeseries.sql; the working schema is dropped afterwards."""
     if "cluster_totals" not in _tables(con, SCHEMA):
+        # no series could be built (no concordance): never leave an older build's US rows behind
+        if SERIES_TABLE in _tables(con):
+            con.execute(f"DELETE FROM {SERIES_TABLE} WHERE side = 'us'")
         return {}
     _in_schema(con, lambda: runner.create_table(con, "cluster_indicators", "us/cluster_indicators", params))
     n = replace_side(con, "us", runner, "us/cluster_timeseries", params)

@@ -27,7 +27,7 @@ SELECT
     CAST(cagr AS DOUBLE) AS cagr,
     CASE WHEN year > base_year THEN false END AS vintage_break,
     CAST(emp AS DOUBLE) AS native_emp,
-    CASE WHEN emp IS NOT NULL THEN 0.0 END AS definition_effect,
+    CASE WHEN emp IS NOT NULL THEN CAST(0 AS DOUBLE) END AS definition_effect,
     ranked,
     extra_regio
 FROM eu_cluster_indicators

@@ -20,7 +20,10 @@
 -- default (column series). Growth only from sound bases: growth_basis = the start row's
 -- family_panel.basis unless 'ok', else 'partial_coverage' when the end year's coverage is partial,
 -- else 'ok'. Rows that are not 'ok' keep emp_start, emp_end, emp_change and the reference's
--- rates; region_growth and every effect are NULL. The reference sums only cells whose coverage
+-- rates; region_growth (r_i) and the parts built on it (homothetic, allocation) are NULL; with
+-- partial coverage at either end every part is NULL (the change is partly the files'), while a
+-- small or imputed base keeps the classic and dynamic parts, which are in persons, scale with
+-- emp_start and still add up to the change. The reference sums only cells whose coverage
 -- is not partial at either end (and, as before, present at both ends: for Europe the countries
 -- of the reference at BOTH ends of the window; reference_regions counts them).
 -- vintage_break: the data's NAICS vintage differs between t0 and t1 AND the cluster's national
@@ -101,8 +104,9 @@ classic AS (
     SELECT
         *,
         emp_end - emp_start AS emp_change,
-        CASE WHEN growth_basis = 'ok' THEN emp_start * national_growth END AS national_effect,
-        CASE WHEN growth_basis = 'ok' THEN emp_start * (cluster_growth - national_growth) END AS mix_effect
+        CASE WHEN growth_basis <> 'partial_coverage' THEN emp_start * national_growth END AS national_effect,
+        CASE WHEN growth_basis <> 'partial_coverage' THEN emp_start * (cluster_growth - national_growth) END
+            AS mix_effect
     FROM rates
 ),
 pairs AS (
@@ -177,11 +181,11 @@ SELECT
         (c.emp_change - c.national_effect - c.mix_effect)
             - c.homothetic_emp_start * (c.region_growth - c.cluster_growth)
     END AS allocation_effect,
-    CASE WHEN c.growth_basis = 'ok' AND d.n_steps = c.window_end - c.window_start AND d.n_nat = d.n_steps
-        THEN d.dyn_national END AS dynamic_national_effect,
-    CASE WHEN c.growth_basis = 'ok' AND d.n_steps = c.window_end - c.window_start AND d.n_mix = d.n_steps
-        THEN d.dyn_mix END AS dynamic_mix_effect,
-    CASE WHEN c.growth_basis = 'ok' AND d.n_steps = c.window_end - c.window_start AND d.n_nat = d.n_steps
+    CASE WHEN c.growth_basis <> 'partial_coverage' AND d.n_steps = c.window_end - c.window_start
+        AND d.n_nat = d.n_steps THEN d.dyn_national END AS dynamic_national_effect,
+    CASE WHEN c.growth_basis <> 'partial_coverage' AND d.n_steps = c.window_end - c.window_start
+        AND d.n_mix = d.n_steps THEN d.dyn_mix END AS dynamic_mix_effect,
+    CASE WHEN c.growth_basis <> 'partial_coverage' AND d.n_steps = c.window_end - c.window_start AND d.n_nat = d.n_steps
         AND d.n_mix = d.n_steps THEN c.emp_change - d.dyn_national - d.dyn_mix END AS dynamic_competitive_effect
 FROM classic AS c
 LEFT JOIN dynamic AS d

@@ -147,13 +147,16 @@ def test_no_rates_from_small_or_partial_bases():
     small = _row(got, "C", "1", 2002, 2004)
     assert small["growth_basis"] == "small_base"
     assert small["emp_change"] == pytest.approx(390) and small["region_growth"] is None
-    assert small["national_effect"] is None and small["competitive_effect"] is None
-    assert small["dynamic_national_effect"] is None
+    assert small["homothetic_effect"] is None and small["allocation_effect"] is None
+    # the classic parts are persons, scale with the base and still add up to the change
+    assert small["national_effect"] + small["mix_effect"] + small["competitive_effect"] == pytest.approx(390)
     assert _row(got, "C", "1", 2003, 2004)["region_growth"] == pytest.approx(1.0)
     # B 2003 covers 80 %: no window starts or ends there, and the reference leaves it out
     assert _row(got, "B", "1", 2002, 2003)["growth_basis"] == "partial_coverage"
     assert _row(got, "B", "1", 2003, 2004)["growth_basis"] == "partial_coverage"
     assert _row(got, "B", "1", 2003, 2004)["region_growth"] is None
+    assert _row(got, "B", "1", 2003, 2004)["national_effect"] is None
+    assert _row(got, "B", "1", 2003, 2004)["dynamic_competitive_effect"] is None
     assert _row(got, "B", "1", 2002, 2004)["growth_basis"] == "ok"
     r = _row(got, "A", "1", 2002, 2003)
     assert r["reference_regions"] == 2  # A and C; B is partial in 2003

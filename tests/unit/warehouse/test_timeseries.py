@@ -14,7 +14,7 @@ from pipelines.warehouse.indicators import build_cluster_tables
 from pipelines.warehouse.sql import fetch_frame, register_frame
 from pipelines.warehouse.timeseries import constant_definitions
 
-CLUSTERS = pl.DataFrame({"cluster_code": ["1", "2"], "traded": [True, True]})
+CLUSTERS = pl.DataFrame({"cluster_code": ["1", "2"], "traded": [True, True], "cluster_name": ["One", "Two"]})
 # native definitions: 100001 is cluster 1 in every vintage; 200001 (2002 codes) is cluster 2 in the
 # 2002 definitions, but in 2012 its two successors sit in clusters 1 and 2 → split 0.5 / 0.5
 NATIVE = [
@@ -177,3 +177,60 @@ def test_native_vintage_break_only_where_the_definition_effect_is_material():
     ci = {(r["year"], r["cluster_code"]): r for r in _rows(loose, "cluster_indicators", region_code="A").to_dicts()}
     assert ci[(2008, "1")]["vintage_break"] is False  # |−17 %| and 0 % are under 50 %
     assert ci[(2008, "2")]["vintage_break"] is True  # 2003 cluster 2: +100 %
+
+
+def test_release_notes_say_what_the_growth_figures_rest_on():
+    from pipelines.release.series_notes import definition_effect_note, evaluation_note
+    from pipelines.warehouse.families import build_families
+
+    con = _build()
+    note = definition_effect_note(con)
+    assert "| 2002 | 1997 | state | no (no bridge) |" in note
+    assert "| 2003 | One (1) | 1,020 | 1,224.0 | -16.7 % |" in note
+    con.execute("CREATE TABLE custom_regions (region_code VARCHAR, base_type VARCHAR, members VARCHAR[])")
+    con.execute("CREATE TABLE related_clusters (cluster_code VARCHAR, related_cluster_code VARCHAR, related_avg DOUBLE)")
+    build_families(con, "us")
+    text = evaluation_note(con)
+    assert "The series runs 2003–2012; the native view 2002–2012" in text
+    # full window on the series: 2003 → 2012, reference = both states (covered in 2003 and 2012)
+    assert "Published full window 2003→2012 on the constant series, reference = 2 states" in text
+
+
+def test_release_gate_on_the_series():
+    from pipelines.validation.engines import run_sql_check
+
+    con = _build()
+    assert run_sql_check(con, "series_consistent", {"tolerance": 1e-9}, table="cluster_timeseries")[0] == 0
+    con.execute("UPDATE cluster_timeseries SET emp = emp + 1 WHERE year = 2012 AND region_code = 'A' AND cluster_code = '1'")
+    failing, sample = run_sql_check(con, "series_consistent", {"tolerance": 1e-9}, table="cluster_timeseries")
+    assert failing == 1 and sample[0]["rule"] == "differs from native"
+    con = _build()
+    con.execute("UPDATE cluster_timeseries SET naics_vintage = '1997' WHERE year = 2003 AND region_code = 'A' AND cluster_code = '1'")
+    con.execute("UPDATE cluster_timeseries SET growth_basis = 'small_base' WHERE year = 2003 AND region_code = 'A' AND cluster_code = '2'")
+    failing, sample = run_sql_check(con, "series_consistent", {"tolerance": 1e-9}, table="cluster_timeseries")
+    assert {r["rule"] for r in sample} == {"unbridged year", "rate from unsound"}
+
+
+def test_a_release_publishes_the_series_rows_of_its_sides_only():
+    from pipelines.warehouse.timeseries import release_rows
+
+    con = _build()
+    con.execute("INSERT INTO cluster_timeseries BY NAME SELECT 'eu' AS side, 2010 AS year, 'nuts2' AS region_type, 'DE11' AS region_code, '1' AS cluster_code")
+    assert {r[0] for r in release_rows(con, "us", None).aggregate("side").fetchall()} == {"us"}
+    assert {r[0] for r in release_rows(con, "us", "eu").aggregate("side").fetchall()} == {"us", "eu"}
+    con.execute("DELETE FROM cluster_timeseries WHERE side = 'eu'")
+    with pytest.raises(ValueError, match="no rows for"):
+        release_rows(con, "us", "eu")
+
+
+def test_evaluation_note_without_total_rows_says_n_a():
+    """A year without file total rows (e.g. Census API pulls) has no file total change: n/a, not a crash."""
+    from pipelines.release.series_notes import evaluation_note
+    from pipelines.warehouse.families import build_families
+
+    con = _build()
+    con.execute("CREATE TABLE custom_regions (region_code VARCHAR, base_type VARCHAR, members VARCHAR[])")
+    con.execute("CREATE TABLE related_clusters (cluster_code VARCHAR, related_cluster_code VARCHAR, related_avg DOUBLE)")
+    build_families(con, "us")
+    con.execute("UPDATE region_indicators SET total_emp = NULL WHERE year = 2012")
+    assert "while the files' total employment changed by n/a" in evaluation_note(con)
