@@ -229,16 +229,21 @@ def _build_once(
     return counts
 
 
-def _tables_digest(con: duckdb.DuckDBPyConnection, names: Mapping[str, Any]) -> str | None:
-    """Row count and order-independent sum of row hashes of each built table (views read the
-    staged files, which the fingerprint covers); None when one of them is missing."""
-    kinds = dict(con.execute("SELECT table_name, table_type FROM information_schema.tables").fetchall())
-    if any(n not in kinds for n in names):
-        return None
+def _tables_digest(con: duckdb.DuckDBPyConnection, names: Mapping[str, Any]) -> str:
+    """Row count and order-independent sum of row hashes of each built table of main (views read
+    the staged files, which the fingerprint covers). A count key that names no table of main (a
+    working schema's table, a tally) is hashed as absent: a table dropped since changes the digest,
+    while such keys never make every digest alike (they once did, as None, so edits went unseen)."""
+    kinds = dict(con.execute(
+        "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'main'"
+    ).fetchall())
     h = hashlib.sha256()
-    for n in sorted(n for n in names if kinds[n] == "BASE TABLE"):
-        n_rows, total = con.execute(f'SELECT count(*), sum(hash(t)) FROM "{n}" AS t').fetchall()[0]
-        h.update(f"{n}:{n_rows}:{total}\n".encode())
+    for n in sorted(names):
+        if kinds.get(n) == "BASE TABLE":
+            n_rows, total = con.execute(f'SELECT count(*), sum(hash(t)) FROM "{n}" AS t').fetchall()[0]
+            h.update(f"{n}:{n_rows}:{total}\n".encode())
+        else:
+            h.update(f"{n}:{kinds.get(n, 'absent')}\n".encode())
     return h.hexdigest()
 
 

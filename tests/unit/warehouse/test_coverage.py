@@ -232,7 +232,9 @@ def test_release_built_on_partial_inputs_says_so_first(tmp_path: Path) -> None:
     assert changelog[2].startswith("## ") and changelog[4].startswith("**PARTIAL DATA.**")
     page = (rel / "index.html").read_text()
     assert '<div class="notice"><strong>Partial data.</strong>' in page and PARTIAL_NOTE in page
-    assert page.index('id="coverage"') < page.index('id="charts"')
+    # the overview says so before any figure: the profiles and maps come after it
+    overview = page.index('id="overview"')
+    assert overview < page.index("PARTIAL DATA.") < page.index('id="region-profile"') < page.index('id="maps"')
     ld = json.loads((rel / "dataset.jsonld").read_text())
     assert ld["description"] == desc and ld["temporalCoverage"] == "2008/2011"
     places = {p["name"]: p["description"] for p in ld["spatialCoverage"]}
