@@ -110,7 +110,7 @@ def test_run_output_is_quiet_then_unchanged_rerun_stops_early(mini, tmp_path: Pa
     data[len(data) // 2] ^= 0xFF
     victim.chmod(0o644)
     victim.write_bytes(bytes(data))
-    out4, err4, _ = _run(capsys)
+    out4, _, _ = _run(capsys)
     assert any(ln.startswith(f"latest.json: names {new}, which fails verification") for ln in out4), out4
     assert not [ln for ln in out4 if ln.startswith("nothing changed")], out4
     fresh = json.loads((settings.releases_dir / "latest.json").read_text())["version"]
