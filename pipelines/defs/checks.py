@@ -7,6 +7,7 @@ failing rows. Results are also stored in <warehouse>/validation/, where the rele
 them up for the validation report it publishes.
 """
 
+import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -14,6 +15,7 @@ import dagster as dg
 
 from pipelines.config import Settings
 from pipelines.defs.resources import ObservatoryResource
+from pipelines.release.integrity import heal_latest
 from pipelines.staging.cbp import naics_vintage_evidence
 from pipelines.staging.eu import eu_code_lists
 from pipelines.staging.quarantine import quarantine_frame
@@ -37,6 +39,8 @@ from pipelines.validation.report import (
 from pipelines.validation.results import Outcome, SuiteResult
 from pipelines.validation.suites import load_suite
 from pipelines.warehouse.database import connect
+
+log = logging.getLogger(__name__)
 
 
 def _metadata(results: Sequence[SuiteResult], severity: str) -> dict:
@@ -282,10 +286,24 @@ eu_checks = table_suite_checks(
 )
 
 
+def healed(params: Callable[[Settings], Mapping[str, Any]]) -> Callable[[Settings], Mapping[str, Any]]:
+    """`params` after healing latest.json: the shrink checks compare with the previous release,
+    which must be one that verifies — a run launched from the UI does not pass through the CLI's
+    heal at start (issue 20), and an unreadable pointer or release must not fail the checks."""
+
+    def run(settings: Settings) -> Mapping[str, Any]:
+        line = heal_latest(settings.releases_dir)
+        if line:
+            log.warning(line)
+        return params(settings)
+
+    return run
+
+
 completeness_checks = table_suite_checks(
     "completeness_checks",
     {"completeness": "industry_employment"},
-    params=completeness_params,
+    params=healed(completeness_params),
     description=(
         "Blocking: every requested CBP year × geography has rows, and none lost more than "
         "OBSERVATORY_MAX_SHRINK of its rows or employment against the previous release."
@@ -296,7 +314,7 @@ completeness_checks = table_suite_checks(
 eu_completeness_checks = table_suite_checks(
     "eu_completeness_checks",
     {"eu_completeness": "eu_industry_employment"},
-    params=eu_completeness_params,
+    params=healed(eu_completeness_params),
     description=(
         "Blocking: every Eurostat dataset fetched has rows, and no year × NUTS level lost more than "
         "OBSERVATORY_MAX_SHRINK of its rows or persons employed against the previous release."
