@@ -91,7 +91,8 @@ def apportion_by_successors(
 ) -> pl.DataFrame:
     """Weights of the `target` codes of ``derived`` (equal splits) replaced by the employment of
     their `successor` codes per cluster (a successor itself split counts with its own weights);
-    a code whose successors have no employment keeps the equal split (method 'equal')."""
+    a code whose successors have no employment keeps the equal split, and one whose employed
+    successors are themselves split equally inherits that split: both say method 'equal'."""
     emp = successor_emp.filter(pl.col("naics_vintage") == successor).select(
         pl.col("naics").alias("successor"), "emp", "year"
     )
@@ -99,23 +100,32 @@ def apportion_by_successors(
         concordance.select(pl.col(f"naics_{target}").alias("naics"), pl.col(f"naics_{successor}").alias("successor"))
         .unique()
         .join(
-            successor_defs.select(pl.col("naics").alias("successor"), "cluster_code", pl.col("weight").alias("w")),
+            successor_defs.select(
+                pl.col("naics").alias("successor"), "cluster_code", pl.col("weight").alias("w"),
+                (pl.col("method") == "equal").alias("via_equal"),
+            ),
             on="successor",
         )
         .join(emp, on="successor")
         .group_by("naics", "cluster_code")
-        .agg((pl.col("emp") * pl.col("w")).sum().alias("num"), pl.col("year").max().alias("successor_year"))
+        .agg(
+            (pl.col("emp") * pl.col("w")).sum().alias("num"),
+            pl.col("year").max().alias("successor_year"),
+            (pl.col("via_equal") & (pl.col("emp") > 0)).any().alias("via_equal"),
+        )
     )
     n = pl.len().over("naics")
     total = pl.col("num").sum().over("naics")
     by_emp = (n > 1) & (total > 0)
+    # a weight that inherits a successor's own equal split rests on that split: said so (equal)
+    via_equal = pl.col("via_equal").fill_null(False).any().over("naics")
     return (
         derived.join(per_cluster, on=["naics", "cluster_code"], how="left")
         .with_columns(pl.col("num").fill_null(0.0))
         .with_columns(
             weight=pl.when(by_emp).then(pl.col("num") / total).otherwise(pl.col("weight")),
-            method=pl.when(n == 1).then(pl.lit("single")).when(by_emp).then(pl.lit("employment")).otherwise(pl.lit("equal")),
-            successor_year=pl.when(by_emp).then(pl.col("successor_year").max().over("naics")).cast(pl.Int32),
+            method=pl.when(n == 1).then(pl.lit("single")).when(by_emp & ~via_equal).then(pl.lit("employment")).otherwise(pl.lit("equal")),
+            successor_year=pl.when(by_emp & ~via_equal).then(pl.col("successor_year").max().over("naics")).cast(pl.Int32),
         )
         .select(DEFINITION_COLUMNS)
         .sort("naics", "cluster_code")

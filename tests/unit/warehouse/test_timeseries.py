@@ -134,6 +134,9 @@ def test_split_codes_follow_their_successors_employment():
         fallback = constant_definitions(native, conc, none)
         assert _split(fallback, "2002", "326199") == {"1": (0.5, "equal", None), "2": (0.5, "equal", None)}
     assert splits_report(defs)["method"].unique().sort().to_list() == ["employment"]
+    # a 2002 code whose 2007 successor is itself split equally (no 2012 year) inherits that split: equal
+    no_2012 = constant_definitions(native, conc, emp.filter(pl.col("naics_vintage") == "2007"))
+    assert _split(no_2012, "2002", "400001") == {"1": (0.5, "equal", None), "2": (0.5, "equal", None)}
 
 
 def test_the_release_records_the_weights_and_their_method():
