@@ -145,6 +145,15 @@ def test_the_release_records_the_weights_and_their_method():
         ("2002", "200001", "1", "employment", 2008), ("2002", "200001", "2", "employment", 2008),
     ]  # fmt: skip
     assert splits["weight"].to_list() == pytest.approx([W1, W2])  # national: states A and B summed
+    # the FIRST NAICS 2007 year sets the weights: a later one with other employment changes nothing
+    con = _build()
+    later = _industry().filter(pl.col("year") == 2008).with_columns(
+        year=pl.lit(2009, pl.Int32), emp=pl.when(pl.col("industry_code") == "200011").then(pl.col("emp") * 5).otherwise(pl.col("emp"))
+    )
+    register_frame(con, "industry_employment", pl.concat([_industry(), later]))
+    build_cluster_tables(con)
+    again = _rows(con, "constant_definition_splits").sort("cluster_code")
+    assert again["weight"].to_list() == pytest.approx([W1, W2]) and set(again["successor_year"]) == {2008}
     # without a NAICS 2007 year the run has no successor employment: equal, said per code
     equal = _rows(_build((2002, 2003, 2004, 2012)), "constant_definition_splits")
     assert equal["method"].to_list() == ["equal", "equal"] and equal["weight"].to_list() == [0.5, 0.5]
