@@ -248,6 +248,7 @@ def test_release_notes_say_what_the_growth_figures_rest_on():
     note = definition_effect_note(con)
     assert "| 2002 | 1997 | state | no (no bridge) |" in note
     assert "| 2003 | One (1) | 1,020 | 1,205.5 | -15.4 % |" in note
+    assert "| 2002 | 200001 | One (1) | 0.4545 | employment | 2008 |" in note  # the weights used, and how
     con.execute("CREATE OR REPLACE TABLE custom_regions (region_code VARCHAR, base_type VARCHAR, members VARCHAR[])")
     con.execute("CREATE TABLE related_clusters (cluster_code VARCHAR, related_cluster_code VARCHAR, related_avg DOUBLE)")
     build_families(con, "us")
