@@ -112,6 +112,8 @@ def _release_tables(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[
     tables.update({n: con.table(n) for n in families.release_tables(con, "us", "eu" if eu else None)})
     # issue 19: the constant-definition series, the sides this release holds
     tables[timeseries.SERIES_TABLE] = timeseries.release_rows(con, "us", "eu" if eu else None)
+    if (splits := timeseries.splits_rows(con)) is not None:
+        tables[timeseries.SPLITS_TABLE] = splits  # the weights the series apportioned split codes with
     tables["cbp_quarantine"] = quarantine_frame(settings)
     return tables
 

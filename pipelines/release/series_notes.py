@@ -65,9 +65,13 @@ def definition_effect_note(con: duckdb.DuckDBPyConnection) -> str | None:
         "",
         "`cluster_indicators` maps each year's CBP rows with the cluster definitions of the year's own NAICS",
         "vintage (the clustermapping.us-comparable view). `cluster_timeseries` maps every year to ONE",
-        "definition, the 2012-based benchmark definitions, through the NAICS year concordance with the",
-        "apportioning of the 2017/2022 derivations (a code whose 2012 counterparts sit in several clusters",
-        "is split with equal weights over them). The definition effect of a cluster in a year is its",
+        "definition, the 2012-based benchmark definitions, through the NAICS year concordance. A NAICS",
+        "2002 or 2007 code whose 2012 counterparts sit in several clusters is split by the employment of",
+        "its successor codes (2002 → 2007 → 2012, chained): per cluster, the national employment of its",
+        "successors in that cluster over that of all its successors, in the first year coded in the",
+        "successor vintage; equally where the run has no such year (method = equal; the weights are in",
+        "`constant_definition_splits`). NAICS 2017/2022 codes keep the equal split of the native",
+        "definitions, so the series equals the native view there. The definition effect of a cluster in a year is its",
         "national native total over its constant-definition total − 1 (national: the country rows, else",
         "the sum of the states). NAICS 1997 years have no 6-digit bridge to NAICS 2002: they are not in the",
         "series (effect unknown), never guessed.",
@@ -90,11 +94,12 @@ def definition_effect_note(con: duckdb.DuckDBPyConnection) -> str | None:
             f"## Cluster-years with an effect above {limit:.0%}",
             "",
             "Two causes: the native definitions of that vintage place codes differently from the 2012",
-            "definitions, and the equal-weight split of a code the concordance links to several clusters (e.g.",
-            "NAICS 2002 326199 All Other Plastics Products, whose 2007/2012 successors include 336612 Boat",
-            "Building, goes half to Plastics and half to Water Transportation). The series keeps the",
-            "apportioning the 2017/2022 definitions use; growth across these years is flagged (vintage_break);",
-            "read it with the totals below.",
+            "definitions, and the split of a code the concordance links to several clusters. The successor-",
+            "employment rule counts a successor formed from several old codes in full for each of them: NAICS",
+            "2002 326199 All Other Plastics Products has the successors 326199 and 336612 Boat Building, so",
+            "the whole of Boat Building's employment draws a share of it to Water Transportation although",
+            "only a sliver of it moved (an equal split sent half). The weights used are listed under Split",
+            "codes. Growth across these years is flagged (vintage_break); read it with the totals below.",
             "",
             "| year | cluster | native | constant | effect |",
             "|---|---|---|---|---|",
@@ -104,6 +109,19 @@ def definition_effect_note(con: duckdb.DuckDBPyConnection) -> str | None:
                 f"| {r['year']} | {r['cluster_name']} ({r['cluster_code']}) | {r['native_emp']:,.0f} "
                 f"| {r['constant_emp']:,.1f} | {_signed(r['definition_effect'])} |"
             )
+    if "constant_definition_splits" in _present(con):
+        splits = fetch_frame(
+            con,
+            "SELECT s.*, c.cluster_name FROM constant_definition_splits AS s LEFT JOIN clusters AS c USING (cluster_code) "
+            "WHERE s.naics_vintage IN ('2002', '2007') ORDER BY s.naics_vintage, s.naics, CAST(s.cluster_code AS INTEGER)",
+        )
+        lines += ["", "## Split codes (NAICS 2002/2007, table constant_definition_splits)", ""]
+        lines += ["| vintage | NAICS | cluster | weight | method | successor year |", "|---|---|---|---|---|---|"]
+        lines += [
+            f"| {r['naics_vintage']} | {r['naics']} | {r['cluster_name']} ({r['cluster_code']}) | {r['weight']:.4f} "
+            f"| {r['method']} | {r['successor_year'] or '–'} |"
+            for r in splits.iter_rows(named=True)
+        ]
     lines += ["", "## Every cluster and year (effect, %)", "", "| cluster | " + " | ".join(str(y) for y in years) + " |"]
     lines.append("|---|" + "---|" * len(years))
     wide = eff.pivot(on="year", index=["cluster_code", "cluster_name"], values="definition_effect", sort_columns=True)

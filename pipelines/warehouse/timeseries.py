@@ -4,9 +4,16 @@ means one thing from its first year to its last. cluster_indicators keeps the na
 year on the definitions of its own NAICS vintage, comparable with clustermapping.us).
 
 US: the 2012 definitions are carried to the NAICS 2002, 2007, 2017 and 2022 codes through the NAICS
-year concordance with the apportioning the 2017/2022 derivations use
-(pipelines.sources.naics.derive_definitions: a code whose 2012 counterparts sit in several clusters
-is split with equal weights). NAICS 1997 data (CBP 1998–2002) cannot be bridged (the concordance
+year concordance (pipelines.sources.naics.derive_definitions gives the clusters of each code). A
+NAICS 2002 or 2007 code whose 2012 counterparts sit in several clusters is apportioned by the
+EMPLOYMENT of its successor codes (2002 → 2007, 2007 → 2012, chained): weight per cluster =
+national employment of its successors in that cluster / that of all its successors, in the first
+year coded in the successor vintage (sql/us/successor_employment.sql). An equal split would send
+half of 326199 Plastics (~421k jobs) to Water Transportation because one successor is 336612 Boat
+Building. Where the run has no such year, or the successors have no employment, the split is equal;
+``method`` says which, per code, in the published table constant_definition_splits. 2017/2022 codes
+keep the equal split of the native definitions (cluster_naics), so the series equals the native
+view in those years. NAICS 1997 data (CBP 1998–2002) cannot be bridged (the concordance
 has no 1997 column): those years are left out of the series, never guessed. The same SQL rules as
 the native table (sql/us/cluster_totals.sql, custom_cluster_totals.sql, cluster_indicators.sql)
 run on the constant definitions in DuckDB schema ``constant_definition`` (searched before
@@ -32,6 +39,15 @@ from pipelines.warehouse.sql import SqlRunner, fetch_frame, register_frame, row_
 SCHEMA = "constant_definition"
 SERIES_TABLE = "cluster_timeseries"
 BASE_VINTAGE = "2012"
+SPLITS_TABLE = "constant_definition_splits"
+# vintages before the base → the vintage of their successor codes, nearest to the base first
+SUCCESSOR = {"2007": "2012", "2002": "2007"}
+SUCCESSOR_EMP_SCHEMA = {"naics_vintage": pl.String, "naics": pl.String, "year": pl.Int32, "emp": pl.Float64}
+SPLITS_SCHEMA = {
+    "naics_vintage": pl.String, "naics": pl.String, "cluster_code": pl.String, "weight": pl.Float64,
+    "derived_from": pl.String, "method": pl.String, "successor_year": pl.Int32,
+}  # fmt: skip
+DEFINITION_COLUMNS = ["naics_vintage", "naics", "cluster_code", "weight", "derived_from", "method", "successor_year"]
 # definition_effect before any series is built (supplied cluster totals): no effect known
 DEFINITION_EFFECT_COLUMNS = (
     "year INTEGER, cluster_code VARCHAR, reference_type VARCHAR, naics_vintage VARCHAR, "
@@ -39,17 +55,87 @@ DEFINITION_EFFECT_COLUMNS = (
 )
 
 
-def constant_definitions(cluster_naics: pl.DataFrame, concordance: pl.DataFrame) -> pl.DataFrame:
-    """cluster_naics-shaped rows: the 2012 definitions as they are, and for every other vintage of
-    the concordance its codes carried to them (weights, derived_from as derive_definitions gives)."""
-    base = cluster_naics.filter(pl.col("naics_vintage") == BASE_VINTAGE)
-    derived = [
-        naics.derive_definitions(cluster_naics, concordance, target, base=BASE_VINTAGE)[0]
-        for target in naics.VINTAGES
-        if target != BASE_VINTAGE
-    ]
-    cols = ["naics_vintage", "naics", "cluster_code", "weight", "derived_from"]
-    return pl.concat([base.select(cols), *[d.select(cols) for d in derived]])
+def constant_definitions(
+    cluster_naics: pl.DataFrame, concordance: pl.DataFrame, successor_emp: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """cluster_naics-shaped rows (+ method, successor_year): the 2012 definitions as they are, and
+    every other vintage of the concordance carried to them; NAICS 2002/2007 split codes apportioned
+    by successor employment (``successor_emp``: naics_vintage, naics, year, emp — national, first
+    year of each vintage; none → equal), 2017/2022 ones equally as in the native definitions."""
+    base = cluster_naics.filter(pl.col("naics_vintage") == BASE_VINTAGE).with_columns(
+        method=pl.lit("single"), successor_year=pl.lit(None, pl.Int32)
+    )
+    emp = successor_emp if successor_emp is not None else pl.DataFrame(schema=SUCCESSOR_EMP_SCHEMA)
+    defs = {BASE_VINTAGE: base.select(DEFINITION_COLUMNS)}
+    for target in naics.VINTAGES:
+        if target == BASE_VINTAGE or target in SUCCESSOR:
+            continue  # SUCCESSOR: below, nearest to the base first (2002 codes chain through 2007's weights)
+        derived = naics.derive_definitions(cluster_naics, concordance, target, base=BASE_VINTAGE)[0]
+        defs[target] = derived.with_columns(
+            method=pl.when(pl.col("weight") < 1).then(pl.lit("equal")).otherwise(pl.lit("single")),
+            successor_year=pl.lit(None, pl.Int32),
+        ).select(DEFINITION_COLUMNS)
+    for target, successor in SUCCESSOR.items():
+        derived = naics.derive_definitions(cluster_naics, concordance, target, base=BASE_VINTAGE)[0]
+        defs[target] = apportion_by_successors(derived, concordance, defs[successor], emp, target, successor)
+    return pl.concat([defs[v] for v in naics.VINTAGES if v in defs])
+
+
+def apportion_by_successors(
+    derived: pl.DataFrame,
+    concordance: pl.DataFrame,
+    successor_defs: pl.DataFrame,
+    successor_emp: pl.DataFrame,
+    target: str,
+    successor: str,
+) -> pl.DataFrame:
+    """Weights of the `target` codes of ``derived`` (equal splits) replaced by the employment of
+    their `successor` codes per cluster (a successor itself split counts with its own weights);
+    a code whose successors have no employment keeps the equal split, and one whose employed
+    successors are themselves split equally inherits that split: both say method 'equal'."""
+    emp = successor_emp.filter(pl.col("naics_vintage") == successor).select(
+        pl.col("naics").alias("successor"), "emp", "year"
+    )
+    per_cluster = (
+        concordance.select(pl.col(f"naics_{target}").alias("naics"), pl.col(f"naics_{successor}").alias("successor"))
+        .unique()
+        .join(
+            successor_defs.select(
+                pl.col("naics").alias("successor"), "cluster_code", pl.col("weight").alias("w"),
+                (pl.col("method") == "equal").alias("via_equal"),
+            ),
+            on="successor",
+        )
+        .join(emp, on="successor")
+        .group_by("naics", "cluster_code")
+        .agg(
+            (pl.col("emp") * pl.col("w")).sum().alias("num"),
+            pl.col("year").max().alias("successor_year"),
+            (pl.col("via_equal") & (pl.col("emp") > 0)).any().alias("via_equal"),
+        )
+    )
+    n = pl.len().over("naics")
+    total = pl.col("num").sum().over("naics")
+    by_emp = (n > 1) & (total > 0)
+    # a weight that inherits a successor's own equal split rests on that split: said so (equal)
+    via_equal = pl.col("via_equal").fill_null(False).any().over("naics")
+    return (
+        derived.join(per_cluster, on=["naics", "cluster_code"], how="left")
+        .with_columns(pl.col("num").fill_null(0.0))
+        .with_columns(
+            weight=pl.when(by_emp).then(pl.col("num") / total).otherwise(pl.col("weight")),
+            method=pl.when(n == 1).then(pl.lit("single")).when(by_emp & ~via_equal).then(pl.lit("employment")).otherwise(pl.lit("equal")),
+            successor_year=pl.when(by_emp & ~via_equal).then(pl.col("successor_year").max().over("naics")).cast(pl.Int32),
+        )
+        .select(DEFINITION_COLUMNS)
+        .sort("naics", "cluster_code")
+    )
+
+
+def splits_report(defs: pl.DataFrame) -> pl.DataFrame:
+    """The rows of the constant definitions that split a code over clusters (published as
+    constant_definition_splits), with the method of each."""
+    return defs.filter(pl.col("method") != "single").sort("naics_vintage", "naics", "cluster_code")
 
 
 def _tables(con: duckdb.DuckDBPyConnection, schema: str = "main") -> set[str]:
@@ -78,10 +164,14 @@ def build_constant_totals(
     # a working schema left by an interrupted build must never feed this one
     con.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
     if "naics_concordance" not in _tables(con):
+        register_frame(con, SPLITS_TABLE, pl.DataFrame(schema=SPLITS_SCHEMA))
         return {}
     defs = constant_definitions(
-        fetch_frame(con, "SELECT * FROM cluster_naics"), fetch_frame(con, "SELECT * FROM naics_concordance")
+        fetch_frame(con, "SELECT * FROM cluster_naics"),
+        fetch_frame(con, "SELECT * FROM naics_concordance"),
+        runner.fetch(con, "us/successor_employment", params),
     )
+    register_frame(con, SPLITS_TABLE, splits_report(defs))
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
 
     def run() -> int:
@@ -142,3 +232,9 @@ def release_rows(con: duckdb.DuckDBPyConnection, *sides: str | None) -> duckdb.D
     if missing:
         raise ValueError(f"{SERIES_TABLE} has no rows for {missing}; rebuild the indicators")
     return con.table(SERIES_TABLE).filter(f"side IN ({', '.join(repr(s) for s in wanted)})")
+
+
+def splits_rows(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyRelation | None:
+    """The constant-definition splits a release publishes; None when the warehouse was built
+    without industry rows (supplied cluster totals: no series, no splits)."""
+    return con.table(SPLITS_TABLE) if SPLITS_TABLE in _tables(con) else None

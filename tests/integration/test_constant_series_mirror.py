@@ -1,7 +1,8 @@
 """Issue 19 on the mirror's real CBP state files: the constant-definition series leaves the NAICS
 1997 years out, and where the concordance is nearly one-to-one (NAICS 2007 data, 2008–2011) the
 national total of every cluster over 50,000 jobs agrees with the native definitions within 2 %;
-growth rates never start in a partial-coverage year."""
+NAICS 2002 codes split over clusters follow their successors' employment (326199 Plastics no longer
+sends half its jobs to Water Transportation); growth rates never start in a partial-coverage year."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from pipelines.warehouse.sql import fetch_frame
 
 @pytest.fixture(scope="module")
 def warehouse(mirror_dir: Path, tmp_path_factory: pytest.TempPathFactory):
-    years = (2002, 2003, 2008, 2011)
+    years = (2002, 2003, 2007, 2008, 2011)
     settings = Settings(
         warehouse=tmp_path_factory.mktemp("wh"), mirror=mirror_dir, cbp_years=years, offline=True, eurostat=False
     )
@@ -36,7 +37,7 @@ def warehouse(mirror_dir: Path, tmp_path_factory: pytest.TempPathFactory):
 
 def test_naics_1997_years_are_left_out(warehouse) -> None:
     years = fetch_frame(warehouse, "SELECT DISTINCT year, naics_vintage FROM cluster_timeseries ORDER BY year")
-    assert years.rows() == [(2003, "2002"), (2008, "2007"), (2011, "2007")]
+    assert years.rows() == [(2003, "2002"), (2007, "2002"), (2008, "2007"), (2011, "2007")]
     assert 2002 in set(fetch_frame(warehouse, "SELECT DISTINCT year FROM cluster_indicators")["year"])
 
 
@@ -77,3 +78,43 @@ def test_no_growth_from_the_partial_years(warehouse) -> None:
         "AND r.region_code = c.region_code WHERE c.region_type = 'state' AND c.cagr IS NOT NULL",
     )
     assert bases["coverage"].min() >= 0.95
+
+
+# NAICS 2002 years (2003–2007): |native / constant − 1| of every cluster over 50,000 jobs. Equal splits
+# measured up to 46 % (Water Transportation −46 %, Plastics +37 %, Communications Equipment +26 %);
+# employment splits measure up to 21 % in 2003 (18 % in 2007). What remains is not the bridge's
+# noise but one named limit of the rule: a successor code formed from several old codes counts in
+# full for each (336612 Boat Building draws 11.5 % of 326199 Plastics, 334515 Instruments 38 % of
+# 334220 Communications Equipment). The bound is the measured worst case rounded up, so any rule
+# that misallocates more than today fails; no cluster outside the named set may exceed 2 % (the
+# material effects vintage_break flags stay the known ones).
+NAICS_2002_BOUND = 0.22
+NAICS_2002_MATERIAL = {"8", "23", "38", "49", "50"}
+
+
+@pytest.mark.parametrize("year", [2003, 2007])
+def test_naics_2002_years_split_codes_by_successor_employment(warehouse, year: int) -> None:
+    eff = fetch_frame(warehouse, "SELECT * FROM definition_effect WHERE year = $y", {"y": year})
+    big = eff.filter(pl.col("native_emp") > 50_000)
+    assert big.height >= 50
+    worst = big.sort(pl.col("definition_effect").abs(), descending=True).row(0, named=True)
+    assert abs(worst["definition_effect"]) < NAICS_2002_BOUND, worst
+    material = set(big.filter(pl.col("definition_effect").abs() > 0.02)["cluster_code"])
+    assert material <= NAICS_2002_MATERIAL  # no cluster beyond the named ones
+    splits = fetch_frame(warehouse, "SELECT * FROM constant_definition_splits WHERE naics = '326199'")
+    assert set(splits["method"]) == {"employment"} and set(splits["successor_year"]) == {2008}
+    assert splits.filter(pl.col("cluster_code") == "50")["weight"][0] < 0.15  # equal split: 0.5
+
+
+def test_water_transportation_2007_to_2008_is_not_a_definition_drop(warehouse) -> None:
+    """Cluster 50's constant series 2007 → 2008 fell 39 % with equal splits (536k → 327k) while its
+    native total grew 5.6 %; with employment splits the drop is 13.5 % (378k → 327k), the residue
+    of 336612 Boat Building counted in full (NAICS2002_BOUND above)."""
+    s = fetch_frame(
+        warehouse,
+        "SELECT year, sum(emp) AS emp, sum(native_emp) AS native FROM cluster_timeseries "
+        "WHERE cluster_code = '50' AND region_type = 'state' AND year IN (2007, 2008) GROUP BY 1 ORDER BY 1",
+    )
+    (e07, n07), (e08, n08) = s.select("emp", "native").rows()
+    assert n08 / n07 - 1 > 0  # native: growth
+    assert e08 / e07 - 1 > -0.15  # constant: no longer −39 % (today −13.5 %, the residual named above)
