@@ -3,6 +3,7 @@ US state row of each family, its numbers read back from the warehouse tables."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import duckdb
@@ -302,8 +303,16 @@ NOTE_WRITERS = {
 def write_family_notes(con: duckdb.DuckDBPyConnection, dest_dir: Path) -> dict[str, Path]:
     """The families' worked examples (US state rows, numbers read back from the tables); the
     keys are paths inside the release."""
+    return write_notes(con, dest_dir, NOTE_WRITERS)
+
+
+def write_notes(
+    con: duckdb.DuckDBPyConnection, dest_dir: Path, writers: Mapping[str, Callable[[duckdb.DuckDBPyConnection], str | None]]
+) -> dict[str, Path]:
+    """Write each note whose writer returns text (None: the release has nothing for it); the keys
+    are paths inside the release. Shared by the family and the series notes."""
     out: dict[str, Path] = {}
-    for rel, writer in NOTE_WRITERS.items():
+    for rel, writer in writers.items():
         text = writer(con)
         if text is None:
             continue

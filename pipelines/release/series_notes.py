@@ -13,6 +13,7 @@ import duckdb
 import polars as pl
 
 from pipelines.release.coverage import percent
+from pipelines.release.family_notes import write_notes
 from pipelines.warehouse.indicators import DEFAULT_PARAMS
 from pipelines.warehouse.sql import fetch_frame, fetch_one
 
@@ -318,13 +319,4 @@ NOTE_WRITERS = {
 
 def write_series_notes(con: duckdb.DuckDBPyConnection, dest_dir: Path) -> dict[str, Path]:
     """The notes of the evaluation over time; keys are paths inside the release."""
-    out: dict[str, Path] = {}
-    for rel, writer in NOTE_WRITERS.items():
-        text = writer(con)
-        if text is None:
-            continue
-        path = dest_dir / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-        out[rel] = path
-    return out
+    return write_notes(con, dest_dir, NOTE_WRITERS)
