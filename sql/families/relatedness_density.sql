@@ -24,22 +24,37 @@ matrix_type AS (
           WHERE region_type <> 'custom' GROUP BY ALL)
     GROUP BY year
 ),
+-- rid: a region-year's number (its keys in order), so the region × cluster × related-cluster rows
+-- below are joined and grouped on integers, not on (year, region_type, region_code) strings
 regions AS (
-    SELECT DISTINCT m.year, m.region_type, m.region_code,
-        CASE WHEN m.region_type = 'custom' THEN t.base_type ELSE m.region_type END AS proximity_type
-    FROM m LEFT JOIN matrix_type AS t USING (year)
+    SELECT *, row_number() OVER (ORDER BY year, region_type, region_code) AS rid FROM (
+        SELECT DISTINCT m.year, m.region_type, m.region_code,
+            CASE WHEN m.region_type = 'custom' THEN t.base_type ELSE m.region_type END AS proximity_type
+        FROM m LEFT JOIN matrix_type AS t USING (year)
+    )
+),
+held AS (
+    SELECT g.rid, g.year, g.proximity_type, h.cluster_code, h.present
+    FROM m AS h JOIN regions AS g USING (year, region_type, region_code)
+),
+-- φ once per (year, type, pair), fixed to the 18 decimals of xsum: the per-region sums below are
+-- exact DECIMAL sums of these terms (the same sums as xsum over the region rows, in any order)
+phi AS (
+    SELECT year, region_type AS proximity_type, cluster_code, related_cluster_code,
+        CAST(proximity AS DECIMAL(38, 18)) AS w, proximity > 0 AS positive
+    FROM family_cluster_relatedness
 ),
 dens AS (
     SELECT
-        g.year, g.region_type, g.region_code, x.cluster_code,
+        h.rid, x.cluster_code,
         -- rounded to 1e-9: a float sum's order (not fixed in DuckDB) must not reorder tied densities
-        round(xsum(x.proximity * CAST(h.present AS INTEGER)) / nullif(xsum(x.proximity), 0), 9) AS density,
-        count(*) FILTER (WHERE h.present AND x.proximity > 0) AS n_related_present
-    FROM regions AS g
-    JOIN family_cluster_relatedness AS x ON x.year = g.year AND x.region_type = g.proximity_type
-    JOIN m AS h ON h.year = g.year AND h.region_type = g.region_type
-        AND h.region_code = g.region_code AND h.cluster_code = x.related_cluster_code
-    GROUP BY ALL
+        round(CAST(coalesce(sum(x.w) FILTER (WHERE h.present), 0) AS DOUBLE)
+            / nullif(CAST(sum(x.w) AS DOUBLE), 0), 9) AS density,
+        count(*) FILTER (WHERE h.present AND x.positive) AS n_related_present
+    FROM held AS h
+    JOIN phi AS x ON x.year = h.year AND x.proximity_type = h.proximity_type
+        AND x.related_cluster_code = h.cluster_code
+    GROUP BY h.rid, x.cluster_code
 ),
 ref AS (
     SELECT DISTINCT cluster_code, related_cluster_code FROM (
@@ -49,14 +64,13 @@ ref AS (
     ) WHERE cluster_code <> related_cluster_code
 ),
 ref_dens AS (
-    SELECT a.year, a.region_type, a.region_code, a.cluster_code,
+    SELECT a.rid, a.cluster_code,
         count(*) AS n_reference_related,
         count(*) FILTER (WHERE b.present) AS n_reference_related_present
-    FROM m AS a
+    FROM held AS a
     JOIN ref AS r ON r.cluster_code = a.cluster_code
-    JOIN m AS b ON b.year = a.year AND b.region_type = a.region_type
-        AND b.region_code = a.region_code AND b.cluster_code = r.related_cluster_code
-    GROUP BY ALL
+    JOIN held AS b ON b.rid = a.rid AND b.cluster_code = r.related_cluster_code
+    GROUP BY a.rid, a.cluster_code
 )
 SELECT
     a.region_type,
@@ -81,5 +95,5 @@ SELECT
     END AS opportunity_rank
 FROM m AS a
 JOIN regions AS g USING (year, region_type, region_code)
-LEFT JOIN dens AS d USING (year, region_type, region_code, cluster_code)
-LEFT JOIN ref_dens AS rd USING (year, region_type, region_code, cluster_code)
+LEFT JOIN dens AS d ON d.rid = g.rid AND d.cluster_code = a.cluster_code
+LEFT JOIN ref_dens AS rd ON rd.rid = g.rid AND rd.cluster_code = a.cluster_code
