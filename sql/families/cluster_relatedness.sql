@@ -14,17 +14,37 @@ WITH m AS (
     SEMI JOIN family_scope AS s USING (year, region_type, region_code, cluster_code)
     WHERE f.traded AND f.lq IS NOT NULL AND f.region_type NOT IN ('country', 'custom')
 ),
-counts AS (
+-- integer keys for the region × pair rows (numbers of the keys in order): rid of a region-year,
+-- tid of a region type × year, cid of a cluster; codes are joined back after counting
+k AS (
+    SELECT present,
+        dense_rank() OVER (ORDER BY year, region_type, region_code) AS rid,
+        dense_rank() OVER (ORDER BY year, region_type) AS tid,
+        dense_rank() OVER (ORDER BY cluster_code) AS cid
+    FROM m
+),
+types AS (SELECT DISTINCT tid, year, region_type FROM (
+    SELECT year, region_type, dense_rank() OVER (ORDER BY year, region_type) AS tid FROM m)),
+codes AS (SELECT DISTINCT cid, cluster_code FROM (
+    SELECT cluster_code, dense_rank() OVER (ORDER BY cluster_code) AS cid FROM m)),
+counts_k AS (
     SELECT
-        a.year, a.region_type, a.cluster_code, b.cluster_code AS related_cluster_code,
+        a.tid, a.cid, b.cid AS related_cid,
         count(*) AS n_regions,
         count(*) FILTER (WHERE a.present) AS n_cluster,
         count(*) FILTER (WHERE b.present) AS n_related,
         count(*) FILTER (WHERE a.present AND b.present) AS n_both
-    FROM m AS a
-    JOIN m AS b ON b.year = a.year AND b.region_type = a.region_type
-        AND b.region_code = a.region_code AND b.cluster_code <> a.cluster_code
-    GROUP BY ALL
+    FROM k AS a
+    JOIN k AS b ON b.rid = a.rid AND b.cid <> a.cid
+    GROUP BY a.tid, a.cid, b.cid
+),
+counts AS (
+    SELECT t.year, t.region_type, c1.cluster_code, c2.cluster_code AS related_cluster_code,
+        n.n_regions, n.n_cluster, n.n_related, n.n_both
+    FROM counts_k AS n
+    JOIN types AS t USING (tid)
+    JOIN codes AS c1 ON c1.cid = n.cid
+    JOIN codes AS c2 ON c2.cid = n.related_cid
 ),
 ref AS (
     SELECT cluster_code, related_cluster_code, max(related_avg) AS related_avg FROM (
