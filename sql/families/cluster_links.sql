@@ -32,6 +32,12 @@ pairs AS (
     SELECT DISTINCT related_cluster_code, cluster_code FROM related_clusters
     WHERE cluster_code <> related_cluster_code
 ),
+-- each region cell with its related clusters, materialised first: joined the other way round
+-- (cell × cell of the region, then the pairs) the planner built all R·C² region rows
+candidates AS MATERIALIZED (
+    SELECT a.rid, a.cluster_code, r.related_cluster_code
+    FROM k AS a JOIN pairs AS r ON r.cluster_code = a.cluster_code
+),
 linked_k AS (
     SELECT
         a.rid, a.cluster_code,
@@ -41,9 +47,8 @@ linked_k AS (
         CAST(sum(b.ref_emp_x) AS DOUBLE) AS related_ref_emp,
         string_agg(b.cluster_code, '; ' ORDER BY CAST(b.cluster_code AS INTEGER)) FILTER (WHERE b.strong)
             AS strong_related_clusters
-    FROM k AS a
-    JOIN pairs AS r ON r.cluster_code = a.cluster_code
-    JOIN k AS b ON b.rid = a.rid AND b.cluster_code = r.related_cluster_code
+    FROM candidates AS a
+    JOIN k AS b ON b.rid = a.rid AND b.cluster_code = a.related_cluster_code
     GROUP BY a.rid, a.cluster_code
 ),
 linked AS (
