@@ -120,13 +120,17 @@ ref AS (
     JOIN codes AS b ON b.cluster_code = r.related_cluster_code
     WHERE r.cluster_code <> r.related_cluster_code
 ),
+-- each region cell with its reference-related clusters, materialised first: joined the other way
+-- round (cell × cell of the region, then the pairs) the planner built all R·C² region rows
+ref_candidates AS MATERIALIZED (
+    SELECT a.rid, a.cid, r.related_cid FROM held AS a JOIN ref AS r ON r.cid = a.cid
+),
 ref_dens_k AS (
     SELECT a.rid, a.cid,
         count(*) AS n_reference_related,
         count(*) FILTER (WHERE b.present) AS n_reference_related_present
-    FROM held AS a
-    JOIN ref AS r ON r.cid = a.cid
-    JOIN held AS b ON b.rid = a.rid AND b.cid = r.related_cid
+    FROM ref_candidates AS a
+    JOIN held AS b ON b.rid = a.rid AND b.cid = a.related_cid
     GROUP BY a.rid, a.cid
 ),
 dens AS (SELECT d.*, c.cluster_code FROM dens_k AS d JOIN codes AS c USING (cid)),
