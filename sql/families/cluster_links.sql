@@ -15,6 +15,16 @@ WITH p AS (
     SEMI JOIN family_scope AS s USING (year, region_type, region_code, cluster_code)
     WHERE f.traded AND f.region_type <> 'country'
 ),
+-- one row per region cell with an integer region-year number (rid: its keys in order) and its
+-- employment fixed to the 18 decimals of xsum once, so the region × cluster × related-cluster
+-- rows below join and group on integers and sum exact DECIMALs (the same sums as xsum per row)
+k AS (
+    SELECT cluster_code, strong,
+        dense_rank() OVER (ORDER BY year, region_type, region_code) AS rid,
+        CAST(emp AS DECIMAL(38, 18)) AS emp_x, CAST(ref_emp AS DECIMAL(38, 18)) AS ref_emp_x,
+        year, region_type, region_code
+    FROM p
+),
 pairs AS (
     SELECT DISTINCT cluster_code, related_cluster_code FROM related_clusters
     WHERE cluster_code <> related_cluster_code
@@ -22,20 +32,29 @@ pairs AS (
     SELECT DISTINCT related_cluster_code, cluster_code FROM related_clusters
     WHERE cluster_code <> related_cluster_code
 ),
-linked AS (
+-- each region cell with its related clusters, materialised first: joined the other way round
+-- (cell × cell of the region, then the pairs) the planner built all R·C² region rows
+candidates AS MATERIALIZED (
+    SELECT a.rid, a.cluster_code, r.related_cluster_code
+    FROM k AS a JOIN pairs AS r ON r.cluster_code = a.cluster_code
+),
+linked_k AS (
     SELECT
-        a.year, a.region_type, a.region_code, a.cluster_code,
+        a.rid, a.cluster_code,
         count(*) AS n_related,
         count(*) FILTER (WHERE b.strong) AS n_related_strong,
-        xsum(b.emp) AS related_emp,
-        xsum(b.ref_emp) AS related_ref_emp,
+        CAST(sum(b.emp_x) AS DOUBLE) AS related_emp,
+        CAST(sum(b.ref_emp_x) AS DOUBLE) AS related_ref_emp,
         string_agg(b.cluster_code, '; ' ORDER BY CAST(b.cluster_code AS INTEGER)) FILTER (WHERE b.strong)
             AS strong_related_clusters
-    FROM p AS a
-    JOIN pairs AS r ON r.cluster_code = a.cluster_code
-    JOIN p AS b ON b.year = a.year AND b.region_type = a.region_type
-        AND b.region_code = a.region_code AND b.cluster_code = r.related_cluster_code
-    GROUP BY ALL
+    FROM candidates AS a
+    JOIN k AS b ON b.rid = a.rid AND b.cluster_code = a.related_cluster_code
+    GROUP BY a.rid, a.cluster_code
+),
+linked AS (
+    SELECT g.year, g.region_type, g.region_code, l.* EXCLUDE (rid)
+    FROM linked_k AS l
+    JOIN (SELECT DISTINCT rid, year, region_type, region_code FROM k) AS g USING (rid)
 )
 SELECT
     a.region_type,

@@ -14,18 +14,73 @@ WITH m AS (
     SEMI JOIN family_scope AS s USING (year, region_type, region_code, cluster_code)
     WHERE f.traded AND f.lq IS NOT NULL AND f.region_type NOT IN ('country', 'custom')
 ),
-counts AS (
-    SELECT
-        a.year, a.region_type, a.cluster_code, b.cluster_code AS related_cluster_code,
-        count(*) AS n_regions,
-        count(*) FILTER (WHERE a.present) AS n_cluster,
-        count(*) FILTER (WHERE b.present) AS n_related,
-        count(*) FILTER (WHERE a.present AND b.present) AS n_both
-    FROM m AS a
-    JOIN m AS b ON b.year = a.year AND b.region_type = a.region_type
-        AND b.region_code = a.region_code AND b.cluster_code <> a.cluster_code
+-- The counts are sums over the regions of products of per-region cell counts, for i ≠ j:
+--   n_regions = Σ_r a_ri·a_rj, n_cluster = Σ_r p_ri·a_rj, n_related = Σ_r a_ri·p_rj, n_both = Σ_r p_ri·p_rj
+-- (a = the region's panel rows for the cluster, p = those held; a cell in the panel twice counts
+-- twice, as a join over the cells would). With d = 1 − a (1 for a cell the region lacks,
+-- negative for a repeated cell, 0 for almost every cell), Σ_r a_ri·a_rj = N − D_i − D_j + Σ_r d_ri·d_rj
+-- and Σ_r p_ri·a_rj = P_i − Σ_r p_ri·d_rj: only held cells and the rare d ≠ 0 cells are paired,
+-- not every cell with every cell of its region. Exact integer arithmetic throughout.
+cell AS (
+    SELECT year, region_type, cluster_code,
+        dense_rank() OVER (ORDER BY year, region_type, region_code) AS rid,
+        count(*) OVER w AS a, count(*) FILTER (WHERE present) OVER w AS p,
+        row_number() OVER w AS k
+    FROM m
+    WINDOW w AS (PARTITION BY year, region_type, region_code, cluster_code)
+),
+regs AS (SELECT DISTINCT year, region_type, rid FROM cell),
+universe AS (SELECT DISTINCT year, region_type, cluster_code FROM cell),
+dev AS (
+    SELECT g.year, g.region_type, g.rid, u.cluster_code,
+        1 - coalesce(c.a, 0) AS d, coalesce(c.p, 0) AS p
+    FROM regs AS g
+    JOIN universe AS u USING (year, region_type)
+    LEFT JOIN (SELECT * FROM cell WHERE k = 1) AS c ON c.rid = g.rid AND c.cluster_code = u.cluster_code
+),
+per_cluster AS (
+    SELECT year, region_type, cluster_code, count(*) AS n, sum(d) AS sum_d, sum(p) AS sum_p
+    FROM dev GROUP BY ALL
+),
+dd AS (
+    SELECT a.year, a.region_type, a.cluster_code, b.cluster_code AS related_cluster_code, sum(a.d * b.d) AS s
+    FROM (SELECT * FROM dev WHERE d <> 0) AS a
+    JOIN (SELECT * FROM dev WHERE d <> 0) AS b ON b.rid = a.rid AND b.cluster_code <> a.cluster_code
     GROUP BY ALL
 ),
+pd AS (
+    SELECT a.year, a.region_type, a.cluster_code, b.cluster_code AS related_cluster_code, sum(a.p * b.d) AS s
+    FROM (SELECT * FROM dev WHERE p <> 0) AS a
+    JOIN (SELECT * FROM dev WHERE d <> 0) AS b ON b.rid = a.rid AND b.cluster_code <> a.cluster_code
+    GROUP BY ALL
+),
+pp AS (
+    SELECT a.year, a.region_type, a.cluster_code, b.cluster_code AS related_cluster_code, sum(a.p * b.p) AS s
+    FROM (SELECT * FROM dev WHERE p <> 0) AS a
+    JOIN (SELECT * FROM dev WHERE p <> 0) AS b ON b.rid = a.rid AND b.cluster_code <> a.cluster_code
+    GROUP BY ALL
+),
+counts_all AS (
+    SELECT
+        ci.year, ci.region_type, ci.cluster_code, cj.cluster_code AS related_cluster_code,
+        CAST(ci.n - ci.sum_d - cj.sum_d + coalesce(dd.s, 0) AS BIGINT) AS n_regions,
+        CAST(ci.sum_p - coalesce(pd_ij.s, 0) AS BIGINT) AS n_cluster,
+        CAST(cj.sum_p - coalesce(pd_ji.s, 0) AS BIGINT) AS n_related,
+        CAST(coalesce(pp.s, 0) AS BIGINT) AS n_both
+    FROM per_cluster AS ci
+    JOIN per_cluster AS cj ON cj.year = ci.year AND cj.region_type = ci.region_type
+        AND cj.cluster_code <> ci.cluster_code
+    LEFT JOIN dd ON dd.year = ci.year AND dd.region_type = ci.region_type
+        AND dd.cluster_code = ci.cluster_code AND dd.related_cluster_code = cj.cluster_code
+    LEFT JOIN pd AS pd_ij ON pd_ij.year = ci.year AND pd_ij.region_type = ci.region_type
+        AND pd_ij.cluster_code = ci.cluster_code AND pd_ij.related_cluster_code = cj.cluster_code
+    LEFT JOIN pd AS pd_ji ON pd_ji.year = ci.year AND pd_ji.region_type = ci.region_type
+        AND pd_ji.cluster_code = cj.cluster_code AND pd_ji.related_cluster_code = ci.cluster_code
+    LEFT JOIN pp ON pp.year = ci.year AND pp.region_type = ci.region_type
+        AND pp.cluster_code = ci.cluster_code AND pp.related_cluster_code = cj.cluster_code
+),
+-- a pair no region has both cells of has no row (as in a join over the cells)
+counts AS (SELECT * FROM counts_all WHERE n_regions > 0),
 ref AS (
     SELECT cluster_code, related_cluster_code, max(related_avg) AS related_avg FROM (
         SELECT cluster_code, related_cluster_code, related_avg FROM related_clusters
