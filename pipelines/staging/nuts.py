@@ -22,6 +22,7 @@ Rules (see assets/eu/README.md):
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -150,7 +151,9 @@ def read_nuts2021_workbook(path: Path) -> tuple[frozenset[str], pl.DataFrame]:
     import openpyxl
 
     try:
-        wb = openpyxl.load_workbook(open(path, "rb"), read_only=True, data_only=True)  # noqa: SIM115
+        with warnings.catch_warnings():  # the official workbook carries an extension openpyxl skips (harmless)
+            warnings.filterwarnings("ignore", message="Unknown extension is not supported", category=UserWarning)
+            wb = openpyxl.load_workbook(open(path, "rb"), read_only=True, data_only=True)  # noqa: SIM115
     except Exception as exc:
         raise SourceError("eurostat-classifications/nuts2021", str(path), f"cannot open workbook: {exc}") from exc
     try:

@@ -17,6 +17,7 @@ territory when it was never recoded); ``name_source`` says which list named it.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import openpyxl
@@ -84,7 +85,9 @@ def read_name_lists(sbs_nuts_csv: Path, nuts2016_csv: Path, nuts2021_xlsx: Path,
 def workbook_names(path: Path) -> pl.DataFrame:
     """(code, name, source, valid_to) from the official NUTS 2021 workbook: the name is in the
     column of the code's level (Country, NUTS level 1/2/3)."""
-    wb = openpyxl.load_workbook(open(path, "rb"), read_only=True, data_only=True)  # noqa: SIM115
+    with warnings.catch_warnings():  # the official workbook carries an extension openpyxl skips (harmless)
+        warnings.filterwarnings("ignore", message="Unknown extension is not supported", category=UserWarning)
+        wb = openpyxl.load_workbook(open(path, "rb"), read_only=True, data_only=True)  # noqa: SIM115
     try:
         ws = next(s for s in wb.worksheets if s.title.startswith("NUTS & SR 2021"))
         rows = [(str(r[0]).strip(), next((str(v) for v in r[1:5] if v), None)) for r in ws.iter_rows(min_row=2, values_only=True) if r and r[0]]
