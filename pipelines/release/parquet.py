@@ -171,12 +171,7 @@ def estimated_csv_bytes(parquet: Path) -> int:
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         sample = Path(tmp) / "sample.csv"
-        con = duckdb.connect()
-        try:
-            src, out = (str(p).replace("'", "''") for p in (parquet, sample))
-            con.execute(f"COPY (SELECT * FROM read_parquet('{src}') LIMIT {CSV_SAMPLE_ROWS}) TO '{out}' (FORMAT csv, HEADER)")
-        finally:
-            con.close()
+        write_csv(parquet, sample, limit=CSV_SAMPLE_ROWS)
         return math.ceil(sample.stat().st_size * rows / min(rows, CSV_SAMPLE_ROWS))
 
 
@@ -185,12 +180,14 @@ def wants_csv(name: str, csv_tables: set[str], parquet: Path) -> bool:
     return name in csv_tables or (AUTO in csv_tables and estimated_csv_bytes(parquet) <= CSV_AUTO_MAX_BYTES)
 
 
-def write_csv(parquet: Path, dest: Path) -> None:
-    """CSV copy (header, UTF-8, nulls empty, lists as [a, b]) of a Parquet file, same row order."""
+def write_csv(parquet: Path, dest: Path, limit: int | None = None) -> None:
+    """CSV copy (header, UTF-8, nulls empty, lists as [a, b]) of a Parquet file, same row order;
+    `limit`: its first rows only (the sample estimated_csv_bytes measures)."""
     con = duckdb.connect()
     try:
         src, out = (str(p).replace("'", "''") for p in (parquet, dest))
-        con.execute(f"SET preserve_insertion_order = true; COPY (SELECT * FROM read_parquet('{src}')) TO '{out}' (FORMAT csv, HEADER)")
+        cap = f" LIMIT {int(limit)}" if limit is not None else ""
+        con.execute(f"SET preserve_insertion_order = true; COPY (SELECT * FROM read_parquet('{src}'){cap}) TO '{out}' (FORMAT csv, HEADER)")
     finally:
         con.close()
 
