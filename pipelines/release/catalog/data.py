@@ -132,6 +132,13 @@ def table(folder: Path, name: str) -> str:
     return _parquet(folder, name)
 
 
+def both_sides(folder: Path, name: str, columns: str = "*") -> str | None:
+    """SQL source of a family table of both sides (`name` and eu_`name`, those the release carries)
+    as one UNION ALL, or None when it carries neither."""
+    parts = [f"SELECT {columns} FROM {table(folder, t)}" for t in (name, f"eu_{name}") if has(folder, t)]
+    return " UNION ALL ".join(parts) if parts else None
+
+
 def keyed_json(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None) -> dict[str, str]:
     """{key: JSON text} from a query whose rows are (key, value): the value serialised by DuckDB."""
     return dict(con.execute(f"SELECT k, to_json(v)::VARCHAR FROM ({sql}) AS t(k, v) WHERE k IS NOT NULL", params or {}).fetchall())

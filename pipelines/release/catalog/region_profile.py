@@ -13,6 +13,7 @@ from pipelines.release.catalog.data import (
     INDUSTRY_PREFIX,
     REGION_PREFIX,
     blocks_html,
+    both_sides,
     has,
     keyed_json,
     table,
@@ -69,12 +70,12 @@ def _summary(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, str]:
 def _links(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, str]:
     """Per region: its strong clusters in each year with links data, with the number of related
     clusters, how many of them are strong there, and which (cluster_links / eu_cluster_links)."""
-    parts = [f"SELECT * FROM {table(folder, t)}" for t in ("cluster_links", "eu_cluster_links") if has(folder, t)]
-    if not parts:
+    src = both_sides(folder, "cluster_links")
+    if src is None:
         return {}
     return keyed_json(
         con,
-        f"""WITH l AS ({" UNION ALL ".join(parts)}), last AS (SELECT region_type, region_code, max(year) AS year FROM l GROUP BY ALL)
+        f"""WITH l AS ({src}), last AS (SELECT region_type, region_code, max(year) AS year FROM l GROUP BY ALL)
            SELECT {KEY}, {{year: any_value(year), rows: list([cluster_code, n_related::VARCHAR, n_related_strong::VARCHAR,
                    coalesce(strong_related_clusters, '')] ORDER BY lq DESC)}}
            FROM l JOIN last USING (region_type, region_code, year) WHERE strong GROUP BY region_type, region_code""",
@@ -84,15 +85,12 @@ def _links(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, str]:
 def _opportunities(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, str]:
     """Per region: the ten clusters it does not yet specialise in with the highest relatedness
     density in its last year (relatedness_density / eu_relatedness_density)."""
-    parts = [
-        f"SELECT region_type, region_code, year, cluster_code, density, lq, opportunity_rank FROM {table(folder, t)}"
-        for t in ("relatedness_density", "eu_relatedness_density") if has(folder, t)
-    ]  # fmt: skip
-    if not parts:
+    src = both_sides(folder, "relatedness_density", "region_type, region_code, year, cluster_code, density, lq, opportunity_rank")
+    if src is None:
         return {}
     return keyed_json(
         con,
-        f"""WITH d AS ({" UNION ALL ".join(parts)}), last AS (SELECT region_type, region_code, max(year) AS year FROM d GROUP BY ALL)
+        f"""WITH d AS ({src}), last AS (SELECT region_type, region_code, max(year) AS year FROM d GROUP BY ALL)
            SELECT {KEY}, {{year: any_value(year), rows: list([cluster_code, round(density, 3)::VARCHAR, round(lq, 2)::VARCHAR]
                    ORDER BY opportunity_rank)}}
            FROM d JOIN last USING (region_type, region_code, year) WHERE opportunity_rank <= 10 GROUP BY region_type, region_code""",
@@ -102,27 +100,27 @@ def _opportunities(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, st
 def _shift_share(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, str]:
     """Per region: the full-window shift-share of its traded clusters (change = national +
     industry mix + competitive)."""
-    parts = [f"SELECT * FROM {table(folder, t)}" for t in ("shift_share", "eu_shift_share") if has(folder, t)]
-    if not parts:
+    src = both_sides(folder, "shift_share")
+    if src is None:
         return {}
     return keyed_json(
         con,
         f"""SELECT {KEY}, {{w0: any_value(window_start), w1: any_value(window_end),
                    c: list(cluster_code ORDER BY emp_start DESC),
                    rows: list([emp_change, national_effect, mix_effect, competitive_effect]::BIGINT[] ORDER BY emp_start DESC)}}
-           FROM ({" UNION ALL ".join(parts)}) WHERE window_kind = 'full' AND cluster_type = 'traded' GROUP BY region_type, region_code""",
+           FROM ({src}) WHERE window_kind = 'full' AND cluster_type = 'traded' GROUP BY region_type, region_code""",
     )
 
 
 def _emerging(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, str]:
     """Per region: its clusters flagged emerging in the latest window, with the window's LQ change
     and employment growth."""
-    parts = [f"SELECT * FROM {table(folder, t)}" for t in ("emerging_clusters", "eu_emerging_clusters") if has(folder, t)]
-    if not parts:
+    src = both_sides(folder, "emerging_clusters")
+    if src is None:
         return {}
     return keyed_json(
         con,
-        f"""WITH e AS ({" UNION ALL ".join(parts)}), last AS (SELECT region_type, region_code, max(window_end) AS window_end FROM e GROUP BY ALL)
+        f"""WITH e AS ({src}), last AS (SELECT region_type, region_code, max(window_end) AS window_end FROM e GROUP BY ALL)
            SELECT {KEY}, {{w0: any_value(window_start), w1: any_value(window_end),
                    rows: list([cluster_code, quadrant, round(lq_start, 2)::VARCHAR, round(lq_end, 2)::VARCHAR,
                                round(emp_growth, 3)::VARCHAR] ORDER BY lq_end DESC)}}
