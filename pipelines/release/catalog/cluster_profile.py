@@ -49,14 +49,14 @@ def definitions(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, dict[
         out["nace"] = keyed_json(
             con,
             f"""SELECT cluster_code, {{year: any_value(year), rows: list([nace_code, round(weight, 3)::VARCHAR, method,
-                       round(eu_emp)::BIGINT::VARCHAR] ORDER BY eu_emp DESC NULLS LAST)}}
+                       round(eu_emp)::BIGINT::VARCHAR] ORDER BY eu_emp DESC NULLS LAST, nace_code)}}
                 FROM {table(folder, 'nace_concordance_report')}
                 WHERE year = (SELECT max(year) FROM {table(folder, 'nace_concordance_report')}) GROUP BY cluster_code""",
         )
     if has(folder, "related_clusters"):
         out["related"] = keyed_json(
             con,
-            f"""SELECT cluster_code, list([related_cluster_code, round(related_percentage, 1)::VARCHAR] ORDER BY related_percentage DESC)
+            f"""SELECT cluster_code, list([related_cluster_code, round(related_percentage, 1)::VARCHAR] ORDER BY related_percentage DESC, related_cluster_code)
                 FROM {table(folder, 'related_clusters')} WHERE related_90 = 1 GROUP BY 1""",
         )
     return out

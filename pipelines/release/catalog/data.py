@@ -151,7 +151,7 @@ def index(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         """SELECT c.region_type || '/' || c.region_code, coalesce(any_value(n.region_name), c.region_code), c.side,
                   list(DISTINCT c.year ORDER BY c.year) FILTER (WHERE c.emp IS NOT NULL)
            FROM cells c LEFT JOIN names n USING (region_type, region_code)
-           GROUP BY c.side, c.region_type, c.region_code ORDER BY c.side DESC, c.region_type = 'custom', c.region_type, 2"""
+           GROUP BY c.side, c.region_type, c.region_code ORDER BY c.side DESC, c.region_type = 'custom', c.region_type, 2, 1"""
     ).fetchall()
     clusters = con.execute(
         """SELECT k.cluster_code, k.cluster_name, k.cluster_type FROM clusters k
@@ -171,10 +171,10 @@ def index(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
                       FROM (SELECT DISTINCT region_type, cluster_code FROM p) k JOIN s USING (region_type)),
                 c AS (SELECT g.region_type, g.cluster_code, any_value(g.y0) AS y0, list(p.n ORDER BY g.year) AS n
                       FROM g LEFT JOIN p USING (region_type, cluster_code, year) GROUP BY ALL)
-           SELECT region_type, to_json([any_value(y0)::VARCHAR, to_json(map_from_entries(list((cluster_code, n)))) ])::VARCHAR FROM c GROUP BY 1"""
+           SELECT region_type, to_json([any_value(y0)::VARCHAR, to_json(map_from_entries(list((cluster_code, n) ORDER BY cluster_code))) ])::VARCHAR FROM c GROUP BY 1"""
     ).fetchall()
     return {
-        "peers": {t: json.loads(v) for t, v in peers},
+        "peers": {t: json.loads(v) for t, v in sorted(peers)},
         "regions": [list(r) for r in regions],
         "clusters": [list(c) for c in clusters],
         "defaultRegion": default[0] or (regions[0][0] if regions else None),

@@ -77,7 +77,7 @@ def _links(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, str]:
         con,
         f"""WITH l AS ({src}), last AS (SELECT region_type, region_code, max(year) AS year FROM l GROUP BY ALL)
            SELECT {KEY}, {{year: any_value(year), rows: list([cluster_code, n_related::VARCHAR, n_related_strong::VARCHAR,
-                   coalesce(strong_related_clusters, '')] ORDER BY lq DESC)}}
+                   coalesce(strong_related_clusters, '')] ORDER BY lq DESC, cluster_code)}}
            FROM l JOIN last USING (region_type, region_code, year) WHERE strong GROUP BY region_type, region_code""",
     )
 
@@ -92,7 +92,7 @@ def _opportunities(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, st
         con,
         f"""WITH d AS ({src}), last AS (SELECT region_type, region_code, max(year) AS year FROM d GROUP BY ALL)
            SELECT {KEY}, {{year: any_value(year), rows: list([cluster_code, round(density, 3)::VARCHAR, round(lq, 2)::VARCHAR]
-                   ORDER BY opportunity_rank)}}
+                   ORDER BY opportunity_rank, cluster_code)}}
            FROM d JOIN last USING (region_type, region_code, year) WHERE opportunity_rank <= 10 GROUP BY region_type, region_code""",
     )
 
@@ -106,8 +106,8 @@ def _shift_share(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, str]
     return keyed_json(
         con,
         f"""SELECT {KEY}, {{w0: any_value(window_start), w1: any_value(window_end),
-                   c: list(cluster_code ORDER BY emp_start DESC),
-                   rows: list([emp_change, national_effect, mix_effect, competitive_effect]::BIGINT[] ORDER BY emp_start DESC)}}
+                   c: list(cluster_code ORDER BY emp_start DESC, cluster_code),
+                   rows: list([emp_change, national_effect, mix_effect, competitive_effect]::BIGINT[] ORDER BY emp_start DESC, cluster_code)}}
            FROM ({src}) WHERE window_kind = 'full' AND cluster_type = 'traded' GROUP BY region_type, region_code""",
     )
 
@@ -123,7 +123,7 @@ def _emerging(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, str]:
         f"""WITH e AS ({src}), last AS (SELECT region_type, region_code, max(window_end) AS window_end FROM e GROUP BY ALL)
            SELECT {KEY}, {{w0: any_value(window_start), w1: any_value(window_end),
                    rows: list([cluster_code, quadrant, round(lq_start, 2)::VARCHAR, round(lq_end, 2)::VARCHAR,
-                               round(emp_growth, 3)::VARCHAR] ORDER BY lq_end DESC)}}
+                               round(emp_growth, 3)::VARCHAR] ORDER BY lq_end DESC, cluster_code)}}
            FROM e JOIN last USING (region_type, region_code, window_end) WHERE emerging GROUP BY region_type, region_code""",
     )
 
@@ -147,7 +147,7 @@ def industries_html(con: duckdb.DuckDBPyConnection, folder: Path) -> str:
                      JOIN {table(folder, 'cluster_naics')} n ON n.naics = e.industry_code AND n.naics_vintage = v.definition_vintage
                      WHERE e.industry_level = 6 AND e.lfo = '-' AND e.emp > 0)
            SELECT {KEY}, {{year: any_value(year), vintage: any_value(vintage),
-                   rows: list([cluster_code, industry_code, emp::VARCHAR] ORDER BY cluster_code, emp DESC)}}
+                   rows: list([cluster_code, industry_code, emp::VARCHAR] ORDER BY cluster_code, emp DESC, industry_code)}}
            FROM r GROUP BY region_type, region_code""",
     )
     by_type: dict[str, dict[str, str]] = {}

@@ -65,3 +65,30 @@ def test_cells_and_index(release: Path) -> None:
     assert regions["economic_area/064"][1] == "Detroit-Warren-Flint, MI"  # named from the regions table's 'economic' rows
     assert regions["state/26"][3] == [2011]  # 2010 has no employment: not a year to pick
     con.close()
+
+
+def test_index_orders_tied_names_by_code(tmp_path: Path) -> None:
+    """Regions of one name (the extra-regio codes of many countries) are listed by code, so two
+    builds of the same release write the same page byte for byte."""
+    rng = random.Random(3)
+    codes = [f"{chr(65 + i // 26)}{chr(65 + i % 26)}ZZ" for i in range(40)][::-1]
+    n = len(codes)
+    eu = {"year": [2014] * n, "region_type": ["nuts2"] * n, "region_code": codes, "nuts_version": ["2021"] * n,
+          "cluster_code": ["4"] * n, "cluster_type": ["traded"] * n, "emp": [5.0] * n, "lq": [1.0] * n,
+          "relative_wage": [1.0] * n, "ranked": [False] * n}  # fmt: skip
+    names = {"region_code": codes, "nuts_version": ["2021"] * n, "region_name": ["Extra-Regio NUTS 2"] * n,
+             "region_type": ["nuts2"] * n, "level": [2] * n}  # fmt: skip
+    us = {"year": [2011], "region_type": ["state"], "region_code": ["26"], "cluster_code": ["4"], "cluster_type": ["traded"],
+          "emp": [100.0], "emp_reported": [100.0], "payroll": [6000.0], "wage": [60000.0]}  # fmt: skip
+    _write(tmp_path, {
+        "cluster_indicators": complete_table("cluster_indicators", us, rng),
+        "regions": complete_table("regions", {"region_type": ["state"], "region_code": ["26"], "region_name": ["Michigan"]}, rng),
+        "eu_cluster_indicators": complete_table("eu_cluster_indicators", eu, rng),
+        "nuts_regions": complete_table("nuts_regions", names, rng),
+        "clusters": complete_table("clusters", {"cluster_code": ["4"], "cluster_name": ["Automotive"], "cluster_type": ["traded"]}, rng),
+    })  # fmt: skip
+    con = data.connect(tmp_path)
+    assert con is not None
+    listed = [r[0] for r in data.index(con)["regions"] if r[0].startswith("nuts2/")]
+    con.close()
+    assert listed == sorted(f"nuts2/{c}" for c in codes)
