@@ -44,7 +44,7 @@ import polars as pl
 from pipelines.config import PROJECT_ROOT
 from pipelines.staging.harmonise import cbp_naics_vintage
 
-GENERATOR_VERSION = 2  # 2: 2012 files in NAICS 2012 (were 2007), as upstream
+GENERATOR_VERSION = 3  # 2: 2012 files in NAICS 2012 (were 2007), as upstream; 3: one 999 row per state
 FIRST_YEAR = 1998  # first NAICS-based CBP year
 DEFAULT_YEARS = 25
 DEFAULT_OUT = PROJECT_ROOT / "benchmarks" / "data"
@@ -153,7 +153,9 @@ def _read_counties(mirror: Path) -> list[str]:
     )
     fips = sorted({f.strip().zfill(5) for f in xls["FIPS"].dropna()})
     states = sorted({f[:2] for f in fips})
-    return sorted(fips + [s + "999" for s in states])  # "999": statewide, county not assigned
+    # "999": statewide, county not assigned. The EA list already holds 11999 (DC): a set, so no
+    # county is written twice (a repeated key the harmonised suite rejects, which the benchmark skips).
+    return sorted(set(fips) | {s + "999" for s in states})
 
 
 def _padded(code: str, level: int) -> str:
