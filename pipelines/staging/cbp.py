@@ -27,9 +27,10 @@ from pipelines.staging.files import write_json_atomic, write_staging_parquet
 from pipelines.staging.harmonise import (
     VintageEvidence,
     cbp_row_rules,
-    clean_cbp,
     detect_naics_vintage,
     harmonise_cbp,
+    naics_code_rule,
+    with_reason,
 )
 from pipelines.staging.quarantine import quarantine_rows, us_naics_codes
 
@@ -69,39 +70,40 @@ def parse_cbp_file_vintage(
     (pipelines.staging.harmonise.detect_naics_vintage); a disagreement with the year rule is logged."""
     member = cbp.extract_member(raw_zip, work_dir, source_id, limits)  # within the decompression limits
     lf, layout = cbp.scan_cbp(member, source_id, location)
-    # Parse the text once (only the used columns), then check, quarantine and harmonise it in a
-    # single pass; the text is read again only to describe rows that fail (rare).
+    # One pass: parse (only the used columns), clean, check and harmonise together. The rules that
+    # need the file's NAICS vintage (its code list, its classification) are applied after, on the
+    # harmonised codes; the text is read again only to describe rows that fail or are held (rare).
+    keep = ("_short", "_line") if "_line" in lf.collect_schema().names() else ("_short",)
+    rules = cbp_row_rules(layout, year=year, quarantine=quarantine is not None)
     try:
-        text = lf.collect()
+        df = harmonise_cbp(lf, layout, year=year, source_id=source_id, sha256=sha256, rules=rules, keep=keep).collect()
     except pl.exceptions.PolarsError as exc:  # e.g. a row with more fields than the header
         cbp.raise_ragged(member, layout, source_id, location)
         raise SourceError(source_id, location, f"{member.name}: unreadable CSV: {exc}") from exc
-    cbp.check_fields(text, member, layout, source_id, location)  # short/long rows, header only
-    text = text.drop("_short")
-    evidence = _detect_vintage(text, layout, year=year, source_id=source_id, location=location, vintage_codes=vintage_codes)
+    cbp.check_fields(df, member, layout, source_id, location)  # short/long rows, header only
+    evidence = _detect_vintage(df, year=year, source_id=source_id, location=location, vintage_codes=vintage_codes)
     if naics_codes is None and vintage_codes:
         naics_codes = vintage_codes.get(evidence.vintage)
-    rules = cbp_row_rules(
-        layout, year=year, naics_codes=naics_codes, quarantine=quarantine is not None, vintage=evidence.vintage
-    )
-    df = harmonise_cbp(
-        text.lazy(), layout, year=year, source_id=source_id, sha256=sha256, rules=rules, vintage=evidence.vintage
-    ).collect()
+    reason = pl.col("_reason")
+    if quarantine is not None and naics_codes:
+        reason = with_reason(reason, naics_code_rule(pl.col("industry_code"), pl.col("_naics_ok"), naics_codes, evidence.vintage))
+    df = df.with_columns(pl.lit(f"NAICS{evidence.vintage}").alias("classification"), reason.alias("_reason"))
     held = df["_reason"].is_not_null()
     malformed = df["_malformed"] & ~held
     # Each row's line in the file (scan_cbp numbers them when it filters rows out).
-    line = text["_line"].cast(pl.Int64) if "_line" in text.columns else pl.int_range(2, text.height + 2, eager=True)
+    line = df["_line"].cast(pl.Int64) if "_line" in df.columns else pl.int_range(2, df.height + 2, eager=True)
     if malformed.any():
-        lined = text.drop("_line", strict=False).with_columns(line.alias("line")).filter(~held)
-        cbp.check_rows(lined.lazy(), layout, source_id, location, member.name)  # raises, naming the rows
+        text = _text_rows(member, source_id, location, exclude=line.filter(held))
+        cbp.check_rows(text, layout, source_id, location, member.name)  # raises, naming the rows
         lines = line.filter(malformed).head(10).to_list()
         raise SourceError(source_id, location, f"{member.name}: malformed CBP rows", rows=f"lines {lines}")
     if quarantine is not None:
+        held_lines = line.filter(held)
         tagged = pl.concat(
             [
-                text.drop("_line", strict=False).filter(held),
+                _text_rows(member, source_id, location, only=held_lines).drop("line").collect(),
                 df.filter(held).select("region_code", "industry_code", "_reason"),
-                line.filter(held).alias("_line").to_frame(),
+                held_lines.alias("_line").to_frame(),
             ],
             how="horizontal",
         )
@@ -110,17 +112,28 @@ def parse_cbp_file_vintage(
         )
         if held.any():
             df = df.filter(~held)
-    return df.drop("_malformed", "_reason").lazy(), evidence
+    return df.drop("_malformed", "_reason", "_naics_ok", *keep).lazy(), evidence
+
+
+def _text_rows(
+    member: Path, source_id: str, location: str, *, only: pl.Series | None = None, exclude: pl.Series | None = None
+) -> pl.LazyFrame:
+    """The file's used text columns with each row's `line`, read again: the rows of the lines
+    `only` (none when empty, without reading past the header), or all but those of `exclude`."""
+    lf = cbp.scan_cbp(member, source_id, location)[0].drop("_short")
+    lf = lf.rename({"_line": "line"}) if "_line" in lf.collect_schema().names() else lf.with_row_index("line", offset=2)
+    lf = lf.with_columns(pl.col("line").cast(pl.Int64))
+    if only is not None:
+        return lf.clear() if only.is_empty() else lf.filter(pl.col("line").is_in(only.implode()))
+    return lf if exclude is None or exclude.is_empty() else lf.filter(~pl.col("line").is_in(exclude.implode()))
 
 
 def _detect_vintage(
-    text: pl.DataFrame, layout: cbp.CbpLayout, *, year: int, source_id: str, location: str,
-    vintage_codes: Mapping[str, set[str]] | None,
+    df: pl.DataFrame, *, year: int, source_id: str, location: str, vintage_codes: Mapping[str, set[str]] | None,
 ) -> VintageEvidence:
-    """The NAICS vintage of a parsed CBP file from its codes; a disagreement with the year rule is logged."""
-    evidence = detect_naics_vintage(
-        clean_cbp(text.lazy(), layout).select(pl.col("_code").alias("industry_code")), year, vintage_codes
-    )
+    """The NAICS vintage of a parsed CBP file from its (harmonised) industry codes; a disagreement
+    with the year rule is logged."""
+    evidence = detect_naics_vintage(df.select("industry_code"), year, vintage_codes)
     if not evidence.agrees:
         log.warning(
             "%s (%s): codes say NAICS %s, the year rule says NAICS %s for %s (shares valid: %s)",

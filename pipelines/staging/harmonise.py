@@ -148,6 +148,24 @@ def clean_cbp(lf: pl.LazyFrame, layout: CbpLayout) -> pl.LazyFrame:
     )
 
 
+def naics_well_formed() -> pl.Expr:
+    """Whether a `clean_cbp` row's NAICS cell is well formed (a malformed one rejects the file)."""
+    return pl.col("_naics_raw").str.contains(NAICS_WELL_FORMED).fill_null(False)
+
+
+def naics_code_rule(code: pl.Expr, well_formed: pl.Expr, naics_codes: set[str], vintage: str) -> pl.Expr:
+    """The quarantine reason of a well-formed industry code missing from its vintage's code list
+    (null otherwise): the one NAICS-code rule, applied in `cbp_row_rules` and, once the file's
+    vintage is known, to harmonised rows (pipelines.staging.cbp.parse_cbp_file_vintage)."""
+    return pl.when(well_formed & ~code.is_in(sorted(naics_codes))).then(pl.lit(f"NAICS code not in NAICS{vintage}"))
+
+
+def with_reason(reason: pl.Expr, more: pl.Expr) -> pl.Expr:
+    """Two quarantine reasons joined by "; " (null when neither applies), as `cbp_row_rules` joins its rules."""
+    joined = pl.concat_str([reason, more], separator="; ", ignore_nulls=True)
+    return pl.when(joined != "").then(joined)
+
+
 def cbp_row_rules(
     layout: CbpLayout, *, year: int, naics_codes: set[str] | None = None, quarantine: bool = False,
     vintage: str | None = None,
@@ -161,7 +179,7 @@ def cbp_row_rules(
     cols = set(layout.columns)
     counts = [c for c in NUMERIC if c in cols]
     _, _, region_ok = _region(layout)
-    well_formed = pl.col("_naics_raw").str.contains(NAICS_WELL_FORMED).fill_null(False)
+    well_formed = naics_well_formed()
     bad = ~well_formed
     if region_ok is not None:
         bad = bad | ~pl.col("_region").str.contains(region_ok).fill_null(False)
@@ -178,10 +196,7 @@ def cbp_row_rules(
         else:
             bad = bad | (n < 0).fill_null(False)
     if quarantine and naics_codes:
-        reasons.append(
-            pl.when(well_formed & ~pl.col("_code").is_in(sorted(naics_codes)))
-            .then(pl.lit(f"NAICS code not in NAICS{vintage or cbp_naics_vintage(year)}"))
-        )
+        reasons.append(naics_code_rule(pl.col("_code"), well_formed, naics_codes, vintage or cbp_naics_vintage(year)))
     bad = bad.fill_null(True)  # a rule that cannot tell is not a pass
     if not reasons:
         return bad, pl.lit(None, dtype=pl.String)
@@ -221,11 +236,13 @@ def harmonise_cbp(
     sha256: str,
     rules: tuple[pl.Expr, pl.Expr] | None = None,
     vintage: str | None = None,
+    keep: tuple[str, ...] = (),
 ) -> pl.LazyFrame:
     """Parsed CBP rows (lower-case text columns) → harmonised long table rows.
 
-    With `rules` (from `cbp_row_rules`), two more columns come out of the same pass: `_malformed`
-    and `_reason`; the caller rejects or quarantines on them (pipelines.staging.cbp.parse_cbp_file).
+    With `rules` (from `cbp_row_rules`), three more columns come out of the same pass: `_malformed`,
+    `_reason` and `_naics_ok` (for `naics_code_rule`); the caller rejects or quarantines on them
+    (pipelines.staging.cbp.parse_cbp_file). `keep`: input columns passed through (e.g. `_line`).
     `vintage`: the file's NAICS vintage (`detect_naics_vintage`; default the year rule), written
     to `classification` so the cluster definitions of that vintage are joined."""
     region_type, _, _ = _region(layout)
@@ -237,7 +254,8 @@ def harmonise_cbp(
     suppressed, midpoint, emp_reported = pl.col("_suppressed"), pl.col("_midpoint"), pl.col("_emp_reported")
     payroll_withheld = suppressed | pl.col("_m_ap") | ap_nf.is_in(withheld_flags)
     qp1 = pl.col("_n_qp1") if layout.has_qp1 else pl.lit(None, dtype=pl.Int64)
-    extra = [rules[0].alias("_malformed"), rules[1].alias("_reason")] if rules is not None else []
+    extra = [rules[0].alias("_malformed"), rules[1].alias("_reason"), naics_well_formed().alias("_naics_ok")] if rules is not None else []
+    extra += [pl.col(c) for c in keep]
 
     out = flagged.select(
         pl.lit(year, dtype=pl.Int32).alias("year"),
@@ -266,5 +284,5 @@ def harmonise_cbp(
 
 __all__ = [
     "HARMONISED_SCHEMA", "KEY", "NUMERIC", "TOTAL_CODE", "VintageEvidence", "cbp_naics_vintage", "cbp_row_rules",
-    "clean_cbp", "detect_naics_vintage", "harmonise_cbp",
+    "clean_cbp", "detect_naics_vintage", "harmonise_cbp", "naics_code_rule", "naics_well_formed", "with_reason",
 ]  # fmt: skip
