@@ -19,10 +19,15 @@
 WITH ind AS NOT MATERIALIZED (
     SELECT
         year, region_type, region_code, industry_code AS naics,
-        emp, emp_reported, est, payroll, qp1, emp_imputed,
-        naics_vintage(classification) AS naics_vintage
+        emp, emp_reported, est, payroll, qp1, emp_imputed, classification
     FROM industry_employment
     WHERE classification LIKE 'NAICS%' AND lfo = '-' AND industry_level = 6
+),
+-- the definitions keyed by the classification a row carries ('NAICS' || vintage): the join and
+-- the region frame then compare the row's own string, with no per-row vintage derived
+defs AS (
+    SELECT 'NAICS' || naics_vintage AS classification, naics, cluster_code, weight
+    FROM cluster_naics
 ),
 sums AS (
 SELECT
@@ -38,15 +43,17 @@ SELECT
     count(*) AS n_industries,
     count(*) FILTER (WHERE i.emp_imputed) AS n_imputed
 FROM ind AS i
-JOIN cluster_naics AS d
-    ON d.naics_vintage = i.naics_vintage AND d.naics = i.naics
+JOIN defs AS d
+    ON d.classification = i.classification AND d.naics = i.naics
 GROUP BY ALL
 ),
 regions AS (
-    SELECT year, region_type, region_code, string_agg(DISTINCT naics_vintage, ',' ORDER BY naics_vintage) AS definition_vintage
-    FROM ind
+    SELECT
+        year, region_type, region_code,
+        string_agg(naics_vintage(classification), ',' ORDER BY classification) AS definition_vintage
+    FROM (SELECT DISTINCT year, region_type, region_code, classification FROM ind)
     GROUP BY ALL
-    HAVING bool_and(naics_vintage IN (SELECT DISTINCT naics_vintage FROM cluster_naics))
+    HAVING bool_and(classification IN (SELECT DISTINCT classification FROM defs))
 ),
 frame AS (
     SELECT r.year, r.region_type, r.region_code, r.definition_vintage, c.cluster_code
