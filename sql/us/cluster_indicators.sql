@@ -102,7 +102,7 @@ nat_base AS (
     FROM nat
     GROUP BY ALL
 ),
-base AS (
+measures AS (
     SELECT
         t.*,
         rb.region_base_emp,
@@ -113,11 +113,13 @@ base AS (
         t.emp / nullif(n.national_cluster_emp, 0) AS cluster_emp_share,
         (t.emp / nullif(rb.region_base_emp, 0))
             / nullif(n.national_cluster_emp / nullif(nb.national_base_emp, 0), 0) AS lq,
-        t.payroll * 1000.0 / nullif(t.emp_reported, 0) AS wage
+        t.payroll * 1000.0 / nullif(t.emp_reported, 0) AS wage,
+        growth_basis(cv.coverage, t.emp, t.emp_reported, $min_coverage, $min_growth_base) AS growth_basis
     FROM t
     JOIN region_base AS rb USING (year, region_type, region_code, traded)
     LEFT JOIN nat AS n USING (year, region_type, cluster_code)
     LEFT JOIN nat_base AS nb USING (year, region_type, traded)
+    LEFT JOIN coverage AS cv USING (year, region_type, region_code)
 ),
 custom_peer AS (
     SELECT region_code, any_value(base_type) AS base_type
@@ -125,11 +127,11 @@ custom_peer AS (
     WHERE base_type IN ('state', 'county', 'msa')
     GROUP BY ALL
 ),
-peered AS (
+base AS (
     SELECT
         b.*,
         CASE WHEN b.region_type = 'custom' THEN cp.base_type ELSE b.region_type END AS ranked_among
-    FROM base AS b
+    FROM measures AS b
     LEFT JOIN custom_peer AS cp ON b.region_type = 'custom' AND cp.region_code = b.region_code
 ),
 -- the peers' distribution: regions of the type itself, never a custom region
@@ -152,18 +154,22 @@ custom_ranks AS (
             AS emp_rank,
         1 + count(p.region_code) FILTER (WHERE p.lq > c.lq OR (c.lq IS NULL AND p.lq IS NOT NULL))
             AS lq_rank
-    FROM peered AS c
+    FROM base AS c
     JOIN base AS p
         ON p.year = c.year AND p.region_type = c.ranked_among AND p.cluster_code = c.cluster_code
     WHERE c.region_type = 'custom'
     GROUP BY ALL
 ),
-basis AS (
-    SELECT
-        b.year, b.region_type, b.region_code, b.cluster_code,
-        growth_basis(cv.coverage, b.emp, b.emp_reported, $min_coverage, $min_growth_base) AS growth_basis
-    FROM base AS b
-    LEFT JOIN coverage AS cv USING (year, region_type, region_code)
+-- ranks within year × region type × cluster, windowed over the key and the two values only (a
+-- window over the full rows carries every column through its sort), custom regions' from custom_ranks
+ranks AS (
+    SELECT year, region_type, region_code, cluster_code,
+        rank() OVER (PARTITION BY year, region_type, cluster_code ORDER BY emp DESC NULLS LAST) AS emp_rank,
+        rank() OVER (PARTITION BY year, region_type, cluster_code ORDER BY lq DESC NULLS LAST) AS lq_rank
+    FROM base
+    WHERE region_type <> 'custom'
+    UNION ALL
+    SELECT year, region_type, region_code, cluster_code, emp_rank, lq_rank FROM custom_ranks
 ),
 firsts AS (
     SELECT
@@ -171,8 +177,7 @@ firsts AS (
         min(b.year) AS base_year,
         arg_min(b.emp, b.year) AS base_emp
     FROM base AS b
-    JOIN basis AS g USING (year, region_type, region_code, cluster_code)
-    WHERE g.growth_basis = 'ok'
+    WHERE b.growth_basis = 'ok'
     GROUP BY ALL
 ),
 qualified AS (
@@ -185,15 +190,14 @@ qualified AS (
         p.lq_p_strong10,
         yv.definition_vintage AS year_vintage,
         bv.definition_vintage AS base_vintage,
-        g.growth_basis,
+        b.growth_basis,
         coalesce(abs(ye.definition_effect) > $max_definition_effect, true)
             OR coalesce(abs(be.definition_effect) > $max_definition_effect, true) AS effect_material
-    FROM peered AS b
+    FROM base AS b
     LEFT JOIN pct AS p USING (year, ranked_among, cluster_code)
     LEFT JOIN firsts AS f USING (region_type, region_code, cluster_code)
     LEFT JOIN year_vintage AS yv ON yv.year = b.year
     LEFT JOIN year_vintage AS bv ON bv.year = f.base_year
-    LEFT JOIN basis AS g USING (year, region_type, region_code, cluster_code)
     LEFT JOIN definition_effect AS ye ON ye.year = b.year AND ye.cluster_code = b.cluster_code
     LEFT JOIN definition_effect AS be ON be.year = f.base_year AND be.cluster_code = b.cluster_code
 )
@@ -234,17 +238,13 @@ SELECT
             THEN year_vintage <> base_vintage AND effect_material
     END AS vintage_break,
     growth_basis,
-    CASE WHEN region_type = 'custom' THEN cr.emp_rank
-        ELSE rank() OVER (PARTITION BY year, region_type, cluster_code ORDER BY emp DESC NULLS LAST)
-    END AS emp_rank,
-    CASE WHEN region_type = 'custom' THEN cr.lq_rank
-        ELSE rank() OVER (PARTITION BY year, region_type, cluster_code ORDER BY lq DESC NULLS LAST)
-    END AS lq_rank,
+    rk.emp_rank,
+    rk.lq_rank,
     region_base_emp,
     national_cluster_emp,
     national_base_emp,
     national_reference
 FROM qualified
-LEFT JOIN custom_ranks AS cr USING (year, region_type, region_code, cluster_code)
+LEFT JOIN ranks AS rk USING (year, region_type, region_code, cluster_code)
 -- No ORDER BY: the release writer sorts every table by its schema's sort keys
 -- (assets/schemas/cluster_indicators.yaml), so a sort here would be done twice.
