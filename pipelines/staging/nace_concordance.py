@@ -310,11 +310,17 @@ def mirror_concordance(settings: Settings, weight_year: int = WEIGHT_YEAR) -> tu
     naics_isic = parse_naics_isic(fetch_reference(settings, "naics_isic").path, isic_classes)
     nace_classes = parse_nace_structure(fetch_reference(settings, "nace_structure").path)
     conc_tab = naics_src.parse_concordance(fetch_reference(settings, "naics_concordance").path)
+    naics_emp = cbp_weight_employment(settings, weight_year, conc_tab)
+    return clusters, build_nace_cluster_concordance(defs12, naics_isic, nace_classes, naics_emp)
+
+
+def cbp_weight_employment(settings: Settings, weight_year: int, naics_concordance: pl.DataFrame | None) -> pl.DataFrame:
+    """US national employment per NAICS 2012 code (the concordance's weights) from the CBP state
+    file of ``weight_year``, fetched through pipelines.raw.http."""
     sid, url = cbp.source_id(weight_year, "state"), cbp.url(weight_year, "state")
     raw = fetch(sid, url, settings, validate=cbp.validate_zip)
     settings.raw_dir.joinpath(".tmp").mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=settings.raw_dir / ".tmp") as work:
         lf = parse_cbp_file(raw.path, year=weight_year, source_id=sid, sha256=raw.sha256, location=url, work_dir=Path(work))
         vintage = "2007" if weight_year < 2012 else "2012"
-        naics_emp = us_naics2012_employment(lf, conc_tab, vintage)
-    return clusters, build_nace_cluster_concordance(defs12, naics_isic, nace_classes, naics_emp)
+        return us_naics2012_employment(lf, naics_concordance, vintage)
