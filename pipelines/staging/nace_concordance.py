@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 import polars as pl
@@ -316,11 +317,15 @@ def mirror_concordance(settings: Settings, weight_year: int = WEIGHT_YEAR) -> tu
 
 def cbp_weight_employment(settings: Settings, weight_year: int, naics_concordance: pl.DataFrame | None) -> pl.DataFrame:
     """US national employment per NAICS 2012 code (the concordance's weights) from the CBP state
-    file of ``weight_year``, fetched through pipelines.raw.http."""
+    file of ``weight_year``, fetched through pipelines.raw.http. The zip is checked and inflated
+    within the run's decompression limits (OBSERVATORY_MAX_UNCOMPRESSED / _COMPRESSION_RATIO)."""
     sid, url = cbp.source_id(weight_year, "state"), cbp.url(weight_year, "state")
-    raw = fetch(sid, url, settings, validate=cbp.validate_zip)
+    limits = settings.decompression_limits
+    raw = fetch(sid, url, settings, validate=partial(cbp.validate_zip, limits=limits))
     settings.raw_dir.joinpath(".tmp").mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=settings.raw_dir / ".tmp") as work:
-        lf = parse_cbp_file(raw.path, year=weight_year, source_id=sid, sha256=raw.sha256, location=url, work_dir=Path(work))
+        lf = parse_cbp_file(
+            raw.path, year=weight_year, source_id=sid, sha256=raw.sha256, location=url, work_dir=Path(work), limits=limits
+        )
         vintage = "2007" if weight_year < 2012 else "2012"
         return us_naics2012_employment(lf, naics_concordance, vintage)
