@@ -1,5 +1,5 @@
-"""Issue 20, bounded inputs: the CBP file behind the NACE concordance's US weights is checked and
-inflated within the run's decompression limits (OBSERVATORY_MAX_UNCOMPRESSED,
+"""Issue 20, bounded inputs: the CBP file behind the NACE concordance's US weights, and the reference
+workbooks (xlsx: zips), are checked and inflated within the run's decompression limits (OBSERVATORY_MAX_UNCOMPRESSED,
 OBSERVATORY_MAX_COMPRESSION_RATIO), not the defaults, and fails in one line naming source, file
 and limit."""
 
@@ -14,7 +14,12 @@ import pytest
 from pipelines.config import Settings
 from pipelines.errors import SourceError
 from pipelines.sources import cbp
-from pipelines.staging.nace_concordance import WEIGHT_YEAR, cbp_weight_employment
+from pipelines.staging.nace_concordance import (
+    REFERENCE_IDS,
+    WEIGHT_YEAR,
+    cbp_weight_employment,
+    fetch_reference,
+)
 
 SID = f"census/cbp/state/{WEIGHT_YEAR}"
 NO_RATIO = 1e9  # a ratio limit that never trips, to test the size limit alone
@@ -59,3 +64,34 @@ def test_weight_file_inflates_within_the_run_limits(settings: Settings, mirror_d
     msg = _error(dataclasses.replace(settings, max_uncompressed=info.file_size - 1, max_compression_ratio=NO_RATIO))
     assert SID in msg and info.filename in msg and "OBSERVATORY_MAX_UNCOMPRESSED" in msg, msg
     assert "invalid content" not in msg, msg  # from the extraction, not the download check
+
+
+def _largest(path: Path) -> zipfile.ZipInfo:
+    return max(zipfile.ZipFile(path).infolist(), key=lambda i: i.file_size)
+
+
+def _reference_error(settings: Settings, name: str) -> str:
+    with pytest.raises(SourceError) as err:
+        fetch_reference(settings, name)
+    msg = str(err.value)
+    assert "\n" not in msg and REFERENCE_IDS[name] in msg and "invalid content" in msg, msg
+    return msg
+
+
+def test_reference_workbook_within_the_run_size_limit(settings: Settings, mirror_dir: Path) -> None:
+    xlsx = mirror_dir / "reference/concordance/census_2012_naics_to_isic4.xlsx"
+    big = _largest(xlsx)  # xl/worksheets/sheet1.xml, 416 KB
+    at = dataclasses.replace(settings, max_uncompressed=big.file_size)
+    assert fetch_reference(at, "naics_isic").sha256  # exactly the largest member: passes
+    assert fetch_reference(dataclasses.replace(settings, max_uncompressed=1), "isic_structure").bytes > 1  # a CSV: no zip
+    msg = _reference_error(dataclasses.replace(at, max_uncompressed=big.file_size - 1), "naics_isic")
+    assert str(xlsx) in msg and big.filename in msg and "OBSERVATORY_MAX_UNCOMPRESSED" in msg, msg
+
+
+def test_reference_workbook_within_the_run_ratio_limit(settings: Settings, mirror_dir: Path) -> None:
+    xlsx = mirror_dir / "reference/eurostat-classifications/nuts2021.xlsx"
+    big = _largest(xlsx)  # xl/worksheets/sheet2.xml, 1.16 MB at 7.1x (past the ratio's 1 MiB floor)
+    ratio = big.file_size / big.compress_size
+    assert fetch_reference(dataclasses.replace(settings, max_compression_ratio=ratio * 1.01), "nuts2021").sha256
+    msg = _reference_error(dataclasses.replace(settings, max_compression_ratio=ratio * 0.99), "nuts2021")
+    assert str(xlsx) in msg and big.filename in msg and "OBSERVATORY_MAX_COMPRESSION_RATIO" in msg, msg
