@@ -6,50 +6,105 @@ once per tick and launches a run for the datasets it returns.
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Callable, Iterable
 
 import requests
+from urllib3 import exceptions as urllib3_errors
 
 from pipelines import config
-from pipelines.config import Settings
+from pipelines.config import DEFAULT_HTTP_DEADLINE, DEFAULT_HTTP_FIRST_BYTE_TIMEOUT, Settings
 from pipelines.errors import SourceError
 from pipelines.raw.archive import RawArchive
 from pipelines.raw.redact import redact_text
-from pipelines.raw.session import make_session
+from pipelines.raw.session import (
+    FirstByteTimeoutError,
+    RetryAfterTooLongError,
+    first_byte_deadline,
+    make_session,
+)
+from pipelines.sources.bounds import human
 
 EUROSTAT_DEFAULT_DATASETS = ("sbs_r_nuts06_r2",)
 EUROSTAT_API = "https://ec.europa.eu/eurostat/api/dissemination"
+# Largest metadata answer read. The answer is the dataset's newest period in JSON-stat: for
+# sbs_r_nuts06_r2 (2015 in the mirror's copy: 95,464 values, 8,951 flags) about 1.5 MB. 32 MiB is
+# twenty times that, room for larger datasets, and still parses in memory; a longer body is a
+# broken or hostile server, refused before it fills the memory.
+MAX_METADATA_BYTES = 32 << 20
+READ_CHUNK = 1 << 16
 
 
 def eurostat_updated(
-    dataset: str, *, base: str = EUROSTAT_API, session: requests.Session | None = None
+    dataset: str,
+    *,
+    base: str = EUROSTAT_API,
+    session: requests.Session | None = None,
+    first_byte: float = DEFAULT_HTTP_FIRST_BYTE_TIMEOUT,
+    deadline: float = DEFAULT_HTTP_DEADLINE,
 ) -> str:
     """The dataset's last data update, from the JSON-stat `updated` field (one small request).
 
     Asks the dissemination API for the last time period only, so the body stays small; the
-    `updated` timestamp describes the whole dataset.
+    `updated` timestamp describes the whole dataset. Bounded like every download
+    (pipelines.raw.http): a first byte within `first_byte` s (retries included), the body within
+    `deadline` s and at most MAX_METADATA_BYTES bytes (decoded).
     """
     url = f"{base.rstrip('/')}/statistics/1.0/data/{dataset}?format=JSON&lang=EN&lastTimePeriod=1"
     sid = f"eurostat/{dataset}"
     own = session is None
     sess = session or make_session(retries=3, backoff=1.0, max_backoff=30)
     try:
-        resp = sess.get(url, timeout=(10, 60))
-    except requests.RequestException as exc:
+        with first_byte_deadline(first_byte):
+            resp = sess.get(url, stream=True, timeout=(10, min(60, first_byte)))
+        with resp:
+            if resp.status_code >= 400:
+                raise SourceError(sid, url, f"metadata: HTTP {resp.status_code} {resp.reason}")
+            body = read_capped(resp, sid, url, deadline)
+    except SourceError:
+        raise
+    except (RetryAfterTooLongError, FirstByteTimeoutError) as exc:
+        raise SourceError(sid, url, f"metadata request failed: {exc}") from None
+    except (requests.RequestException, urllib3_errors.HTTPError) as exc:
         raise SourceError(sid, url, redact_text(f"metadata request failed: {type(exc).__name__}: {exc}")) from None
     finally:
         if own:
             sess.close()
-    if resp.status_code >= 400:
-        raise SourceError(sid, url, f"metadata: HTTP {resp.status_code} {resp.reason}")
     try:
-        doc = resp.json()
+        doc = json.loads(body)
     except ValueError:
-        raise SourceError(sid, url, f"metadata is not JSON (starts with {resp.text[:60]!r})") from None
+        raise SourceError(sid, url, f"metadata is not JSON (starts with {body[:60].decode('utf-8', 'replace')!r})") from None
     updated = doc.get("updated") if isinstance(doc, dict) else None
     if not updated:
         raise SourceError(sid, url, "metadata has no 'updated' field")
     return str(updated)
+
+
+def read_capped(resp: requests.Response, sid: str, url: str, deadline: float) -> bytes:
+    """The (decoded) body of a streamed response, refused past MAX_METADATA_BYTES or `deadline` s:
+    read as it arrives, so neither a huge (or endless) body nor a dripping one is held for long."""
+    too_big = (
+        f"metadata body larger than {human(MAX_METADATA_BYTES)} (MAX_METADATA_BYTES in "
+        "pipelines/raw/eurostat_updates.py): not a JSON-stat answer for one period; a broken or hostile server"
+    )
+    declared = resp.headers.get("Content-Length", "")
+    encoded = resp.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity")
+    if not encoded and declared.isdigit() and int(declared) > MAX_METADATA_BYTES:  # refused unread
+        raise SourceError(sid, url, f"{too_big} (Content-Length {declared})")
+    give_up = time.monotonic() + deadline
+    parts: list[bytes] = []
+    size = 0
+    while chunk := resp.raw.read1(READ_CHUNK, decode_content=True):
+        size += len(chunk)
+        if size > MAX_METADATA_BYTES:
+            raise SourceError(sid, url, f"{too_big}; stopped at {human(size)}")
+        if time.monotonic() > give_up:
+            raise SourceError(
+                sid, url, f"metadata body exceeded its deadline of {deadline:g} s (OBSERVATORY_HTTP_DEADLINE)"
+            )
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def eurostat_datasets() -> tuple[str, ...]:
@@ -74,15 +129,19 @@ def detect_eurostat_updates(
     cursor = dict(cursor)
     archive = RawArchive(settings.raw_dir)
     changed = []
-    for ds in datasets:
-        try:
-            updated = eurostat_updated(ds, base=base)
-        except SourceError as exc:
-            if log:
-                log(f"skipping {ds}: {exc}")
-            continue
-        never_fetched = not archive.entries(f"eurostat/{ds}")
-        if cursor.get(ds) != updated and (ds in cursor or never_fetched):
-            changed.append(f"{ds}@{updated}")
-        cursor[ds] = updated
+    with make_session(retries=3, backoff=1.0, max_backoff=30, retry_after_max=settings.http_retry_after_max) as sess:
+        for ds in datasets:
+            try:
+                updated = eurostat_updated(
+                    ds, base=base, session=sess,
+                    first_byte=settings.http_first_byte_timeout, deadline=settings.http_deadline,
+                )  # fmt: skip
+            except SourceError as exc:
+                if log:
+                    log(f"skipping {ds}: {exc}")
+                continue
+            never_fetched = not archive.entries(f"eurostat/{ds}")
+            if cursor.get(ds) != updated and (ds in cursor or never_fetched):
+                changed.append(f"{ds}@{updated}")
+            cursor[ds] = updated
     return changed, cursor

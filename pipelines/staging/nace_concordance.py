@@ -11,17 +11,20 @@ industries behind that code that belong to the cluster.
 from __future__ import annotations
 
 import tempfile
+import zipfile
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 import polars as pl
 
-from pipelines.config import Settings
+from pipelines.config import DecompressionLimits, Settings
 from pipelines.errors import SourceError
 from pipelines.fixed_point import exact_sum
 from pipelines.raw.http import fetch
 from pipelines.sources import cbp, clustermapping
 from pipelines.sources import naics as naics_src
+from pipelines.sources.bounds import inflate_problem
 from pipelines.staging.cbp import parse_cbp_file
 
 REFERENCE_IDS = {
@@ -296,9 +299,29 @@ def level_weights(links: pl.DataFrame, level: int) -> pl.DataFrame:
 
 def fetch_reference(settings: Settings, name: str):
     """The reference file REFERENCE_IDS[name] (NUTS and NACE/ISIC/NAICS classifications, cluster
-    definitions) through pipelines.raw.http: from the mirror, else the packaged copy."""
+    definitions) through pipelines.raw.http: from the mirror, else the packaged copy. A workbook
+    (xlsx: a zip) is refused when a member passes the run's decompression limits."""
     rid = REFERENCE_IDS[name]
-    return fetch(rid, None, settings, mirror_id=rid)  # mirror, else packaged copy; keeps the file's name
+    check = partial(zip_within_limits, limits=settings.decompression_limits)
+    return fetch(rid, None, settings, mirror_id=rid, validate=check)  # mirror, else packaged copy; keeps the file's name
+
+
+def zip_within_limits(path: Path, limits: DecompressionLimits) -> None:
+    """Raise ValueError when a member of a zip-based file (xlsx) declares a size beyond `limits`;
+    other files pass. The declared sizes bound the readers (openpyxl reads through zipfile, which
+    never inflates a member past its declared size). Real workbooks: at most 1.2 MB, 8.5x."""
+    with open(path, "rb") as fh:
+        if fh.read(4) != b"PK\x03\x04":
+            return
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                what = f"zip member {info.filename} (declared size)"
+                problem = inflate_problem(what, info.file_size, info.compress_size, limits)
+                if problem:
+                    raise ValueError(problem)
+    except zipfile.BadZipFile as exc:
+        raise ValueError(f"corrupt or truncated zip: {exc}") from exc
 
 
 def mirror_concordance(settings: Settings, weight_year: int = WEIGHT_YEAR) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -310,11 +333,21 @@ def mirror_concordance(settings: Settings, weight_year: int = WEIGHT_YEAR) -> tu
     naics_isic = parse_naics_isic(fetch_reference(settings, "naics_isic").path, isic_classes)
     nace_classes = parse_nace_structure(fetch_reference(settings, "nace_structure").path)
     conc_tab = naics_src.parse_concordance(fetch_reference(settings, "naics_concordance").path)
+    naics_emp = cbp_weight_employment(settings, weight_year, conc_tab)
+    return clusters, build_nace_cluster_concordance(defs12, naics_isic, nace_classes, naics_emp)
+
+
+def cbp_weight_employment(settings: Settings, weight_year: int, naics_concordance: pl.DataFrame | None) -> pl.DataFrame:
+    """US national employment per NAICS 2012 code (the concordance's weights) from the CBP state
+    file of ``weight_year``, fetched through pipelines.raw.http. The zip is checked and inflated
+    within the run's decompression limits (OBSERVATORY_MAX_UNCOMPRESSED / _COMPRESSION_RATIO)."""
     sid, url = cbp.source_id(weight_year, "state"), cbp.url(weight_year, "state")
-    raw = fetch(sid, url, settings, validate=cbp.validate_zip)
+    limits = settings.decompression_limits
+    raw = fetch(sid, url, settings, validate=partial(cbp.validate_zip, limits=limits))
     settings.raw_dir.joinpath(".tmp").mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=settings.raw_dir / ".tmp") as work:
-        lf = parse_cbp_file(raw.path, year=weight_year, source_id=sid, sha256=raw.sha256, location=url, work_dir=Path(work))
+        lf = parse_cbp_file(
+            raw.path, year=weight_year, source_id=sid, sha256=raw.sha256, location=url, work_dir=Path(work), limits=limits
+        )
         vintage = "2007" if weight_year < 2012 else "2012"
-        naics_emp = us_naics2012_employment(lf, conc_tab, vintage)
-    return clusters, build_nace_cluster_concordance(defs12, naics_isic, nace_classes, naics_emp)
+        return us_naics2012_employment(lf, naics_concordance, vintage)
