@@ -8,13 +8,15 @@ vintage, each successor's in the FIRST year of the next. A successor formed from
 (2002) plus a sliver of 326199 Plastics, so counting its whole employment for 326199 sent 11.5 % of
 Plastics to Water Transportation. The flows are instead the table on the links whose column sums
 are the successors' employment and whose row sums are the old codes' (iterative proportional
-fitting from 1 on every link, i.e. the most even flows that fit both ends): a successor with one
-predecessor goes to it whole, and a merge goes to each predecessor by what the predecessor's other
-successors leave of it (an old code wholly inside the merge takes its own size, the rest goes to
-the code that split). The two years' totals differ, so within each group of linked codes the
-successors' employment is first scaled to the old codes' sum. An old code without employment in
-its last year (no row: unknown, not zero) is not held to a row sum; its flows are the equal shares
-of the column step. Successors without employment in the first year take no flow.
+fitting from 1 on every link: the most even flows that fit both ends). A successor with one
+predecessor goes to it whole; a merged successor goes to its predecessors by what fits their sizes
+(an old code wholly inside the merge keeps its own size there, the code that split takes the
+rest). The two years' totals differ: the fit ends on a column step, whose limit hands out every
+successor's employment exactly and keeps each group of linked old codes in proportion to their
+last-year sizes (growth shared in proportion). An old code without a row in its last year
+(unknown, not zero) is not held to a size: it takes what the others leave of its successors. An
+old code with zero jobs gets no flow (the caller then falls back on ``equal_share``). Successors
+without employment in the first year take no flow.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ import polars as pl
 
 MAX_ITERATIONS = 1000
 # stop when no flow changes by more than this fraction of the largest flow in one sweep; where
-# the two ends cannot both be met (an unknown or too small old code), the fit creeps towards zero
-# flows on some links: 1,000 sweeps leave the mirror's weights within 5e-4 of 10,000 sweeps'
+# the ends fit only with some links at zero, the fit creeps towards zero there (by 1/sweeps):
+# 1,000 sweeps leave the mirror's weights within 5e-4 of 10,000 sweeps' (cluster totals within 1e-6)
 TOLERANCE = 1e-12
 # a flow under this fraction of its old code's total is the fit creeping to zero: zero
 NEGLIGIBLE = 1e-9
@@ -53,41 +55,10 @@ def successor_flows(links: pl.DataFrame, new_emp: pl.DataFrame, old_emp: pl.Data
     o = np.full(n_old, np.nan)
     o[a] = df["o"].fill_null(np.nan).to_numpy()
     known = ~np.isnan(o)
-    e = _scaled_to_old_totals(a, s, e, np.where(known, o, 0.0), known)
     deg = np.bincount(s, minlength=n_new)
     equal_share = e[s] / deg[s]
     flow = _fit(a, s, e, o, known)
     return df.select("naics", "successor").with_columns(flow=pl.Series(flow), equal_share=pl.Series(equal_share))
-
-
-def _components(a: np.ndarray, s: np.ndarray, n_old: int, n_new: int) -> np.ndarray:
-    """Connected group of each link (old and new codes linked through the concordance)."""
-    lab_old, lab_new = np.arange(n_old), np.arange(n_new) + n_old
-    while True:
-        link = np.minimum(lab_old[a], lab_new[s])
-        new_old, new_new = lab_old.copy(), lab_new.copy()
-        np.minimum.at(new_old, a, link)
-        np.minimum.at(new_new, s, link)
-        if np.array_equal(new_old, lab_old) and np.array_equal(new_new, lab_new):
-            return link
-        lab_old, lab_new = new_old, new_new
-
-
-def _scaled_to_old_totals(a: np.ndarray, s: np.ndarray, e: np.ndarray, o: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """Successor employment scaled, per group of linked codes whose old codes all have a known
-    employment, to the old codes' sum (the years differ; both ends must add up for a fit)."""
-    n_old, n_new = len(o), len(e)
-    comp = _components(a, s, n_old, n_new)
-    n = n_old + n_new
-    comp_old = np.full(n_old, -1)
-    comp_old[a] = comp
-    comp_new = np.full(n_new, -1)
-    comp_new[s] = comp
-    old_sum = np.bincount(comp_old, weights=o, minlength=n)
-    new_sum = np.bincount(comp_new, weights=e, minlength=n)
-    all_known = np.bincount(comp_old, weights=(~known).astype(float), minlength=n) == 0
-    factor = np.where(all_known & (new_sum > 0) & (old_sum > 0), old_sum / np.where(new_sum > 0, new_sum, 1.0), 1.0)
-    return e * factor[comp_new]
 
 
 def _fit(a: np.ndarray, s: np.ndarray, e: np.ndarray, o: np.ndarray, known: np.ndarray) -> np.ndarray:
