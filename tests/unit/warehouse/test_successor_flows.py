@@ -7,9 +7,12 @@ worked out by hand in the comments."""
 
 from __future__ import annotations
 
+import duckdb
 import polars as pl
 import pytest
 
+from pipelines.warehouse.indicators import INDICATOR_SQL
+from pipelines.warehouse.sql import create_macros, register_frame
 from pipelines.warehouse.successor_flows import successor_flows
 from pipelines.warehouse.timeseries import constant_definitions
 
@@ -147,3 +150,40 @@ def test_flows_on_the_links() -> None:
         ("100002", "200002"): pytest.approx(45.0),
     }  # fmt: skip
     assert successor_flows(links, new.clear(), old).height == 0  # no successor employment: no flow
+
+
+def _industry(rows: list[tuple[int, str, str, str, float | None]]) -> pl.DataFrame:
+    """CBP-like 6-digit rows: (year, NAICS vintage, region, code, emp)."""
+    return pl.DataFrame(
+        [(y, "state", r, f"NAICS{v}", c, 6, "-", e) for y, v, r, c, e in rows],
+        schema={"year": pl.Int32, "region_type": pl.String, "region_code": pl.String, "classification": pl.String,
+                "industry_code": pl.String, "industry_level": pl.Int8, "lfo": pl.String, "emp": pl.Float64},
+        orient="row",
+    )  # fmt: skip
+
+
+def test_the_warehouse_reads_the_last_old_year_and_the_first_new_year() -> None:
+    """sql/us/successor_employment.sql gives each vintage's first and last year (national: the
+    states summed, withheld cells skipped); the weights use the last NAICS 2002 year (2007, where
+    100002 has 60 jobs: weights 0.7 / 0.3 as in the merge example), not the first (2003, where
+    100002 had 20: 0.525 / 0.475) nor the last NAICS 2007 year (2011)."""
+    rows = [
+        (2003, "2002", "A", "100001", 100.0), (2003, "2002", "A", "100002", 20.0),
+        (2005, "2002", "A", "100001", 1.0), (2005, "2002", "A", "100002", 1.0),
+        (2007, "2002", "A", "100001", 60.0), (2007, "2002", "B", "100001", 40.0),
+        (2007, "2002", "A", "100002", 60.0), (2007, "2002", "B", "100002", None),
+        (2008, "2007", "A", "200001", 70.0), (2008, "2007", "A", "200002", 90.0),
+        (2011, "2007", "A", "200001", 10.0), (2011, "2007", "A", "200002", 150.0),
+    ]  # fmt: skip
+    con = duckdb.connect()
+    create_macros(con)
+    register_frame(con, "industry_employment", _industry(rows))
+    emp = INDICATOR_SQL.fetch(con, "us/successor_employment").sort("naics_vintage", "year", "naics")
+    assert emp.rows() == [
+        ("2002", "100001", 2003, 100.0), ("2002", "100002", 2003, 20.0),
+        ("2002", "100001", 2007, 100.0), ("2002", "100002", 2007, 60.0),
+        ("2007", "200001", 2008, 70.0), ("2007", "200002", 2008, 90.0),
+        ("2007", "200001", 2011, 10.0), ("2007", "200002", 2011, 150.0),
+    ]  # fmt: skip
+    defs = constant_definitions(_native(MERGE_CLUSTERS), _concordance(MERGE), emp)
+    assert _weights(defs, "100001") == {"1": pytest.approx(0.7), "2": pytest.approx(0.3)}
