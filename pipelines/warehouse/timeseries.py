@@ -118,6 +118,7 @@ def apportion_by_successors(
             ),
             on="successor",
         )
+        .sort("naics", "cluster_code", "successor")  # one order of summing: identical rebuilds
         .group_by("naics", "cluster_code")
         .agg(
             (pl.col("basis") * pl.col("w")).sum().alias("num"),
