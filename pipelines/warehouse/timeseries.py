@@ -65,8 +65,9 @@ def constant_definitions(
 ) -> pl.DataFrame:
     """cluster_naics-shaped rows (+ method, successor_year): the 2012 definitions as they are, and
     every other vintage of the concordance carried to them; NAICS 2002/2007 split codes apportioned
-    by successor employment (``successor_emp``: naics_vintage, naics, year, emp — national, first
-    year of each vintage; none → equal), 2017/2022 ones equally as in the native definitions."""
+    by the employment that flowed to their successors (``successor_emp``: naics_vintage, naics,
+    year, emp — national, first and last year of each vintage; none → equal), 2017/2022 ones
+    equally as in the native definitions."""
     base = cluster_naics.filter(pl.col("naics_vintage") == BASE_VINTAGE).with_columns(
         method=pl.lit("single"), successor_year=pl.lit(None, pl.Int32)
     )
@@ -106,7 +107,7 @@ def apportion_by_successors(
         pl.col(f"naics_{target}").alias("naics"), pl.col(f"naics_{successor}").alias("successor")
     ).unique()
     flows = successor_flows(links, new_emp, old_emp)
-    # an old code whose fitted flows are all zero (no employment in its last year) rests on the
+    # an old code whose fitted flows are all zero (zero jobs in its last year) rests on the
     # column step alone: its successors' employment shared equally among their predecessors
     fitted = pl.col("flow").sum().over("naics") > 0
     per_cluster = (
