@@ -6,11 +6,15 @@ year on the definitions of its own NAICS vintage, comparable with clustermapping
 US: the 2012 definitions are carried to the NAICS 2002, 2007, 2017 and 2022 codes through the NAICS
 year concordance (pipelines.sources.naics.derive_definitions gives the clusters of each code). A
 NAICS 2002 or 2007 code whose 2012 counterparts sit in several clusters is apportioned by the
-EMPLOYMENT of its successor codes (2002 → 2007, 2007 → 2012, chained): weight per cluster =
-national employment of its successors in that cluster / that of all its successors, in the first
-year coded in the successor vintage (sql/us/successor_employment.sql). An equal split would send
-half of 326199 Plastics (~421k jobs) to Water Transportation because one successor is 336612 Boat
-Building. Where the run has no such year, or the successors have no employment, the split is equal;
+EMPLOYMENT that went to its successor codes (2002 → 2007, 2007 → 2012, chained): weight per
+cluster = the code's estimated flow into its successors in that cluster / its flow into all of
+them. The flows fit both ends of the vintage change, the old codes' national employment in the
+last year of their vintage and the successors' in the first year of theirs
+(sql/us/successor_employment.sql, pipelines/warehouse/successor_flows.py), so a successor merged
+from several old codes is shared among them, never counted in full for each. An equal split would
+send half of 326199 Plastics (~421k jobs) to Water Transportation because one successor is 336612
+Boat Building; counting Boat Building in full for Plastics still sent 11.5 %; the flows send 0.3 %.
+Where the run has no such year, or the successors have no employment, the split is equal;
 ``method`` says which, per code, in the published table constant_definition_splits. 2017/2022 codes
 keep the equal split of the native definitions (cluster_naics), so the series equals the native
 view in those years. NAICS 1997 data (CBP 1998–2002) cannot be bridged (the concordance
@@ -35,6 +39,7 @@ import polars as pl
 
 from pipelines.sources import naics
 from pipelines.warehouse.sql import SqlRunner, fetch_frame, register_frame, row_count
+from pipelines.warehouse.successor_flows import successor_flows
 
 SCHEMA = "constant_definition"
 SERIES_TABLE = "cluster_timeseries"
@@ -60,8 +65,9 @@ def constant_definitions(
 ) -> pl.DataFrame:
     """cluster_naics-shaped rows (+ method, successor_year): the 2012 definitions as they are, and
     every other vintage of the concordance carried to them; NAICS 2002/2007 split codes apportioned
-    by successor employment (``successor_emp``: naics_vintage, naics, year, emp — national, first
-    year of each vintage; none → equal), 2017/2022 ones equally as in the native definitions."""
+    by the employment that flowed to their successors (``successor_emp``: naics_vintage, naics,
+    year, emp — national, first and last year of each vintage; none → equal), 2017/2022 ones
+    equally as in the native definitions."""
     base = cluster_naics.filter(pl.col("naics_vintage") == BASE_VINTAGE).with_columns(
         method=pl.lit("single"), successor_year=pl.lit(None, pl.Int32)
     )
@@ -89,16 +95,23 @@ def apportion_by_successors(
     target: str,
     successor: str,
 ) -> pl.DataFrame:
-    """Weights of the `target` codes of ``derived`` (equal splits) replaced by the employment of
-    their `successor` codes per cluster (a successor itself split counts with its own weights);
-    a code whose successors have no employment keeps the equal split, and one whose employed
-    successors are themselves split equally inherits that split: both say method 'equal'."""
-    emp = successor_emp.filter(pl.col("naics_vintage") == successor).select(
-        pl.col("naics").alias("successor"), "emp", "year"
-    )
+    """Weights of the `target` codes of ``derived`` (equal splits) replaced by the employment that
+    flowed to their `successor` codes, per cluster (pipelines/warehouse/successor_flows.py: a
+    successor merged from several old codes is shared among them, never counted in full for each;
+    a successor itself split counts with its own weights); a code whose successors have no
+    employment keeps the equal split, and one whose employed successors are themselves split
+    equally inherits that split: both say method 'equal'."""
+    new_emp, year = _vintage_end(successor_emp, successor, last=False)
+    old_emp, _ = _vintage_end(successor_emp, target, last=True)
+    links = concordance.select(
+        pl.col(f"naics_{target}").alias("naics"), pl.col(f"naics_{successor}").alias("successor")
+    ).unique()
+    flows = successor_flows(links, new_emp, old_emp)
+    # an old code whose fitted flows are all zero (zero jobs in its last year) rests on the
+    # column step alone: its successors' employment shared equally among their predecessors
+    fitted = pl.col("flow").sum().over("naics") > 0
     per_cluster = (
-        concordance.select(pl.col(f"naics_{target}").alias("naics"), pl.col(f"naics_{successor}").alias("successor"))
-        .unique()
+        flows.with_columns(basis=pl.when(fitted).then(pl.col("flow")).otherwise(pl.col("equal_share")))
         .join(
             successor_defs.select(
                 pl.col("naics").alias("successor"), "cluster_code", pl.col("weight").alias("w"),
@@ -106,12 +119,12 @@ def apportion_by_successors(
             ),
             on="successor",
         )
-        .join(emp, on="successor")
+        .sort("naics", "cluster_code", "successor")  # one order of summing: identical rebuilds
         .group_by("naics", "cluster_code")
         .agg(
-            (pl.col("emp") * pl.col("w")).sum().alias("num"),
-            pl.col("year").max().alias("successor_year"),
-            (pl.col("via_equal") & (pl.col("emp") > 0)).any().alias("via_equal"),
+            (pl.col("basis") * pl.col("w")).sum().alias("num"),
+            pl.lit(year, pl.Int32).alias("successor_year"),
+            (pl.col("via_equal") & (pl.col("basis") > 0)).any().alias("via_equal"),
         )
     )
     n = pl.len().over("naics")
@@ -130,6 +143,15 @@ def apportion_by_successors(
         .select(DEFINITION_COLUMNS)
         .sort("naics", "cluster_code")
     )
+
+
+def _vintage_end(successor_emp: pl.DataFrame, vintage: str, *, last: bool) -> tuple[pl.DataFrame, int | None]:
+    """(naics, emp) of one vintage in its first (or last) year in ``successor_emp``, and that year
+    (none: no rows); the first year's codes are named ``successor``."""
+    rows = successor_emp.filter(pl.col("naics_vintage") == vintage)
+    year = None if rows.height == 0 else int(rows["year"].max() if last else rows["year"].min())
+    rows = rows.filter(pl.col("year") == pl.lit(year, pl.Int32)).select("naics", "emp")
+    return (rows if last else rows.rename({"naics": "successor"})), year
 
 
 def splits_report(defs: pl.DataFrame) -> pl.DataFrame:

@@ -1,8 +1,11 @@
--- National employment per 6-digit NAICS code in the FIRST year coded in each NAICS vintage
--- (issue 19): the weights with which the constant-definition series apportions a bridged code over
--- the clusters of its successor codes (pipelines/warehouse/timeseries.py, apportion_by_successors).
+-- National employment per 6-digit NAICS code in the FIRST and the LAST year coded in each NAICS
+-- vintage (issue 19): the two ends of a vintage change (an old code's last year, its successors'
+-- first) from which the constant-definition series estimates how an old code's employment went to
+-- its successor codes, and so apportions a bridged code over their clusters
+-- (pipelines/warehouse/successor_flows.py, timeseries.apportion_by_successors). A vintage with one
+-- year in the run gives that year once.
 -- Vintage of a row: its file's, detected at staging (macro naics_vintage). National: the 'country'
--- rows when the vintage's first year has them, else the sum of the most complete base level present
+-- rows when that year has them, else the sum of the most complete base level present
 -- (state, else county, else msa), the reference of sql/us/definition_effect.sql. Withheld cells
 -- (NULL) are skipped; a vintage with no year in the run has no rows (the series then splits equally).
 WITH ind AS (
@@ -11,12 +14,10 @@ WITH ind AS (
     WHERE classification LIKE 'NAICS%' AND lfo = '-' AND industry_level = 6
       AND region_type IN ('country', 'state', 'county', 'msa')
 ),
-first_year AS (
-    SELECT
-        naics_vintage,
-        min(year) AS year
-    FROM ind
-    GROUP BY ALL
+ends AS (
+    SELECT naics_vintage, min(year) AS year FROM ind GROUP BY ALL
+    UNION
+    SELECT naics_vintage, max(year) AS year FROM ind GROUP BY ALL
 ),
 level AS (
     SELECT
@@ -27,7 +28,7 @@ level AS (
             CASE i.region_type WHEN 'country' THEN 0 WHEN 'state' THEN 1 WHEN 'county' THEN 2 ELSE 3 END
         ) AS reference_type
     FROM ind AS i
-    JOIN first_year AS f USING (naics_vintage, year)
+    JOIN ends AS f USING (naics_vintage, year)
     GROUP BY ALL
 )
 SELECT

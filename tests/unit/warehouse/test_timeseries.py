@@ -108,7 +108,8 @@ def _split(defs: pl.DataFrame, vintage: str, code: str) -> dict[str, tuple[float
 
 def test_split_codes_follow_their_successors_employment():
     """326199 Plastics (2002) has the successors 326199 (plastics) and 336612 (Boat Building): an
-    equal split sends half its jobs to boats; the successors' employment sends about a tenth."""
+    equal split sends half its jobs to boats; the successors' employment sends a tenth here (no old
+    2002 year in the run: 336612 has one predecessor, so it goes to 326199 whole)."""
     native = pl.DataFrame(
         [("2012", "326199", "1"), ("2012", "336612", "2"), ("2012", "400011", "1"), ("2012", "400012", "2")],
         schema=["naics_vintage", "naics", "cluster_code"], orient="row",
