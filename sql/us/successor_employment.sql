@@ -9,34 +9,40 @@
 -- (state, else county, else msa), the reference of sql/us/definition_effect.sql. Withheld cells
 -- (NULL) are skipped; a vintage with no year in the run has no rows (the series then splits equally).
 WITH ind AS (
-    SELECT year, region_type, industry_code AS naics, emp, naics_vintage(classification) AS naics_vintage
+    -- the vintage is derived once per output row (below), not per scanned row
+    SELECT year, region_type, industry_code AS naics, emp, classification
     FROM industry_employment
     WHERE classification LIKE 'NAICS%' AND lfo = '-' AND industry_level = 6
       AND region_type IN ('country', 'state', 'county', 'msa')
 ),
 ends AS (
-    SELECT naics_vintage, min(year) AS year FROM ind GROUP BY ALL
+    SELECT classification, min(year) AS year FROM ind GROUP BY ALL
     UNION
-    SELECT naics_vintage, max(year) AS year FROM ind GROUP BY ALL
+    SELECT classification, max(year) AS year FROM ind GROUP BY ALL
 ),
 level AS (
     SELECT
-        i.naics_vintage,
+        i.classification,
         i.year,
         arg_min(
             i.region_type,
             CASE i.region_type WHEN 'country' THEN 0 WHEN 'state' THEN 1 WHEN 'county' THEN 2 ELSE 3 END
         ) AS reference_type
     FROM ind AS i
-    JOIN ends AS f USING (naics_vintage, year)
+    JOIN ends AS f USING (classification, year)
+    GROUP BY ALL
+),
+sums AS (
+    SELECT i.classification, i.naics, i.year, xsum(i.emp) AS emp
+    FROM ind AS i
+    JOIN level AS l
+        ON l.classification = i.classification AND l.year = i.year AND l.reference_type = i.region_type
     GROUP BY ALL
 )
 SELECT
-    i.naics_vintage,
-    i.naics,
-    CAST(i.year AS INTEGER) AS year,
-    CAST(xsum(i.emp) AS DOUBLE) AS emp
-FROM ind AS i
-JOIN level AS l
-    ON l.naics_vintage = i.naics_vintage AND l.year = i.year AND l.reference_type = i.region_type
-GROUP BY ALL
+    naics_vintage(classification) AS naics_vintage,
+    naics,
+    CAST(year AS INTEGER) AS year,
+    CAST(emp AS DOUBLE) AS emp
+FROM sums
+WHERE naics_vintage(classification) IS NOT NULL
