@@ -6,6 +6,7 @@ import io
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from benchmarks import generate
@@ -138,3 +139,15 @@ def test_upstream_layout_and_shape(tmp_path: Path, mirror_dir: Path) -> None:
         assert set(out["region_type"]) == {"county"}
         if y < 2017:
             assert out["emp_imputed"].sum() > 0
+
+
+def test_every_county_once(mirror_dir: Path) -> None:
+    """The county list holds each county once, statewide 999 rows included: the EA list already
+    has DC's 11999, and writing it twice gave every bench year ~600 repeated keys (summed twice by
+    the benchmark, which runs no checks)."""
+    u = generate.build_universe(1, str(mirror_dir))
+    fips = np.char.add(u.fipstate, u.fipscty)
+    assert len(fips) == len(set(fips.tolist()))
+    assert "11999" in set(fips.tolist())
+    states = set(u.fipstate.tolist())
+    assert {s + "999" for s in states} <= set(fips.tolist())  # one statewide row per state
