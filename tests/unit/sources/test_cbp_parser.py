@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import polars as pl
@@ -143,3 +144,19 @@ def test_corrupt_member_is_named(tmp_path: Path) -> None:
     bad.write_bytes(bytes(raw))
     with pytest.raises(SourceError, match=r"test/cbp.*(corrupt|CRC)"):
         cbp.extract_member(bad, tmp_path / "x", "test/cbp")
+
+
+def test_non_utf8_byte_in_an_unused_cell_is_read(tmp_path: Path) -> None:
+    """An all-ASCII file is decoded strictly (faster); a file with a stray latin-1 byte falls back
+    to lossy decoding instead of failing, and yields the same rows as the clean file."""
+    clean = _parse(tmp_path / "a", COUNTY_2011, 2011)
+    raw = COUNTY_2011.encode().replace(b'"63","003"', b'"63","0\xe93"', 1)  # CENCTY, not a used column
+    z = tmp_path / "b" / "in.zip"
+    z.parent.mkdir(parents=True)
+    with zipfile.ZipFile(z, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("data.txt", raw)
+    ascii_zip = write_zip(tmp_path / "c" / "in.zip", "data.txt", COUNTY_2011)
+    assert cbp.text_stats(cbp.extract_member(ascii_zip, tmp_path / "mc", "test/cbp")).ascii is True
+    assert cbp.text_stats(cbp.extract_member(z, tmp_path / "mb", "test/cbp")).ascii is False
+    df = parse_cbp_file(z, year=2011, source_id="test/cbp", sha256="abc", location=str(z), work_dir=tmp_path / "w").collect()
+    assert df.equals(clean)
