@@ -97,31 +97,17 @@ def _download(
         with first_byte_deadline(first_byte):
             resp = session.get(url, stream=True, timeout=(timeout[0], min(timeout[1], first_byte)))
         with resp:
-            give_up = time.monotonic() + deadline
             if resp.status_code >= 400:
                 raise SourceError(source_id, shown, f"HTTP {resp.status_code} {resp.reason}")
             total = int(resp.headers.get("Content-Length") or 0) or None
-            encoding = resp.headers.get("Content-Encoding", "").strip().lower()
-            budget = InflateBudget(limits or DecompressionLimits(), source_id, shown, f"{encoding}-encoded body")
             # The length check below is ours (naming got and expected bytes), counted on the wire.
             resp.raw.enforce_content_length = False
             h = hashlib.sha256()
             size = 0
             bar = _progress(total, source_id)
             with open(tmp, "wb") as fh:
-                # read1 returns what has arrived (decoded, at most CHUNK bytes), so a server dripping
-                # bytes cannot keep one read alive past the deadline the way iter_content's
-                # fill-the-chunk reads do, and an encoded body never inflates whole into memory.
-                while chunk := resp.raw.read1(CHUNK, decode_content=True):
-                    if time.monotonic() > give_up:
-                        raise SourceError(
-                            source_id, shown,
-                            f"download exceeded its deadline of {deadline:g} s after {size + len(chunk)} bytes "
-                            "(OBSERVATORY_HTTP_DEADLINE): the server is too slow",
-                        )  # fmt: skip
+                for chunk in body_chunks(resp, source_id, shown, deadline=deadline, limits=limits):
                     size += len(chunk)
-                    if encoding not in ("", "identity"):
-                        budget.check(size, resp.raw.tell())
                     h.update(chunk)
                     fh.write(chunk)
                     if bar:
@@ -142,6 +128,39 @@ def _download(
         if shown != url:  # the original exception text holds the key: do not chain it
             raise err from None
         raise err from exc
+
+
+def body_chunks(
+    resp: requests.Response,
+    source_id: str,
+    shown: str,
+    *,
+    deadline: float,
+    what: str = "download",
+    limits: DecompressionLimits | None = None,
+) -> Iterator[bytes]:
+    """The decoded body of a streamed response, chunk by chunk as it arrives; a SourceError once it
+    takes longer than `deadline` s or, gzip/deflate-encoded, inflates beyond `limits`.
+
+    read1 returns what has arrived (decoded, at most CHUNK bytes), so a server dripping bytes cannot
+    keep one read alive past the deadline the way iter_content's fill-the-chunk reads do, and an
+    encoded body never inflates whole into memory.
+    """
+    encoding = resp.headers.get("Content-Encoding", "").strip().lower()
+    budget = InflateBudget(limits or DecompressionLimits(), source_id, shown, f"{encoding}-encoded body")
+    give_up = time.monotonic() + deadline
+    size = 0
+    while chunk := resp.raw.read1(CHUNK, decode_content=True):
+        size += len(chunk)
+        if time.monotonic() > give_up:
+            raise SourceError(
+                source_id, shown,
+                f"{what} exceeded its deadline of {deadline:g} s (OBSERVATORY_HTTP_DEADLINE) after {size} bytes: "
+                "the server is too slow",
+            )  # fmt: skip
+        if encoding not in ("", "identity"):
+            budget.check(size, resp.raw.tell())
+        yield chunk
 
 
 def fetch(
