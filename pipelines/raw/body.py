@@ -42,7 +42,7 @@ def body_chunks(
 ) -> Iterator[bytes]:
     """The decoded body of a streamed response, chunk by chunk as it arrives; a SourceError once it
     takes longer than `deadline` s, passes `cap` (a larger Content-Length is refused unread) or,
-    gzip/deflate-encoded, inflates beyond `limits`.
+    gzip/deflate-encoded, inflates beyond `limits` (None: the cap alone bounds it).
 
     read1 returns what has arrived (decoded, at most CHUNK bytes), so a server dripping bytes cannot
     keep one read alive past the deadline the way iter_content's fill-the-chunk reads do, and an
@@ -53,7 +53,7 @@ def body_chunks(
     declared = resp.headers.get("Content-Length", "").strip()
     if cap is not None and not encoded and declared.isdigit() and int(declared) > cap.max_bytes:
         raise SourceError(source_id, shown, cap.refused(what, f"Content-Length {declared}, refused unread"))
-    budget = InflateBudget(limits or DecompressionLimits(), source_id, shown, f"{encoding}-encoded body")
+    budget = InflateBudget(limits, source_id, shown, f"{encoding}-encoded body") if encoded and limits else None
     give_up = time.monotonic() + deadline
     size = 0
     while chunk := resp.raw.read1(CHUNK, decode_content=True):
@@ -64,7 +64,7 @@ def body_chunks(
                 f"{what} exceeded its deadline of {deadline:g} s (OBSERVATORY_HTTP_DEADLINE) after {size} bytes: "
                 "the server is too slow",
             )  # fmt: skip
-        if encoded:
+        if budget is not None:
             budget.check(size, resp.raw.tell())
         if cap is not None and size > cap.max_bytes:
             raise SourceError(source_id, shown, cap.refused(what, f"stopped at {human(size)}"))

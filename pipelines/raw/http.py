@@ -109,7 +109,9 @@ def _download(
             size = 0
             bar = _progress(total, source_id)
             with open(tmp, "wb") as fh:
-                for chunk in body_chunks(resp, source_id, shown, deadline=deadline, limits=limits, cap=cap):
+                for chunk in body_chunks(
+                    resp, source_id, shown, deadline=deadline, limits=limits or DecompressionLimits(), cap=cap
+                ):
                     size += len(chunk)
                     h.update(chunk)
                     fh.write(chunk)
