@@ -314,11 +314,13 @@ def head(
     last_modified: str | None = None,
     session: requests.Session | None = None,
     timeout: tuple[float, float] = (10.0, 30.0),
+    first_byte: float = DEFAULT_HTTP_FIRST_BYTE_TIMEOUT,
 ) -> RemoteVersion:
     """Conditional HEAD (If-None-Match / If-Modified-Since): 304 means unchanged, 404 not yet out.
 
-    Raises SourceError (naming source and redacted URL) on connection failures and 5xx/429 that
-    survive the session's retries; never downloads a body.
+    Raises SourceError (naming source and redacted URL) on connection failures, on no response
+    within `first_byte` s (retries included, as for downloads) and on 5xx/429 that survive the
+    session's retries; never downloads a body.
     """
     shown = redact_url(url) or url
     headers = {}
@@ -329,8 +331,10 @@ def head(
     own = session is None
     sess = session or make_session(retries=3, backoff=0.5, max_backoff=30)
     try:
-        resp = sess.head(url, headers=headers, timeout=timeout, allow_redirects=True)
-    except RetryAfterTooLongError as exc:
+        with first_byte_deadline(first_byte):
+            read = min(timeout[1], first_byte)
+            resp = sess.head(url, headers=headers, timeout=(timeout[0], read), allow_redirects=True)
+    except (RetryAfterTooLongError, FirstByteTimeoutError) as exc:
         raise SourceError(source_id, shown, f"HEAD: {exc}") from None
     except requests.RequestException as exc:
         raise SourceError(source_id, shown, redact_text(f"HEAD failed: {type(exc).__name__}: {exc}")) from None

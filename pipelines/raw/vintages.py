@@ -137,7 +137,10 @@ def _upstream_vintages(
             sid = cbp.source_id(year, geo)
             seen = json.loads(cursor.get(f"{geo}/{year}:validators", "{}"))
             try:
-                rv = head(sid, url_for(year, geo), etag=seen.get("etag"), last_modified=seen.get("last_modified"), session=sess)
+                rv = head(
+                    sid, url_for(year, geo), etag=seen.get("etag"), last_modified=seen.get("last_modified"),
+                    session=sess, first_byte=settings.http_first_byte_timeout,
+                )  # fmt: skip
             except SourceError as exc:
                 if log:
                     log(f"skipping {sid}: {exc}")
