@@ -118,6 +118,15 @@ class _CappedRetry(Retry):
             clock.give_up = time.monotonic() + clock.seconds
 
 
+def unread_redirect(resp: requests.Response, *args: object, **kwargs: object) -> requests.Response:
+    """Response hook: close a redirect's body unread. requests reads it whole (into memory, each read
+    only under the read timeout) before it follows the redirect, and even when it does not
+    (allow_redirects=False): a redirect with an endless body would hold the request for ever."""
+    if resp.is_redirect:
+        resp.raw.close()
+    return resp
+
+
 def make_session(
     retries: int = DEFAULT_RETRIES,
     backoff: float = 1.0,
@@ -125,7 +134,8 @@ def make_session(
     retry_after_max: float = DEFAULT_RETRY_AFTER_MAX,
 ) -> requests.Session:
     """Session that retries 429/5xx and connection errors with backoff, honouring Retry-After
-    up to `retry_after_max` seconds (beyond it: RetryAfterTooLongError, reported as a SourceError)."""
+    up to `retry_after_max` seconds (beyond it: RetryAfterTooLongError, reported as a SourceError);
+    redirect bodies are never read (unread_redirect)."""
     retry = _CappedRetry(
         total=retries,
         connect=retries,
@@ -144,4 +154,5 @@ def make_session(
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = USER_AGENT
+    session.hooks["response"].append(unread_redirect)
     return session
