@@ -2,7 +2,9 @@
 
 OBSERVATORY_WEBHOOK_URL takes any endpoint that accepts a JSON POST (Slack/Mattermost/Teams
 incoming webhooks read the "text" field). Delivery is best effort: a dead webhook never fails
-a run, and the webhook URL itself (often a secret) is never logged.
+a run, and the webhook URL itself (often a secret) is never logged. The answer's status is all
+that counts: its body is never read (and redirects, whose bodies requests would read whole, are
+not followed), so a webhook answering slowly or endlessly cannot hold the run.
 """
 
 from __future__ import annotations
@@ -45,7 +47,8 @@ def format_message(
 
 
 def notify(message: str, *, webhook_url: str | None = None, timeout: float = 5.0) -> bool:
-    """Log the message; POST {"text": message} to the webhook. True when the webhook accepted it."""
+    """Log the message; POST {"text": message} to the webhook. True when the webhook accepted it
+    (2xx); its reply body is left unread."""
     message = redact_text(message)
     log.error(message)
     url = webhook_url if webhook_url is not None else config.webhook_url()
@@ -54,11 +57,18 @@ def notify(message: str, *, webhook_url: str | None = None, timeout: float = 5.0
     sess = make_session(retries=2, backoff=0.5, max_backoff=5)
     sess.headers["User-Agent"] = USER_AGENT
     try:
-        resp = sess.post(url, json={"text": message}, timeout=(timeout, timeout))
-        ok = resp.status_code < 300
-        if not ok:
-            log.warning("notification webhook answered HTTP %s", resp.status_code)
-        return ok
+        with sess.post(
+            url, json={"text": message}, timeout=(timeout, timeout), stream=True, allow_redirects=False
+        ) as resp:  # closed unread
+            ok = resp.status_code < 300
+            if resp.is_redirect:
+                log.warning(
+                    "notification webhook answered HTTP %s: redirects are not followed; set %s to the final URL",
+                    resp.status_code, WEBHOOK_ENV,
+                )  # fmt: skip
+            elif not ok:
+                log.warning("notification webhook answered HTTP %s", resp.status_code)
+            return ok
     except requests.RequestException as exc:
         log.warning("notification webhook unreachable: %s", type(exc).__name__)
         return False
