@@ -97,11 +97,16 @@ class _CappedRetry(Retry):
         return seconds
 
     def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):  # type: ignore[no-untyped-def, override]
-        """The next retry (urllib3's rules), after the first-byte deadline; logs one line naming the URL."""
+        """The next retry (urllib3's rules), after the first-byte deadline; logs one line naming the
+        URL; the answer retried (a 429/5xx) is closed with its body unread."""
         clock = _first_byte.get()
         if clock is not None and response is None and time.monotonic() >= clock.give_up:
             raise FirstByteTimeoutError(clock.seconds, len(self.history) + 1, error)
         new = super().increment(method, url, response, error, _pool, _stacktrace)
+        if response is not None:
+            # urllib3 would read the refused answer's body to the end before retrying, each read
+            # under the read timeout only: a 503 that drips or never ends would hold the request.
+            response.close()
         if response is None or response.status in (self.status_forcelist or ()):
             reason = f"HTTP {response.status}" if response is not None else f"{type(error).__name__}: {error}"
             log.warning(
