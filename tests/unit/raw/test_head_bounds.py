@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from werkzeug import Response
 
 from pipelines.config import Settings
 from pipelines.errors import SourceError
@@ -55,3 +56,20 @@ def test_the_sensor_applies_the_first_byte_setting(dead_url: str, tmp_path: Path
     assert (found, cursor) == ([], {})
     assert len(logged) == 1 and logged[0].startswith(f"skipping {SID}: [{SID}]"), logged
     assert "no response within 1 s" in logged[0] and dead_url in logged[0], logged
+
+
+def test_the_sensor_applies_the_retry_after_cap(httpserver, tmp_path: Path, monkeypatch) -> None:
+    """A Retry-After beyond OBSERVATORY_HTTP_RETRY_AFTER_MAX skips the HEAD at once, as for downloads."""
+    slept: list[float] = []
+    monkeypatch.setattr("urllib3.util.retry.time.sleep", slept.append)
+    httpserver.expect_request("/cbp11st.zip", method="HEAD").respond_with_response(
+        Response("", 503, headers={"Retry-After": "3"})
+    )
+    settings = Settings(warehouse=tmp_path / "wh", mirror=None, cbp_years=(2011,), http_retry_after_max=2)
+    logged: list[str] = []
+    found, _ = detect_cbp_vintages(
+        settings, url_for=lambda year, geo: httpserver.url_for("/cbp11st.zip"),
+        today=datetime(2012, 6, 1, tzinfo=UTC), log=logged.append,
+    )  # fmt: skip
+    assert found == [] and slept == [] and len(httpserver.log) == 1
+    assert len(logged) == 1 and "OBSERVATORY_HTTP_RETRY_AFTER_MAX" in logged[0], logged
