@@ -30,6 +30,7 @@ class BodyCap:
     def refused(self, what: str, how: str) -> str:
         return f"{what} larger than {human(self.max_bytes)} ({self.named}): {self.why}; {how}"
 
+
 def body_chunks(
     resp: requests.Response,
     source_id: str,

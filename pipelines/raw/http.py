@@ -42,7 +42,6 @@ PROGRESS_MIN_BYTES = 5 << 20
 Validator = Callable[[Path], None]
 
 
-
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
