@@ -7,7 +7,6 @@ once per tick and launches a run for the datasets it returns.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterable
 
 import requests
@@ -17,6 +16,7 @@ from pipelines import config
 from pipelines.config import DEFAULT_HTTP_DEADLINE, DEFAULT_HTTP_FIRST_BYTE_TIMEOUT, Settings
 from pipelines.errors import SourceError
 from pipelines.raw.archive import RawArchive
+from pipelines.raw.body import BodyCap, body_chunks
 from pipelines.raw.redact import redact_text
 from pipelines.raw.session import (
     FirstByteTimeoutError,
@@ -24,7 +24,6 @@ from pipelines.raw.session import (
     first_byte_deadline,
     make_session,
 )
-from pipelines.sources.bounds import human
 
 EUROSTAT_DEFAULT_DATASETS = ("sbs_r_nuts06_r2",)
 EUROSTAT_API = "https://ec.europa.eu/eurostat/api/dissemination"
@@ -33,7 +32,10 @@ EUROSTAT_API = "https://ec.europa.eu/eurostat/api/dissemination"
 # twenty times that, room for larger datasets, and still parses in memory; a longer body is a
 # broken or hostile server, refused before it fills the memory.
 MAX_METADATA_BYTES = 32 << 20
-READ_CHUNK = 1 << 16
+METADATA_CAP = BodyCap(
+    MAX_METADATA_BYTES, "MAX_METADATA_BYTES in pipelines/raw/eurostat_updates.py",
+    "not a JSON-stat answer for one period; a broken or hostile server",
+)  # fmt: skip
 
 
 def eurostat_updated(
@@ -83,28 +85,9 @@ def eurostat_updated(
 
 def read_capped(resp: requests.Response, sid: str, url: str, deadline: float) -> bytes:
     """The (decoded) body of a streamed response, refused past MAX_METADATA_BYTES or `deadline` s:
-    read as it arrives, so neither a huge (or endless) body nor a dripping one is held for long."""
-    too_big = (
-        f"metadata body larger than {human(MAX_METADATA_BYTES)} (MAX_METADATA_BYTES in "
-        "pipelines/raw/eurostat_updates.py): not a JSON-stat answer for one period; a broken or hostile server"
-    )
-    declared = resp.headers.get("Content-Length", "")
-    encoded = resp.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity")
-    if not encoded and declared.isdigit() and int(declared) > MAX_METADATA_BYTES:  # refused unread
-        raise SourceError(sid, url, f"{too_big} (Content-Length {declared})")
-    give_up = time.monotonic() + deadline
-    parts: list[bytes] = []
-    size = 0
-    while chunk := resp.raw.read1(READ_CHUNK, decode_content=True):
-        size += len(chunk)
-        if size > MAX_METADATA_BYTES:
-            raise SourceError(sid, url, f"{too_big}; stopped at {human(size)}")
-        if time.monotonic() > give_up:
-            raise SourceError(
-                sid, url, f"metadata body exceeded its deadline of {deadline:g} s (OBSERVATORY_HTTP_DEADLINE)"
-            )
-        parts.append(chunk)
-    return b"".join(parts)
+    read as it arrives (pipelines.raw.body), so neither a huge (or endless) body nor a dripping one
+    is held for long."""
+    return b"".join(body_chunks(resp, sid, url, deadline=deadline, what="metadata body", cap=METADATA_CAP))
 
 
 def eurostat_datasets() -> tuple[str, ...]:

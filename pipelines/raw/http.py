@@ -1,4 +1,5 @@
-"""The one download path: mirror or upstream, streamed, hashed, verified, then archived.\n\nThe session (retries, Retry-After cap) is pipelines/raw/session.py; URL redaction pipelines/raw/redact.py.\n"""
+"""The one download path: mirror or upstream, streamed, hashed, verified, then archived.\n\nThe session (retries, Retry-After cap) is pipelines/raw/session.py; URL redaction pipelines/raw/redact.py;
+the bounded body read (deadline, decompression limits, byte cap) pipelines/raw/body.py.\n"""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import hashlib
 import os
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +26,7 @@ from pipelines.config import (
 )
 from pipelines.errors import SourceError
 from pipelines.raw.archive import RawArchive, RawFile
+from pipelines.raw.body import BodyCap, body_chunks
 from pipelines.raw.mirror import MirrorEntry, resolve
 from pipelines.raw.redact import redact_text, redact_url
 from pipelines.raw.session import (
@@ -34,12 +35,12 @@ from pipelines.raw.session import (
     first_byte_deadline,
     make_session,
 )
-from pipelines.sources.bounds import InflateBudget
 
 CHUNK = 1 << 20
 PROGRESS_MIN_BYTES = 5 << 20
 
 Validator = Callable[[Path], None]
+
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -88,40 +89,29 @@ def _download(
     deadline: float = DEFAULT_HTTP_DEADLINE,
     first_byte: float = DEFAULT_HTTP_FIRST_BYTE_TIMEOUT,
     limits: DecompressionLimits | None = None,
+    cap: BodyCap | None = None,
 ) -> tuple[str, int, dict[str, str]]:
     """Stream `url` into `tmp`: a first byte within `first_byte` s (retries included, and no single
     wait longer), the body within `deadline` s, a gzip/deflate-encoded body inflating within
-    `limits`, and exactly Content-Length bytes on the wire."""
+    `limits`, at most `cap` bytes, and exactly Content-Length bytes on the wire."""
     shown = redact_url(url) or url
     try:
         with first_byte_deadline(first_byte):
             resp = session.get(url, stream=True, timeout=(timeout[0], min(timeout[1], first_byte)))
         with resp:
-            give_up = time.monotonic() + deadline
             if resp.status_code >= 400:
                 raise SourceError(source_id, shown, f"HTTP {resp.status_code} {resp.reason}")
             total = int(resp.headers.get("Content-Length") or 0) or None
-            encoding = resp.headers.get("Content-Encoding", "").strip().lower()
-            budget = InflateBudget(limits or DecompressionLimits(), source_id, shown, f"{encoding}-encoded body")
             # The length check below is ours (naming got and expected bytes), counted on the wire.
             resp.raw.enforce_content_length = False
             h = hashlib.sha256()
             size = 0
             bar = _progress(total, source_id)
             with open(tmp, "wb") as fh:
-                # read1 returns what has arrived (decoded, at most CHUNK bytes), so a server dripping
-                # bytes cannot keep one read alive past the deadline the way iter_content's
-                # fill-the-chunk reads do, and an encoded body never inflates whole into memory.
-                while chunk := resp.raw.read1(CHUNK, decode_content=True):
-                    if time.monotonic() > give_up:
-                        raise SourceError(
-                            source_id, shown,
-                            f"download exceeded its deadline of {deadline:g} s after {size + len(chunk)} bytes "
-                            "(OBSERVATORY_HTTP_DEADLINE): the server is too slow",
-                        )  # fmt: skip
+                for chunk in body_chunks(
+                    resp, source_id, shown, deadline=deadline, limits=limits or DecompressionLimits(), cap=cap
+                ):
                     size += len(chunk)
-                    if encoding not in ("", "identity"):
-                        budget.check(size, resp.raw.tell())
                     h.update(chunk)
                     fh.write(chunk)
                     if bar:
@@ -155,14 +145,16 @@ def fetch(
     session: requests.Session | None = None,
     timeout: tuple[float, float] = (10.0, 120.0),
     deadline: float | None = None,
+    cap: BodyCap | None = None,
 ) -> RawFile:
     """Fetch one file into the raw archive and return its archive record.
 
     The mirror (when configured) wins over upstream, so runs are offline and reproducible.
     `validate` sees the complete temp file before it is archived: bad bytes never reach the archive.
     The first byte must come within settings.http_first_byte_timeout seconds, retries included;
-    the body within `deadline` seconds (default: settings.http_deadline); an encoded body inflates
-    within the settings' decompression limits.
+    the body within `deadline` seconds (default: settings.http_deadline) and `cap` bytes (decoded;
+    the mirror, checked against its index, is not capped); an encoded body inflates within the
+    settings' decompression limits.
     """
     archive = RawArchive(settings.raw_dir)
     public_url = redact_url(url)  # what manifests, errors and metadata record: never a key
@@ -183,8 +175,9 @@ def fetch(
         else:
             assert url is not None
             digest, size, headers = _download_upstream(
-                url, source_id, tmp, settings, session, timeout, settings.http_deadline if deadline is None else deadline
-            )
+                url, source_id, tmp, settings, session, timeout,
+                settings.http_deadline if deadline is None else deadline, cap,
+            )  # fmt: skip
             location = str(public_url)
         if validate is not None:
             _validate(validate, tmp, source_id, location)
@@ -230,6 +223,7 @@ def _download_upstream(
     session: requests.Session | None,
     timeout: tuple[float, float],
     deadline: float,
+    cap: BodyCap | None = None,
 ) -> tuple[str, int, dict[str, str]]:
     """_download through `session`, or through a session of its own (closed after), with the
     settings' first-byte deadline and decompression limits."""
@@ -237,8 +231,9 @@ def _download_upstream(
     sess = session or make_session(retry_after_max=settings.http_retry_after_max)
     try:
         return _download(
-            sess, url, source_id, tmp, timeout, deadline, settings.http_first_byte_timeout, settings.decompression_limits
-        )
+            sess, url, source_id, tmp, timeout, deadline, settings.http_first_byte_timeout,
+            settings.decompression_limits, cap,
+        )  # fmt: skip
     finally:
         if own:
             sess.close()
@@ -318,11 +313,13 @@ def head(
     last_modified: str | None = None,
     session: requests.Session | None = None,
     timeout: tuple[float, float] = (10.0, 30.0),
+    first_byte: float = DEFAULT_HTTP_FIRST_BYTE_TIMEOUT,
 ) -> RemoteVersion:
     """Conditional HEAD (If-None-Match / If-Modified-Since): 304 means unchanged, 404 not yet out.
 
-    Raises SourceError (naming source and redacted URL) on connection failures and 5xx/429 that
-    survive the session's retries; never downloads a body.
+    Raises SourceError (naming source and redacted URL) on connection failures, on no response
+    within `first_byte` s (retries included, as for downloads) and on 5xx/429 that survive the
+    session's retries; never downloads a body.
     """
     shown = redact_url(url) or url
     headers = {}
@@ -333,8 +330,10 @@ def head(
     own = session is None
     sess = session or make_session(retries=3, backoff=0.5, max_backoff=30)
     try:
-        resp = sess.head(url, headers=headers, timeout=timeout, allow_redirects=True)
-    except RetryAfterTooLongError as exc:
+        with first_byte_deadline(first_byte):
+            read = min(timeout[1], first_byte)
+            resp = sess.head(url, headers=headers, timeout=(timeout[0], read), allow_redirects=True)
+    except (RetryAfterTooLongError, FirstByteTimeoutError) as exc:
         raise SourceError(source_id, shown, f"HEAD: {exc}") from None
     except requests.RequestException as exc:
         raise SourceError(source_id, shown, redact_text(f"HEAD failed: {type(exc).__name__}: {exc}")) from None

@@ -97,11 +97,16 @@ class _CappedRetry(Retry):
         return seconds
 
     def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):  # type: ignore[no-untyped-def, override]
-        """The next retry (urllib3's rules), after the first-byte deadline; logs one line naming the URL."""
+        """The next retry (urllib3's rules), after the first-byte deadline; logs one line naming the
+        URL; the answer retried (a 429/5xx) is closed with its body unread."""
         clock = _first_byte.get()
         if clock is not None and response is None and time.monotonic() >= clock.give_up:
             raise FirstByteTimeoutError(clock.seconds, len(self.history) + 1, error)
         new = super().increment(method, url, response, error, _pool, _stacktrace)
+        if response is not None:
+            # urllib3 would read the refused answer's body to the end before retrying, each read
+            # under the read timeout only: a 503 that drips or never ends would hold the request.
+            response.close()
         if response is None or response.status in (self.status_forcelist or ()):
             reason = f"HTTP {response.status}" if response is not None else f"{type(error).__name__}: {error}"
             log.warning(
@@ -118,6 +123,15 @@ class _CappedRetry(Retry):
             clock.give_up = time.monotonic() + clock.seconds
 
 
+def unread_redirect(resp: requests.Response, *args: object, **kwargs: object) -> requests.Response:
+    """Response hook: close a redirect's body unread. requests reads it whole (into memory, each read
+    only under the read timeout) before it follows the redirect, and even when it does not
+    (allow_redirects=False): a redirect with an endless body would hold the request for ever."""
+    if resp.is_redirect:
+        resp.raw.close()
+    return resp
+
+
 def make_session(
     retries: int = DEFAULT_RETRIES,
     backoff: float = 1.0,
@@ -125,7 +139,8 @@ def make_session(
     retry_after_max: float = DEFAULT_RETRY_AFTER_MAX,
 ) -> requests.Session:
     """Session that retries 429/5xx and connection errors with backoff, honouring Retry-After
-    up to `retry_after_max` seconds (beyond it: RetryAfterTooLongError, reported as a SourceError)."""
+    up to `retry_after_max` seconds (beyond it: RetryAfterTooLongError, reported as a SourceError);
+    redirect bodies are never read (unread_redirect)."""
     retry = _CappedRetry(
         total=retries,
         connect=retries,
@@ -144,4 +159,5 @@ def make_session(
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = USER_AGENT
+    session.hooks["response"].append(unread_redirect)
     return session

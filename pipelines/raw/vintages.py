@@ -89,7 +89,7 @@ def detect_cbp_vintages(
         found = _mirror_vintages(settings, cursor, today)
         return sorted(found, key=lambda v: (v.geo, v.year)), cursor
     own = session is None
-    sess = session or make_session(retries=3, backoff=1.0, max_backoff=30)
+    sess = session or make_session(retries=3, backoff=1.0, max_backoff=30, retry_after_max=settings.http_retry_after_max)
     try:
         found = _upstream_vintages(settings, cursor, sess, url_for, today, log)
     finally:
@@ -137,7 +137,10 @@ def _upstream_vintages(
             sid = cbp.source_id(year, geo)
             seen = json.loads(cursor.get(f"{geo}/{year}:validators", "{}"))
             try:
-                rv = head(sid, url_for(year, geo), etag=seen.get("etag"), last_modified=seen.get("last_modified"), session=sess)
+                rv = head(
+                    sid, url_for(year, geo), etag=seen.get("etag"), last_modified=seen.get("last_modified"),
+                    session=sess, first_byte=settings.http_first_byte_timeout,
+                )  # fmt: skip
             except SourceError as exc:
                 if log:
                     log(f"skipping {sid}: {exc}")

@@ -28,6 +28,13 @@ from pipelines.sources.cbp import MARKERS
 API_BASE = "https://api.census.gov/data"
 WITHHELD = {"D", "S", "N"}  # noise / flag values meaning "no usable number here"
 REQUIRED = ("EMP", "ESTAB", "PAYANN")
+# Largest answer accepted (bytes, enforced while it downloads, before it is archived or parsed).
+# The largest answer this module asks for (all states, every NAICS code of a year) is about 9 MB:
+# 90,693 rows in the mirror's 2011 state file at ~98 bytes a JSON row with a 40-character label;
+# it parses in 0.3 s and 40 MB of memory. 64 MiB is seven times that (~0.5 GB to parse); a
+# targeted county pull (3,100 counties x a dozen codes) stays near 4 MB. A longer body is a broken
+# or hostile server, refused before it fills the disk.
+MAX_API_BYTES = 64 << 20
 # The API names 2-digit sector ranges; the CBP files carry the first code ("31----" → 31).
 SECTOR_RANGES = {"31-33": "31", "44-45": "44", "48-49": "48"}
 

@@ -16,10 +16,12 @@ import requests
 from pipelines.config import CENSUS_API_KEY_ENV, Settings
 from pipelines.layout import census_api_dir
 from pipelines.raw.archive import RawArchive, RawFile
+from pipelines.raw.body import BodyCap
 from pipelines.raw.http import fetch
 from pipelines.sources.cbp import EMPFLAG_MIDPOINTS, MARKERS
 from pipelines.sources.census_api import (
     API_BASE,
+    MAX_API_BYTES,
     SECTOR_RANGES,
     WITHHELD,
     api_url,
@@ -32,6 +34,10 @@ from pipelines.sources.census_api import (
 from pipelines.staging.harmonise import HARMONISED_SCHEMA, KEY, TOTAL_CODE
 
 KEY_ENV = CENSUS_API_KEY_ENV
+API_CAP = BodyCap(
+    MAX_API_BYTES, "MAX_API_BYTES in pipelines/sources/census_api.py",
+    "not a Census API answer for one year and state (all states: ~9 MB); a broken or hostile server",
+)  # fmt: skip
 
 
 def parse_api_json(path: Path, *, year: int, source: str, sha256: str, location: str) -> pl.DataFrame:
@@ -143,7 +149,8 @@ def stage_cbp_api(
     sid = source_id(year, state)
     url = api_url(year, state, naics, key=key, base=base)
     raw: RawFile = fetch(
-        sid, url, settings, filename=f"cbp_{year}_{state_fips(state)}.json", validate=validate_json, session=session
+        sid, url, settings, filename=f"cbp_{year}_{state_fips(state)}.json", validate=validate_json, session=session,
+        cap=API_CAP,
     )
     assert raw.url is not None
     df = parse_api_json(raw.path, year=year, source=sid, sha256=raw.sha256, location=raw.url)

@@ -241,3 +241,25 @@ def test_a_server_that_answered_restarts_the_first_byte_clock(loopback, tmp_path
     settings = Settings(warehouse=tmp_path / "wh", mirror=None, http_first_byte_timeout=1.0)
     raw = fetch(SID, srv.url, settings, session=make_session(backoff=0.0), timeout=(2.0, 0.3))
     assert raw.bytes == 7 and srv.connections == 3
+
+
+def _busy_dripping_then_ok(conn: socket.socket, n: int) -> None:
+    """First a 503 whose body drips for 20 s (each read well within the read timeout), then the file."""
+    if n > 0:
+        _send(conn, b"payload", 7)
+        return
+    conn.recv(65536)
+    conn.sendall(b"HTTP/1.1 503 Busy\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+    for _ in range(100):
+        time.sleep(0.2)
+        conn.sendall(b"1\r\n.\r\n")
+    conn.sendall(b"0\r\n\r\n")
+
+
+def test_the_answer_retried_is_not_read(loopback, upstream_settings: Settings) -> None:
+    """urllib3 reads a 503's body to the end before retrying: the session closes it unread."""
+    srv = loopback(_busy_dripping_then_ok)
+    start = time.monotonic()
+    raw = fetch(SID, srv.url, upstream_settings, session=make_session(backoff=0.0))
+    assert time.monotonic() - start < 3  # 20 s when the body is drained
+    assert raw.bytes == 7 and srv.connections == 2
