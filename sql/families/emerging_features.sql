@@ -147,19 +147,35 @@ inputs AS (
         growth_excess AS x_growth,
         lq_end AS x_lq
     FROM rows
+),
+-- percent ranks within the cohort of the region type × flag year (NULL input: 0.5), windowed over
+-- the cohort's rows and the five inputs only (a window over the full rows carries every column
+-- through its sorts), then joined back by the row's key
+cohort_ranks AS (
+    SELECT
+        region_type, region_code, cluster_code, window_end,
+        CASE WHEN x_density IS NOT NULL THEN percent_rank() OVER (
+            PARTITION BY region_type, window_end, x_density IS NULL ORDER BY x_density) END AS r_density,
+        CASE WHEN x_lq_trend IS NOT NULL THEN percent_rank() OVER (
+            PARTITION BY region_type, window_end, x_lq_trend IS NULL ORDER BY x_lq_trend) END AS r_lq_trend,
+        CASE WHEN x_size IS NOT NULL THEN percent_rank() OVER (
+            PARTITION BY region_type, window_end, x_size IS NULL ORDER BY x_size) END AS r_size,
+        CASE WHEN x_growth IS NOT NULL THEN percent_rank() OVER (
+            PARTITION BY region_type, window_end, x_growth IS NULL ORDER BY x_growth) END AS r_growth,
+        CASE WHEN x_lq IS NOT NULL THEN percent_rank() OVER (
+            PARTITION BY region_type, window_end, x_lq IS NULL ORDER BY x_lq) END AS r_lq
+    FROM inputs
+    WHERE in_cohort
 )
 SELECT
-    * EXCLUDE (x_density, x_lq_trend, x_size, x_growth, x_lq),
-    x_lq_trend AS lq_trend,
-    -- percent ranks within the cohort of the region type × flag year (NULL input: 0.5)
-    CASE WHEN in_cohort THEN coalesce(CASE WHEN x_density IS NOT NULL THEN percent_rank() OVER (
-        PARTITION BY region_type, window_end, in_cohort, x_density IS NULL ORDER BY x_density) END, 0.5) END AS pct_density,
-    CASE WHEN in_cohort THEN coalesce(CASE WHEN x_lq_trend IS NOT NULL THEN percent_rank() OVER (
-        PARTITION BY region_type, window_end, in_cohort, x_lq_trend IS NULL ORDER BY x_lq_trend) END, 0.5) END AS pct_lq_trend,
-    CASE WHEN in_cohort THEN coalesce(CASE WHEN x_size IS NOT NULL THEN percent_rank() OVER (
-        PARTITION BY region_type, window_end, in_cohort, x_size IS NULL ORDER BY x_size) END, 0.5) END AS pct_size,
-    CASE WHEN in_cohort THEN coalesce(CASE WHEN x_growth IS NOT NULL THEN percent_rank() OVER (
-        PARTITION BY region_type, window_end, in_cohort, x_growth IS NULL ORDER BY x_growth) END, 0.5) END AS pct_growth,
-    CASE WHEN in_cohort THEN coalesce(CASE WHEN x_lq IS NOT NULL THEN percent_rank() OVER (
-        PARTITION BY region_type, window_end, in_cohort, x_lq IS NULL ORDER BY x_lq) END, 0.5) END AS pct_lq
-FROM inputs
+    i.* EXCLUDE (x_density, x_lq_trend, x_size, x_growth, x_lq),
+    i.x_lq_trend AS lq_trend,
+    CASE WHEN i.in_cohort THEN coalesce(c.r_density, 0.5) END AS pct_density,
+    CASE WHEN i.in_cohort THEN coalesce(c.r_lq_trend, 0.5) END AS pct_lq_trend,
+    CASE WHEN i.in_cohort THEN coalesce(c.r_size, 0.5) END AS pct_size,
+    CASE WHEN i.in_cohort THEN coalesce(c.r_growth, 0.5) END AS pct_growth,
+    CASE WHEN i.in_cohort THEN coalesce(c.r_lq, 0.5) END AS pct_lq
+FROM inputs AS i
+LEFT JOIN cohort_ranks AS c
+    ON c.region_type = i.region_type AND c.region_code = i.region_code
+    AND c.cluster_code = i.cluster_code AND c.window_end = i.window_end
