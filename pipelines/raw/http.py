@@ -305,6 +305,12 @@ class RemoteVersion:
         return None
 
 
+class HostUnreachableError(SourceError):
+    """No answer at all from the host (first-byte deadline, connection refused or timed out): a
+    caller probing many files on one host need not wait the deadline out for each (raw/vintages.py).
+    Any answer, even a 404 or a 503, is not this."""
+
+
 def head(
     source_id: str,
     url: str,
@@ -318,8 +324,8 @@ def head(
     """Conditional HEAD (If-None-Match / If-Modified-Since): 304 means unchanged, 404 not yet out.
 
     Raises SourceError (naming source and redacted URL) on connection failures, on no response
-    within `first_byte` s (retries included, as for downloads) and on 5xx/429 that survive the
-    session's retries; never downloads a body.
+    within `first_byte` s (retries included, as for downloads) — these two as HostUnreachableError —
+    and on 5xx/429 that survive the session's retries; never downloads a body.
     """
     shown = redact_url(url) or url
     headers = {}
@@ -333,8 +339,12 @@ def head(
         with first_byte_deadline(first_byte):
             read = min(timeout[1], first_byte)
             resp = sess.head(url, headers=headers, timeout=(timeout[0], read), allow_redirects=True)
-    except (RetryAfterTooLongError, FirstByteTimeoutError) as exc:
+    except FirstByteTimeoutError as exc:
+        raise HostUnreachableError(source_id, shown, f"HEAD: {exc}") from None
+    except RetryAfterTooLongError as exc:
         raise SourceError(source_id, shown, f"HEAD: {exc}") from None
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        raise HostUnreachableError(source_id, shown, redact_text(f"HEAD failed: {type(exc).__name__}: {exc}")) from None
     except requests.RequestException as exc:
         raise SourceError(source_id, shown, redact_text(f"HEAD failed: {type(exc).__name__}: {exc}")) from None
     finally:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlparse
 
 import requests
 
@@ -19,7 +20,7 @@ from pipelines.config import Settings
 from pipelines.errors import SourceError
 from pipelines.layout import cbp_staged_path
 from pipelines.raw.archive import RawArchive
-from pipelines.raw.http import head
+from pipelines.raw.http import HostUnreachableError, head
 from pipelines.raw.mirror import Mirror
 from pipelines.raw.session import make_session
 from pipelines.sources import cbp
@@ -82,7 +83,8 @@ def detect_cbp_vintages(
 
     Mirror configured: the mirror index lists the files and their sha256 (no network). Otherwise
     one HEAD per (geography, year), conditional on the last seen ETag/Last-Modified; 404 means
-    "not published yet". Failures of single HEADs are logged and skipped, never raised.
+    "not published yet". Failures of single HEADs are logged and skipped, never raised; after a
+    host gives no answer at all, the tick's other HEADs to it are skipped too (one line).
     """
     cursor = dict(cursor or {})
     if settings.mirror is not None:
@@ -129,18 +131,34 @@ def _upstream_vintages(
     today: datetime | None,
     log: Callable[[str], None] | None,
 ) -> list[Vintage]:
-    """One conditional HEAD per (geography, year); records tokens and validators in `cursor`."""
+    """One conditional HEAD per (geography, year); records tokens and validators in `cursor`.
+
+    After a host does not answer (or connect), the tick sends it no more HEADs: against a dead
+    Census host a tick costs one first-byte deadline, not one per file. The skipped probes leave
+    `cursor` as it was (tried again next tick) and are named in one line per host.
+    """
     archive = RawArchive(settings.raw_dir)
     found: list[Vintage] = []
+    dead: dict[str, list[tuple[str, int]]] = {}  # host -> probes not sent to it this tick
     for geo in settings.cbp_geos:
         for year in candidate_years(settings, today):
             sid = cbp.source_id(year, geo)
+            url = url_for(year, geo)
+            host = _host(url)
+            if host in dead:
+                dead[host].append((geo, year))
+                continue
             seen = json.loads(cursor.get(f"{geo}/{year}:validators", "{}"))
             try:
                 rv = head(
-                    sid, url_for(year, geo), etag=seen.get("etag"), last_modified=seen.get("last_modified"),
+                    sid, url, etag=seen.get("etag"), last_modified=seen.get("last_modified"),
                     session=sess, first_byte=settings.http_first_byte_timeout,
                 )  # fmt: skip
+            except HostUnreachableError as exc:
+                if log:
+                    log(f"skipping {sid}: {exc}")
+                dead[host] = []
+                continue
             except SourceError as exc:
                 if log:
                     log(f"skipping {sid}: {exc}")
@@ -162,7 +180,40 @@ def _upstream_vintages(
                 )
             if changed:
                 found.append(Vintage(geo, year, token, "changed" if records else "new"))
+    if log:
+        for host, skipped in dead.items():
+            if skipped:
+                log(_skipped_line(host, skipped, settings.http_first_byte_timeout))
     return found
+
+
+def _host(url: str) -> str:
+    """host[:port] of a URL (no credentials): the unit a dead server takes down."""
+    parts = urlparse(url)
+    return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
+
+
+def _skipped_line(host: str, skipped: list[tuple[str, int]], first_byte: float) -> str:
+    """One line for a dead host: the setting that bounded the wait and the probes not sent."""
+    by_geo: dict[str, list[int]] = {}
+    for geo, year in skipped:
+        by_geo.setdefault(geo, []).append(year)
+    which = "; ".join(f"{geo} {_year_runs(years)}" for geo, years in by_geo.items())
+    return (
+        f"CBP host {host} unreachable (no answer within OBSERVATORY_HTTP_FIRST_BYTE_TIMEOUT={first_byte:g} s, "
+        f"or no connection): {len(skipped)} more HEAD(s) to it not sent this tick, tried again next tick: {which}"
+    )
+
+
+def _year_runs(years: list[int]) -> str:
+    """Sorted years as runs: [2008, 2009, 2010, 2012] -> '2008-2010, 2012'."""
+    runs: list[list[int]] = []
+    for year in sorted(years):
+        if runs and year == runs[-1][-1] + 1:
+            runs[-1].append(year)
+        else:
+            runs.append([year])
+    return ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
 
 
 def publish_years(settings: Settings, today: datetime | None = None) -> list[int]:
