@@ -3,6 +3,7 @@ draws SVG charts from compact JSON extracted from the release with DuckDB."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,8 +28,29 @@ from pipelines.release.versions import list_versions
 HERE = Path(__file__).resolve().parent
 
 
+# A publish renders the same release twice, as its own page and inside releases/index.html (first
+# from the temporary folder, then from the published one). The heavy sections read only the
+# release's data/ and geometry/ files, so they are rendered once for the same package and files.
+_HEAVY: dict[str, tuple[str, str, str, str]] = {}
+
+
+def _heavy_sections(folder: Path, package: Mapping[str, Any]) -> tuple[str, str, str, str]:
+    """(profiles, example, maps, families) of a release, rendered once per package and file set."""
+    files = sorted(
+        (p.relative_to(folder).as_posix(), p.stat().st_size, p.stat().st_mtime_ns)
+        for sub in ("data", "geometry") if (folder / sub).is_dir()
+        for p in (folder / sub).rglob("*") if p.is_file()
+    )  # fmt: skip
+    key = hashlib.sha256(json.dumps([package, files], sort_keys=True, default=str).encode()).hexdigest()
+    if key not in _HEAVY:
+        _HEAVY.clear()  # one release at a time: the pages are megabytes
+        profiles, example = profiles_html(folder)
+        _HEAVY[key] = (profiles, example, maps_html(folder), release_page_html(folder))
+    return _HEAVY[key]
+
+
 def _body(folder: Path, package: Mapping[str, Any], base: str) -> str:
-    profiles, example = profiles_html(folder)
+    profiles, example, maps, families = _heavy_sections(folder, package)
     validation = [r for r in package.get("resources", []) if str(r.get("path", "")).startswith("validation/")]
     val_html = (
         "Validation report: " + ", ".join(f'<a href="{esc(base + r["path"])}">{esc(r["path"])}</a>' for r in validation)
@@ -48,9 +70,9 @@ national reference: {esc(package.get('national_reference', 'n/a'))}</p>
 <a href="{esc(base)}SHA256SUMS">SHA256SUMS</a></p>
 <p>{val_html}</p></section>
 {profiles}
-<section id="maps"><h2>Maps</h2>{maps_html(folder)}</section>
+<section id="maps"><h2>Maps</h2>{maps}</section>
 <section id="coverage"><h2>Coverage</h2>{coverage_html(package, base)}</section>
-{release_page_html(folder)}
+{families}
 <section id="changes"><h2>Changes</h2>{changes_html(folder, base)}</section>
 <section id="tables"><h2>Tables</h2>{tables_html(package, base)}</section>
 <section id="howto"><h2>How to read</h2>{howto_html(base, example)}</section>
