@@ -1,19 +1,24 @@
 """The HTTP session every download uses: User-Agent, retries with backoff, a cap on Retry-After,
-a first-byte deadline over the retries of a server that does not answer, and one log line per
-retry naming the URL."""
+a first-byte deadline over the retries of a server that does not answer (and a watchdog that cuts
+a server dripping its response headers at that deadline), and one log line per retry naming the URL."""
 
 from __future__ import annotations
 
 import contextvars
 import logging
 import re
+import socket
+import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.poolmanager import PoolManager
 from urllib3.util.retry import Retry
 
 from pipelines import __version__
@@ -41,13 +46,28 @@ class RetryAfterTooLongError(Exception):
 
 
 class FirstByteTimeoutError(Exception):
-    """No response at all (not even a status line) within the first-byte deadline, retries included."""
+    """No response (no status line, or headers not complete) within the first-byte deadline, retries included."""
 
     def __init__(self, seconds: float, attempts: int, reason: object) -> None:
+        cut = reason if isinstance(reason, HeadersTimeoutError) else getattr(reason, "__cause__", None)
+        if isinstance(cut, HeadersTimeoutError) and cut.got_status:
+            what, how, reason = "no complete response headers", "the server answers but drips its headers", cut
+        else:
+            what, how = "no response", "the server takes the connection but does not answer"
         super().__init__(
-            f"no response within {seconds:g} s over {attempts} attempt(s) (OBSERVATORY_HTTP_FIRST_BYTE_TIMEOUT): "
-            f"the server takes the connection but does not answer; last error: {redact_text(str(reason))}"
+            f"{what} within {seconds:g} s over {attempts} attempt(s) (OBSERVATORY_HTTP_FIRST_BYTE_TIMEOUT): "
+            f"{how}; last error: {redact_text(str(reason))}"
         )
+
+
+class HeadersTimeoutError(TimeoutError):
+    """The watchdog cut the connection: the status line (`got_status` False) or the headers were not
+    complete in time. A TimeoutError, so urllib3 takes it for a read timeout (the retry rule sees it)."""
+
+    def __init__(self, seconds: float, got_status: bool) -> None:
+        what = "response headers" if got_status else "status line"
+        super().__init__(f"{what} not complete within {seconds:g} s of the request; connection cut")
+        self.got_status = got_status
 
 
 @dataclass
@@ -69,6 +89,93 @@ def first_byte_deadline(seconds: float) -> Iterator[None]:
         yield
     finally:
         _first_byte.reset(token)
+
+
+class _HeadersWatchdog:
+    """Shuts a connection's socket down (the blocked read returns at once) unless disarmed first.
+    The per-read timeout restarts on every byte and http.client has no limit on the whole header
+    block: without this a server sending a header byte a second holds a request for ever."""
+
+    def __init__(self, sock: object, seconds: float) -> None:
+        self.seconds = seconds
+        self.fired = False
+        self._sock = sock
+        self._lock = threading.Lock()
+        self._done = False
+        self._timer = threading.Timer(seconds, self._cut)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _cut(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self.fired = True
+            if isinstance(self._sock, socket.socket):  # a TLS socket too: cut the raw fd, not the TLS layer
+                with suppress(OSError):
+                    socket.socket.shutdown(self._sock, socket.SHUT_RDWR)
+
+    def disarm(self) -> bool:
+        """Stop the timer; True if it had already cut the connection."""
+        with self._lock:
+            self._done = True
+            self._timer.cancel()
+            return self.fired
+
+
+class _WatchedHeaders:
+    """Mixin for urllib3 connections: inside a first_byte_deadline block the status line and all
+    headers must arrive within its seconds of the request being sent (the body is body.py's)."""
+
+    def getresponse(self):  # type: ignore[no-untyped-def]
+        clock = _first_byte.get()
+        if clock is None:
+            return super().getresponse()  # type: ignore[misc]
+        watchdog = _HeadersWatchdog(self.sock, clock.seconds)  # type: ignore[attr-defined]
+        try:
+            resp = super().getresponse()  # type: ignore[misc]
+        except BaseException:
+            if watchdog.disarm():  # http.client raises on a cut only while it reads the status line
+                raise HeadersTimeoutError(clock.seconds, got_status=False) from None
+            raise
+        if watchdog.disarm():
+            # http.client takes the cut as the end of the headers: never hand on such a response
+            resp.close()
+            raise HeadersTimeoutError(clock.seconds, got_status=True)
+        return resp
+
+
+class _WatchedHTTPConnection(_WatchedHeaders, HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_WatchedHeaders, HTTPSConnection):
+    pass
+
+
+class _WatchedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+_WATCHED_POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+
+class _WatchedAdapter(HTTPAdapter):
+    """HTTPAdapter whose connections (direct or through an HTTP proxy) run the headers watchdog."""
+
+    def init_poolmanager(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _WATCHED_POOLS
+
+    def proxy_manager_for(self, proxy, **proxy_kwargs) -> PoolManager:  # type: ignore[no-untyped-def]
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if set(manager.pool_classes_by_scheme.values()) <= {HTTPConnectionPool, HTTPSConnectionPool}:
+            manager.pool_classes_by_scheme = _WATCHED_POOLS  # not SOCKS: its own connection classes
+        return manager
 
 
 def _pool_url(pool: object, path: str | None) -> str:
@@ -140,7 +247,8 @@ def make_session(
 ) -> requests.Session:
     """Session that retries 429/5xx and connection errors with backoff, honouring Retry-After
     up to `retry_after_max` seconds (beyond it: RetryAfterTooLongError, reported as a SourceError);
-    redirect bodies are never read (unread_redirect)."""
+    redirect bodies are never read (unread_redirect); inside first_byte_deadline the response headers
+are complete within its seconds of each request or the connection is cut (_HeadersWatchdog)."""
     retry = _CappedRetry(
         total=retries,
         connect=retries,
@@ -155,7 +263,7 @@ def make_session(
         raise_on_status=False,
     )
     session = requests.Session()
-    adapter = HTTPAdapter(max_retries=retry)
+    adapter = _WatchedAdapter(max_retries=retry)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = USER_AGENT
