@@ -28,6 +28,7 @@ from pipelines.release.integrity import heal_latest
 from pipelines.runs.dead_runs import recover, run_tags
 from pipelines.runs.lock import warehouse_lock
 from pipelines.runs.unchanged import input_key, record_run
+from pipelines.years import year_runs
 
 log = logging.getLogger(__name__)
 
@@ -108,17 +109,6 @@ def _materialize(
     )
 
 
-def _year_ranges(years: tuple[int, ...]) -> list[tuple[int, int]]:
-    """(2000, 2001, 2002, 2005) → [(2000, 2002), (2005, 2005)]."""
-    out: list[tuple[int, int]] = []
-    for y in sorted(set(years)):
-        if out and y == out[-1][1] + 1:
-            out[-1] = (out[-1][0], y)
-        else:
-            out.append((y, y))
-    return out
-
-
 # `observatory refresh --sources`: publish = US indicators + release; eurostat = the EU side.
 SOURCES = ("reference", "cbp", "eurostat", "publish")
 
@@ -174,7 +164,7 @@ def _refresh(settings: Settings, inst: dg.DagsterInstance, wanted: set[str]) -> 
         *(us.CBP_ASSETS[g] for g in settings.cbp_geos),
         *(checks.CBP_CHECKS_BY_GEO[g] for g in settings.cbp_geos),
     ]
-    for start, end in _year_ranges(settings.cbp_years) if "cbp" in wanted else []:
+    for start, end in year_runs(settings.cbp_years) if "cbp" in wanted else []:
         # One single-run backfill per contiguous range of years.
         r2 = _materialize(
             defs,

@@ -24,6 +24,7 @@ from pipelines.raw.http import HostUnreachableError, head
 from pipelines.raw.mirror import Mirror
 from pipelines.raw.session import make_session
 from pipelines.sources import cbp
+from pipelines.years import year_ranges
 
 
 def available_years(today: datetime | None = None) -> list[int]:
@@ -198,22 +199,11 @@ def _skipped_line(host: str, skipped: list[tuple[str, int]], first_byte: float) 
     by_geo: dict[str, list[int]] = {}
     for geo, year in skipped:
         by_geo.setdefault(geo, []).append(year)
-    which = "; ".join(f"{geo} {_year_runs(years)}" for geo, years in by_geo.items())
+    which = "; ".join(f"{geo} {year_ranges(years, dash='-')}" for geo, years in by_geo.items())
     return (
         f"CBP host {host} unreachable (no answer within OBSERVATORY_HTTP_FIRST_BYTE_TIMEOUT={first_byte:g} s, "
         f"or no connection): {len(skipped)} more HEAD(s) to it not sent this tick, tried again next tick: {which}"
     )
-
-
-def _year_runs(years: list[int]) -> str:
-    """Sorted years as runs: [2008, 2009, 2010, 2012] -> '2008-2010, 2012'."""
-    runs: list[list[int]] = []
-    for year in sorted(years):
-        if runs and year == runs[-1][-1] + 1:
-            runs[-1].append(year)
-        else:
-            runs.append([year])
-    return ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
 
 
 def publish_years(settings: Settings, today: datetime | None = None) -> list[int]:

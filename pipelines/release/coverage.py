@@ -7,22 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from pipelines.release.datapackage import table_resources
+from pipelines.years import year_ranges
 
 PARTIAL_KIND = "partial-reconstruction"
-
-
-def year_ranges(years: list[int] | tuple[int, ...]) -> str:
-    """2000, 2001, 2002, 2005 → '2000–2002, 2005'."""
-    ys = sorted(set(int(y) for y in years))
-    parts: list[str] = []
-    i = 0
-    while i < len(ys):
-        j = i
-        while j + 1 < len(ys) and ys[j + 1] == ys[j] + 1:
-            j += 1
-        parts.append(str(ys[i]) if i == j else f"{ys[i]}–{ys[j]}")
-        i = j + 1
-    return ", ".join(parts)
 
 
 def id_ranges(ids: list[str]) -> str:

@@ -10,23 +10,14 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from pipelines.years import year_ranges
+
 CBP_FILE = re.compile(r"^census/cbp/[a-z]+/\d{4}$")  # one CBP file: covered by the years and geographies
 DATA_SOURCES = ("eurostat/", "census/")  # statistical sources (not reference files, which follow the code)
 
 
 class NarrowerReleaseError(RuntimeError):
     """The release would drop years, geographies or sources the latest release has."""
-
-
-def year_ranges(years: Iterable[int]) -> str:
-    """[2000, 2001, 2002, 2005] → "2000–2002, 2005"."""
-    out: list[list[int]] = []
-    for y in sorted(set(years)):
-        if out and y == out[-1][1] + 1:
-            out[-1][1] = y
-        else:
-            out.append([y, y])
-    return ", ".join(f"{a}–{b}" if a != b else str(a) for a, b in out)
 
 
 def dropped_scope(latest: Mapping[str, Any], coverage: Mapping[str, Any], source_ids: Iterable[str]) -> list[str]:
