@@ -29,8 +29,8 @@ from pipelines.staging.harmonise import (
     cbp_row_rules,
     detect_naics_vintage,
     harmonise_cbp,
+    join_reasons,
     naics_code_rule,
-    with_reason,
 )
 from pipelines.staging.quarantine import quarantine_rows, us_naics_codes
 
@@ -86,7 +86,7 @@ def parse_cbp_file_vintage(
         naics_codes = vintage_codes.get(evidence.vintage)
     reason = pl.col("_reason")
     if quarantine is not None and naics_codes:
-        reason = with_reason(reason, naics_code_rule(pl.col("industry_code"), pl.col("_naics_ok"), naics_codes, evidence.vintage))
+        reason = join_reasons([reason, naics_code_rule(pl.col("industry_code"), pl.col("_naics_ok"), naics_codes, evidence.vintage)])
     df = df.with_columns(pl.lit(f"NAICS{evidence.vintage}").alias("classification"), reason.alias("_reason"))
     held = df["_reason"].is_not_null()
     malformed = df["_malformed"] & ~held

@@ -160,9 +160,10 @@ def naics_code_rule(code: pl.Expr, well_formed: pl.Expr, naics_codes: set[str], 
     return pl.when(well_formed & ~code.is_in(sorted(naics_codes))).then(pl.lit(f"NAICS code not in NAICS{vintage}"))
 
 
-def with_reason(reason: pl.Expr, more: pl.Expr) -> pl.Expr:
-    """Two quarantine reasons joined by "; " (null when neither applies), as `cbp_row_rules` joins its rules."""
-    joined = pl.concat_str([reason, more], separator="; ", ignore_nulls=True)
+def join_reasons(reasons: list[pl.Expr]) -> pl.Expr:
+    """Quarantine reasons joined by "; ", null when none applies: how `cbp_row_rules` joins its
+    rules, and how staging adds the NAICS-code rule once the file's vintage is known."""
+    joined = pl.concat_str(reasons, separator="; ", ignore_nulls=True)
     return pl.when(joined != "").then(joined)
 
 
@@ -200,8 +201,7 @@ def cbp_row_rules(
     bad = bad.fill_null(True)  # a rule that cannot tell is not a pass
     if not reasons:
         return bad, pl.lit(None, dtype=pl.String)
-    reason = pl.concat_str(reasons, separator="; ", ignore_nulls=True)
-    return bad, pl.when(reason != "").then(reason)
+    return bad, join_reasons(reasons)
 
 
 def _with_employment_flags(cleaned: pl.LazyFrame, withheld_flags: list[str]) -> pl.LazyFrame:
@@ -284,5 +284,5 @@ def harmonise_cbp(
 
 __all__ = [
     "HARMONISED_SCHEMA", "KEY", "NUMERIC", "TOTAL_CODE", "VintageEvidence", "cbp_naics_vintage", "cbp_row_rules",
-    "clean_cbp", "detect_naics_vintage", "harmonise_cbp", "naics_code_rule", "naics_well_formed", "with_reason",
+    "clean_cbp", "detect_naics_vintage", "harmonise_cbp", "join_reasons", "naics_code_rule", "naics_well_formed",
 ]  # fmt: skip
