@@ -65,16 +65,22 @@ def _fit(a: np.ndarray, s: np.ndarray, e: np.ndarray, o: np.ndarray, known: np.n
     """Iterative proportional fitting from 1 on every link: columns to ``e``; rows with a known
     employment to ``o`` (others free); ends on a column step, so every successor's employment is
     handed out (where it has a predecessor with a positive row); negligible flows are zero."""
+    every = np.ones(len(e), dtype=bool)
+    o_known = np.where(known, o, 0.0)
     f = np.ones(len(a))
     for _ in range(MAX_ITERATIONS):
-        before = f.copy()
-        col = np.bincount(s, weights=f, minlength=len(e))
-        f *= np.where(col > 0, e / np.where(col > 0, col, 1.0), 1.0)[s]
-        row = np.bincount(a, weights=f, minlength=len(o))
-        f *= np.where(known & (row > 0), np.where(known, o, 0.0) / np.where(row > 0, row, 1.0), 1.0)[a]
+        before = f
+        f = _scaled(_scaled(f, s, e, every), a, o_known, known)
         if np.abs(f - before).max() <= TOLERANCE * max(f.max(), 1.0):
             break
-    col = np.bincount(s, weights=f, minlength=len(e))
-    f *= np.where(col > 0, e / np.where(col > 0, col, 1.0), 1.0)[s]
+    f = _scaled(f, s, e, every)
     row = np.bincount(a, weights=f, minlength=len(o))
     return np.where(f < NEGLIGIBLE * row[a], 0.0, f)
+
+
+def _scaled(f: np.ndarray, idx: np.ndarray, target: np.ndarray, held: np.ndarray) -> np.ndarray:
+    """One fitting step: the flows of each group (``idx``) that is ``held`` and has flow, scaled to
+    sum to its ``target``; other groups as they are."""
+    total = np.bincount(idx, weights=f, minlength=len(target))
+    factor = np.where(held & (total > 0), target / np.where(total > 0, total, 1.0), 1.0)
+    return f * factor[idx]
