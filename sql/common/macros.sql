@@ -29,3 +29,16 @@ CREATE OR REPLACE MACRO growth_basis(coverage, emp, emp_reported, min_coverage, 
         WHEN emp > 0 AND coalesce(emp_reported, 0) = 0 THEN 'imputed_base'
         ELSE 'ok'
     END;
+-- Evaluating a flag or a score against an outcome (sql/families/emerging_backtest.sql), as
+-- aggregates over the rows of a group:
+-- AUC by the rank-sum (Mann–Whitney) formula from each row's average rank (ties counted half):
+--   (Σ ranks of the positives − n₁(n₁ + 1)/2) / (n₁ · n₀); NULL without positives or negatives.
+CREATE OR REPLACE MACRO rank_sum_auc(avg_rank, positive) AS
+    (sum(avg_rank) FILTER (WHERE positive)
+        - count(*) FILTER (WHERE positive) * (count(*) FILTER (WHERE positive) + 1) / 2.0)
+    / nullif(count(*) FILTER (WHERE positive) * count(*) FILTER (WHERE NOT positive), 0);
+-- Lift: the outcome's rate among the flagged rows over its rate among the rest (NULL when either
+-- group is empty or the rest's rate is 0).
+CREATE OR REPLACE MACRO flag_lift(flag, outcome) AS
+    (count(*) FILTER (WHERE flag AND outcome) / nullif(count(*) FILTER (WHERE flag), 0))
+    / nullif(count(*) FILTER (WHERE NOT flag AND outcome) / nullif(count(*) FILTER (WHERE NOT flag), 0), 0);

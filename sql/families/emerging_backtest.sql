@@ -84,28 +84,20 @@ ranks_oos AS (
 ),
 auc_window AS (
     SELECT region_type, window_start, horizon_years, method,
-        (sum(avg_rank) FILTER (WHERE became_strong)
-            - count(*) FILTER (WHERE became_strong) * (count(*) FILTER (WHERE became_strong) + 1) / 2.0)
-        / nullif(count(*) FILTER (WHERE became_strong) * count(*) FILTER (WHERE NOT became_strong), 0) AS auc
+        rank_sum_auc(avg_rank, became_strong) AS auc
     FROM ranks_window
     GROUP BY ALL
 ),
 auc_oos AS (
     SELECT region_type, horizon_years, method,
-        (sum(avg_rank) FILTER (WHERE became_strong)
-            - count(*) FILTER (WHERE became_strong) * (count(*) FILTER (WHERE became_strong) + 1) / 2.0)
-        / nullif(count(*) FILTER (WHERE became_strong) * count(*) FILTER (WHERE NOT became_strong), 0) AS auc
+        rank_sum_auc(avg_rank, became_strong) AS auc
     FROM ranks_oos
     GROUP BY ALL
 ),
 lift_oos AS (
     SELECT region_type, horizon_years,
-        (count(*) FILTER (WHERE emerging_rule AND became_strong) / nullif(count(*) FILTER (WHERE emerging_rule), 0))
-            / nullif(count(*) FILTER (WHERE NOT emerging_rule AND became_strong)
-                / nullif(count(*) FILTER (WHERE NOT emerging_rule), 0), 0) AS lift_old_rule_oos,
-        (count(*) FILTER (WHERE emerging_score AND became_strong) / nullif(count(*) FILTER (WHERE emerging_score), 0))
-            / nullif(count(*) FILTER (WHERE NOT emerging_score AND became_strong)
-                / nullif(count(*) FILTER (WHERE NOT emerging_score), 0), 0) AS lift_score_oos,
+        flag_lift(emerging_rule, became_strong) AS lift_old_rule_oos,
+        flag_lift(emerging_score, became_strong) AS lift_score_oos,
         count(*) AS n_oos,
         count(*) FILTER (WHERE became_strong) AS n_oos_became_strong
     FROM outcomes
@@ -122,12 +114,8 @@ agg AS (
         count(*) FILTER (WHERE NOT emerging AND below) AS n_unflagged_below,
         count(*) FILTER (WHERE NOT emerging AND below AND became_strong) AS n_unflagged_below_became_strong,
         count(*) FILTER (WHERE score IS NOT NULL) AS n_scored,
-        (count(*) FILTER (WHERE emerging_rule AND became_strong) / nullif(count(*) FILTER (WHERE emerging_rule), 0))
-            / nullif(count(*) FILTER (WHERE NOT emerging_rule AND became_strong)
-                / nullif(count(*) FILTER (WHERE NOT emerging_rule), 0), 0) AS lift_old_rule,
-        (count(*) FILTER (WHERE emerging_score AND became_strong) / nullif(count(*) FILTER (WHERE emerging_score), 0))
-            / nullif(count(*) FILTER (WHERE NOT emerging_score AND became_strong)
-                / nullif(count(*) FILTER (WHERE NOT emerging_score), 0), 0) AS lift_score
+        flag_lift(emerging_rule, became_strong) AS lift_old_rule,
+        flag_lift(emerging_score, became_strong) AS lift_score
     FROM outcomes
     GROUP BY ALL
 )

@@ -6,7 +6,7 @@ import duckdb
 import polars as pl
 
 from pipelines.staging.harmonise import cbp_naics_vintage
-from pipelines.warehouse.sql import register_frame
+from pipelines.warehouse.sql import create_macros, register_frame
 
 
 def indicator_rows(
@@ -58,8 +58,10 @@ def indicator_rows(
 
 def connection(table: str, df: pl.DataFrame, *, industry: bool = True) -> duckdb.DuckDBPyConnection:
     """`df` as `table`, plus empty industry-level inputs of both sides unless `industry` is False
-    (the diversification family then has no industry pieces: its entropies are null)."""
+    (the diversification family then has no industry pieces: its entropies are null). The shared
+    macros (sql/common/macros.sql) are created, as build_families does on the warehouse."""
     con = duckdb.connect()
+    create_macros(con)
     register_frame(con, table, df)
     if industry:
         con.execute(
