@@ -56,6 +56,22 @@ def indicator_rows(
     )
 
 
+# The emerging family's columns the backtest reads (hand-made family_emerging_clusters rows).
+EMERGING_SCHEMA = {
+    "region_type": pl.String,
+    "region_code": pl.String,
+    "cluster_code": pl.String,
+    "window_start": pl.Int32,
+    "window_end": pl.Int32,
+    "emerging": pl.Boolean,
+    "emerging_rule": pl.Boolean,
+    "emerging_score": pl.Boolean,
+    "score": pl.Float64,
+    "strong_end": pl.Boolean,
+    "lq_end": pl.Float64,
+}
+
+
 def connection(table: str, df: pl.DataFrame, *, industry: bool = True) -> duckdb.DuckDBPyConnection:
     """`df` as `table`, plus empty industry-level inputs of both sides unless `industry` is False
     (the diversification family then has no industry pieces: its entropies are null). The shared

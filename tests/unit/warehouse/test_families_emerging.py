@@ -7,7 +7,7 @@ import pytest
 
 from pipelines.warehouse.families import FAMILY_SQL, build_families
 from pipelines.warehouse.sql import fetch_frame, load_sql, register_frame
-from tests.helpers.families_data import connection, indicator_rows
+from tests.helpers.families_data import EMERGING_SCHEMA, connection, indicator_rows
 
 YEARS = [2005, 2006]
 # cluster 1 traded, cluster 2 local; the reference is the sum of the states.
@@ -67,25 +67,7 @@ def test_rule_parameters_move_the_flags():
 def _backtest(
     emerging: list[dict], strong: dict[tuple[str, int], bool], years: list[int], **params
 ):
-    con = connection(
-        "family_emerging_clusters",
-        pl.DataFrame(
-            emerging,
-            schema={
-                "region_type": pl.String,
-                "region_code": pl.String,
-                "cluster_code": pl.String,
-                "window_start": pl.Int32,
-                "window_end": pl.Int32,
-                "emerging": pl.Boolean,
-                "emerging_rule": pl.Boolean,
-                "emerging_score": pl.Boolean,
-                "score": pl.Float64,
-                "strong_end": pl.Boolean,
-                "lq_end": pl.Float64,
-            },
-        ),
-    )
+    con = connection("family_emerging_clusters", pl.DataFrame(emerging, schema=EMERGING_SCHEMA))
     panel = pl.DataFrame(
         [
             {

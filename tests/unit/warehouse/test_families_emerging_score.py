@@ -12,21 +12,7 @@ from pipelines.release.family_notes import emerging_example
 from pipelines.warehouse.emerging_score import fit_weights
 from pipelines.warehouse.families import FAMILY_PARAMS, FAMILY_SQL, build_families
 from pipelines.warehouse.sql import fetch_frame, load_sql, register_frame
-from tests.helpers.families_data import connection, indicator_rows
-
-EMERGING_SCHEMA = {
-    "region_type": pl.String,
-    "region_code": pl.String,
-    "cluster_code": pl.String,
-    "window_start": pl.Int32,
-    "window_end": pl.Int32,
-    "emerging": pl.Boolean,
-    "emerging_rule": pl.Boolean,
-    "emerging_score": pl.Boolean,
-    "score": pl.Float64,
-    "strong_end": pl.Boolean,
-    "lq_end": pl.Float64,
-}
+from tests.helpers.families_data import EMERGING_SCHEMA, connection, indicator_rows
 
 
 def _backtest(rows: list[dict], strong: set[tuple[str, int]], years: list[int], **params) -> pl.DataFrame:
