@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
+import xlrd
 
 from pipelines.errors import SourceError
 
@@ -16,6 +17,7 @@ IDS = {
     "naics2012_cluster_subcluster": "clustermapping/naics2012_cluster_subcluster",
     "related_clusters": "clustermapping/related_clusters",
     "regions": "clustermapping/regions",
+    "bea_counties": "clustermapping/bea_economic_areas_and_counties",
 }
 EXPECTED_CLUSTERS = 67
 DEFINITION_VINTAGES = ("1997", "2002", "2007", "2012")
@@ -176,3 +178,86 @@ def parse_regions(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
         .sort("region_type", "region_code", "member_code")
     )
     return regions, members
+
+
+STATEWIDE = "999"  # CBP county files: county 999 of a state, establishments with no fixed location in it
+
+
+def statewide_regions(regions: pl.DataFrame) -> pl.DataFrame:
+    """County rows for the CBP "statewide" codes (XX999) of every state and territory.
+
+    CBP county files carry, for each state, county 999: establishments with no fixed location
+    within the state. It is not a place, but its rows are published, so it needs a name; the
+    indicators never rank it (macro cbp_statewide in sql/common/macros.sql). Derived from the
+    state's row (`derived_from`), no clustermapping_id."""
+    states = regions.filter(pl.col("region_type").is_in(["state", "territory"]) & pl.col("region_code").str.contains(r"^[0-9]{2}$"))
+    return states.select(
+        pl.lit("county").alias("region_type"),
+        (pl.col("region_code") + STATEWIDE).alias("region_code"),
+        ("Statewide, " + pl.col("region_name")).alias("region_name"),
+        ("Statewide, " + pl.col("region_short_name")).alias("region_short_name"),
+        (pl.col("region_key") + "_statewide").alias("region_key"),
+        pl.col("region_code").alias("state_code"),
+        pl.lit(None, dtype=pl.String).alias("clustermapping_id"),
+        ("region/" + pl.col("region_type") + "/" + pl.col("region_code")).alias("derived_from"),
+    )
+
+
+def parse_bea_counties(path: Path) -> pl.DataFrame:
+    """BEA's county → economic area list (sheet "EA county definition"): fips, county (its name
+    with the state, e.g. "Dade County, FL"), ea (3-digit BEA economic area)."""
+    src = IDS["bea_counties"]
+    try:
+        sheet = xlrd.open_workbook(path, on_demand=True).sheet_by_name("EA county definition")
+    except (xlrd.XLRDError, OSError, ValueError) as exc:
+        raise SourceError(src, str(path), f"not a readable BEA county list: {exc}") from exc
+    header = [str(v).strip() for v in sheet.row_values(0)]
+    if header[:3] != ["FIPS", "County", "EA"]:
+        raise SourceError(src, str(path), f"unexpected columns {header}; expected FIPS, County, EA, EA Name")
+    rows = [[str(v).strip() for v in sheet.row_values(i)[:3]] for i in range(1, sheet.nrows)]
+    df = pl.DataFrame(rows, schema=["fips", "county", "ea"], orient="row")
+    bad = df.filter(~pl.col("fips").str.contains(r"^[0-9]{5}$") | ~pl.col("ea").str.contains(r"^[0-9]{3}$"))
+    if bad.height:
+        raise SourceError(src, str(path), "rows without a 5-digit FIPS or a 3-digit EA", rows=str(bad.head(5).rows()))
+    return df
+
+
+def former_counties(regions: pl.DataFrame, bea: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(region rows, economic-area member rows) for the counties BEA lists that clustermapping.us
+    (current counties) does not: counties since split, merged or renamed, which CBP county files
+    of their years carry (e.g. 02201 Prince of Wales-Outer Ketchikan, to 2007; 51560 Clifton
+    Forge city, to 2001). Named as BEA names them; members of their BEA economic area
+    (clustermapping.us codes economic area NNN as 57NNN). Statewide codes are left to
+    statewide_regions."""
+    counties = regions.filter(pl.col("region_type") == "county").select("region_code")
+    new = bea.join(counties, left_on="fips", right_on="region_code", how="anti").filter(~pl.col("fips").str.ends_with(STATEWIDE))
+    rows = new.select(
+        pl.lit("county").alias("region_type"),
+        pl.col("fips").alias("region_code"),
+        pl.col("county").str.replace(r",\s*[A-Z]{2}$", "").alias("region_name"),
+        pl.col("county").alias("region_short_name"),
+        pl.col("county").str.to_lowercase().str.replace_all(r"[^a-z0-9]+", "_").str.strip_chars("_").alias("region_key"),
+        pl.col("fips").str.slice(0, 2).alias("state_code"),
+        pl.lit(None, dtype=pl.String).alias("clustermapping_id"),
+        pl.lit(IDS["bea_counties"]).alias("derived_from"),
+    )
+    areas = regions.filter(pl.col("region_type") == "economic_area").select("region_code")
+    members = new.select(
+        pl.lit("economic_area").alias("region_type"),
+        ("57" + pl.col("ea")).alias("region_code"),
+        pl.lit("county").alias("member_type"),
+        pl.col("fips").alias("member_code"),
+    ).join(areas, on="region_code", how="semi")
+    return rows, members
+
+
+def complete_regions(
+    regions: pl.DataFrame, members: pl.DataFrame, bea: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """parse_regions' tables with the county codes CBP county files carry beyond clustermapping.us:
+    the statewide codes, and the former counties (BEA's list) with their economic areas."""
+    rows, more = former_counties(regions, bea)
+    return (
+        pl.concat([regions, statewide_regions(regions), rows]).sort("region_type", "region_code"),
+        pl.concat([members, more]).sort("region_type", "region_code", "member_code"),
+    )

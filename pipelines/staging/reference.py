@@ -33,7 +33,10 @@ def stage_reference(settings: Settings) -> dict[str, int]:
         d, s = naics.derive_definitions(cluster_naics, concordance, target)
         derived.append(d)
         splits.append(s)
-    regions, members = clustermapping.parse_regions(raws["regions"].path)
+    regions, members = clustermapping.complete_regions(
+        *clustermapping.parse_regions(raws["regions"].path),
+        clustermapping.parse_bea_counties(raws["bea_counties"].path),
+    )
     tables = {
         "clusters": clusters,
         "cluster_naics": pl.concat([cluster_naics, *derived]),

@@ -42,3 +42,9 @@ CREATE OR REPLACE MACRO rank_sum_auc(avg_rank, positive) AS
 CREATE OR REPLACE MACRO flag_lift(flag, outcome) AS
     (count(*) FILTER (WHERE flag AND outcome) / nullif(count(*) FILTER (WHERE flag), 0))
     / nullif(count(*) FILTER (WHERE NOT flag AND outcome) / nullif(count(*) FILTER (WHERE NOT flag), 0), 0);
+-- A CBP county file's "statewide" code, county 999 of a state (XX999): establishments with no
+-- fixed location within the state. Not a place: its employment counts in the sums of regions
+-- (the national reference of a county run), but it is never ranked among the counties, never
+-- strong, and never in a family table (the US analogue of an EU extra-regio code).
+CREATE OR REPLACE MACRO cbp_statewide(region_type, region_code) AS
+    region_type = 'county' AND region_code SIMILAR TO '[0-9]{2}999';

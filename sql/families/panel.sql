@@ -4,7 +4,8 @@
 -- cluster_timeseries (the side's rows) when the warehouse has it — so growth over time is on one
 -- definition — else the side's indicator table (cluster_indicators / eu_cluster_indicators;
 -- supplied or hand-made tables). Column `series` says which.
--- Rows: only regions with data (emp not NULL), never EU extra-regio codes (FRZ, ESZZ …) nor
+-- Rows: only regions with data (emp not NULL), never EU extra-regio codes (FRZ, ESZZ …) or CBP
+-- statewide codes (county XX999, macro cbp_statewide), nor
 -- rank-excluded rows (ranked = false: overlapping NUTS versions, outside the year's reference
 -- countries, no employment); so no family table built on the panel contains them.
 -- Parameters:
@@ -53,6 +54,7 @@ WITH src AS (
     FROM family_source
     WHERE emp IS NOT NULL
       AND NOT coalesce(extra_regio, false)
+      AND NOT cbp_statewide(region_type, region_code)  -- also from an indicator table without the column
       AND coalesce(ranked, true)
 ),
 pct AS (

@@ -15,7 +15,9 @@
 -- so it can be strong. The peers' thresholds and ranks are the peers' own: a custom region is
 -- placed in their distribution (emp_rank = 1 + peers with more jobs) and never moves them. A
 -- custom region whose base type is unknown (supplied totals without custom_regions) is ranked
--- among nothing: ranked_among, strong, strong10 and the ranks are null.
+-- among nothing: ranked_among, strong, strong10 and the ranks are null. So is a CBP "statewide"
+-- code (county XX999, macro cbp_statewide): not a place, it is never among the counties' peers,
+-- though its employment counts in the sum of the regions (the national reference).
 -- definition_vintage: the NAICS vintage(s) of the cluster definitions used in the year (from
 -- cluster_totals; NULL for totals without it).
 -- Growth (issue 19): only from sound bases. growth_basis (macro growth_basis, sql/common/macros.sql)
@@ -130,7 +132,11 @@ custom_peer AS (
 base AS (
     SELECT
         b.*,
-        CASE WHEN b.region_type = 'custom' THEN cp.base_type ELSE b.region_type END AS ranked_among
+        CASE
+            WHEN b.region_type = 'custom' THEN cp.base_type
+            WHEN cbp_statewide(b.region_type, b.region_code) THEN NULL
+            ELSE b.region_type
+        END AS ranked_among
     FROM measures AS b
     LEFT JOIN custom_peer AS cp ON b.region_type = 'custom' AND cp.region_code = b.region_code
 ),
@@ -143,7 +149,7 @@ pct AS (
         quantile_cont(emp, $size_pct) AS emp_p,
         quantile_cont(est, $size_pct) AS est_p
     FROM base
-    WHERE traded AND region_type NOT IN ('country', 'custom') AND emp > 0
+    WHERE traded AND region_type NOT IN ('country', 'custom') AND ranked_among IS NOT NULL AND emp > 0
     GROUP BY ALL
 ),
 -- a custom region's place among its peers (rank() with NULLS LAST, as if inserted among them)
@@ -157,6 +163,7 @@ custom_ranks AS (
     FROM base AS c
     JOIN base AS p
         ON p.year = c.year AND p.region_type = c.ranked_among AND p.cluster_code = c.cluster_code
+        AND p.ranked_among IS NOT NULL
     WHERE c.region_type = 'custom'
     GROUP BY ALL
 ),
@@ -167,7 +174,7 @@ ranks AS (
         rank() OVER (PARTITION BY year, region_type, cluster_code ORDER BY emp DESC NULLS LAST) AS emp_rank,
         rank() OVER (PARTITION BY year, region_type, cluster_code ORDER BY lq DESC NULLS LAST) AS lq_rank
     FROM base
-    WHERE region_type <> 'custom'
+    WHERE region_type <> 'custom' AND ranked_among IS NOT NULL
     UNION ALL
     SELECT year, region_type, region_code, cluster_code, emp_rank, lq_rank FROM custom_ranks
 ),

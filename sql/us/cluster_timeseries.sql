@@ -5,6 +5,8 @@
 -- which no concordance bridges, are not in it) — plus the native cluster_indicators (native_emp),
 -- region_indicators (coverage) and definition_effect (national, per year × cluster).
 -- Column types are the ones of sql/eu/cluster_timeseries.sql (one table, both sides).
+-- extra_regio: a CBP statewide code (county XX999, macro cbp_statewide), the US analogue of an EU
+-- extra-regio code: kept in the series, never in a family table.
 SELECT
     'us' AS side,
     CAST(c.year AS INTEGER) AS year,
@@ -31,7 +33,7 @@ SELECT
     CAST(n.emp AS DOUBLE) AS native_emp,
     CAST(d.definition_effect AS DOUBLE) AS definition_effect,
     CAST(NULL AS BOOLEAN) AS ranked,
-    false AS extra_regio
+    cbp_statewide(c.region_type, c.region_code) AS extra_regio
 FROM constant_definition.cluster_indicators AS c
 LEFT JOIN cluster_indicators AS n USING (year, region_type, region_code, cluster_code)
 LEFT JOIN region_indicators AS r USING (year, region_type, region_code)

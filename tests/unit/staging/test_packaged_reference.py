@@ -25,14 +25,9 @@ from pipelines.staging.nace_concordance import REFERENCE_IDS
 from pipelines.staging.nuts_names import LATIN_NAMES_ID
 from pipelines.validation.engines import run_sql_check
 from pipelines.warehouse.indicators import reference_for_totals, unnamed_regions
+from tests.helpers.fips import STATE_FIPS
 
 PACKAGED = PROJECT_ROOT / "assets" / "reference"
-# Known fact (Census FIPS): the 50 states and the District of Columbia, which CBP state files carry.
-STATE_FIPS = {
-    "01", "02", "04", "05", "06", "08", "09", "10", "11", "12", "13", "15", "16", "17", "18", "19", "20",
-    "21", "22", "23", "24", "25", "26", "27", "28", "29", "30", "31", "32", "33", "34", "35", "36", "37",
-    "38", "39", "40", "41", "42", "44", "45", "46", "47", "48", "49", "50", "51", "53", "54", "55", "56",
-}  # fmt: skip
 
 
 def _index() -> dict:
