@@ -11,8 +11,6 @@ page needs no network and no library to draw the maps.
 
 from __future__ import annotations
 
-import base64
-import gzip
 import json
 import logging
 from dataclasses import dataclass
@@ -26,6 +24,7 @@ import polars as pl
 from pipelines.config import Settings
 from pipelines.errors import SourceError
 from pipelines.raw.http import fetch
+from pipelines.release.catalog.data import packed
 from pipelines.release.catalog.nuts_shapes import Frame, NutsGeometry, unshaped_reason
 from pipelines.sources import geometry
 
@@ -345,10 +344,7 @@ def maps_html(folder: Path) -> str:
     data = map_data(folder)
     if data is None:
         return '<p class="muted">No map: the release has no map geometry or no regional data to draw.</p>'
-    # gzip (fixed mtime: the page is reproducible) + base64: ~3x smaller than the JSON; the
-    # browser inflates it with DecompressionStream, offline.
-    raw = json.dumps(data, separators=(",", ":")).encode()
-    payload = base64.b64encode(gzip.compress(raw, compresslevel=9, mtime=0)).decode()
+    payload = packed(json.dumps(data, separators=(",", ":")))
     return f"""<div class="controls"><label>Map <select id="map-layer"></select></label>
 <label>Cluster <select id="map-cluster"></select></label><label>Year <select id="map-year"></select></label>
 <label>Measure <select id="map-measure"></select></label></div>
