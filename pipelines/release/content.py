@@ -6,12 +6,14 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from pipelines import __version__
 from pipelines.config import PROJECT_ROOT
@@ -101,24 +103,44 @@ def table_content_hash(path: Path, primary_key: list[str]) -> str:
         if order is not None:
             s = s.gather(order)
         h.update(f"{name}:{_logical(dtype)}\n".encode())
-        h.update(s.is_null().to_numpy().tobytes())
+        h.update(_buffer(s.is_null(), "u1"))
         if dtype.is_integer() or dtype == pl.Boolean:
-            h.update(s.cast(pl.Int64).fill_null(0).to_numpy().astype("<i8").tobytes())
+            h.update(_buffer(s.cast(pl.Int64).fill_null(0), "<i8"))
         elif dtype.is_float():
             f = s.cast(pl.Float64)
-            h.update(f.is_nan().fill_null(False).to_numpy().tobytes())
+            h.update(_buffer(f.is_nan().fill_null(False), "u1"))
             f = f.fill_nan(0.0).fill_null(0.0)
             finite = f.is_finite()
             f = pl.select(pl.when(finite).then(f.round_sig_figs(12)).otherwise(f) + 0.0).to_series()
-            h.update(f.to_numpy().astype("<f8").tobytes())
+            h.update(_buffer(f, "<f8"))
         elif dtype.is_temporal():
-            h.update(s.to_physical().cast(pl.Int64).fill_null(0).to_numpy().astype("<i8").tobytes())
+            h.update(_buffer(s.to_physical().cast(pl.Int64).fill_null(0), "<i8"))
         else:
             txt = s.cast(pl.String) if dtype in (pl.String, pl.Categorical, pl.Enum) else s.map_elements(repr, return_dtype=pl.String)
             txt = txt.fill_null("")
-            h.update(txt.str.len_bytes().cast(pl.Int64).to_numpy().astype("<i8").tobytes())
-            h.update(txt.str.join("").item().encode() if height else b"")
+            h.update(_buffer(txt.str.len_bytes().cast(pl.Int64), "<i8"))
+            for chunk in _utf8_chunks(txt):
+                h.update(chunk)
     return f"sha256:{h.hexdigest()}"
+
+
+def _buffer(s: pl.Series, dtype: str) -> memoryview:
+    """A column's values as one contiguous little-endian buffer, copied only when its layout
+    differs (hashlib reads the buffer in place: no bytes object of the whole column)."""
+    return memoryview(np.ascontiguousarray(s.to_numpy(), dtype=dtype)).cast("B")
+
+
+def _utf8_chunks(txt: pl.Series) -> Iterator[memoryview]:
+    """The UTF-8 bytes of a non-null string column, concatenated in row order, as slices of its
+    Arrow data buffers (the same bytes as joining the strings and encoding them)."""
+    arr = txt.to_arrow()
+    for chunk in (arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]):
+        chunk = chunk.cast(pa.large_string())
+        if len(chunk) == 0:
+            continue
+        _validity, offsets, data = chunk.buffers()
+        ends = np.frombuffer(offsets, dtype="<i8")[chunk.offset : chunk.offset + len(chunk) + 1]
+        yield memoryview(data).cast("B")[int(ends[0]) : int(ends[-1])]
 
 
 def _logical(dtype: pl.DataType) -> str:
