@@ -24,6 +24,9 @@ ROW_GROUP_ROWS = 64_000  # upper bound on rows per row group
 
 
 MIN_ROW_GROUP_ROWS = 1_024
+# rows per Arrow batch read from DuckDB: the row groups are cut from the buffered rows, so the file
+# is the same whatever this is; 8,192 made a county-scale table thousands of Python-level batches
+READ_BATCH_ROWS = 131_072
 
 
 CSV_AUTO_MAX_BYTES = 25_000_000  # `auto`: a CSV copy for tables whose CSV would be up to this size
@@ -48,12 +51,12 @@ def _reader(src: TableInput, order: list[str]) -> tuple[pa.RecordBatchReader, in
     if isinstance(src, duckdb.DuckDBPyRelation):
         rows = int(src.aggregate("count(*)").fetchall()[0][0])
         rel = src.order(", ".join(f'"{c}" ASC NULLS LAST' for c in order)) if order else src
-        return rel.to_arrow_reader(8_192), rows
+        return rel.to_arrow_reader(READ_BATCH_ROWS), rows
     df = src.collect() if isinstance(src, pl.LazyFrame) else src
     if order:
         df = df.sort(order, nulls_last=True, maintain_order=True)
     table = df.to_arrow()
-    return pa.RecordBatchReader.from_batches(table.schema, table.to_batches(max_chunksize=8_192)), df.height
+    return pa.RecordBatchReader.from_batches(table.schema, table.to_batches(max_chunksize=READ_BATCH_ROWS)), df.height
 
 
 def _changes(col: pa.ChunkedArray) -> Any:
