@@ -69,15 +69,25 @@ def _names(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
     )  # fmt: skip
 
 
+# the US national wage of a cluster-year: the sum over the first of these levels the year has
+# (custom groups would double-count their members; a county run has no state rows)
+NATIONAL_WAGE_LEVELS = ("state", "county", "msa")
+
+
 def _cells(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
     """cells: side, region, cluster, year, emp, LQ, wage against the national / European level
-    (US: the cluster's wage over all states; EU: relative_wage), strong, stars (EU, Panorama),
-    rank by LQ among the ranked regions of the same type (EU: `ranked`, so extra-regio rows are no
-    peers) and the number of them ranked."""
-    us = """SELECT 'us' AS side, region_type, region_code, cluster_code, cluster_type, year, emp, lq,
-                   wage / (1000 * sum(payroll) FILTER (WHERE region_type = 'state' AND wage IS NOT NULL) OVER w
-                           / sum(emp_reported) FILTER (WHERE region_type = 'state' AND wage IS NOT NULL) OVER w) AS wage_ratio,
-                   strong, NULL::INTEGER AS stars, lq IS NOT NULL AS ranked
+    (US: the cluster's wage over all states, else all counties, else all MSAs — the most complete
+    level of the year; EU: relative_wage), strong, stars (EU, Panorama), rank by LQ among the
+    ranked regions of the same type (EU: `ranked`, so extra-regio rows are no peers; US:
+    `ranked_among`, so a CBP statewide code is no peer) and the number of them ranked."""
+    national = ", ".join(
+        f"1000 * sum(payroll) FILTER (WHERE region_type = '{t}' AND wage IS NOT NULL) OVER w"
+        f" / sum(emp_reported) FILTER (WHERE region_type = '{t}' AND wage IS NOT NULL) OVER w"
+        for t in NATIONAL_WAGE_LEVELS
+    )
+    us = f"""SELECT 'us' AS side, region_type, region_code, cluster_code, cluster_type, year, emp, lq,
+                   wage / coalesce({national}) AS wage_ratio,
+                   strong, NULL::INTEGER AS stars, lq IS NOT NULL AND ranked_among IS NOT NULL AS ranked
             FROM cluster_indicators WINDOW w AS (PARTITION BY cluster_code, year)"""
     union = us
     if has(folder, "eu_cluster_indicators"):

@@ -26,7 +26,8 @@ def release(tmp_path: Path) -> Path:
     us = {"year": [2011, 2011, 2011, 2010, 2011], "region_type": ["state", "state", "custom", "state", "economic_area"],
           "region_code": ["26", "06", "NE", "26", "064"], "cluster_code": ["4"] * 5, "cluster_type": ["traded"] * 5,
           "emp": [100.0, 300.0, 50.0, None, 80.0], "emp_reported": [100.0, 300.0, 50.0, None, 80.0],
-          "payroll": [6000.0, 12000.0, 9000.0, None, 4000.0], "wage": [60000.0, 40000.0, 180000.0, None, 50000.0]}  # fmt: skip
+          "payroll": [6000.0, 12000.0, 9000.0, None, 4000.0], "wage": [60000.0, 40000.0, 180000.0, None, 50000.0],
+          "ranked_among": ["state", "state", "state", "state", "economic_area"]}  # fmt: skip
     eu = {"year": [2014, 2014, 2014], "region_type": ["nuts2"] * 3, "region_code": ["DE11", "DE11", "DEZZ"], "nuts_version": ["2013", "2021", "2021"],
           "cluster_code": ["4"] * 3, "cluster_type": ["traded"] * 3, "emp": [1.0, 142042.0, 5.0], "lq": [9.0, 3.5457, 50.0],
           "relative_wage": [1.0, 1.72, 1.0], "ranked": [True, True, False]}  # fmt: skip
@@ -64,6 +65,28 @@ def test_cells_and_index(release: Path) -> None:
     assert regions["nuts2/DE11"][1] == "Stuttgart" and regions["state/26"][1] == "Michigan"
     assert regions["economic_area/064"][1] == "Detroit-Warren-Flint, MI"  # named from the regions table's 'economic' rows
     assert regions["state/26"][3] == [2011]  # 2010 has no employment: not a year to pick
+    con.close()
+
+
+def test_a_county_run_compares_wages_with_the_counties_and_never_ranks_a_statewide_code(tmp_path: Path) -> None:
+    rng = random.Random(3)
+    us = {"year": [2011] * 3, "region_type": ["county"] * 3, "region_code": ["26163", "26125", "26999"],
+          "cluster_code": ["4"] * 3, "cluster_type": ["traded"] * 3, "emp": [100.0, 300.0, 100.0],
+          "emp_reported": [100.0, 300.0, 100.0], "payroll": [6000.0, 12000.0, 2000.0],
+          "wage": [60000.0, 40000.0, 20000.0], "lq": [1.5, 1.1, 9.0], "ranked_among": ["county", "county", None]}  # fmt: skip
+    _write(tmp_path, {
+        "cluster_indicators": complete_table("cluster_indicators", us, rng),
+        "clusters": complete_table("clusters", {"cluster_code": ["4"], "cluster_name": ["Automotive"], "cluster_type": ["traded"]}, rng),
+        "regions": complete_table("regions", {"region_type": ["county"] * 3, "region_code": ["26163", "26125", "26999"],
+                                              "region_name": ["Wayne County", "Oakland County", "Statewide, Michigan"]}, rng),
+    })  # fmt: skip
+    con = data.connect(tmp_path)
+    assert con is not None
+    cells = {r[0]: r[1:] for r in con.execute("SELECT region_code, wage_ratio, lq_rank, peers FROM cells").fetchall()}
+    # no state rows: the national wage is the counties' (the statewide code's jobs included), 1000 × 20000 / 500
+    assert cells["26163"][0] == pytest.approx(60000 / 40000) and cells["26999"][0] == pytest.approx(20000 / 40000)
+    # the statewide code (LQ 9) is no peer: Wayne is first of two counties
+    assert cells["26163"][1:] == (1, 2) and cells["26125"][1:] == (2, 2) and cells["26999"][1] is None
     con.close()
 
 
