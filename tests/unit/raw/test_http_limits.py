@@ -14,7 +14,7 @@ from pytest_httpserver import HTTPServer
 from urllib3.util.retry import Retry
 from werkzeug import Response
 
-from pipelines.config import Settings
+from pipelines.config import DEFAULT_HTTP_DEADLINE, Settings
 from pipelines.errors import SourceError
 from pipelines.raw.http import fetch
 from pipelines.raw.session import DEFAULT_RETRIES, make_session
@@ -144,3 +144,34 @@ def test_http_limits_come_from_the_environment(monkeypatch) -> None:
     monkeypatch.setenv("OBSERVATORY_HTTP_DEADLINE", "soon")
     with pytest.raises(ValueError, match="OBSERVATORY_HTTP_DEADLINE"):
         Settings.from_env()
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "message"),
+    [
+        ("OBSERVATORY_HTTP_DEADLINE", "soon", "OBSERVATORY_HTTP_DEADLINE must be a number of seconds, got 'soon'"),
+        ("OBSERVATORY_HTTP_DEADLINE", "0", "OBSERVATORY_HTTP_DEADLINE must be positive, got '0'"),
+        ("OBSERVATORY_HTTP_FIRST_BYTE_TIMEOUT", "-1", "OBSERVATORY_HTTP_FIRST_BYTE_TIMEOUT must be positive, got '-1'"),
+        ("OBSERVATORY_HTTP_RETRY_AFTER_MAX", "1m", "OBSERVATORY_HTTP_RETRY_AFTER_MAX must be a number of seconds, got '1m'"),
+        (
+            "OBSERVATORY_MAX_COMPRESSION_RATIO", "x10",
+            "OBSERVATORY_MAX_COMPRESSION_RATIO must be a number (uncompressed / compressed bytes), got 'x10'",
+        ),
+        ("OBSERVATORY_MAX_COMPRESSION_RATIO", "0.99", "OBSERVATORY_MAX_COMPRESSION_RATIO must be at least 1, got '0.99'"),
+    ],
+)  # fmt: skip
+def test_number_settings_name_the_variable_and_the_rule(monkeypatch, name: str, raw: str, message: str) -> None:
+    """The operator reads these messages at start-up: each names the variable, what it wants and the value given."""
+    monkeypatch.setenv(name, f" {raw} ")
+    with pytest.raises(ValueError) as err:
+        Settings.from_env()
+    assert str(err.value) == message
+
+
+def test_number_settings_bounds(monkeypatch) -> None:
+    """Seconds must be above 0, a ratio at least 1 (the bound itself allowed); blank means the default."""
+    monkeypatch.setenv("OBSERVATORY_HTTP_FIRST_BYTE_TIMEOUT", "0.001")
+    monkeypatch.setenv("OBSERVATORY_MAX_COMPRESSION_RATIO", "1")
+    monkeypatch.setenv("OBSERVATORY_HTTP_DEADLINE", "  ")
+    s = Settings.from_env()
+    assert (s.http_first_byte_timeout, s.max_compression_ratio, s.http_deadline) == (0.001, 1.0, DEFAULT_HTTP_DEADLINE)
