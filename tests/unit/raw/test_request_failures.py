@@ -6,9 +6,6 @@ time (operators grep for it), and whose cause is kept only where the download's 
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
-
 import pytest
 import requests
 from pytest_httpserver import HTTPServer
@@ -19,6 +16,7 @@ from pipelines.errors import SourceError
 from pipelines.raw.eurostat_updates import eurostat_updated
 from pipelines.raw.http import fetch
 from pipelines.raw.session import make_session
+from tests.helpers.loopback import refused, unaccepted
 
 SID = "test/requests"
 PATH = "/statistics/1.0/data/sbs_x"
@@ -36,26 +34,6 @@ def _metadata_error(base: str, first_byte: float = 30.0, session: requests.Sessi
     return err.value
 
 
-@pytest.fixture
-def refused_base() -> str:
-    """A loopback port nobody listens on: the connection is refused at once."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return f"http://127.0.0.1:{port}/"
-
-
-@pytest.fixture
-def silent_base() -> Iterator[str]:
-    """A listening socket nobody accepts from: the request goes out and no byte comes back."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(8)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}/"
-    sock.close()
-
-
 def test_an_error_status(httpserver: HTTPServer, upstream_settings: Settings) -> None:
     httpserver.expect_request("/gone.zip").respond_with_data("no", status=404)
     err = _download_error(httpserver.url_for("/gone.zip"), upstream_settings)
@@ -66,11 +44,12 @@ def test_an_error_status(httpserver: HTTPServer, upstream_settings: Settings) ->
     assert (err.source_id, err.__cause__) == ("eurostat/sbs_x", None)
 
 
-def test_a_transport_error(refused_base: str, upstream_settings: Settings) -> None:
-    err = _download_error(refused_base + "file.zip", upstream_settings)
+def test_a_transport_error(upstream_settings: Settings) -> None:
+    base = refused()
+    err = _download_error(base + "file.zip", upstream_settings)
     assert err.problem.startswith("download failed: ConnectionError: "), err
     assert isinstance(err.__cause__, requests.ConnectionError)  # no key in the URL: the cause is kept
-    err = _metadata_error(refused_base)
+    err = _metadata_error(base)
     assert err.problem.startswith("metadata request failed: ConnectionError: "), err
     assert err.__cause__ is None and err.__suppress_context__
 
@@ -88,11 +67,13 @@ def test_a_retry_after_past_its_cap(httpserver: HTTPServer, upstream_settings: S
     assert err.__cause__ is None and err.__suppress_context__
 
 
-def test_no_first_byte(silent_base: str, tmp_path) -> None:
+def test_no_first_byte(tmp_path) -> None:
     settings = Settings(warehouse=tmp_path / "wh", mirror=None, http_first_byte_timeout=0.5)
-    err = _download_error(silent_base + "file.zip", settings)
+    with unaccepted("/file.zip") as url:
+        err = _download_error(url, settings)
     assert err.problem.startswith("no response within 0.5 s over 1 attempt(s)"), err
     assert err.__cause__ is None and err.__suppress_context__
-    err = _metadata_error(silent_base, first_byte=0.5)
+    with unaccepted() as base:
+        err = _metadata_error(base, first_byte=0.5)
     assert err.problem.startswith("metadata request failed: no response within 0.5 s over 1 attempt(s)"), err
     assert err.__cause__ is None and err.__suppress_context__
