@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -129,30 +129,27 @@ def _bytes(name: str, default: int) -> int:
     return int(float(m.group(1)) * _UNITS[m.group(2)])
 
 
-def _ratio(name: str, default: float) -> float:
+def _number(name: str, default: float, wanted: str, too_small: Callable[[float], bool], bound: str) -> float:
+    """A numeric setting: blank is the default; not a number, or `too_small`, names the variable,
+    what it wants (`wanted`, `bound`) and the value given."""
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
     try:
         value = float(raw)
     except ValueError:
-        raise ValueError(f"{name} must be a number (uncompressed / compressed bytes), got {raw!r}") from None
-    if value < 1:
-        raise ValueError(f"{name} must be at least 1, got {raw!r}")
+        raise ValueError(f"{name} must be {wanted}, got {raw!r}") from None
+    if too_small(value):
+        raise ValueError(f"{name} must be {bound}, got {raw!r}")
     return value
+
+
+def _ratio(name: str, default: float) -> float:
+    return _number(name, default, "a number (uncompressed / compressed bytes)", lambda v: v < 1, "at least 1")
 
 
 def _seconds(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a number of seconds, got {raw!r}") from None
-    if value <= 0:
-        raise ValueError(f"{name} must be positive, got {raw!r}")
-    return value
+    return _number(name, default, "a number of seconds", lambda v: v <= 0, "positive")
 
 
 _MEMORY = re.compile(r"^[0-9]+(\.[0-9]+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")

@@ -1,18 +1,22 @@
-"""Bounded reading of a streamed HTTP body, shared by every request that reads one
-(pipelines.raw.http downloads, the Eurostat update sensor): decoded as it arrives, within a
-deadline, the decompression limits and an optional byte cap, so no server can hold a run or
-fill its disk or memory."""
+"""Bounded requests and bounded reading of a streamed HTTP body, shared by every request that reads
+one (pipelines.raw.http downloads, the Eurostat update sensor): a first byte within a deadline,
+then the body decoded as it arrives, within a deadline, the decompression limits and an optional
+byte cap, so no server can hold a run or fill its disk or memory; every failure one SourceError."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import requests
+from urllib3 import exceptions as urllib3_errors
 
 from pipelines.config import DecompressionLimits
 from pipelines.errors import SourceError
+from pipelines.raw.redact import redact_text
+from pipelines.raw.session import FirstByteTimeoutError, RetryAfterTooLongError, first_byte_deadline
 from pipelines.sources.bounds import InflateBudget, human
 
 CHUNK = 1 << 20
@@ -29,6 +33,54 @@ class BodyCap:
 
     def refused(self, what: str, how: str) -> str:
         return f"{what} larger than {human(self.max_bytes)} ({self.named}): {self.why}; {how}"
+
+
+@dataclass(frozen=True)
+class RequestFailures:
+    """How a failed request reads (operators grep for these words): `status` before "HTTP 404 …",
+    `waited` before the first-byte / Retry-After text, `failed` before a transport error's name and
+    text; `chain` keeps the transport error as the cause (the CLI prints it) where the URL holds no key."""
+
+    status: str = ""
+    waited: str = ""
+    failed: str = "download failed"
+    chain: bool = True
+
+
+DOWNLOAD_FAILURES = RequestFailures()
+
+
+@contextmanager
+def bounded_get(
+    session: requests.Session,
+    url: str,
+    source_id: str,
+    shown: str,
+    *,
+    timeout: tuple[float, float],
+    first_byte: float,
+    failures: RequestFailures = DOWNLOAD_FAILURES,
+) -> Iterator[requests.Response]:
+    """A streamed GET of `url` whose first byte comes within `first_byte` s (retries included, no
+    single read waiting longer), open for the block. An HTTP status >= 400, the deadline, a
+    Retry-After past the session's cap and any transport error, in the block too (the body's
+    reads), end in one SourceError naming `source_id` and `shown` (the redacted URL)."""
+    try:
+        with first_byte_deadline(first_byte):
+            resp = session.get(url, stream=True, timeout=(timeout[0], min(timeout[1], first_byte)))
+        with resp:
+            if resp.status_code >= 400:
+                raise SourceError(source_id, shown, f"{failures.status}HTTP {resp.status_code} {resp.reason}")
+            yield resp
+    except SourceError:
+        raise
+    except (RetryAfterTooLongError, FirstByteTimeoutError) as exc:
+        raise SourceError(source_id, shown, f"{failures.waited}{exc}") from None
+    except (requests.RequestException, urllib3_errors.HTTPError) as exc:
+        err = SourceError(source_id, shown, redact_text(f"{failures.failed}: {type(exc).__name__}: {exc}"))
+        if not failures.chain or shown != url:  # the original exception text holds the key: do not chain it
+            raise err from None
+        raise err from exc
 
 
 def body_chunks(

@@ -10,20 +10,13 @@ import json
 from collections.abc import Callable, Iterable
 
 import requests
-from urllib3 import exceptions as urllib3_errors
 
 from pipelines import config
 from pipelines.config import DEFAULT_HTTP_DEADLINE, DEFAULT_HTTP_FIRST_BYTE_TIMEOUT, Settings
 from pipelines.errors import SourceError
 from pipelines.raw.archive import RawArchive
-from pipelines.raw.body import BodyCap, body_chunks
-from pipelines.raw.redact import redact_text
-from pipelines.raw.session import (
-    FirstByteTimeoutError,
-    RetryAfterTooLongError,
-    first_byte_deadline,
-    make_session,
-)
+from pipelines.raw.body import BodyCap, RequestFailures, body_chunks, bounded_get
+from pipelines.raw.session import make_session
 
 EUROSTAT_DEFAULT_DATASETS = ("sbs_r_nuts06_r2",)
 EUROSTAT_API = "https://ec.europa.eu/eurostat/api/dissemination"
@@ -36,6 +29,10 @@ METADATA_CAP = BodyCap(
     MAX_METADATA_BYTES, "MAX_METADATA_BYTES in pipelines/raw/eurostat_updates.py",
     "not a JSON-stat answer for one period; a broken or hostile server",
 )  # fmt: skip
+# The sensor's own words, so its log lines say which request failed (the URL holds no key: no cause kept).
+METADATA_FAILURES = RequestFailures(
+    status="metadata: ", waited="metadata request failed: ", failed="metadata request failed", chain=False
+)
 
 
 def eurostat_updated(
@@ -58,18 +55,8 @@ def eurostat_updated(
     own = session is None
     sess = session or make_session(retries=3, backoff=1.0, max_backoff=30)
     try:
-        with first_byte_deadline(first_byte):
-            resp = sess.get(url, stream=True, timeout=(10, min(60, first_byte)))
-        with resp:
-            if resp.status_code >= 400:
-                raise SourceError(sid, url, f"metadata: HTTP {resp.status_code} {resp.reason}")
+        with bounded_get(sess, url, sid, url, timeout=(10, 60), first_byte=first_byte, failures=METADATA_FAILURES) as resp:
             body = read_capped(resp, sid, url, deadline)
-    except SourceError:
-        raise
-    except (RetryAfterTooLongError, FirstByteTimeoutError) as exc:
-        raise SourceError(sid, url, f"metadata request failed: {exc}") from None
-    except (requests.RequestException, urllib3_errors.HTTPError) as exc:
-        raise SourceError(sid, url, redact_text(f"metadata request failed: {type(exc).__name__}: {exc}")) from None
     finally:
         if own:
             sess.close()

@@ -1,5 +1,6 @@
 """The one download path: mirror or upstream, streamed, hashed, verified, then archived.\n\nThe session (retries, Retry-After cap) is pipelines/raw/session.py; URL redaction pipelines/raw/redact.py;
-the bounded body read (deadline, decompression limits, byte cap) pipelines/raw/body.py.\n"""
+the bounded request (first-byte deadline, error status and failures as one SourceError) and body read
+(deadline, decompression limits, byte cap) pipelines/raw/body.py.\n"""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import requests
-from urllib3 import exceptions as urllib3_errors
 
 from pipelines.config import (
     DEFAULT_HTTP_DEADLINE,
@@ -26,7 +26,7 @@ from pipelines.config import (
 )
 from pipelines.errors import SourceError
 from pipelines.raw.archive import RawArchive, RawFile
-from pipelines.raw.body import BodyCap, body_chunks
+from pipelines.raw.body import BodyCap, body_chunks, bounded_get
 from pipelines.raw.mirror import MirrorEntry, resolve
 from pipelines.raw.redact import redact_text, redact_url
 from pipelines.raw.session import (
@@ -95,43 +95,29 @@ def _download(
     wait longer), the body within `deadline` s, a gzip/deflate-encoded body inflating within
     `limits`, at most `cap` bytes, and exactly Content-Length bytes on the wire."""
     shown = redact_url(url) or url
-    try:
-        with first_byte_deadline(first_byte):
-            resp = session.get(url, stream=True, timeout=(timeout[0], min(timeout[1], first_byte)))
-        with resp:
-            if resp.status_code >= 400:
-                raise SourceError(source_id, shown, f"HTTP {resp.status_code} {resp.reason}")
-            total = int(resp.headers.get("Content-Length") or 0) or None
-            # The length check below is ours (naming got and expected bytes), counted on the wire.
-            resp.raw.enforce_content_length = False
-            h = hashlib.sha256()
-            size = 0
-            bar = _progress(total, source_id)
-            with open(tmp, "wb") as fh:
-                for chunk in body_chunks(
-                    resp, source_id, shown, deadline=deadline, limits=limits or DecompressionLimits(), cap=cap
-                ):
-                    size += len(chunk)
-                    h.update(chunk)
-                    fh.write(chunk)
-                    if bar:
-                        bar.update(len(chunk))
-            if bar:
-                bar.close()
-            wire = resp.raw.tell()
-            if total is not None and wire != total:
-                raise SourceError(source_id, shown, f"truncated body: got {wire} of {total} bytes (Content-Length)")
-            headers = {k: resp.headers[k] for k in ("ETag", "Last-Modified", "Content-Type") if k in resp.headers}
-            return h.hexdigest(), size, headers
-    except SourceError:
-        raise
-    except (RetryAfterTooLongError, FirstByteTimeoutError) as exc:
-        raise SourceError(source_id, shown, str(exc)) from None
-    except (requests.RequestException, urllib3_errors.HTTPError) as exc:
-        err = SourceError(source_id, shown, redact_text(f"download failed: {type(exc).__name__}: {exc}"))
-        if shown != url:  # the original exception text holds the key: do not chain it
-            raise err from None
-        raise err from exc
+    with bounded_get(session, url, source_id, shown, timeout=timeout, first_byte=first_byte) as resp:
+        total = int(resp.headers.get("Content-Length") or 0) or None
+        # The length check below is ours (naming got and expected bytes), counted on the wire.
+        resp.raw.enforce_content_length = False
+        h = hashlib.sha256()
+        size = 0
+        bar = _progress(total, source_id)
+        with open(tmp, "wb") as fh:
+            for chunk in body_chunks(
+                resp, source_id, shown, deadline=deadline, limits=limits or DecompressionLimits(), cap=cap
+            ):
+                size += len(chunk)
+                h.update(chunk)
+                fh.write(chunk)
+                if bar:
+                    bar.update(len(chunk))
+        if bar:
+            bar.close()
+        wire = resp.raw.tell()
+        if total is not None and wire != total:
+            raise SourceError(source_id, shown, f"truncated body: got {wire} of {total} bytes (Content-Length)")
+        headers = {k: resp.headers[k] for k in ("ETag", "Last-Modified", "Content-Type") if k in resp.headers}
+        return h.hexdigest(), size, headers
 
 
 def fetch(

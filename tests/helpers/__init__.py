@@ -1,1 +1,1 @@
-"""Helpers shared by several test modules (sample data, mini mirrors, the headless browser, a full rebuild)."""
+"""Helpers shared by several test modules (sample data, mini mirrors, the headless browser, a full rebuild, scripted loopback servers)."""

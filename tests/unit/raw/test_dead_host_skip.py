@@ -6,13 +6,11 @@ A 404, a 503 or any other answer is not a dead host: every probe is still sent."
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 from werkzeug import Request, Response
@@ -20,52 +18,25 @@ from werkzeug import Request, Response
 from pipelines.config import Settings
 from pipelines.raw.session import make_session
 from pipelines.raw.vintages import detect_cbp_vintages
+from tests.helpers.loopback import LoopbackServer, refused, silent
 
 TODAY = datetime(2012, 6, 1, tzinfo=UTC)  # candidate years: the configured 2008-2011
 PROBES = [(geo, year) for geo in ("state", "county") for year in (2008, 2009, 2010, 2011)]
 ETAG = '"v1"'
 
 
-class DeadServer:
-    """Accepts every connection (counting them) and never sends a byte."""
-
-    def __init__(self) -> None:
-        self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(64)
-        self.listener.settimeout(0.05)
-        self.port = self.listener.getsockname()[1]
-        self.held: list[socket.socket] = []
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
-
-    def _accept(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            self.held.append(conn)
-
-    def url(self, year: int, geo: str) -> str:
-        return f"http://127.0.0.1:{self.port}/{year}/cbp{year % 100:02d}{geo[:2]}.zip"
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join()
-        for conn in self.held:
-            conn.close()
-        self.listener.close()
-
-
 @pytest.fixture
-def dead() -> Iterator[DeadServer]:
-    server = DeadServer()
-    try:
-        yield server
-    finally:
-        server.close()
+def dead(loopback) -> LoopbackServer:
+    """Accepts every connection (counting them) and never sends a byte."""
+    return loopback(silent)
+
+
+def _cbp_path(year: int, geo: str) -> str:
+    return f"/{year}/cbp{year % 100:02d}{geo[:2]}.zip"
+
+
+def _dead_url(dead: LoopbackServer):
+    return lambda year, geo: dead.base + _cbp_path(year, geo)
 
 
 @pytest.fixture
@@ -98,20 +69,20 @@ def _live(httpserver) -> None:
 
 
 def _live_url(httpserver):
-    return lambda year, geo: httpserver.url_for(f"/{year}/cbp{year % 100:02d}{geo[:2]}.zip")
+    return lambda year, geo: httpserver.url_for(_cbp_path(year, geo))
 
 
 def test_a_dead_host_costs_one_deadline_per_tick_and_its_probes_wait_for_the_next(
-    dead: DeadServer, settings: Settings, httpserver
+    dead: LoopbackServer, settings: Settings, httpserver
 ) -> None:
     before = {"state/2009": "etag:old", "state/2009:validators": '{"etag": "old", "last_modified": null}'}
     logged: list[str] = []
     start = time.monotonic()
-    found, cursor = detect_cbp_vintages(settings, cursor=before, url_for=dead.url, today=TODAY, log=logged.append)
+    found, cursor = detect_cbp_vintages(settings, cursor=before, url_for=_dead_url(dead), today=TODAY, log=logged.append)
     elapsed = time.monotonic() - start
     # the sensor's own session (3 retries), one deadline: 8 s if every probe waited it out
     assert elapsed < 4, elapsed
-    assert len(dead.held) == 1, f"{len(dead.held)} connections to the dead host"
+    assert dead.connections == 1, f"{dead.connections} connections to the dead host"
     assert found == [] and cursor == before  # nothing learnt, nothing forgotten
     assert len(logged) == 2, logged
     assert logged[0].startswith("skipping census/cbp/state/2008: ") and "no response within 1 s" in logged[0]
@@ -136,22 +107,19 @@ def test_a_dead_host_costs_one_deadline_per_tick_and_its_probes_wait_for_the_nex
 
 def test_a_refused_connection_is_a_dead_host_too(settings: Settings) -> None:
     settings = replace(settings, cbp_years=(2005, 2008, 2009, 2010, 2011))  # 10 probes, 2006-2007 not wanted
-    closed = socket.socket()
-    closed.bind(("127.0.0.1", 0))
-    port = closed.getsockname()[1]
-    closed.close()  # nothing listens there: connection refused
+    base = refused()  # nothing listens there: connection refused
     sess = make_session(retries=0)
     sent: list[str] = []
     real_head = sess.head
     sess.head = lambda url, **kw: sent.append(url) or real_head(url, **kw)  # type: ignore[method-assign]
     logged: list[str] = []
     found, cursor = detect_cbp_vintages(
-        settings, session=sess, url_for=lambda y, g: f"http://127.0.0.1:{port}/{g}/{y}.zip", today=TODAY,
+        settings, session=sess, url_for=lambda y, g: f"{base}{g}/{y}.zip", today=TODAY,
         log=logged.append,
     )  # fmt: skip
     assert len(sent) == 1 and (found, cursor) == ([], {})
     assert len(logged) == 2 and "HEAD failed: ConnectionError" in logged[0], logged
-    assert logged[1].startswith(f"CBP host 127.0.0.1:{port} unreachable"), logged[1]
+    assert logged[1].startswith(f"CBP host {urlparse(base).netloc} unreachable"), logged[1]
     assert logged[1].endswith("9 more HEAD(s) to it not sent this tick, tried again next tick: state 2008-2011; county 2005, 2008-2011")
 
 
@@ -167,18 +135,18 @@ def test_a_live_host_gets_every_probe_whatever_it_answers(settings: Settings, ht
     assert len(logged) == 2 and all("HTTP 503" in m for m in logged), logged  # state and county 2010
 
 
-def test_only_the_dead_host_is_skipped(dead: DeadServer, settings: Settings, httpserver) -> None:
+def test_only_the_dead_host_is_skipped(dead: LoopbackServer, settings: Settings, httpserver) -> None:
     """State files on a dead host, county files on a live one: the live host still gets all its probes."""
     _live(httpserver)
-    live = _live_url(httpserver)
+    live, down = _live_url(httpserver), _dead_url(dead)
     logged: list[str] = []
     start = time.monotonic()
     found, cursor = detect_cbp_vintages(
         settings, session=make_session(retries=0),
-        url_for=lambda y, g: dead.url(y, g) if g == "state" else live(y, g), today=TODAY, log=logged.append,
+        url_for=lambda y, g: down(y, g) if g == "state" else live(y, g), today=TODAY, log=logged.append,
     )  # fmt: skip
     assert time.monotonic() - start < 4
-    assert len(dead.held) == 1 and len(httpserver.log) == 4
+    assert dead.connections == 1 and len(httpserver.log) == 4
     assert [(v.geo, v.year) for v in found] == [("county", 2008), ("county", 2009)]
     assert set(cursor) == {"county/2008", "county/2008:validators", "county/2009", "county/2009:validators"}
     assert logged[-1].endswith("3 more HEAD(s) to it not sent this tick, tried again next tick: state 2009-2011")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import gzip
 import json
 import re
-import socket
 import time
 import tracemalloc
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from pipelines.raw.eurostat_updates import (
     eurostat_updated,
 )
 from pipelines.raw.session import make_session
+from tests.helpers.loopback import unaccepted
 
 PATH = "/statistics/1.0/data/sbs_x"
 UPDATED = "2024-02-15T23:00:00+0100"
@@ -124,17 +124,11 @@ def test_not_json_still_names_the_start_of_the_body(httpserver: HTTPServer) -> N
 def test_the_sensor_gives_up_on_a_dead_server_at_the_first_byte_deadline(tmp_path: Path) -> None:
     """A server that takes the connection and never answers (a listening socket nobody accepts
     from): the settings' first-byte deadline ends the request, not 4 reads of 60 s."""
-    dead = socket.socket()
-    dead.bind(("127.0.0.1", 0))
-    dead.listen(8)
-    base = f"http://127.0.0.1:{dead.getsockname()[1]}/"
     settings = Settings(warehouse=tmp_path / "wh", mirror=None, http_first_byte_timeout=1.0)
     logged: list[str] = []
     start = time.monotonic()
-    try:
+    with unaccepted() as base:
         changed, cursor = detect_eurostat_updates(settings, ["sbs_x"], {}, base=base, log=logged.append)
-    finally:
-        dead.close()
     assert time.monotonic() - start < 10
     assert (changed, cursor) == ([], {})
     assert len(logged) == 1 and "skipping sbs_x: [eurostat/sbs_x]" in logged[0], logged

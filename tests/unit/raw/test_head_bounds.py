@@ -4,7 +4,6 @@ dead server is logged and skipped with one line naming source, URL and the setti
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from pipelines.errors import SourceError
 from pipelines.raw.http import head
 from pipelines.raw.session import make_session
 from pipelines.raw.vintages import detect_cbp_vintages
+from tests.helpers.loopback import unaccepted
 
 SID = "census/cbp/state/2011"
 
@@ -25,13 +25,8 @@ SID = "census/cbp/state/2011"
 @pytest.fixture
 def dead_url() -> Iterator[str]:
     """A server that takes the connection (the kernel's backlog) and never answers."""
-    dead = socket.socket()
-    dead.bind(("127.0.0.1", 0))
-    dead.listen(16)
-    try:
-        yield f"http://127.0.0.1:{dead.getsockname()[1]}/cbp11st.zip"
-    finally:
-        dead.close()
+    with unaccepted("/cbp11st.zip") as url:
+        yield url
 
 
 def test_a_head_to_a_dead_server_ends_at_the_first_byte_deadline(dead_url: str) -> None:

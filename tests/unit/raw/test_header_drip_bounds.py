@@ -5,14 +5,13 @@ and setting; headers that are complete in time leave the body to its own deadlin
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import ipaddress
 import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -28,56 +27,6 @@ from pipelines.raw.session import make_session
 
 SID = "test/header-drip"
 DRIP_FOR = 30.0  # seconds the server drips before it gives up: the bound if the watchdog is gone
-
-
-class ScriptServer:
-    """Loopback server: each connection (own thread) reads the request, then runs `script(conn)`."""
-
-    def __init__(self, script: Callable[[socket.socket, threading.Event], None], tls: ssl.SSLContext | None = None) -> None:
-        self.script = script
-        self.tls = tls
-        self.stop = threading.Event()
-        self.connections = 0
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.1)
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.sock.getsockname()[1]}/cbp11st.zip"
-
-    def _serve(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.connections += 1
-            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
-
-    def _one(self, conn: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            if self.tls is not None:
-                conn = self.tls.wrap_socket(conn, server_side=True)
-        with conn, contextlib.suppress(OSError):
-            conn.recv(65536)
-            self.script(conn, self.stop)
-
-
-@pytest.fixture
-def serve() -> Iterator[Callable[..., ScriptServer]]:
-    servers: list[ScriptServer] = []
-
-    def make(script: Callable[[socket.socket, threading.Event], None], tls: ssl.SSLContext | None = None) -> ScriptServer:
-        servers.append(ScriptServer(script, tls))
-        return servers[-1]
-
-    yield make
-    for s in servers:
-        s.stop.set()
-        s.sock.close()
 
 
 @pytest.fixture
@@ -107,7 +56,7 @@ def tls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ssl.SSLContext:
     return ctx
 
 
-def _drip(conn: socket.socket, stop: threading.Event) -> None:
+def _drip(conn: socket.socket, n: int, stop: threading.Event) -> None:
     """Status line, then one header byte every 0.2 s for DRIP_FOR seconds; never a blank line."""
     conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n")
     line, end, i = b"X-Slow: y\r\n", time.monotonic() + DRIP_FOR, 0
@@ -141,8 +90,8 @@ def _check(elapsed: float, err: BaseException | None, url: str) -> None:
     assert "no complete response headers within 1 s" in msg and "OBSERVATORY_HTTP_FIRST_BYTE_TIMEOUT" in msg, msg
 
 
-def test_a_download_whose_headers_drip_ends_at_the_first_byte_deadline(serve, tmp_path: Path) -> None:
-    server = serve(_drip)
+def test_a_download_whose_headers_drip_ends_at_the_first_byte_deadline(loopback, tmp_path: Path) -> None:
+    server = loopback(_drip)
     settings = Settings(warehouse=tmp_path / "wh", mirror=None, http_first_byte_timeout=1.0, http_deadline=3.0)
     elapsed, err = _timed(
         lambda: fetch(SID, server.url, settings, session=make_session(backoff=0.0), timeout=(2.0, 30.0))
@@ -152,22 +101,22 @@ def test_a_download_whose_headers_drip_ends_at_the_first_byte_deadline(serve, tm
     assert not [p for p in settings.raw_dir.rglob("*") if p.is_file() and ".tmp" not in p.parts]
 
 
-def test_a_head_whose_headers_drip_ends_at_the_first_byte_deadline(serve) -> None:
-    server = serve(_drip)
+def test_a_head_whose_headers_drip_ends_at_the_first_byte_deadline(loopback) -> None:
+    server = loopback(_drip)
     elapsed, err = _timed(lambda: head(SID, server.url, session=make_session(retries=3, backoff=0.0), first_byte=1.0))
     _check(elapsed, err, server.url)
 
 
-def test_an_https_download_whose_headers_drip_ends_at_the_first_byte_deadline(serve, tls, tmp_path: Path) -> None:
+def test_an_https_download_whose_headers_drip_ends_at_the_first_byte_deadline(loopback, tls, tmp_path: Path) -> None:
     """Over TLS the watchdog cuts the raw socket under the TLS layer; the certificate is still verified."""
-    server = serve(_drip, tls)
+    server = loopback(_drip, tls)
     settings = Settings(warehouse=tmp_path / "wh", mirror=None, http_first_byte_timeout=1.0, http_deadline=3.0)
     session = make_session(backoff=0.0)
     elapsed, err = _timed(lambda: fetch(SID, server.url, settings, session=session, timeout=(2.0, 30.0)))
     _check(elapsed, err, server.url)
 
 
-def _slow_but_fine(conn: socket.socket, stop: threading.Event) -> None:
+def _slow_but_fine(conn: socket.socket, n: int, stop: threading.Event) -> None:
     """Headers in four parts over 0.4 s (inside 1 s), then the body in two parts 0.7 s apart."""
     for part in (b"HTTP/1.1 200 OK\r\n", b"Content-Length: 6\r\n", b"Connection: close\r\n", b"\r\n"):
         conn.sendall(part)
@@ -178,10 +127,10 @@ def _slow_but_fine(conn: socket.socket, stop: threading.Event) -> None:
 
 
 @pytest.mark.parametrize("scheme", ["http", "https"])
-def test_headers_in_time_leave_a_slow_body_to_the_body_deadline(serve, tls, tmp_path: Path, scheme: str) -> None:
+def test_headers_in_time_leave_a_slow_body_to_the_body_deadline(loopback, tls, tmp_path: Path, scheme: str) -> None:
     """The body's last part comes well after 1 s from the request: the watchdog is off once the
     headers are in."""
-    server = serve(_slow_but_fine, tls if scheme == "https" else None)
+    server = loopback(_slow_but_fine, tls if scheme == "https" else None)
     settings = Settings(warehouse=tmp_path / "wh", mirror=None, http_first_byte_timeout=1.0, http_deadline=5.0)
     raw = fetch(SID, server.url, settings, session=make_session(retries=0), timeout=(2.0, 30.0))
     assert raw.bytes == 6 and raw.path.read_bytes() == b"a,b\n1\n"

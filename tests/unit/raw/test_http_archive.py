@@ -86,35 +86,17 @@ def test_html_instead_of_zip_never_reaches_archive(httpserver: HTTPServer, upstr
     assert not list((upstream_settings.raw_dir / ".tmp").iterdir())
 
 
-def test_truncated_body_is_an_error(upstream_settings: Settings, tmp_path: Path) -> None:
+def test_truncated_body_is_an_error(loopback, upstream_settings: Settings, tmp_path: Path) -> None:
     body = write_zip(tmp_path / "x.zip", "x.txt", COUNTY_2011 * 20).read_bytes()
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(4)
-    srv.settimeout(10)
-    port = srv.getsockname()[1]
 
-    def serve() -> None:
+    def half(conn: socket.socket, n: int, stop: threading.Event) -> None:
         # Announce the full length, send half, close: the client must notice every time.
-        for _ in range(2):
-            try:
-                conn, _addr = srv.accept()
-            except OSError:
-                return
-            with conn:
-                conn.recv(65536)
-                head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\nContent-Type: application/zip\r\n\r\n"
-                conn.sendall(head.encode() + body[: len(body) // 2])
+        head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\nContent-Type: application/zip\r\n\r\n"
+        conn.sendall(head.encode() + body[: len(body) // 2])
 
-    t = threading.Thread(target=serve, daemon=True)
-    t.start()
-    url = f"http://127.0.0.1:{port}/x.zip"
-    try:
-        with pytest.raises(SourceError) as err:
-            fetch("test/trunc", url, upstream_settings, session=make_session(retries=1, backoff=0.0))
-    finally:
-        srv.close()
-        t.join(timeout=5)
+    url = loopback(half, path="/x.zip").url
+    with pytest.raises(SourceError) as err:
+        fetch("test/trunc", url, upstream_settings, session=make_session(retries=1, backoff=0.0))
     assert "test/trunc" in str(err.value) and url in str(err.value)
     assert RawArchive(upstream_settings.raw_dir).entries("test/trunc") == []
 

@@ -4,7 +4,6 @@ log line per retry naming the URL), the Retry-After cap and the total retry coun
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import logging
 import socket
@@ -21,6 +20,7 @@ from pipelines.config import DEFAULT_HTTP_FIRST_BYTE_TIMEOUT, Settings
 from pipelines.errors import SourceError
 from pipelines.raw.http import fetch
 from pipelines.raw.session import DEFAULT_RETRIES, RetryAfterTooLongError, make_session
+from tests.helpers.loopback import silent
 
 SID = "test/bounds"
 MIB = 1 << 20
@@ -30,59 +30,7 @@ def _archived(settings: Settings) -> list[Path]:
     return [p for p in settings.raw_dir.rglob("*") if p.is_file() and ".tmp" not in p.parts]
 
 
-class LoopbackServer:
-    """A loopback TCP server; `answer(conn, n)` handles the n-th connection (0-based) after its request."""
-
-    def __init__(self, answer) -> None:
-        self.answer = answer
-        self.connections = 0
-        self.held: list[socket.socket] = []
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.1)
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/cbp11st.zip"
-
-    def _serve(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            n, self.connections = self.connections, self.connections + 1
-            self.held.append(conn)
-            with contextlib.suppress(OSError):
-                self.answer(conn, n)
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join(timeout=3)
-        for c in self.held:
-            c.close()
-        self.sock.close()
-
-
-@pytest.fixture
-def loopback():
-    servers: list[LoopbackServer] = []
-
-    def make(answer) -> LoopbackServer:
-        servers.append(LoopbackServer(answer))
-        return servers[-1]
-
-    yield make
-    for s in servers:
-        s.close()
-
-
 def _send(conn: socket.socket, body: bytes, length: int) -> None:
-    conn.recv(65536)
     conn.sendall(f"HTTP/1.1 200 OK\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n".encode() + body)
     conn.close()
 
@@ -92,13 +40,13 @@ def _send(conn: socket.socket, body: bytes, length: int) -> None:
 
 def test_a_body_one_byte_short_of_its_content_length_is_refused(loopback, upstream_settings: Settings) -> None:
     body = b"x" * 1000
-    short = loopback(lambda conn, n: _send(conn, body[:-1], len(body)))
+    short = loopback(lambda conn, n, stop: _send(conn, body[:-1], len(body)))
     with pytest.raises(SourceError) as err:
         fetch(SID, short.url, upstream_settings, session=make_session(retries=0))
     msg = str(err.value)
     assert "truncated body: got 999 of 1000 bytes" in msg and short.url in msg and SID in msg, msg
     assert not _archived(upstream_settings)
-    exact = loopback(lambda conn, n: _send(conn, body, len(body)))
+    exact = loopback(lambda conn, n, stop: _send(conn, body, len(body)))
     assert fetch(SID, exact.url, upstream_settings, session=make_session(retries=0)).bytes == 1000
 
 
@@ -142,13 +90,8 @@ def test_a_gzip_encoded_body_stops_at_the_ratio_limit(httpserver: HTTPServer, up
 # --- a server that accepts and never answers -----------------------------------------------------
 
 
-def _silent(conn: socket.socket, n: int) -> None:
-    """Read the request, answer nothing (the connection stays open until the test ends)."""
-    conn.recv(65536)
-
-
 def test_a_dead_server_fails_at_the_first_byte_deadline(loopback, tmp_path: Path) -> None:
-    dead = loopback(_silent)
+    dead = loopback(silent)
     settings = Settings(warehouse=tmp_path / "wh", mirror=None, http_first_byte_timeout=1.0)
     t0 = time.monotonic()
     with pytest.raises(SourceError) as err:
@@ -163,7 +106,7 @@ def test_a_dead_server_fails_at_the_first_byte_deadline(loopback, tmp_path: Path
 
 
 def test_each_retry_of_a_dead_server_logs_one_line_naming_the_url(loopback, tmp_path: Path, caplog) -> None:
-    dead = loopback(_silent)
+    dead = loopback(silent)
     settings = Settings(warehouse=tmp_path / "wh", mirror=None, http_first_byte_timeout=1.0)
     with caplog.at_level(logging.WARNING, logger="pipelines.raw.session"), pytest.raises(SourceError, match="OBSERVATORY_HTTP_FIRST_BYTE_TIMEOUT"):
         fetch(SID, dead.url, settings, session=make_session(backoff=0.0), timeout=(2.0, 0.3))
@@ -205,10 +148,9 @@ def test_retry_after_just_over_the_cap_fails_without_sleeping(httpserver: HTTPSe
     assert slept == [] and len(httpserver.log) == 1
 
 
-def _busy_or_hang_up(conn: socket.socket, n: int) -> None:
+def _busy_or_hang_up(conn: socket.socket, n: int, stop: threading.Event) -> None:
     """Even connections: 503; odd ones: closed without a response. Status and read retries alternate,
     so only the total count ends them."""
-    conn.recv(65536)
     if n % 2 == 0:
         conn.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbusy")
     conn.close()
@@ -223,13 +165,12 @@ def test_total_retries_over_mixed_failures(loopback, upstream_settings: Settings
     assert flaky.connections == 1 + DEFAULT_RETRIES == 6
 
 
-def _busy_then_silent_then_ok(conn: socket.socket, n: int) -> None:
+def _busy_then_silent_then_ok(conn: socket.socket, n: int, stop: threading.Event) -> None:
     if n == 0:
-        conn.recv(65536)
         conn.sendall(b"HTTP/1.1 503 Busy\r\nRetry-After: 1\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbusy")
         conn.close()
     elif n == 1:
-        conn.recv(65536)  # and no answer: the client's read times out
+        silent(conn, n, stop)  # no answer: the client's read times out
     else:
         _send(conn, b"payload", 7)
 
@@ -243,12 +184,11 @@ def test_a_server_that_answered_restarts_the_first_byte_clock(loopback, tmp_path
     assert raw.bytes == 7 and srv.connections == 3
 
 
-def _busy_dripping_then_ok(conn: socket.socket, n: int) -> None:
+def _busy_dripping_then_ok(conn: socket.socket, n: int, stop: threading.Event) -> None:
     """First a 503 whose body drips for 20 s (each read well within the read timeout), then the file."""
     if n > 0:
         _send(conn, b"payload", 7)
         return
-    conn.recv(65536)
     conn.sendall(b"HTTP/1.1 503 Busy\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
     for _ in range(100):
         time.sleep(0.2)

@@ -14,7 +14,7 @@ from pytest_httpserver import HTTPServer
 from urllib3.util.retry import Retry
 from werkzeug import Response
 
-from pipelines.config import Settings
+from pipelines.config import DEFAULT_HTTP_DEADLINE, Settings
 from pipelines.errors import SourceError
 from pipelines.raw.http import fetch
 from pipelines.raw.session import DEFAULT_RETRIES, make_session
@@ -66,56 +66,22 @@ def test_retry_after_within_the_cap_is_honoured(httpserver: HTTPServer, tmp_path
     assert raw.bytes == len(b"payload")
 
 
-class DripServer:
+def _drip(conn: socket.socket, n: int, stop: threading.Event) -> None:
     """Announces 1000 bytes, then sends one byte every 0.1 s (each read is short of any timeout)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(2)
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/slow.zip"
-
-    def _serve(self) -> None:
-        self.sock.settimeout(0.2)
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            with conn:
-                try:
-                    conn.recv(65536)
-                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n")
-                    for _ in range(1000):
-                        if self.stop.wait(0.1):
-                            return
-                        conn.sendall(b"x")
-                except OSError:
-                    pass
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join(timeout=3)
-        self.sock.close()
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n")
+    for _ in range(1000):
+        if stop.wait(0.1):
+            return
+        conn.sendall(b"x")
 
 
-def test_dripping_server_hits_the_download_deadline(tmp_path: Path) -> None:
+def test_dripping_server_hits_the_download_deadline(loopback, tmp_path: Path) -> None:
     settings = Settings(warehouse=tmp_path / "wh", mirror=None, http_deadline=1.5)
-    server = DripServer()
-    url = server.url
-    try:
-        t0 = time.monotonic()
-        with pytest.raises(SourceError) as err:
-            fetch(SID, url, settings, session=make_session(retries=0), timeout=(2.0, 5.0))
-        elapsed = time.monotonic() - t0
-    finally:
-        server.close()
+    url = loopback(_drip, path="/slow.zip").url
+    t0 = time.monotonic()
+    with pytest.raises(SourceError) as err:
+        fetch(SID, url, settings, session=make_session(retries=0), timeout=(2.0, 5.0))
+    elapsed = time.monotonic() - t0
     msg = str(err.value)
     assert SID in msg and url in msg and "deadline of 1.5 s" in msg and "OBSERVATORY_HTTP_DEADLINE" in msg, msg
     assert elapsed < 5  # not the 100 s the drip would take
@@ -144,3 +110,34 @@ def test_http_limits_come_from_the_environment(monkeypatch) -> None:
     monkeypatch.setenv("OBSERVATORY_HTTP_DEADLINE", "soon")
     with pytest.raises(ValueError, match="OBSERVATORY_HTTP_DEADLINE"):
         Settings.from_env()
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "message"),
+    [
+        ("OBSERVATORY_HTTP_DEADLINE", "soon", "OBSERVATORY_HTTP_DEADLINE must be a number of seconds, got 'soon'"),
+        ("OBSERVATORY_HTTP_DEADLINE", "0", "OBSERVATORY_HTTP_DEADLINE must be positive, got '0'"),
+        ("OBSERVATORY_HTTP_FIRST_BYTE_TIMEOUT", "-1", "OBSERVATORY_HTTP_FIRST_BYTE_TIMEOUT must be positive, got '-1'"),
+        ("OBSERVATORY_HTTP_RETRY_AFTER_MAX", "1m", "OBSERVATORY_HTTP_RETRY_AFTER_MAX must be a number of seconds, got '1m'"),
+        (
+            "OBSERVATORY_MAX_COMPRESSION_RATIO", "x10",
+            "OBSERVATORY_MAX_COMPRESSION_RATIO must be a number (uncompressed / compressed bytes), got 'x10'",
+        ),
+        ("OBSERVATORY_MAX_COMPRESSION_RATIO", "0.99", "OBSERVATORY_MAX_COMPRESSION_RATIO must be at least 1, got '0.99'"),
+    ],
+)  # fmt: skip
+def test_number_settings_name_the_variable_and_the_rule(monkeypatch, name: str, raw: str, message: str) -> None:
+    """The operator reads these messages at start-up: each names the variable, what it wants and the value given."""
+    monkeypatch.setenv(name, f" {raw} ")
+    with pytest.raises(ValueError) as err:
+        Settings.from_env()
+    assert str(err.value) == message
+
+
+def test_number_settings_bounds(monkeypatch) -> None:
+    """Seconds must be above 0, a ratio at least 1 (the bound itself allowed); blank means the default."""
+    monkeypatch.setenv("OBSERVATORY_HTTP_FIRST_BYTE_TIMEOUT", "0.001")
+    monkeypatch.setenv("OBSERVATORY_MAX_COMPRESSION_RATIO", "1")
+    monkeypatch.setenv("OBSERVATORY_HTTP_DEADLINE", "  ")
+    s = Settings.from_env()
+    assert (s.http_first_byte_timeout, s.max_compression_ratio, s.http_deadline) == (0.001, 1.0, DEFAULT_HTTP_DEADLINE)
