@@ -18,6 +18,7 @@ import duckdb
 import polars as pl
 
 from pipelines.schemas import load_schema
+from pipelines.validation import gx_plan
 from pipelines.validation.results import (
     SAMPLE_ROWS,
     Outcome,
@@ -81,14 +82,13 @@ def _resolve(value: Any, params: Mapping[str, Any]) -> Any:
 
 
 def _run_gx(suite: Suite, df: pl.DataFrame, params: Mapping[str, Any]) -> list[Outcome]:
+    """GX expectations on the frames pipelines/validation/gx_plan.py assigns them (row-wise ones on
+    distinct rows, re-run on the full rows when they fail); same outcomes as on the whole frame."""
     specs = suite.by_engine("gx")
     if not specs:
         return []
-    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
-
-    bd, gx = _gx_batch_definition()
-    gx_suite = gx.ExpectationSuite(name=f"{suite.name}-{uuid.uuid4().hex[:8]}")
     outcomes: dict[str, Outcome] = {}
+    resolved: dict[str, dict[str, Any]] = {}
     for s in specs:
         try:
             kwargs = _resolve(dict(s.kwargs), params)
@@ -101,28 +101,53 @@ def _run_gx(suite: Suite, df: pl.DataFrame, params: Mapping[str, Any]) -> list[O
             continue
         if "row_condition" in kwargs:
             kwargs.setdefault("condition_parser", "pandas")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
+        resolved[s.id] = kwargs
+    by_id = {s.id: s for s in specs}
+    key = [c for c in suite.key if c in df.columns]
+    rerun: list[str] = []
+    batches = gx_plan.plan([(i, by_id[i].type, kw) for i, kw in resolved.items()], df.columns, key)
+    for b in batches:
+        pdf = gx_plan.batch_frame(df, b).to_pandas()
+        for r in _gx_validate(suite.name, pdf, [(by_id[i], resolved[i]) for i in b.ids], [] if b.kind == "row" else key):
+            o = _gx_outcome(by_id[r.expectation_config.meta["id"]], r)
+            if b.kind == "row" and o.status != "passed":
+                rerun.append(o.id)  # counted and sampled on the full rows below
+                continue
+            if b.kind == "row":
+                o.element_count = gx_plan.rows_matching(pdf, resolved[o.id].get("row_condition"))
+            outcomes[o.id] = o
+        del pdf
+    if rerun:
+        cols = gx_plan.rerun_columns([resolved[i] for i in rerun], df.columns, key)
+        for r in _gx_validate(suite.name, df.select(cols).to_pandas(), [(by_id[i], resolved[i]) for i in rerun], key):
+            outcomes[r.expectation_config.meta["id"]] = _gx_outcome(by_id[r.expectation_config.meta["id"]], r)
+    return [outcomes[s.id] for s in specs]
+
+
+def _gx_validate(
+    name: str, pdf: Any, specs: list[tuple[ExpectationSpec, dict[str, Any]]], key: list[str]
+) -> list[Any]:
+    """GX validation results of `specs` (with their resolved kwargs) on the pandas frame `pdf`."""
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    bd, gx = _gx_batch_definition()
+    gx_suite = gx.ExpectationSuite(name=f"{name}-{uuid.uuid4().hex[:8]}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        for s, kwargs in specs:
             gx_suite.add_expectation_configuration(
                 ExpectationConfiguration(type=s.type, kwargs=kwargs, meta={"id": s.id, "severity": s.severity})
             )
-    key = [c for c in suite.key if c in df.columns]
-    if gx_suite.expectations:
-        result_format: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_ROWS}
-        if key:
-            result_format["unexpected_index_column_names"] = key
-        batch = bd.get_batch(batch_parameters={"dataframe": df.to_pandas()})
-        with warnings.catch_warnings():
-            # Suites are data: row conditions stay pandas query strings (deprecated in GX 1.9,
-            # still supported through 1.x); regex groups in patterns are intended.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            warnings.simplefilter("ignore", UserWarning)
-            res = batch.validate(gx_suite, result_format=result_format)
-        by_id = {s.id: s for s in specs}
-        for r in res.results:
-            s = by_id[r.expectation_config.meta["id"]]
-            outcomes[s.id] = _gx_outcome(s, r)
-    return [outcomes[s.id] for s in specs]
+    result_format: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_ROWS}
+    if key:
+        result_format["unexpected_index_column_names"] = key
+    batch = bd.get_batch(batch_parameters={"dataframe": pdf})
+    with warnings.catch_warnings():
+        # Suites are data: row conditions stay pandas query strings (deprecated in GX 1.9,
+        # still supported through 1.x); regex groups in patterns are intended.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        return list(batch.validate(gx_suite, result_format=result_format).results)
 
 
 def _gx_outcome(s: ExpectationSpec, r: Any) -> Outcome:

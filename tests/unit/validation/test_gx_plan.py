@@ -1,0 +1,150 @@
+"""Issue 22: GX expectations run on distinct rows / projected columns give the outcomes the whole
+frame gives (same status, failing_count, element_count and sample rows), for planted faults among
+many repeated good rows; aggregates still see every row."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import polars as pl
+import pytest
+
+from pipelines.staging.harmonise import HARMONISED_SCHEMA
+from pipelines.staging.quarantine import expand_naics
+from pipelines.validation import engines, gx_plan
+from pipelines.validation.engines import validate_frame
+from pipelines.validation.suites import ExpectationSpec, Suite
+
+SHA = "b" * 64
+CODES = expand_naics(["311111", "541110"])
+PARAMS = {"naics_codes@2012": CODES, "classifications@2012": ["NAICS2007"]}
+REGIONS = [("state", "01"), ("state", "06"), ("county", "01001"), ("county", "06037"), ("msa", "12420"), ("country", "US")]
+
+
+def _row(region_type: str, region: str, code: str, emp: float | None, est: int = 5, **kw) -> dict:
+    return {
+        "year": 2012, "region_type": region_type, "region_code": region, "classification": "NAICS2007",
+        "industry_code": code, "industry_level": 0 if code == "TOTAL" else len(code), "lfo": "-",
+        "emp": emp, "emp_reported": None if emp is None else int(emp), "empflag": None, "emp_nf": None,
+        "emp_imputed": False, "est": est, "payroll": 100, "payroll_nf": None, "qp1": None, "qp1_nf": None,
+        "source_id": "census/cbp/county/2012", "source_sha256": SHA, **kw,
+    }  # fmt: skip
+
+
+def _good(copies: int = 40) -> pl.DataFrame:
+    """Clean rows, each region × industry repeated under `copies` legal forms (a few distinct values)."""
+    rows = [
+        _row(rt, rc, code, emp, est, lfo=str(i), payroll=100 + i % 3)
+        for i in range(copies)
+        for rt, rc in REGIONS
+        for code, emp, est in (("TOTAL", 1000.0, 50), ("31", 400.0, 20), ("311111", 300.0, 10), ("541110", 300.0, 10))
+    ]
+    return pl.DataFrame(rows, schema=HARMONISED_SCHEMA)
+
+
+BAD = {
+    "state_fips_valid": _row("state", "03", "311111", 10.0, lfo="x1"),  # FIPS 03 is not assigned
+    "county_fips_format": _row("county", "1234", "311111", 10.0, lfo="x2"),
+    "emp_non_negative": _row("county", "01001", "541110", -3.0, lfo="x3", emp_reported=None),
+    "emp_reported_le_emp": _row("state", "06", "541110", 300.0, lfo="x4", emp_reported=500),
+    "est_positive_where_emp": _row("msa", "12420", "311111", 20.0, 0, lfo="x5"),
+    "emp_present": _row("county", "06037", "311111", None, lfo="x6"),
+    "naics_known_for_vintage": _row("state", "01", "999999", 1.0, lfo="x7"),
+}
+
+
+def _planted() -> pl.DataFrame:
+    good = _good()
+    # each bad row sits in the middle of the good rows, once
+    return pl.concat([good.head(500), pl.DataFrame(list(BAD.values()), schema=HARMONISED_SCHEMA), good.slice(500)])
+
+
+def _whole_frame(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine as before issue 22: every GX expectation on the whole frame."""
+    monkeypatch.setattr(gx_plan, "kind", lambda etype, kwargs: "full")
+
+
+def _outcomes(res) -> dict[str, dict]:
+    return {o.id: asdict(o) for o in res.outcomes}
+
+
+def test_planted_row_faults_give_the_whole_frame_outcomes(monkeypatch: pytest.MonkeyPatch) -> None:
+    df = _planted()
+    new = validate_frame("cbp_parsed", df, params=PARAMS, by="year")
+    for eid, bad in BAD.items():
+        o = new.outcome(eid)
+        assert o.failed and o.failing_count == 1, (eid, o)
+        assert [(r["region_code"], r["lfo"]) for r in o.sample] == [(bad["region_code"], bad["lfo"])], eid
+    assert new.failed_ids() - {"suppressed_share", "six_digit_within_total"} == set(BAD)
+    # a passing row-wise expectation counts the rows, not the distinct values (with its row condition)
+    assert new.outcome("region_type_known").element_count == df.height
+    assert new.outcome("msa_code_format").element_count == df.filter(pl.col("region_type") == "msa").height
+    assert new.outcome("country_code").status == "passed"
+    with monkeypatch.context() as m:
+        _whole_frame(m)
+        old = validate_frame("cbp_parsed", df, params=PARAMS, by="year")
+    assert _outcomes(new) == _outcomes(old)
+
+
+def test_clean_frame_outcomes_match_the_whole_frame(monkeypatch: pytest.MonkeyPatch) -> None:
+    df = _good()
+    new = validate_frame("cbp_parsed", df, params=PARAMS, by="year")
+    assert new.success and new.outcome("est_positive_where_emp").element_count == df.height
+    _whole_frame(monkeypatch)
+    old = validate_frame("cbp_parsed", df, params=PARAMS, by="year")
+    assert _outcomes(new) == _outcomes(old)
+
+
+def test_aggregates_and_column_order_see_every_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    dup = BAD["state_fips_valid"] | {"region_code": "01"}
+    imputed = _row("county", "01001", "31", 400.0, lfo="x8", emp_imputed=True, emp_reported=400)
+    df = pl.concat([_good(), pl.DataFrame([dup, dup, dup, imputed], schema=HARMONISED_SCHEMA)])
+    new = validate_frame("harmonised", df.select(reversed(df.columns)), by="year")
+    assert new.outcome("key_unique").failing_count == 3  # every copy of the duplicated key
+    assert new.outcome("imputed_not_reported").failing_count == 1
+    assert new.outcome("columns_in_order").failed
+    assert new.outcome("emp_imputed_not_null").element_count == df.height
+    assert validate_frame("harmonised", _good(), by="year").outcome("columns_in_order").status == "passed"
+    with monkeypatch.context() as m:
+        _whole_frame(m)
+        old = validate_frame("harmonised", df.select(reversed(df.columns)), by="year")
+    assert _outcomes(new) == _outcomes(old)
+
+
+def _suite(*specs: ExpectationSpec) -> Suite:
+    return Suite("t", "t", "", "t", ("id",), specs, "")
+
+
+def test_mostly_counts_rows_not_distinct_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 90 rows of one bad value, 10 distinct good ones: 10 % of rows pass (< mostly), 10 of 11 values do
+    df = pl.DataFrame({"id": [str(i) for i in range(100)], "v": [-1] * 90 + list(range(10))})
+    spec = ExpectationSpec("v_pos", "expect_column_values_to_be_between", "error", "",
+                           kwargs={"column": "v", "min_value": 0, "mostly": 0.5})  # fmt: skip
+    (o,) = engines._run_gx(_suite(spec), df, {})
+    assert o.failed and o.failing_count == 90 and o.element_count == 100
+
+
+def test_unknown_types_and_options_run_on_the_whole_frame() -> None:
+    assert gx_plan.kind("expect_column_values_to_be_in_set", {"column": "a", "value_set": [1]}) == "row"
+    assert gx_plan.kind("expect_column_values_to_be_in_set", {"column": "a", "value_set": [1], "mostly": 0.9}) == "full"
+    assert gx_plan.kind("expect_column_values_to_be_null", {"column": "a", "row_condition": {"col": "b"}}) == "full"
+    assert gx_plan.kind("expect_compound_columns_to_be_unique", {"column_list": ["a", "b"]}) == "aggregate"
+    assert gx_plan.kind("expect_table_columns_to_match_ordered_list", {"column_list": ["a"]}) == "columns"
+    assert gx_plan.kind("expect_column_kl_divergence_to_be_less_than", {"column": "a"}) == "full"
+    assert gx_plan.kind("expect_table_row_count_to_equal", {"value": 3}) == "full"
+
+
+def test_row_condition_columns_are_part_of_the_distinct_key() -> None:
+    cols = ["year", "region_type", "region_code", "emp", "odd name"]
+    kw = {"column": "region_code", "row_condition": 'region_type=="state" and emp > 0 and `odd name` != "x"'}
+    assert gx_plan.referenced_columns(kw, cols) == ["region_type", "region_code", "emp", "odd name"]
+    specs = [
+        ("a", "expect_column_values_to_match_regex", {**kw, "regex": "^[0-9]{2}$"}),
+        ("b", "expect_column_values_to_be_in_set", {**kw, "value_set": ["01"]}),
+        ("c", "expect_column_values_to_not_be_null", {"column": "year"}),
+        ("d", "expect_compound_columns_to_be_unique", {"column_list": ["year", "region_code"]}),
+    ]
+    batches = {b.ids: b for b in gx_plan.plan(specs, cols, ["year", "region_type"])}
+    assert batches[("a", "b")].columns == ("region_type", "region_code", "emp", "odd name")
+    assert batches[("c",)].columns == ("year",)
+    assert batches[("d",)].kind == "aggregate" and batches[("d",)].columns == ("year", "region_type", "region_code")
