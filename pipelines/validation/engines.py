@@ -107,16 +107,22 @@ def _run_gx(suite: Suite, df: pl.DataFrame, params: Mapping[str, Any]) -> list[O
     rerun: list[str] = []
     batches = gx_plan.plan([(i, by_id[i].type, kw) for i, kw in resolved.items()], df.columns, key)
     for b in batches:
-        pdf = gx_plan.batch_frame(df, b).to_pandas()
-        for r in _gx_validate(suite.name, pdf, [(by_id[i], resolved[i]) for i in b.ids], [] if b.kind == "row" else key):
+        frame = gx_plan.batch_frame(df, b)
+        run = {i: resolved[i] for i in b.ids}
+        if b.kind == "row":
+            run |= {i: kw for i in b.ids if (kw := gx_plan.narrowed(by_id[i].type, resolved[i], frame)) is not None}
+        pdf = frame.to_pandas()
+        for r in _gx_validate(suite.name, pdf, [(by_id[i], run[i]) for i in b.ids], [] if b.kind == "row" else key):
             o = _gx_outcome(by_id[r.expectation_config.meta["id"]], r)
             if b.kind == "row" and o.status != "passed":
                 rerun.append(o.id)  # counted and sampled on the full rows below
                 continue
             if b.kind == "row":
                 o.element_count = gx_plan.rows_matching(pdf, resolved[o.id].get("row_condition"))
+            if run[o.id] is not resolved[o.id]:  # narrowed: report the set the suite asked for
+                o.kwargs = {**o.kwargs, "value_set": json_safe(_short(resolved[o.id]["value_set"]))}
             outcomes[o.id] = o
-        del pdf
+        del frame, pdf
     if rerun:
         cols = gx_plan.rerun_columns([resolved[i] for i in rerun], df.columns, key)
         for r in _gx_validate(suite.name, df.select(cols).to_pandas(), [(by_id[i], resolved[i]) for i in rerun], key):

@@ -75,6 +75,9 @@ AGGREGATE = frozenset(
         "expect_column_distinct_values_to_equal_set",
     }
 )
+# GX re-serialises an expectation's kwargs ~100 times per run: a value set of thousands of codes
+# (NAICS, NUTS) costs ~0.3 s per expectation and part. On distinct rows only the codes present matter.
+NARROW_MIN_VALUES = 100
 COLUMN_KWARGS = ("column", "column_A", "column_B")
 COLUMN_LIST_KWARGS = ("column_list",)
 WEIGHT = "__rows"
@@ -155,6 +158,21 @@ def rows_matching(distinct: pd.DataFrame, row_condition: str | None) -> int:
     (filtered as GX filters: DataFrame.query with the pandas parser)."""
     frame = distinct.query(row_condition, parser="pandas") if row_condition else distinct
     return int(frame[WEIGHT].sum())
+
+
+def narrowed(etype: str, kwargs: Mapping[str, Any], distinct: pl.DataFrame) -> dict[str, Any] | None:
+    """A large string in-set's kwargs with the value set cut to the codes present in the distinct
+    frame (a value is in the cut set iff it is in the full set, so the result is the same); None
+    when not applicable. A failure is re-run with the full set anyway."""
+    values = kwargs.get("value_set")
+    col = kwargs.get("column")
+    if etype != "expect_column_values_to_be_in_set" or not isinstance(values, list) or len(values) < NARROW_MIN_VALUES:
+        return None
+    if col not in distinct.columns or distinct.schema[col] != pl.String or not all(isinstance(v, str) for v in values):
+        return None
+    present = set(distinct[col].drop_nulls().to_list())
+    kept = [v for v in values if v in present]
+    return {**kwargs, "value_set": kept} if kept else None
 
 
 def rerun_columns(kwargs_list: Sequence[Mapping[str, Any]], columns: Sequence[str], key: Sequence[str]) -> list[str]:

@@ -148,3 +148,19 @@ def test_row_condition_columns_are_part_of_the_distinct_key() -> None:
     assert batches[("a", "b")].columns == ("region_type", "region_code", "emp", "odd name")
     assert batches[("c",)].columns == ("year",)
     assert batches[("d",)].kind == "aggregate" and batches[("d",)].columns == ("year", "region_type", "region_code")
+
+
+def test_large_value_sets_are_cut_to_the_codes_present(monkeypatch: pytest.MonkeyPatch) -> None:
+    codes = [f"C{i:04d}" for i in range(500)]
+    spec = ExpectationSpec("known", "expect_column_values_to_be_in_set", "error", "",
+                           kwargs={"column": "code", "value_set": "$codes"})  # fmt: skip
+    good = pl.DataFrame({"id": [str(i) for i in range(3000)], "code": [codes[i % 7] for i in range(3000)]})
+    bad = pl.concat([good.head(1500), pl.DataFrame({"id": ["x"], "code": ["C9999"]}), good.slice(1500)])
+    assert gx_plan.narrowed(spec.type, {"column": "code", "value_set": codes}, good.unique("code"))["value_set"] == codes[:7]
+    new = [engines._run_gx(_suite(spec), df, {"codes": codes})[0] for df in (good, bad)]
+    assert new[0].status == "passed" and new[0].element_count == 3000
+    assert new[0].kwargs["value_set"][-1] == "… (500 values)"  # the suite's set is reported, not the cut one
+    assert new[1].failing_count == 1 and new[1].sample == [{"id": "x", "code": "C9999"}]
+    _whole_frame(monkeypatch)
+    old = [engines._run_gx(_suite(spec), df, {"codes": codes})[0] for df in (good, bad)]
+    assert [asdict(o) for o in new] == [asdict(o) for o in old]
