@@ -11,7 +11,7 @@ import pytest
 
 from pipelines.staging.harmonise import HARMONISED_SCHEMA
 from pipelines.staging.quarantine import expand_naics
-from pipelines.validation import engines, gx_plan
+from pipelines.validation import gx_engine, gx_plan
 from pipelines.validation.engines import validate_frame
 from pipelines.validation.suites import ExpectationSpec, Suite
 
@@ -120,7 +120,7 @@ def test_mostly_counts_rows_not_distinct_values(monkeypatch: pytest.MonkeyPatch)
     df = pl.DataFrame({"id": [str(i) for i in range(100)], "v": [-1] * 90 + list(range(10))})
     spec = ExpectationSpec("v_pos", "expect_column_values_to_be_between", "error", "",
                            kwargs={"column": "v", "min_value": 0, "mostly": 0.5})  # fmt: skip
-    (o,) = engines._run_gx(_suite(spec), df, {})
+    (o,) = gx_engine.run_gx(_suite(spec), df, {})
     assert o.failed and o.failing_count == 90 and o.element_count == 100
 
 
@@ -157,10 +157,10 @@ def test_large_value_sets_are_cut_to_the_codes_present(monkeypatch: pytest.Monke
     good = pl.DataFrame({"id": [str(i) for i in range(3000)], "code": [codes[i % 7] for i in range(3000)]})
     bad = pl.concat([good.head(1500), pl.DataFrame({"id": ["x"], "code": ["C9999"]}), good.slice(1500)])
     assert gx_plan.narrowed(spec.type, {"column": "code", "value_set": codes}, good.unique("code"))["value_set"] == codes[:7]
-    new = [engines._run_gx(_suite(spec), df, {"codes": codes})[0] for df in (good, bad)]
+    new = [gx_engine.run_gx(_suite(spec), df, {"codes": codes})[0] for df in (good, bad)]
     assert new[0].status == "passed" and new[0].element_count == 3000
     assert new[0].kwargs["value_set"][-1] == "… (500 values)"  # the suite's set is reported, not the cut one
     assert new[1].failing_count == 1 and new[1].sample == [{"id": "x", "code": "C9999"}]
     _whole_frame(monkeypatch)
-    old = [engines._run_gx(_suite(spec), df, {"codes": codes})[0] for df in (good, bad)]
+    old = [gx_engine.run_gx(_suite(spec), df, {"codes": codes})[0] for df in (good, bad)]
     assert [asdict(o) for o in new] == [asdict(o) for o in old]
