@@ -7,6 +7,7 @@ import logging
 import uuid
 import warnings
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import polars as pl
@@ -57,9 +58,13 @@ def _resolve(value: Any, params: Mapping[str, Any]) -> Any:
     return value
 
 
-def run_gx(suite: Suite, df: pl.DataFrame, params: Mapping[str, Any]) -> list[Outcome]:
+def run_gx(
+    suite: Suite, df: pl.DataFrame, params: Mapping[str, Any], *, empty: pl.DataFrame | None = None
+) -> list[Outcome]:
     """GX expectations on the frames pipelines/validation/gx_plan.py assigns them (row-wise ones on
-    distinct rows, re-run on the full rows when they fail); same outcomes as on the whole frame."""
+    distinct rows, re-run on the full rows when they fail); same outcomes as on the whole frame.
+
+    `empty`: a zero-row frame of the whole table when `df` holds only gx_plan.needed_columns."""
     specs = suite.by_engine("gx")
     if not specs:
         return []
@@ -79,17 +84,22 @@ def run_gx(suite: Suite, df: pl.DataFrame, params: Mapping[str, Any]) -> list[Ou
             kwargs.setdefault("condition_parser", "pandas")
         resolved[s.id] = kwargs
     by_id = {s.id: s for s in specs}
-    key = [c for c in suite.key if c in df.columns]
+    empty = df.head(0) if empty is None else empty
+    key = [c for c in suite.key if c in empty.columns]
     rerun: list[str] = []
-    batches = gx_plan.plan([(i, by_id[i].type, kw) for i, kw in resolved.items()], df.columns, key)
-    for b in batches:
-        frame = gx_plan.batch_frame(df, b)
-        run = {i: resolved[i] for i in b.ids}
+    for b in gx_plan.plan([(i, by_id[i].type, kw) for i, kw in resolved.items()], empty.columns, key):
+        frame = empty if b.kind == "columns" else gx_plan.batch_frame(df, b)
+        ids = list(b.ids)
+        if b.kind == "aggregate":  # keys Polars proves unique pass: GX on no rows gives the outcome
+            proven = [i for i in ids if gx_plan.proven_unique(by_id[i].type, resolved[i], frame)]
+            for o in _outcomes(suite.name, frame.head(0).to_pandas(), [(by_id[i], resolved[i]) for i in proven], key):
+                outcomes[o.id] = replace(o, element_count=frame.height)  # GX counts every row
+            ids = [i for i in ids if i not in proven]
+        run = {i: resolved[i] for i in ids}
         if b.kind == "row":
-            run |= {i: kw for i in b.ids if (kw := gx_plan.narrowed(by_id[i].type, resolved[i], frame)) is not None}
+            run |= {i: kw for i in ids if (kw := gx_plan.narrowed(by_id[i].type, resolved[i], frame)) is not None}
         pdf = frame.to_pandas()
-        for r in _gx_validate(suite.name, pdf, [(by_id[i], run[i]) for i in b.ids], [] if b.kind == "row" else key):
-            o = _gx_outcome(by_id[r.expectation_config.meta["id"]], r)
+        for o in _outcomes(suite.name, pdf, [(by_id[i], run[i]) for i in ids], [] if b.kind == "row" else key):
             if b.kind == "row" and o.status != "passed":
                 rerun.append(o.id)  # counted and sampled on the full rows below
                 continue
@@ -101,9 +111,15 @@ def run_gx(suite: Suite, df: pl.DataFrame, params: Mapping[str, Any]) -> list[Ou
         del frame, pdf
     if rerun:
         cols = gx_plan.rerun_columns([resolved[i] for i in rerun], df.columns, key)
-        for r in _gx_validate(suite.name, df.select(cols).to_pandas(), [(by_id[i], resolved[i]) for i in rerun], key):
-            outcomes[r.expectation_config.meta["id"]] = _gx_outcome(by_id[r.expectation_config.meta["id"]], r)
+        for o in _outcomes(suite.name, df.select(cols).to_pandas(), [(by_id[i], resolved[i]) for i in rerun], key):
+            outcomes[o.id] = o
     return [outcomes[s.id] for s in specs]
+
+
+def _outcomes(name: str, pdf: Any, specs: list[tuple[ExpectationSpec, dict[str, Any]]], key: list[str]) -> list[Outcome]:
+    by_id = {s.id: s for s, _kw in specs}
+    results = _gx_validate(name, pdf, specs, key) if specs else []
+    return [_gx_outcome(by_id[r.expectation_config.meta["id"]], r) for r in results]
 
 
 def _gx_validate(

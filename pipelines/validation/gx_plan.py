@@ -175,6 +175,43 @@ def narrowed(etype: str, kwargs: Mapping[str, Any], distinct: pl.DataFrame) -> d
     return {**kwargs, "value_set": kept} if kept else None
 
 
+# Types whose pandas copy compares equal exactly when the Polars values do (floats: NaN, -0.0;
+# 64-bit ints with nulls become float64 in pandas and may collide above 2**53).
+_EXACT_KEY_TYPES = (pl.String, pl.Boolean, pl.Date, pl.Int8, pl.Int16, pl.Int32, pl.UInt8, pl.UInt16, pl.UInt32)
+
+
+def proven_unique(etype: str, kwargs: Mapping[str, Any], frame: pl.DataFrame) -> bool:
+    """True when a compound-unique expectation cannot fail on `frame`: no two of its rows, leaving
+    out rows whose values are all missing (GX's default ignore_row_if), agree on its columns (pandas'
+    duplicated, which GX uses, counts missing equal to missing, as Polars does). False (run GX on
+    the rows) when it may fail or the columns' types are not compared exactly alike."""
+    cols = list(kwargs.get("column_list") or ())
+    if etype != "expect_compound_columns_to_be_unique" or set(kwargs) != {"column_list"} or len(set(cols)) != len(cols):
+        return False
+    if not cols or not set(cols) <= set(frame.columns):
+        return False
+    for c in cols:
+        dt = frame.schema[c]
+        if not (isinstance(dt, _EXACT_KEY_TYPES) or (dt in (pl.Int64, pl.UInt64) and frame[c].null_count() == 0)):
+            return False
+    rows = frame.lazy().select(cols).filter(~pl.all_horizontal(pl.col(cols).is_null()))
+    return not rows.select(pl.struct(cols).is_duplicated().any()).collect().item()
+
+
+def needed_columns(specs: Sequence[tuple[str, Mapping[str, Any]]], columns: Sequence[str], key: Sequence[str]) -> list[str] | None:
+    """The columns a part of a table must hold for the (type, kwargs) expectations (their own and
+    the key; column-name checks take a zero-row frame of the whole table), None when one runs on
+    the whole frame or names its columns through a runtime parameter."""
+    wanted = set(key)
+    for etype, kwargs in specs:
+        named = [kwargs.get(k) for k in (*COLUMN_KWARGS, *COLUMN_LIST_KWARGS, "row_condition")]
+        if kind(etype, kwargs) == "full" or any(isinstance(v, str) and v.startswith("$") for v in named):
+            return None
+        if kind(etype, kwargs) != "columns":
+            wanted |= set(referenced_columns(kwargs, columns))
+    return [c for c in columns if c in wanted]
+
+
 def rerun_columns(kwargs_list: Sequence[Mapping[str, Any]], columns: Sequence[str], key: Sequence[str]) -> list[str]:
     """Columns of the full-row rerun of failed row-wise expectations: theirs plus the key."""
     wanted = {c for kw in kwargs_list for c in referenced_columns(kw, columns)} | set(key)
