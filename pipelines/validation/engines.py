@@ -15,8 +15,8 @@ import duckdb
 import polars as pl
 
 from pipelines.schemas import load_schema
-from pipelines.validation import gx_plan
 from pipelines.validation.gx_engine import run_gx
+from pipelines.validation.gx_rows import TableRows
 from pipelines.validation.results import (
     SAMPLE_ROWS,
     Outcome,
@@ -30,10 +30,8 @@ from pipelines.validation.suites import (
     load_suite,
 )
 from pipelines.warehouse.sql import (
-    IDENTIFIER,
     SqlRunner,
     checked_identifier,
-    fetch_frame,
     load_statement,
 )
 
@@ -200,20 +198,15 @@ def validate_table(
     rows = int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
     if not (suite.by_engine("gx") or suite.by_engine("schema")):
         pass  # SQL checks only (e.g. cluster_mapping, completeness): no frame to fetch
+    elif by and by in cols:
+        keys = [r[0] for r in con.execute(f"SELECT DISTINCT {by} FROM {table} ORDER BY 1").fetchall()]
+        for k in keys:
+            # a part is fetched only as far as its expectations need (gx_rows.TableRows)
+            part = TableRows(con, table, by, k)
+            parts.append((f"{by}={k}", _run_schema(suite, part.empty) + run_gx(suite, part, _scoped(params, k))))
     else:
-        # only the columns the GX expectations read (a county year: 11 of 19); the schema and
-        # column-order checks see a zero-row frame of the whole table
-        empty = fetch_frame(con, f"SELECT * FROM {table} LIMIT 0")
-        needed = gx_plan.needed_columns([(e.type, e.kwargs) for e in suite.by_engine("gx")], cols, suite.key)
-        select = ", ".join(needed) if needed and all(IDENTIFIER.match(c) for c in needed) else "*"
-        if by and by in cols:
-            keys = [r[0] for r in con.execute(f"SELECT DISTINCT {by} FROM {table} ORDER BY 1").fetchall()]
-            for k in keys:
-                part = fetch_frame(con, f"SELECT {select} FROM {table} WHERE {by} IS NOT DISTINCT FROM $k", {"k": k})
-                parts.append((f"{by}={k}", _run_schema(suite, empty) + run_gx(suite, part, _scoped(params, k), empty=empty)))
-        else:
-            part = fetch_frame(con, f"SELECT {select} FROM {table}")
-            parts.append(("", _run_schema(suite, empty) + run_gx(suite, part, params, empty=empty)))
+        part = TableRows(con, table)
+        parts.append(("", _run_schema(suite, part.empty) + run_gx(suite, part, params)))
     parts.append(("", _run_sql(suite, con, params, table)))
     return SuiteResult(
         suite.name, table, scope, _order(suite, _merge(parts)),

@@ -13,6 +13,7 @@ from typing import Any
 import polars as pl
 
 from pipelines.validation import gx_plan
+from pipelines.validation.gx_rows import FrameRows, TableRows
 from pipelines.validation.results import SAMPLE_ROWS, Outcome, json_safe
 from pipelines.validation.suites import ExpectationSpec, Suite
 from pipelines.warehouse.sql import IDENTIFIER
@@ -58,13 +59,10 @@ def _resolve(value: Any, params: Mapping[str, Any]) -> Any:
     return value
 
 
-def run_gx(
-    suite: Suite, df: pl.DataFrame, params: Mapping[str, Any], *, empty: pl.DataFrame | None = None
-) -> list[Outcome]:
+def run_gx(suite: Suite, data: pl.DataFrame | FrameRows | TableRows, params: Mapping[str, Any]) -> list[Outcome]:
     """GX expectations on the frames pipelines/validation/gx_plan.py assigns them (row-wise ones on
     distinct rows, re-run on the full rows when they fail); same outcomes as on the whole frame.
-
-    `empty`: a zero-row frame of the whole table when `df` holds only gx_plan.needed_columns."""
+    `data`: a frame, or a DuckDB table part (gx_rows.TableRows) fetched only as far as needed."""
     specs = suite.by_engine("gx")
     if not specs:
         return []
@@ -84,17 +82,23 @@ def run_gx(
             kwargs.setdefault("condition_parser", "pandas")
         resolved[s.id] = kwargs
     by_id = {s.id: s for s in specs}
-    empty = df.head(0) if empty is None else empty
-    key = [c for c in suite.key if c in empty.columns]
+    rows = FrameRows(data) if isinstance(data, pl.DataFrame) else data
+    columns = rows.empty.columns
+    key = [c for c in suite.key if c in columns]
     rerun: list[str] = []
-    for b in gx_plan.plan([(i, by_id[i].type, kw) for i, kw in resolved.items()], empty.columns, key):
-        frame = empty if b.kind == "columns" else gx_plan.batch_frame(df, b)
+    for b in gx_plan.plan([(i, by_id[i].type, kw) for i, kw in resolved.items()], columns, key):
         ids = list(b.ids)
-        if b.kind == "aggregate":  # keys Polars proves unique pass: GX on no rows gives the outcome
-            proven = [i for i in ids if gx_plan.proven_unique(by_id[i].type, resolved[i], frame)]
-            for o in _outcomes(suite.name, frame.head(0).to_pandas(), [(by_id[i], resolved[i]) for i in proven], key):
-                outcomes[o.id] = replace(o, element_count=frame.height)  # GX counts every row
+        if b.kind == "aggregate":  # keys proven unique pass: GX on no rows gives the outcome
+            checks = {i: gx_plan.unique_check_columns(by_id[i].type, resolved[i], rows.empty.schema) for i in ids}
+            proven = [i for i in ids if checks[i] is not None and not rows.has_duplicates(checks[i])]
+            for o in _outcomes(suite.name, rows.empty.select(b.columns).to_pandas(), [(by_id[i], resolved[i]) for i in proven], key):
+                outcomes[o.id] = replace(o, element_count=rows.height)  # GX counts every row
             ids = [i for i in ids if i not in proven]
+            if not ids:
+                continue
+        frame = {"row": rows.distinct, "aggregate": rows.rows}[b.kind](b.columns) if b.kind in ("row", "aggregate") else (
+            rows.empty if b.kind == "columns" else rows.rows()
+        )  # fmt: skip
         run = {i: resolved[i] for i in ids}
         if b.kind == "row":
             run |= {i: kw for i in ids if (kw := gx_plan.narrowed(by_id[i].type, resolved[i], frame)) is not None}
@@ -110,8 +114,8 @@ def run_gx(
             outcomes[o.id] = o
         del frame, pdf
     if rerun:
-        cols = gx_plan.rerun_columns([resolved[i] for i in rerun], df.columns, key)
-        for o in _outcomes(suite.name, df.select(cols).to_pandas(), [(by_id[i], resolved[i]) for i in rerun], key):
+        cols = gx_plan.rerun_columns([resolved[i] for i in rerun], columns, key)
+        for o in _outcomes(suite.name, rows.rows(cols).to_pandas(), [(by_id[i], resolved[i]) for i in rerun], key):
             outcomes[o.id] = o
     return [outcomes[s.id] for s in specs]
 

@@ -138,21 +138,6 @@ def plan(
     return out
 
 
-def batch_frame(df: pl.DataFrame, batch: GxBatch) -> pl.DataFrame:
-    """The Polars frame a batch is validated on (a row batch's carries the rows per combination in
-    `WEIGHT`)."""
-    if batch.kind == "row":
-        # lazy: the eager group_by of a 2M-row string column peaks at ~0.5 GB, the lazy one at ~16 MB
-        cols = list(batch.columns)
-        counted = df.lazy().select(cols).group_by(cols).agg(pl.len().alias(WEIGHT)) if cols else df.lazy().select(pl.len().alias(WEIGHT))
-        return counted.collect()
-    if batch.kind == "columns":
-        return df.head(0)
-    if batch.kind == "aggregate":
-        return df.select(batch.columns)
-    return df
-
-
 def rows_matching(distinct: pd.DataFrame, row_condition: str | None) -> int:
     """The full frame's row count under a row condition, from a row batch's distinct frame
     (filtered as GX filters: DataFrame.query with the pandas parser)."""
@@ -175,41 +160,22 @@ def narrowed(etype: str, kwargs: Mapping[str, Any], distinct: pl.DataFrame) -> d
     return {**kwargs, "value_set": kept} if kept else None
 
 
-# Types whose pandas copy compares equal exactly when the Polars values do (floats: NaN, -0.0;
-# 64-bit ints with nulls become float64 in pandas and may collide above 2**53).
+# Types whose pandas copy compares equal exactly when the Polars/DuckDB values do (floats: NaN and
+# -0.0; 64-bit ints become float64 in pandas when null and may collide above 2**53).
 _EXACT_KEY_TYPES = (pl.String, pl.Boolean, pl.Date, pl.Int8, pl.Int16, pl.Int32, pl.UInt8, pl.UInt16, pl.UInt32)
 
 
-def proven_unique(etype: str, kwargs: Mapping[str, Any], frame: pl.DataFrame) -> bool:
-    """True when a compound-unique expectation cannot fail on `frame`: no two of its rows, leaving
-    out rows whose values are all missing (GX's default ignore_row_if), agree on its columns (pandas'
-    duplicated, which GX uses, counts missing equal to missing, as Polars does). False (run GX on
-    the rows) when it may fail or the columns' types are not compared exactly alike."""
+def unique_check_columns(etype: str, kwargs: Mapping[str, Any], schema: Mapping[str, pl.DataType]) -> list[str] | None:
+    """The columns of a compound-unique expectation that can be decided outside GX: with GX's
+    default ignore_row_if it fails iff two rows whose values are not all missing agree on them
+    (pandas' duplicated counts missing equal to missing, as Polars and DuckDB GROUP BY do).
+    None when the kwargs or the column types do not allow it (then GX runs on the rows)."""
     cols = list(kwargs.get("column_list") or ())
-    if etype != "expect_compound_columns_to_be_unique" or set(kwargs) != {"column_list"} or len(set(cols)) != len(cols):
-        return False
-    if not cols or not set(cols) <= set(frame.columns):
-        return False
-    for c in cols:
-        dt = frame.schema[c]
-        if not (isinstance(dt, _EXACT_KEY_TYPES) or (dt in (pl.Int64, pl.UInt64) and frame[c].null_count() == 0)):
-            return False
-    rows = frame.lazy().select(cols).filter(~pl.all_horizontal(pl.col(cols).is_null()))
-    return not rows.select(pl.struct(cols).is_duplicated().any()).collect().item()
-
-
-def needed_columns(specs: Sequence[tuple[str, Mapping[str, Any]]], columns: Sequence[str], key: Sequence[str]) -> list[str] | None:
-    """The columns a part of a table must hold for the (type, kwargs) expectations (their own and
-    the key; column-name checks take a zero-row frame of the whole table), None when one runs on
-    the whole frame or names its columns through a runtime parameter."""
-    wanted = set(key)
-    for etype, kwargs in specs:
-        named = [kwargs.get(k) for k in (*COLUMN_KWARGS, *COLUMN_LIST_KWARGS, "row_condition")]
-        if kind(etype, kwargs) == "full" or any(isinstance(v, str) and v.startswith("$") for v in named):
-            return None
-        if kind(etype, kwargs) != "columns":
-            wanted |= set(referenced_columns(kwargs, columns))
-    return [c for c in columns if c in wanted]
+    if etype != "expect_compound_columns_to_be_unique" or set(kwargs) != {"column_list"}:
+        return None
+    if not cols or len(set(cols)) != len(cols) or not set(cols) <= set(schema):
+        return None
+    return cols if all(isinstance(schema[c], _EXACT_KEY_TYPES) for c in cols) else None
 
 
 def rerun_columns(kwargs_list: Sequence[Mapping[str, Any]], columns: Sequence[str], key: Sequence[str]) -> list[str]:

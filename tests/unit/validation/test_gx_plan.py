@@ -14,12 +14,12 @@ from pipelines.staging.harmonise import HARMONISED_SCHEMA
 from pipelines.staging.quarantine import expand_naics
 from pipelines.validation import gx_engine, gx_plan
 from pipelines.validation.engines import validate_frame, validate_table
-from pipelines.validation.suites import ExpectationSpec, Suite, load_suite
+from pipelines.validation.gx_rows import FrameRows, TableRows
+from pipelines.validation.suites import ExpectationSpec, Suite
 
 SHA = "b" * 64
 CODES = expand_naics(["311111", "541110"])
 PARAMS = {"naics_codes@2012": CODES, "classifications@2012": ["NAICS2007"]}
-HARM_KEY = ["year", "region_type", "region_code", "classification", "industry_code", "lfo"]
 REGIONS = [("state", "01"), ("state", "06"), ("county", "01001"), ("county", "06037"), ("msa", "12420"), ("country", "US")]
 
 
@@ -59,10 +59,6 @@ def _planted() -> pl.DataFrame:
     good = _good()
     # each bad row sits in the middle of the good rows, once
     return pl.concat([good.head(500), pl.DataFrame(list(BAD.values()), schema=HARMONISED_SCHEMA), good.slice(500)])
-
-
-def _load(name: str) -> list[ExpectationSpec]:
-    return load_suite(name).by_engine("gx")
 
 
 def _whole_frame(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -176,7 +172,8 @@ UNIQUE_CASES = {  # b's values and type, the status when Polars decides (None: G
     "all-missing rows ignored": ({"a": ["x", None, None, "y"], "b": [1, None, None, 2]}, pl.Int32, "passed"),
     "missing equals missing": ({"a": ["x", "x", None, "x"], "b": [None, None, None, 1]}, pl.Int32, None),
     "plain duplicate": ({"a": ["x", "x", "y", "y"], "b": [1, 1, 2, 3]}, pl.Int64, None),
-    "unique": ({"a": ["x", "x", "y", "y"], "b": [1, 2, 2, 3]}, pl.Int64, "passed"),
+    "unique": ({"a": ["x", "x", "y", "y"], "b": [1, 2, 2, 3]}, pl.Int32, "passed"),
+    "unique int64 (GX decides)": ({"a": ["x", "x", "y", "y"], "b": [1, 2, 2, 3]}, pl.Int64, None),
     "float NaN vs null": ({"a": ["x", "x", "y", "y"], "b": [float("nan"), None, 2.0, 3.0]}, pl.Float64, None),
     "int64 with nulls": ({"a": ["x", "x", "y", "z"], "b": [2**53, 2**53 + 1, None, 3]}, pl.Int64, None),
 }
@@ -187,39 +184,39 @@ def test_compound_uniqueness_proven_in_polars_gives_the_gx_outcome(case: str, mo
     cols, btype, status = UNIQUE_CASES[case]
     df = pl.DataFrame({"id": [str(i) for i in range(4)], **cols}, schema_overrides={"b": btype})
     spec = ExpectationSpec("u", "expect_compound_columns_to_be_unique", "error", "", kwargs={"column_list": ["a", "b"]})
-    proven = gx_plan.proven_unique(spec.type, dict(spec.kwargs), df)
+    cols = gx_plan.unique_check_columns(spec.type, dict(spec.kwargs), df.schema)
+    proven = cols is not None and not FrameRows(df).has_duplicates(cols)
     assert proven == (status == "passed")
+    with duckdb.connect() as con:
+        con.register("t", df.to_arrow())
+        assert (cols is not None and not TableRows(con, "t").has_duplicates(cols)) == proven
     (new,) = gx_engine.run_gx(_suite(spec), df, {})
     # NaN and null, 2**53 and 2**53 + 1 (with a null: float64) are equal in GX's pandas copy
-    assert new.element_count == 4 and new.status == ("passed" if case in ("all-missing rows ignored", "unique") else "failed")
+    assert new.element_count == 4 and new.status == ("passed" if case.startswith(("all-missing", "unique")) else "failed")
     _whole_frame(monkeypatch)
     (old,) = gx_engine.run_gx(_suite(spec), df, {})
     assert asdict(new) == asdict(old)
 
 
-def test_a_part_with_only_the_needed_columns_gives_the_same_outcomes() -> None:
-    df = _planted()
-    needed = gx_plan.needed_columns([(e.type, e.kwargs) for e in _load("harmonised")], df.columns, HARM_KEY)
-    assert needed is not None and "payroll" not in needed and set(HARM_KEY) <= set(needed)
-    suite = load_suite("harmonised")
-    full = gx_engine.run_gx(suite, df, {})
-    part = gx_engine.run_gx(suite, df.select(needed), {}, empty=df.head(0))
-    assert [asdict(o) for o in part] == [asdict(o) for o in full]
-    assert gx_plan.needed_columns([("expect_column_kl_divergence_to_be_less_than", {"column": "emp"})], df.columns, []) is None
-    assert gx_plan.needed_columns([("expect_column_values_to_not_be_null", {"column": "$col"})], df.columns, []) is None
-
-
-def test_validate_table_fetches_the_needed_columns_with_the_same_outcomes(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_validate_table_on_duckdb_parts_gives_the_whole_frame_outcomes(monkeypatch: pytest.MonkeyPatch) -> None:
     planted = _planted()
-    dup = planted.head(1)  # a duplicated key in 2013: the aggregate sees the rows of its year
-    df = pl.concat([planted, planted.with_columns(pl.lit(2013, dtype=pl.Int32).alias("year")), dup.with_columns(pl.lit(2013, dtype=pl.Int32).alias("year"))])
+    later = planted.with_columns(pl.lit(2013, dtype=pl.Int32).alias("year"))
+    df = pl.concat([planted, later, later.slice(3, 1)])  # a duplicated key in 2013
+    params = {**PARAMS, "naics_codes@2013": CODES, "classifications@2013": ["NAICS2007"]}
     with duckdb.connect() as con:
         con.register("src", df.to_arrow())
         con.execute("CREATE TABLE industry_employment AS SELECT * FROM src")
-        new = validate_table(con, "harmonised", params={})
-        assert new.outcome("key_unique").failing_count == 2 and new.outcome("key_unique").sample[0]["scope"] == "year=2013"
-        assert new.outcome("key_unique").element_count == df.height
-        assert new.outcome("schema_dtypes").status == "passed" and new.outcome("columns_in_order").status == "passed"
+        harm = validate_table(con, "harmonised", params={})
+        parsed = validate_table(con, "cbp_parsed", params=params)
+        key = harm.outcome("key_unique")
+        assert key.failing_count == 2 and key.sample[0]["scope"] == "year=2013" and key.element_count == df.height
+        assert harm.outcome("schema_dtypes").status == "passed" and harm.outcome("columns_in_order").status == "passed"
+        for eid, bad in BAD.items():  # found in both years, counted and sampled on the rows
+            o = parsed.outcome(eid)
+            assert o.failing_count == 2 and [(r["scope"], r["lfo"]) for r in o.sample] == [
+                ("year=2012", bad["lfo"]), ("year=2013", bad["lfo"])], eid  # fmt: skip
+        assert parsed.outcome("msa_code_format").element_count == df.filter(pl.col("region_type") == "msa").height
+        assert not TableRows(con, "industry_employment", "year", 2012).has_duplicates(["year", "lfo", "region_code", "industry_code"])
         _whole_frame(monkeypatch)
-        old = validate_table(con, "harmonised", params={})
-    assert _outcomes(new) == _outcomes(old)
+        old = [validate_table(con, "harmonised", params={}), validate_table(con, "cbp_parsed", params=params)]
+    assert [_outcomes(harm), _outcomes(parsed)] == [_outcomes(r) for r in old]
