@@ -5,6 +5,7 @@ many repeated good rows; aggregates still see every row."""
 from __future__ import annotations
 
 from dataclasses import asdict
+from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -13,7 +14,7 @@ import pytest
 from pipelines.staging.harmonise import HARMONISED_SCHEMA
 from pipelines.staging.quarantine import expand_naics
 from pipelines.validation import gx_engine, gx_plan
-from pipelines.validation.engines import validate_frame, validate_table
+from pipelines.validation.engines import validate_frame, validate_parquet, validate_table
 from pipelines.validation.gx_rows import FrameRows, TableRows
 from pipelines.validation.suites import ExpectationSpec, Suite
 
@@ -220,3 +221,17 @@ def test_validate_table_on_duckdb_parts_gives_the_whole_frame_outcomes(monkeypat
         _whole_frame(monkeypatch)
         old = [validate_table(con, "harmonised", params={}), validate_table(con, "cbp_parsed", params=params)]
     assert [_outcomes(harm), _outcomes(parsed)] == [_outcomes(r) for r in old]
+
+
+@pytest.mark.parametrize("years", [(2012,), (2013, 2012), ()])
+def test_validate_parquet_gives_the_frame_outcomes(years: tuple[int, ...], tmp_path: Path) -> None:
+    planted = _planted()
+    df = pl.concat([planted.with_columns(pl.lit(y, dtype=pl.Int32).alias("year")) for y in years]) if years else planted.head(0)
+    params = {**PARAMS, "naics_codes@2013": CODES, "classifications@2013": ["NAICS2007"]}
+    df.write_parquet(tmp_path / "staged.parquet")
+    framed = validate_frame("cbp_parsed", df, params=params, by="year", scope="county")
+    read = validate_parquet("cbp_parsed", tmp_path / "staged.parquet", params=params, by="year", scope="county")
+    assert _outcomes(read) == _outcomes(framed) and read.rows == df.height
+    if years:
+        assert read.outcome("emp_non_negative").failing_count == len(years)
+        assert [r["scope"] for r in read.outcome("county_fips_format").sample] == [f"year={y}" for y in years]
