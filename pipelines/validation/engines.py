@@ -16,7 +16,7 @@ import duckdb
 import polars as pl
 
 from pipelines.schemas import load_schema
-from pipelines.validation.gx_engine import run_gx
+from pipelines.validation.gx_engine import run_gx, scoped_params, shared_row_rules
 from pipelines.validation.gx_rows import TableRows
 from pipelines.validation.results import (
     SAMPLE_ROWS,
@@ -155,7 +155,7 @@ def validate_frame(
         # one staged CBP year is one part: no partition copy of its ~2M rows
         split = {(df[by][0],): df} if df[by].n_unique() == 1 else df.partition_by(by, as_dict=True, maintain_order=True)
         for (k,), part in split.items():
-            parts.append((f"{by}={k}", _run_schema(suite, part) + run_gx(suite, part, _scoped(params, k))))
+            parts.append((f"{by}={k}", _run_schema(suite, part) + run_gx(suite, part, scoped_params(params, k))))
     else:
         parts.append(("", _run_schema(suite, df) + run_gx(suite, df, params)))
     with duckdb.connect() as con:
@@ -188,22 +188,13 @@ def validate_parquet(
             keys = pl.scan_parquet(path).select(by).unique(maintain_order=True).collect()[by].to_list()
             for k in keys:
                 part = TableRows(con, table, by, k)
-                parts.append((f"{by}={k}", _run_schema(suite, part.empty) + run_gx(suite, part, _scoped(params, k))))
+                parts.append((f"{by}={k}", _run_schema(suite, part.empty) + run_gx(suite, part, scoped_params(params, k))))
         else:
             part = TableRows(con, table)
             parts.append(("", _run_schema(suite, part.empty) + run_gx(suite, part, params)))
         parts.append(("", _run_sql(suite, con, params)))
         rows = TableRows(con, table).height
     return SuiteResult(suite.name, suite.table, scope, _order(suite, _merge(parts)), rows=rows)
-
-
-def _scoped(params: Mapping[str, Any], key: Any) -> dict[str, Any]:
-    """Parameters for one part: entries named `<name>@<key>` override `<name>`."""
-    out = {k: v for k, v in params.items() if "@" not in k}
-    for k, v in params.items():
-        if "@" in k and k.split("@", 1)[1] == str(key):
-            out[k.split("@", 1)[0]] = v
-    return out
 
 
 def _order(suite: Suite, outs: list[Outcome]) -> list[Outcome]:
@@ -231,10 +222,15 @@ def validate_table(
         pass  # SQL checks only (e.g. cluster_mapping, completeness): no frame to fetch
     elif by and by in cols:
         keys = [r[0] for r in con.execute(f"SELECT DISTINCT {by} FROM {table} ORDER BY 1").fetchall()]
+        # row rules alike in every year run once on the table's distinct rows; what passes there
+        # passes in every year (its merged outcome), the rest runs year by year
+        shared = run_gx(suite, TableRows(con, table), scoped_params(params, keys[0]), ids=shared_row_rules(suite, params, keys), passes_only=True) if keys else []
+        own = [e.id for e in suite.by_engine("gx") if e.id not in {o.id for o in shared}]
         for k in keys:
             # a part is fetched only as far as its expectations need (gx_rows.TableRows)
             part = TableRows(con, table, by, k)
-            parts.append((f"{by}={k}", _run_schema(suite, part.empty) + run_gx(suite, part, _scoped(params, k))))
+            parts.append((f"{by}={k}", _run_schema(suite, part.empty) + run_gx(suite, part, scoped_params(params, k), ids=own)))
+        parts.append(("", shared))
     else:
         part = TableRows(con, table)
         parts.append(("", _run_schema(suite, part.empty) + run_gx(suite, part, params)))

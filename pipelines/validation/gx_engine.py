@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import uuid
 import warnings
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -59,11 +59,43 @@ def _resolve(value: Any, params: Mapping[str, Any]) -> Any:
     return value
 
 
-def run_gx(suite: Suite, data: pl.DataFrame | FrameRows | TableRows, params: Mapping[str, Any]) -> list[Outcome]:
+def shared_row_rules(suite: Suite, params: Mapping[str, Any], keys: Sequence[Any]) -> list[str]:
+    """Row-wise GX expectations whose kwargs are the same in every part (no year-scoped parameter
+    changes them): validated once on the whole table's distinct rows (`run_gx(passes_only=True)`),
+    a pass there is a pass in every part (the merged outcome: element counts summed)."""
+    out = []
+    for s in suite.by_engine("gx"):
+        try:
+            first, *rest = [_resolve(dict(s.kwargs), scoped_params(params, k)) for k in keys]
+        except (KeyError, ValueError):  # a parameter missing somewhere, or no parts
+            continue
+        if gx_plan.kind(s.type, first) == "row" and all(r == first for r in rest):
+            out.append(s.id)
+    return out
+
+
+def scoped_params(params: Mapping[str, Any], key: Any) -> dict[str, Any]:
+    """Parameters for one part: entries named `<name>@<key>` override `<name>`."""
+    out = {k: v for k, v in params.items() if "@" not in k}
+    for k, v in params.items():
+        if "@" in k and k.split("@", 1)[1] == str(key):
+            out[k.split("@", 1)[0]] = v
+    return out
+
+
+def run_gx(
+    suite: Suite,
+    data: pl.DataFrame | FrameRows | TableRows,
+    params: Mapping[str, Any],
+    *,
+    ids: Collection[str] | None = None,
+    passes_only: bool = False,
+) -> list[Outcome]:
     """GX expectations on the frames pipelines/validation/gx_plan.py assigns them (row-wise ones on
     distinct rows, re-run on the full rows when they fail); same outcomes as on the whole frame.
-    `data`: a frame, or a DuckDB table part (gx_rows.TableRows) fetched only as far as needed."""
-    specs = suite.by_engine("gx")
+    `data`: a frame, or a DuckDB table part (gx_rows.TableRows) fetched only as far as needed.
+    `ids`: only these expectations; `passes_only`: only the row-wise ones that pass, no re-runs."""
+    specs = [s for s in suite.by_engine("gx") if ids is None or s.id in ids]
     if not specs:
         return []
     outcomes: dict[str, Outcome] = {}
@@ -113,6 +145,11 @@ def run_gx(suite: Suite, data: pl.DataFrame | FrameRows | TableRows, params: Map
                 o.kwargs = {**o.kwargs, "value_set": json_safe(_short(resolved[o.id]["value_set"]))}
             outcomes[o.id] = o
         del frame, pdf
+    if passes_only:
+        return [
+            o for s in specs
+            if (o := outcomes.get(s.id)) is not None and o.status == "passed" and gx_plan.kind(s.type, resolved[s.id]) == "row"
+        ]  # fmt: skip
     if rerun:
         cols = gx_plan.rerun_columns([resolved[i] for i in rerun], columns, key)
         for o in _outcomes(suite.name, rows.rows(cols).to_pandas(), [(by_id[i], resolved[i]) for i in rerun], key):

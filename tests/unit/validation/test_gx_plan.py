@@ -203,7 +203,8 @@ def test_validate_table_on_duckdb_parts_gives_the_whole_frame_outcomes(monkeypat
     planted = _planted()
     later = planted.with_columns(pl.lit(2013, dtype=pl.Int32).alias("year"))
     df = pl.concat([planted, later, later.slice(3, 1)])  # a duplicated key in 2013
-    params = {**PARAMS, "naics_codes@2013": CODES, "classifications@2013": ["NAICS2007"]}
+    # 2013 is declared NAICS 2012 (its rows say 2007): that rule differs by year, so runs by year
+    params = {**PARAMS, "naics_codes@2013": CODES, "classifications@2013": ["NAICS2012"]}
     with duckdb.connect() as con:
         con.register("src", df.to_arrow())
         con.execute("CREATE TABLE industry_employment AS SELECT * FROM src")
@@ -217,6 +218,8 @@ def test_validate_table_on_duckdb_parts_gives_the_whole_frame_outcomes(monkeypat
             assert o.failing_count == 2 and [(r["scope"], r["lfo"]) for r in o.sample] == [
                 ("year=2012", bad["lfo"]), ("year=2013", bad["lfo"])], eid  # fmt: skip
         assert parsed.outcome("msa_code_format").element_count == df.filter(pl.col("region_type") == "msa").height
+        wrong = parsed.outcome("classification_matches_year")
+        assert wrong.failing_count == later.height + 1 and {r["scope"] for r in wrong.sample} == {"year=2013"}
         assert not TableRows(con, "industry_employment", "year", 2012).has_duplicates(["year", "lfo", "region_code", "industry_code"])
         _whole_frame(monkeypatch)
         old = [validate_table(con, "harmonised", params={}), validate_table(con, "cbp_parsed", params=params)]
