@@ -1,8 +1,10 @@
-"""The expectation engines (schema, sql here; gx in gx_engine.py; see pipelines/validation/suites.py) and running a
-suite on a frame (`validate_frame`) or a DuckDB table (`validate_table`).
+"""The expectation engines (schema and sql here, gx in gx_engine.py; see
+pipelines/validation/suites.py) and running a suite on a frame (`validate_frame`), a Parquet file
+(`validate_parquet`) or a DuckDB table (`validate_table`).
 
-Large tables are validated one year at a time (`validate_table`), so the pandas conversion
-never holds more than one year; SQL checks run once over the whole table.
+Large tables are validated one year at a time (`validate_table`) and read in place: GX sees the
+distinct values a rule needs, rows only when a rule fails (gx_plan.py, gx_rows.py); SQL checks run
+once over the whole table.
 """
 
 from __future__ import annotations

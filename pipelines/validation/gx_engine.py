@@ -119,23 +119,21 @@ def run_gx(
     key = [c for c in suite.key if c in columns]
     rerun: list[str] = []
     for b in gx_plan.plan([(i, by_id[i].type, kw) for i, kw in resolved.items()], columns, key):
-        ids = list(b.ids)
+        todo = list(b.ids)
         if b.kind == "aggregate":  # keys proven unique pass: GX on no rows gives the outcome
-            checks = {i: gx_plan.unique_check_columns(by_id[i].type, resolved[i], rows.empty.schema) for i in ids}
-            proven = [i for i in ids if checks[i] is not None and not rows.has_duplicates(checks[i])]
+            checks = {i: gx_plan.unique_check_columns(by_id[i].type, resolved[i], rows.empty.schema) for i in todo}
+            proven = [i for i in todo if checks[i] is not None and not rows.has_duplicates(checks[i])]
             for o in _outcomes(suite.name, rows.empty.select(b.columns).to_pandas(), [(by_id[i], resolved[i]) for i in proven], key):
                 outcomes[o.id] = replace(o, element_count=rows.height)  # GX counts every row
-            ids = [i for i in ids if i not in proven]
-            if not ids:
+            todo = [i for i in todo if i not in proven]
+            if not todo:
                 continue
-        frame = {"row": rows.distinct, "aggregate": rows.rows}[b.kind](b.columns) if b.kind in ("row", "aggregate") else (
-            rows.empty if b.kind == "columns" else rows.rows()
-        )  # fmt: skip
-        run = {i: resolved[i] for i in ids}
+        frame = _batch_frame(rows, b)
+        run = {i: resolved[i] for i in todo}
         if b.kind == "row":
-            run |= {i: kw for i in ids if (kw := gx_plan.narrowed(by_id[i].type, resolved[i], frame)) is not None}
+            run |= {i: kw for i in todo if (kw := gx_plan.narrowed(by_id[i].type, resolved[i], frame)) is not None}
         pdf = frame.to_pandas()
-        for o in _outcomes(suite.name, pdf, [(by_id[i], run[i]) for i in ids], [] if b.kind == "row" else key):
+        for o in _outcomes(suite.name, pdf, [(by_id[i], run[i]) for i in todo], [] if b.kind == "row" else key):
             if b.kind == "row" and o.status != "passed":
                 rerun.append(o.id)  # counted and sampled on the full rows below
                 continue
@@ -155,6 +153,16 @@ def run_gx(
         for o in _outcomes(suite.name, rows.rows(cols).to_pandas(), [(by_id[i], resolved[i]) for i in rerun], key):
             outcomes[o.id] = o
     return [outcomes[s.id] for s in specs]
+
+
+def _batch_frame(rows: FrameRows | TableRows, b: gx_plan.GxBatch) -> pl.DataFrame:
+    """The frame a batch is validated on (gx_plan's kinds): distinct combinations with their row
+    counts, the rows of its columns, no rows, or every column."""
+    if b.kind == "row":
+        return rows.distinct(b.columns)
+    if b.kind == "aggregate":
+        return rows.rows(b.columns)
+    return rows.empty if b.kind == "columns" else rows.rows()
 
 
 def _outcomes(name: str, pdf: Any, specs: list[tuple[ExpectationSpec, dict[str, Any]]], key: list[str]) -> list[Outcome]:

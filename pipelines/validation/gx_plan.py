@@ -12,8 +12,11 @@ Expectation types are classified explicitly; an unknown type runs on the whole f
   the full rows from the per-combination row counts (`WEIGHT`).
 - `columns`: depends on the column names only: runs on a zero-row frame with every column.
 - `aggregate`: depends on all rows (uniqueness, means …): runs on the full rows of the columns it
-  references plus the key (for the sample rows).
+  references plus the key (for the sample rows). A compound key that Polars/DuckDB shows has no
+  duplicate (`unique_check_columns`) takes GX's passing outcome from a zero-row run instead.
 - `full`: anything else: the whole frame.
+
+The frames come from pipelines/validation/gx_rows.py (a Polars frame or a DuckDB table part).
 """
 
 from __future__ import annotations
