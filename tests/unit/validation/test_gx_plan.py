@@ -1,6 +1,7 @@
 """Issue 22: GX expectations run on distinct rows / projected columns give the outcomes the whole
 frame gives (same status, failing_count, element_count and sample rows), for planted faults among
-many repeated good rows; aggregates still see every row."""
+many repeated good rows; aggregates still see every row. The reference is the engine as before
+(`_whole_frame`: every expectation on the whole frame), on frames, Parquet files and DuckDB tables."""
 
 from __future__ import annotations
 
