@@ -25,7 +25,7 @@ from pipelines.staging.eu import eu_code_lists
 from pipelines.staging.eu_sbs import DEFAULT_DATASETS, eurostat_available
 from pipelines.staging.harmonise import cbp_naics_vintage
 from pipelines.staging.quarantine import us_naics_codes
-from pipelines.validation.engines import validate_frame, validate_table
+from pipelines.validation.engines import validate_frame, validate_parquet, validate_table
 from pipelines.validation.report import write_report
 from pipelines.validation.results import SuiteResult, cached, fingerprint, table_fingerprint
 from pipelines.validation.suites import load_suite
@@ -81,7 +81,7 @@ def validate_cbp_year(settings, year: int, geo: str = "state", *, use_cache: boo
     fp = fingerprint(suite, sha256_file(path), params)
 
     def run() -> SuiteResult:
-        res = validate_frame("cbp_parsed", pl.read_parquet(path), params=params, by="year", scope=f"{geo} {year}")
+        res = validate_parquet("cbp_parsed", path, params=params, by="year", scope=f"{geo} {year}")
         res.table = f"cbp_{geo}"
         return res
 

@@ -5,8 +5,8 @@ A suite is a YAML file listing expectations. Each has an `id`, a `severity` (`er
 pipeline, `warning` is reported only), a `description` and one of three engines
 (pipelines/validation/engines.py):
 
-- `gx` (default): a GX 1.x expectation (`type` + `kwargs`), run on a pandas copy of the frame in
-  an ephemeral context. Kwarg values written as "$name" are filled from runtime parameters
+- `gx` (default): a GX 1.x expectation (`type` + `kwargs`), run in an ephemeral context on a
+  pandas copy of the part of the frame it needs (gx_plan.py: distinct rows for row-wise types). Kwarg values written as "$name" are filled from runtime parameters
   (e.g. the NAICS codes of the vintage); when a parameter is absent the expectation is reported
   as skipped, never silently dropped.
 - `schema`: the exact Polars dtypes of the table (pandas conversion loses nullable ints).
