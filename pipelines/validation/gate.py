@@ -173,7 +173,10 @@ def _previous_totals(settings, table: str, wanted: pl.DataFrame | None = None) -
         pl.scan_parquet(path)
         .filter(pl.col("region_type") != "custom")  # user-defined regions may change freely
         .group_by("year", "region_type")
-        .agg(pl.len().alias("rows"), pl.col("emp").sum().alias("emp"))
+        # summed exactly (each term to 1e-6, as DECIMAL): a float sum depends on the order the
+        # parallel group-by adds in, and these totals are in the suite's cache key (an unchanged
+        # run must find its stored results)
+        .agg(pl.len().alias("rows"), pl.col("emp").cast(pl.Decimal(38, 6)).sum().cast(pl.Float64).alias("emp"))
     )
     if wanted is not None:
         prev = prev.join(wanted.lazy(), on=["year", "region_type"], how="semi")
