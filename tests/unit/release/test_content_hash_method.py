@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import random
 import struct
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from pipelines.release.content import table_content_hash
 
 TABLE = pl.DataFrame(
     {
-        "region_code": ["06", "01", "06", "11", "01"],
+        "region_code": ["06", "01", "06", None, "01"],
         "year": [2011, 2012, 2010, None, 2011],
         "name": ["Köln–Bonn", None, "", "Ústí nad Labem", "São Paulo"],
         "emp": [1.0 / 3.0, float("nan"), None, 2.5e12, -0.0],
@@ -62,3 +63,18 @@ def test_the_hash_is_the_documented_method(tmp_path: Path) -> None:
     # and a change of one character in one string changes it
     TABLE.with_columns(pl.col("name").str.replace("Köln", "Koln")).write_parquet(path)
     assert table_content_hash(path, KEY) != _reference(TABLE, KEY)
+
+
+def test_many_string_keys_in_no_particular_order(tmp_path: Path) -> None:
+    rng = random.Random(11)
+    codes = [f"{rng.randrange(100_000):05d}" for _ in range(300)]
+    df = pl.DataFrame(
+        {
+            "region_code": [rng.choice([*codes, None]) for _ in range(3_000)],
+            "industry_code": [rng.choice(["31", "3111", "311111", "TOTAL", "ä"]) for _ in range(3_000)],
+            "emp": [rng.random() * 1e4 for _ in range(3_000)],
+        }
+    )
+    path = tmp_path / "t.parquet"
+    df.write_parquet(path)
+    assert table_content_hash(path, ["region_code", "industry_code"]) == _reference(df, ["region_code", "industry_code"])
