@@ -13,6 +13,9 @@ Stages (each in its own child process, one after the other, on the same generate
   pandas    the plain pandas baseline (benchmarks/pandas_baseline.py)
   dagster   `observatory run` (= make run) on the mirror, cold (empty warehouse and DAGSTER_HOME),
             then again unchanged
+  county    (only when asked) `observatory run`, cold, on the first n benchmark county years served
+            through a mirror overlay: staging, checks, indicators, families, release and page at
+            county scale (benchmarks/county_run.py)
 Wall time is measured around each child (interpreter start-up included); work time inside it
 (the ratios use work time);
 peak RSS is the child's ru_maxrss from wait4. The 1-minute load average (max of
@@ -39,11 +42,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import generate
+from benchmarks import county_run, generate
 from pipelines.config import PROJECT_ROOT
 
 RESULTS = PROJECT_ROOT / "benchmarks" / "RESULTS.md"
-STAGES = ("floor", "pipeline", "pandas", "dagster")
+STAGES = ("floor", "pipeline", "pandas", "dagster", "county")
+DEFAULT_STAGES = ("floor", "pipeline", "pandas", "dagster")  # county: on demand (minutes a year count)
 TARGETS = {
     "pipeline_s": 60.0,  # full 25-year county history
     "pipeline_over_floor": 1.5,  # issue 22 (issue 7: 3×)
@@ -360,6 +364,25 @@ def run_dagster(work_root: Path) -> list[dict[str, Any]]:
     return out
 
 
+def run_county(data: Path, n_years: int, work_root: Path) -> dict[str, Any]:
+    """`observatory run` cold on the first n county years (benchmarks/county_run.py)."""
+    manifest = generate.read_manifest(data) or {}
+    years = generate.default_years(n_years, int(manifest["first_year"]))  # type: ignore[arg-type]
+    base = work_root / f"county-{n_years}"
+    shutil.rmtree(base, ignore_errors=True)
+    base.mkdir(parents=True)
+    log = work_root / f"county-{n_years}.log"
+    load = os.getloadavg()[0]
+    res = _spawn([str(Path(sys.executable).with_name("observatory")), "run"], env=county_run.county_env(data, base, years), log=log)
+    res["load"] = round(max(load, os.getloadavg()[0]), 1)
+    res.update(stage="county cold", years=n_years, rows=input_rows(data, n_years))
+    res.pop("stdout", None)
+    res["detail"] = county_run.describe(step_times(log.read_text()))
+    if not res["ok"]:
+        res["error"] = log.read_text()[-2000:]
+    return res
+
+
 _LOGLINE = re.compile(
     r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) \+0000 - dagster - \w+ - \S+ - [0-9a-f-]{36} - (\w+) - ",
     re.M,
@@ -505,7 +528,7 @@ def main(argv: list[str] | None = None) -> int:
         description="Benchmark the pipeline on synthetic county CBP files."
     )
     ap.add_argument("--years", default="25", help="comma list of year counts, e.g. 1,5,10,25")
-    ap.add_argument("--stages", default=",".join(STAGES))
+    ap.add_argument("--stages", default=",".join(DEFAULT_STAGES), help=f"any of {','.join(STAGES)}")
     ap.add_argument("--data", type=Path, default=generate.DEFAULT_OUT)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--counties", type=int, default=None, help="county subset (quick runs)")
@@ -554,6 +577,13 @@ def main(argv: list[str] | None = None) -> int:
     if "dagster" in stages:
         print("-- dagster (make run on the mirror), cold then unchanged ...", flush=True)
         for r in run_dagster(work_root):
+            print("   " + table([r])[-1], flush=True)
+            results.append(r)
+
+    if "county" in stages:
+        for n in sizes:
+            print(f"-- county: observatory run, cold, on {n} county years ...", flush=True)
+            r = run_county(a.data, n, work_root)
             print("   " + table([r])[-1], flush=True)
             results.append(r)
 
