@@ -387,13 +387,14 @@ _LOGLINE = re.compile(
     r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) \+0000 - dagster - \w+ - \S+ - [0-9a-f-]{36} - (\w+) - ",
     re.M,
 )
-_STEP = re.compile(r'Finished execution of step "([^"]+)" in ([0-9.]+)(ms|s|m)')
+_STEP = re.compile(r'Finished execution of step "([^"]+)" in ((?:[0-9.]+(?:ms|s|m|h))+)')
+_PART = re.compile(r"([0-9.]+)(ms|s|m|h)")
 
 
 def step_times(log: str) -> list[tuple[str, float]]:
-    """(step, seconds) from a Dagster run log, slowest first."""
-    scale = {"ms": 0.001, "s": 1.0, "m": 60.0}
-    steps = [(m[1], float(m[2]) * scale[m[3]]) for m in _STEP.finditer(log)]
+    """(step, seconds) from a Dagster run log, slowest first (durations like 870ms, 17.5s, 1m49s)."""
+    scale = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+    steps = [(m[1], sum(float(v) * scale[u] for v, u in _PART.findall(m[2]))) for m in _STEP.finditer(log)]
     if not steps:  # no "Finished execution" lines: charge each gap between log lines to the step
         lines = [
             (datetime.strptime(m[1], "%Y-%m-%d %H:%M:%S"), m[2]) for m in _LOGLINE.finditer(log)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from benchmarks import county_run, generate
+from benchmarks.run import step_times
 from pipelines.raw.archive import sha256_file
 from pipelines.raw.mirror import Mirror
 from pipelines.sources import cbp
@@ -27,3 +28,11 @@ def test_overlay_serves_the_county_files_by_upstream_url(tmp_path: Path, mirror_
     assert cbp.url(2016, "county") not in by_url  # only the years asked for
     assert {e.id for e in real.entries} < {e.id for e in overlay.entries}
     assert all(e.path.exists() for e in overlay.entries)
+
+
+def test_step_times_read_dagster_durations_of_every_form() -> None:
+    log = "\n".join(
+        f'... - STEP_SUCCESS - Finished execution of step "{name}" in {took}.'
+        for name, took in (("release", "1m49s"), ("us_indicators", "33.94s"), ("us_reference", "708ms"), ("slow", "2m"))
+    )
+    assert step_times(log) == [("slow", 120.0), ("release", 109.0), ("us_indicators", 33.94), ("us_reference", 0.708)]
