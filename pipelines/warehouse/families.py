@@ -18,7 +18,14 @@ import polars as pl
 from pipelines.staging.eu_sbs import select_mapping_rows
 from pipelines.warehouse.emerging_score import EMERGING_PARAMS, prepare_emerging
 from pipelines.warehouse.indicators import DEFAULT_PARAMS
-from pipelines.warehouse.sql import SqlRunner, create_macros, fetch_frame, register_frame, row_count
+from pipelines.warehouse.sql import (
+    SqlRunner,
+    create_macros,
+    fetch_frame,
+    load_sql,
+    register_frame,
+    row_count,
+)
 
 Side = Literal["us", "eu"]
 log = logging.getLogger(__name__)
@@ -156,10 +163,10 @@ def build_panel(
     )
 
 
-def build_scope(con: duckdb.DuckDBPyConnection, side: Side) -> int:
-    """TEMP table family_scope (year, region_type, region_code, cluster_code): the panel rows a
-    family may publish or count (issue 19): with data (emp known) and not excluded from the
-    rankings in the side's indicator table (EU rank_exclusion: extra-regio codes, overlapping
+def build_scope(con: duckdb.DuckDBPyConnection, side: Side) -> None:
+    """TEMP view family_scope (the columns of family_panel): the panel rows a family may publish or
+    count (issue 19): with data (emp known) and not excluded from the rankings in the side's
+    indicator table (EU rank_exclusion: extra-regio codes, overlapping
     NUTS versions, outside the reference, no employment). The families that read other inputs
     (industry pieces) or compute over all regions (φ, density) keep to it, whatever the panel holds."""
     source = SOURCE_TABLES[side]
@@ -171,7 +178,8 @@ def build_scope(con: duckdb.DuckDBPyConnection, side: Side) -> int:
     else:
         excluded = "SELECT NULL::INTEGER AS year, NULL::VARCHAR AS region_type, NULL::VARCHAR AS region_code, NULL::VARCHAR AS cluster_code WHERE false"
     con.execute(f"CREATE OR REPLACE TEMP VIEW family_excluded AS {excluded}")
-    return FAMILY_SQL.create_table(con, "family_scope", "families/scope", temp=True)
+    # no parameters (a view cannot hold bound values): DuckDB refuses a $name here
+    con.execute(f"CREATE OR REPLACE TEMP VIEW family_scope AS {load_sql('families/scope')}")
 
 
 def _check_industry_inputs(con: duckdb.DuckDBPyConnection, side: Side) -> None:

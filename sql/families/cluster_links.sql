@@ -11,8 +11,7 @@
 --   strong_related_clusters   codes of the strong related clusters ('; '-separated, by code):
 --                             for a strong cluster these are its links in the region's portfolio
 WITH p AS (
-    SELECT f.* FROM family_panel AS f
-    SEMI JOIN family_scope AS s USING (year, region_type, region_code, cluster_code)
+    SELECT f.* FROM family_scope AS f  -- the panel rows in scope
     WHERE f.traded AND f.region_type <> 'country'
 ),
 -- one row per region cell with an integer region-year number (rid: its keys in order) and its

@@ -10,8 +10,7 @@
 -- Inputs: family_panel, related_clusters. Parameters: $rel_min_lq (default 1.0).
 WITH m AS (
     SELECT year, region_type, region_code, cluster_code, lq >= $rel_min_lq AS present
-    FROM family_panel AS f
-    SEMI JOIN family_scope AS s USING (year, region_type, region_code, cluster_code)
+    FROM family_scope AS f  -- the panel rows in scope
     WHERE f.traded AND f.lq IS NOT NULL AND f.region_type NOT IN ('country', 'custom')
 ),
 -- The counts are sums over the regions of products of per-region cell counts, for i ≠ j:

@@ -62,8 +62,7 @@ cl AS (
         xsum(emp) AS region_emp,
         xsum(power(emp / nullif(region_total_emp, 0), 2)) AS herfindahl,
         xsum(abs(emp / nullif(region_total_emp, 0) - ref_emp / nullif(ref_total_emp, 0))) AS krugman_index
-    FROM family_panel AS p
-    SEMI JOIN family_scope AS s USING (year, region_type, region_code, cluster_code)
+    FROM family_scope AS p  -- the panel rows in scope
     WHERE p.region_type <> 'country' AND p.emp IS NOT NULL
     GROUP BY ALL
 )

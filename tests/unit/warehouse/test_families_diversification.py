@@ -97,6 +97,8 @@ def test_stale_intermediates_never_feed_a_build_and_none_is_left():
     stale = _diversification(con)
     assert stale == _diversification()
     assert stale["A"]["n_industries"] == 3
-    temps = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()}
+    temps = {r[0] for r in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE temporary UNION SELECT view_name FROM duckdb_views() WHERE temporary"
+    ).fetchall()}
     assert temps.isdisjoint(t for ts in STEP_INTERMEDIATES.values() for t in ts)
     assert {"family_panel", "family_scope"} <= temps
