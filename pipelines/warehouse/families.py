@@ -18,7 +18,14 @@ import polars as pl
 from pipelines.staging.eu_sbs import select_mapping_rows
 from pipelines.warehouse.emerging_score import EMERGING_PARAMS, prepare_emerging
 from pipelines.warehouse.indicators import DEFAULT_PARAMS
-from pipelines.warehouse.sql import SqlRunner, create_macros, fetch_frame, register_frame, row_count
+from pipelines.warehouse.sql import (
+    SqlRunner,
+    create_macros,
+    fetch_frame,
+    load_sql,
+    register_frame,
+    row_count,
+)
 
 Side = Literal["us", "eu"]
 log = logging.getLogger(__name__)
@@ -156,10 +163,10 @@ def build_panel(
     )
 
 
-def build_scope(con: duckdb.DuckDBPyConnection, side: Side) -> int:
-    """TEMP table family_scope (year, region_type, region_code, cluster_code): the panel rows a
-    family may publish or count (issue 19): with data (emp known) and not excluded from the
-    rankings in the side's indicator table (EU rank_exclusion: extra-regio codes, overlapping
+def build_scope(con: duckdb.DuckDBPyConnection, side: Side) -> None:
+    """TEMP view family_scope (the columns of family_panel): the panel rows a family may publish or
+    count (issue 19): with data (emp known) and not excluded from the rankings in the side's
+    indicator table (EU rank_exclusion: extra-regio codes, overlapping
     NUTS versions, outside the reference, no employment). The families that read other inputs
     (industry pieces) or compute over all regions (φ, density) keep to it, whatever the panel holds."""
     source = SOURCE_TABLES[side]
@@ -171,14 +178,11 @@ def build_scope(con: duckdb.DuckDBPyConnection, side: Side) -> int:
     else:
         excluded = "SELECT NULL::INTEGER AS year, NULL::VARCHAR AS region_type, NULL::VARCHAR AS region_code, NULL::VARCHAR AS cluster_code WHERE false"
     con.execute(f"CREATE OR REPLACE TEMP VIEW family_excluded AS {excluded}")
-    return FAMILY_SQL.create_table(con, "family_scope", "families/scope", temp=True)
+    # no parameters (a view cannot hold bound values): DuckDB refuses a $name here
+    con.execute(f"CREATE OR REPLACE TEMP VIEW family_scope AS {load_sql('families/scope')}")
 
 
-def build_industry_pieces(con: duckdb.DuckDBPyConnection, side: Side) -> int:
-    """TEMP table family_industry (year, region_type, region_code, industry_code, cluster_code,
-    emp): the industry pieces behind the cluster totals, for the diversification family.
-    US: sql/families/industry_us.sql; EU: the NACE rows the EU cluster totals are apportioned from
-    (pipelines.staging.eu_sbs.select_mapping_rows) × the NACE → cluster weights."""
+def _check_industry_inputs(con: duckdb.DuckDBPyConnection, side: Side) -> None:
     need = {
         "us": ["industry_employment", "cluster_naics", "custom_regions"],
         "eu": ["eu_industry_employment", "nace_cluster_concordance"],
@@ -186,6 +190,14 @@ def build_industry_pieces(con: duckdb.DuckDBPyConnection, side: Side) -> int:
     missing = [t for t in need if t not in _tables(con)]
     if missing:
         raise ValueError(f"indicator families ({side}): diversification needs tables {missing}")
+
+
+def build_industry_pieces(con: duckdb.DuckDBPyConnection, side: Side) -> int:
+    """TEMP table family_industry (year, region_type, region_code, industry_code, cluster_code,
+    emp): the industry pieces behind the cluster totals, for the diversification family.
+    US: sql/families/industry_us.sql; EU: the NACE rows the EU cluster totals are apportioned from
+    (pipelines.staging.eu_sbs.select_mapping_rows) × the NACE → cluster weights."""
+    _check_industry_inputs(con, side)
     if side == "us":
         FAMILY_SQL.create_table(con, "family_industry", "families/industry_us", temp=True)
     else:
@@ -227,20 +239,40 @@ def build_families(
         raise ValueError(
             f"indicator families ({side}): the reference table related_clusters is not in the warehouse"
         )
+    _check_industry_inputs(con, side)  # before any table is built: a missing input is no half build
     build_panel(con, side, params)
     build_scope(con, side)
-    build_industry_pieces(con, side)
     counts: dict[str, int] = {}
-    for table, sql_name in FAMILY_TABLES.items():
-        started = time.perf_counter()
-        name = PREFIX[side] + table
-        if table == "emerging_clusters":
-            prepare_emerging(con, FAMILY_SQL, params)  # features and walk-forward score weights
-        counts[name] = FAMILY_SQL.create_table(con, name, sql_name, params)
-        log.info("family %s: %s rows (%.1fs)", name, f"{counts[name]:,}", time.perf_counter() - started)
-        # later families read earlier ones under a side-independent name (family_<table>)
-        con.execute(f"CREATE OR REPLACE TEMP VIEW family_{table} AS SELECT * FROM {name}")
+    try:
+        for table, sql_name in FAMILY_TABLES.items():
+            started = time.perf_counter()
+            name = PREFIX[side] + table
+            # each TEMP intermediate lives only while the families that read it are built: TEMP
+            # tables hold memory under the DuckDB cap (25 county years: ~1 GB of industry pieces)
+            if table == "emerging_clusters":
+                prepare_emerging(con, FAMILY_SQL, params)  # features and walk-forward score weights
+            if table == "diversification":
+                build_industry_pieces(con, side)
+            counts[name] = FAMILY_SQL.create_table(con, name, sql_name, params)
+            _drop_temp(con, *STEP_INTERMEDIATES.get(table, ()))
+            log.info("family %s: %s rows (%.1fs)", name, f"{counts[name]:,}", time.perf_counter() - started)
+            # later families read earlier ones under a side-independent name (family_<table>)
+            con.execute(f"CREATE OR REPLACE TEMP VIEW family_{table} AS SELECT * FROM {name}")
+    finally:
+        _drop_temp(con, *(t for ts in STEP_INTERMEDIATES.values() for t in ts))
     return counts
+
+
+# TEMP intermediates (families.py, emerging_score.py) dropped once the family that reads them is built
+STEP_INTERMEDIATES: dict[str, tuple[str, ...]] = {
+    "emerging_clusters": ("family_emerging_features", "family_emerging_weights"),
+    "diversification": ("family_industry",),
+}
+
+
+def _drop_temp(con: duckdb.DuckDBPyConnection, *tables: str) -> None:
+    for t in tables:  # names from STEP_INTERMEDIATES, not user values
+        con.execute(f"DROP TABLE IF EXISTS temp.{t}")
 
 
 def release_tables(con: duckdb.DuckDBPyConnection, *sides: Side | None) -> list[str]:

@@ -11,19 +11,23 @@
 --   strong_related_clusters   codes of the strong related clusters ('; '-separated, by code):
 --                             for a strong cluster these are its links in the region's portfolio
 WITH p AS (
-    SELECT f.* FROM family_panel AS f
-    SEMI JOIN family_scope AS s USING (year, region_type, region_code, cluster_code)
+    SELECT f.* FROM family_scope AS f  -- the panel rows in scope
     WHERE f.traded AND f.region_type <> 'country'
 ),
 -- one row per region cell with an integer region-year number (rid: its keys in order) and its
 -- employment fixed to the 18 decimals of xsum once, so the region × cluster × related-cluster
 -- rows below join and group on integers and sum exact DECIMALs (the same sums as xsum per row)
+regions AS (
+    -- numbered once per region-year (not by a window over all its cells)
+    SELECT *, row_number() OVER (ORDER BY year, region_type, region_code) AS rid
+    FROM (SELECT DISTINCT year, region_type, region_code FROM p)
+),
 k AS (
-    SELECT cluster_code, strong,
-        dense_rank() OVER (ORDER BY year, region_type, region_code) AS rid,
-        CAST(emp AS DECIMAL(38, 18)) AS emp_x, CAST(ref_emp AS DECIMAL(38, 18)) AS ref_emp_x,
-        year, region_type, region_code
-    FROM p
+    SELECT a.cluster_code, a.strong, g.rid,
+        CAST(a.emp AS DECIMAL(38, 18)) AS emp_x, CAST(a.ref_emp AS DECIMAL(38, 18)) AS ref_emp_x,
+        a.year, a.region_type, a.region_code
+    FROM p AS a
+    JOIN regions AS g USING (year, region_type, region_code)
 ),
 pairs AS (
     SELECT DISTINCT cluster_code, related_cluster_code FROM related_clusters
@@ -54,7 +58,7 @@ linked_k AS (
 linked AS (
     SELECT g.year, g.region_type, g.region_code, l.* EXCLUDE (rid)
     FROM linked_k AS l
-    JOIN (SELECT DISTINCT rid, year, region_type, region_code FROM k) AS g USING (rid)
+    JOIN regions AS g USING (rid)
 )
 SELECT
     a.region_type,

@@ -10,8 +10,7 @@
 -- Inputs: family_panel, related_clusters. Parameters: $rel_min_lq (default 1.0).
 WITH m AS (
     SELECT year, region_type, region_code, cluster_code, lq >= $rel_min_lq AS present
-    FROM family_panel AS f
-    SEMI JOIN family_scope AS s USING (year, region_type, region_code, cluster_code)
+    FROM family_scope AS f  -- the panel rows in scope
     WHERE f.traded AND f.lq IS NOT NULL AND f.region_type NOT IN ('country', 'custom')
 ),
 -- The counts are sums over the regions of products of per-region cell counts, for i ≠ j:
@@ -21,13 +20,21 @@ WITH m AS (
 -- negative for a repeated cell, 0 for almost every cell), Σ_r a_ri·a_rj = N − D_i − D_j + Σ_r d_ri·d_rj
 -- and Σ_r p_ri·a_rj = P_i − Σ_r p_ri·d_rj: only held cells and the rare d ≠ 0 cells are paired,
 -- not every cell with every cell of its region. Exact integer arithmetic throughout.
+-- one row per cell (a, p: its panel rows and those held) with its region-year's number (rid:
+-- the keys in order), grouped, not windowed over every row
+regions AS (
+    SELECT *, row_number() OVER (ORDER BY year, region_type, region_code) AS rid
+    FROM (SELECT DISTINCT year, region_type, region_code FROM m)
+),
 cell AS (
-    SELECT year, region_type, cluster_code,
-        dense_rank() OVER (ORDER BY year, region_type, region_code) AS rid,
-        count(*) OVER w AS a, count(*) FILTER (WHERE present) OVER w AS p,
-        row_number() OVER w AS k
-    FROM m
-    WINDOW w AS (PARTITION BY year, region_type, region_code, cluster_code)
+    SELECT c.year, c.region_type, c.cluster_code, g.rid, c.a, c.p
+    FROM (
+        SELECT year, region_type, region_code, cluster_code,
+            count(*) AS a, count(*) FILTER (WHERE present) AS p
+        FROM m
+        GROUP BY ALL
+    ) AS c
+    JOIN regions AS g USING (year, region_type, region_code)
 ),
 regs AS (SELECT DISTINCT year, region_type, rid FROM cell),
 universe AS (SELECT DISTINCT year, region_type, cluster_code FROM cell),
@@ -36,7 +43,7 @@ dev AS (
         1 - coalesce(c.a, 0) AS d, coalesce(c.p, 0) AS p
     FROM regs AS g
     JOIN universe AS u USING (year, region_type)
-    LEFT JOIN (SELECT * FROM cell WHERE k = 1) AS c ON c.rid = g.rid AND c.cluster_code = u.cluster_code
+    LEFT JOIN cell AS c ON c.rid = g.rid AND c.cluster_code = u.cluster_code
 ),
 per_cluster AS (
     SELECT year, region_type, cluster_code, count(*) AS n, sum(d) AS sum_d, sum(p) AS sum_p

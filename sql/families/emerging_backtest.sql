@@ -58,41 +58,64 @@ outcomes AS (
     JOIN horizons AS h USING (flag_year)
     LEFT JOIN first_strong AS f USING (region_type, region_code, cluster_code, flag_year)
 ),
--- one row per cohort row × method: the value that ranks it
+-- the score ranks by the average rank of each row (ties half); the rule is 0 or 1, so its average
+-- ranks follow from counts (rule_auc below): only the score's rows are sorted
 ranked_values AS (
-    SELECT region_type, window_start, horizon_years, oos, became_strong,
-        'rule' AS method, CAST(emerging_rule AS DOUBLE) AS v
-    FROM outcomes
-    UNION ALL
-    SELECT region_type, window_start, horizon_years, oos, became_strong, 'score', score
+    SELECT region_type, window_start, horizon_years, oos, became_strong, score AS v
     FROM outcomes WHERE score IS NOT NULL
 ),
 ranks_window AS (
-    SELECT region_type, window_start, horizon_years, method, became_strong,
-        rank() OVER w + (count(*) OVER (PARTITION BY region_type, window_start, horizon_years, method, v) - 1) / 2.0
+    SELECT region_type, window_start, horizon_years, became_strong,
+        rank() OVER w + (count(*) OVER (PARTITION BY region_type, window_start, horizon_years, v) - 1) / 2.0
             AS avg_rank
     FROM ranked_values
-    WINDOW w AS (PARTITION BY region_type, window_start, horizon_years, method ORDER BY v)
+    WINDOW w AS (PARTITION BY region_type, window_start, horizon_years ORDER BY v)
 ),
 ranks_oos AS (
-    SELECT region_type, horizon_years, method, became_strong,
-        rank() OVER w + (count(*) OVER (PARTITION BY region_type, horizon_years, method, v) - 1) / 2.0
+    SELECT region_type, horizon_years, became_strong,
+        rank() OVER w + (count(*) OVER (PARTITION BY region_type, horizon_years, v) - 1) / 2.0
             AS avg_rank
     FROM ranked_values
     WHERE oos
-    WINDOW w AS (PARTITION BY region_type, horizon_years, method ORDER BY v)
+    WINDOW w AS (PARTITION BY region_type, horizon_years ORDER BY v)
 ),
 auc_window AS (
-    SELECT region_type, window_start, horizon_years, method,
-        rank_sum_auc(avg_rank, became_strong) AS auc
+    SELECT region_type, window_start, horizon_years, rank_sum_auc(avg_rank, became_strong) AS auc
     FROM ranks_window
     GROUP BY ALL
 ),
 auc_oos AS (
-    SELECT region_type, horizon_years, method,
-        rank_sum_auc(avg_rank, became_strong) AS auc
+    SELECT region_type, horizon_years, rank_sum_auc(avg_rank, became_strong) AS auc
     FROM ranks_oos
     GROUP BY ALL
+),
+-- the rule's rank-sum AUC (the same formula as rank_sum_auc): its n_lo rows of value 0 share the
+-- average rank 1 + (n_lo − 1)/2, its n_hi rows of value 1 the rank n_lo + 1 + (n_hi − 1)/2; the
+-- sum of the positives' ranks is then exact in any order, as the sum over the rows is
+rule_counts AS (
+    SELECT region_type, window_start, horizon_years, oos,
+        count(*) FILTER (WHERE NOT emerging_rule) AS n_lo,
+        count(*) FILTER (WHERE emerging_rule) AS n_hi,
+        count(*) FILTER (WHERE NOT emerging_rule AND became_strong) AS pos_lo,
+        count(*) FILTER (WHERE emerging_rule AND became_strong) AS pos_hi
+    FROM outcomes
+    GROUP BY ALL
+),
+rule_groups AS (
+    SELECT region_type, window_start, horizon_years, sum(n_lo) AS n_lo, sum(n_hi) AS n_hi,
+        sum(pos_lo) AS pos_lo, sum(pos_hi) AS pos_hi
+    FROM rule_counts GROUP BY ALL
+    UNION ALL
+    -- the out-of-sample pool of the region type × horizon (window_start NULL)
+    SELECT region_type, NULL, horizon_years, sum(n_lo), sum(n_hi), sum(pos_lo), sum(pos_hi)
+    FROM rule_counts WHERE oos GROUP BY region_type, horizon_years
+),
+rule_auc AS (
+    SELECT region_type, window_start, horizon_years,
+        (pos_lo * (1 + (n_lo - 1) / 2.0) + pos_hi * (n_lo + 1 + (n_hi - 1) / 2.0)
+            - (pos_lo + pos_hi) * (pos_lo + pos_hi + 1) / 2.0)
+        / nullif((pos_lo + pos_hi) * (n_lo + n_hi - pos_lo - pos_hi), 0) AS auc
+    FROM rule_groups
 ),
 lift_oos AS (
     SELECT region_type, horizon_years,
@@ -149,14 +172,14 @@ SELECT
     o.lift_old_rule_oos,
     o.lift_score_oos
 FROM agg AS a
-LEFT JOIN auc_window AS wr
+LEFT JOIN rule_auc AS wr
     ON wr.region_type = a.region_type AND wr.window_start = a.window_start
-    AND wr.horizon_years = a.horizon_years AND wr.method = 'rule'
+    AND wr.horizon_years = a.horizon_years
 LEFT JOIN auc_window AS ws
     ON ws.region_type = a.region_type AND ws.window_start = a.window_start
-    AND ws.horizon_years = a.horizon_years AND ws.method = 'score'
+    AND ws.horizon_years = a.horizon_years
 LEFT JOIN lift_oos AS o ON o.region_type = a.region_type AND o.horizon_years = a.horizon_years
-LEFT JOIN auc_oos AS orr
-    ON orr.region_type = a.region_type AND orr.horizon_years = a.horizon_years AND orr.method = 'rule'
+LEFT JOIN rule_auc AS orr
+    ON orr.region_type = a.region_type AND orr.horizon_years = a.horizon_years AND orr.window_start IS NULL
 LEFT JOIN auc_oos AS os
-    ON os.region_type = a.region_type AND os.horizon_years = a.horizon_years AND os.method = 'score'
+    ON os.region_type = a.region_type AND os.horizon_years = a.horizon_years

@@ -64,7 +64,8 @@ pct AS (
         quantile_cont(emp, $size_pct) AS emp_p,
         quantile_cont(est, $size_pct) AS est_p
     FROM src
-    WHERE traded AND region_type NOT IN ('country') AND emp > 0
+    -- only a source without a strong column uses the rule (strong_rule is read only then)
+    WHERE NOT $has_strong AND traded AND region_type NOT IN ('country') AND emp > 0
     GROUP BY ALL
 ),
 rule AS (

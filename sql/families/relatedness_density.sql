@@ -14,8 +14,7 @@
 WITH m AS (
     SELECT year, region_type, region_code, cluster_code, emp, lq, strong,
            coalesce(lq >= $rel_min_lq, false) AS present
-    FROM family_panel AS f
-    SEMI JOIN family_scope AS s USING (year, region_type, region_code, cluster_code)
+    FROM family_scope AS f  -- the panel rows in scope
     WHERE f.traded AND f.region_type <> 'country'
 ),
 matrix_type AS (

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 
+import duckdb
 import polars as pl
 import pytest
 
-from pipelines.warehouse.families import build_families
+from pipelines.warehouse.families import STEP_INTERMEDIATES, build_families
 from pipelines.warehouse.sql import fetch_frame
 from tests.helpers.families_data import connection, indicator_rows
 
@@ -29,7 +30,7 @@ DEFINITIONS = [
 ]
 
 
-def _diversification():
+def _inputs() -> duckdb.DuckDBPyConnection:
     # cluster totals consistent with the industry rows: A 100 / 100, B 320 / 80
     emp = {("A", "1"): [100.0], ("A", "2"): [100.0], ("B", "1"): [320.0], ("B", "2"): [80.0]}
     custom = indicator_rows(
@@ -44,6 +45,11 @@ def _diversification():
     )
     con.executemany("INSERT INTO cluster_naics VALUES ('2002', ?, ?, ?)", DEFINITIONS)
     con.execute("INSERT INTO custom_regions VALUES ('AB', 'state', ['A', 'B'])")
+    return con
+
+
+def _diversification(con: duckdb.DuckDBPyConnection | None = None):
+    con = con or _inputs()
     build_families(con, "us")
     df = fetch_frame(con, "SELECT * FROM diversification ORDER BY region_type, region_code")
     return {r["region_code"]: r for r in df.to_dicts()}
@@ -77,3 +83,22 @@ def test_split_code_counts_once_per_cluster_and_identity_holds():
     ab = got["AB"]
     p = [350 / 600, 50 / 600, 20 / 600, 160 / 600, 20 / 600]
     assert ab["total_entropy"] == pytest.approx(-sum(x * math.log2(x) for x in p))
+
+
+def test_stale_intermediates_never_feed_a_build_and_none_is_left():
+    """The industry pieces are a TEMP table built just before diversification and dropped after it
+    (memory under the DuckDB cap): a table of that name left on the connection (an earlier side,
+    a failed build) is rebuilt, never read, and no step intermediate outlives the build."""
+    con = _inputs()
+    con.execute(
+        "CREATE TEMP TABLE family_industry AS SELECT 2005 AS year, 'state' AS region_type, "
+        "'A' AS region_code, '999999' AS industry_code, '1' AS cluster_code, 1e6 AS emp"
+    )
+    stale = _diversification(con)
+    assert stale == _diversification()
+    assert stale["A"]["n_industries"] == 3
+    temps = {r[0] for r in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE temporary UNION SELECT view_name FROM duckdb_views() WHERE temporary"
+    ).fetchall()}
+    assert temps.isdisjoint(t for ts in STEP_INTERMEDIATES.values() for t in ts)
+    assert {"family_panel", "family_scope"} <= temps

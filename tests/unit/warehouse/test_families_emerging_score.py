@@ -57,6 +57,22 @@ def test_auc_and_lift_by_hand_with_ties():
     assert (r["n_scored"], r["n_oos"], r["n_oos_became_strong"]) == (4, 4, 2)
 
 
+def test_rule_auc_out_of_sample_pools_only_scored_flag_years():
+    # flag year 2001 has no score (not out of sample): F (not flagged) became strong, E did not →
+    # rule AUC 0. Flag year 2002 is scored: A (flagged) became strong, B did not → 1. The *_oos
+    # pool holds 2002 only (pooling 2001 too would give 0.5), on the rows of both flag years.
+    rows = [
+        _row("E", True, None), _row("F", False, None),
+        {**_row("A", True, 0.9, True), "window_start": 2001, "window_end": 2002},
+        {**_row("B", False, 0.5, False), "window_start": 2001, "window_end": 2002},
+    ]
+    df = _backtest(rows, {("F", 2002), ("A", 2003)}, [2000, 2001, 2002, 2003], bt_max_horizon=1)
+    assert df["flag_year"].to_list() == [2001, 2002]
+    assert df["auc_old_rule"].to_list() == [pytest.approx(0.0), pytest.approx(1.0)]
+    assert df["auc_old_rule_oos"].to_list() == [pytest.approx(1.0)] * 2
+    assert df["auc_score_oos"].to_list() == [pytest.approx(1.0)] * 2
+
+
 def test_max_horizon_row_counts_a_transition_exactly_k_years_later():
     # issue 20: flag year 2001, bt_max_horizon 2, years to 2003: the k = 2 row exists and counts
     # A, strong first in 2003 = flag year + 2 (a range one year short, or `<` for `≤`, misses it)

@@ -15,7 +15,7 @@ from pipelines.warehouse.eu import eu_indicators
 from pipelines.warehouse.families import build_families
 from pipelines.warehouse.sql import fetch_frame
 from tests.helpers.eu_totals import frame
-from tests.helpers.families_data import connection
+from tests.helpers.families_data import connection, indicator_rows
 
 ROW_TABLES = ("eu_cluster_links", "eu_relatedness_density")
 BAD_REGIONS = {"AAZZ", "AA09", "CC09"}
@@ -107,3 +107,26 @@ def test_window_families_hold_no_bad_rows_and_the_check_names_one(con: duckdb.Du
     assert {(r["family_table"], r["region_code"], r["reason"]) for r in sample} == {
         ("eu_shift_share", "AA09", "overlapping NUTS version")
     }
+
+
+def test_scope_drops_excluded_cells_the_panel_keeps_and_rows_without_a_cluster_code() -> None:
+    """sql/families/scope.sql on a source whose panel keeps every row (no `ranked` column): a cell
+    the indicator table excludes from its rankings (rank_exclusion) is in no scoped family table,
+    nor is a row without a cluster code (the scope was once a join on the cells' keys, which no
+    NULL key passes); the region's other cells stay."""
+    emp = {(r, c): [100.0] for r in ("A", "B", "C") for c in ("1", "2")}
+    rows = indicator_rows(emp, [2005]).with_columns(
+        rank_exclusion=pl.when((pl.col("region_code") == "B") & (pl.col("cluster_code") == "1"))
+        .then(pl.lit("no employment")).otherwise(pl.lit(None, dtype=pl.String))
+    )
+    no_code = rows.filter(pl.col("region_code") == "C", pl.col("cluster_code") == "1").with_columns(
+        cluster_code=pl.lit(None, dtype=pl.String)
+    )
+    c = connection("cluster_indicators", pl.concat([rows, no_code]))
+    build_families(c, "us")
+    for table in ("cluster_links", "relatedness_density"):
+        cells = set(_frame(c, table).select("region_code", "cluster_code").iter_rows())
+        assert cells == {("A", "1"), ("A", "2"), ("B", "2"), ("C", "1"), ("C", "2")}, table
+    n_clusters = dict(_frame(c, "diversification").select("region_code", "n_clusters").iter_rows())
+    assert n_clusters == {"A": 2, "B": 1, "C": 2}
+    assert _frame(c, "cluster_relatedness").filter(pl.col("cluster_code") == "1")["n_regions"].to_list() == [2]
