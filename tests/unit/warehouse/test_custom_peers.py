@@ -4,19 +4,11 @@ and is compared with the states' national sum even when county sums disagree (is
 
 from __future__ import annotations
 
-import duckdb
 import polars as pl
 import pytest
 
-from pipelines.warehouse.indicators import build_indicator_tables
-from pipelines.warehouse.sql import fetch_frame, register_frame
+from tests.helpers.indicators_data import indicators
 
-CLUSTERS = pl.DataFrame({"cluster_code": ["1", "2", "101"], "traded": [True, True, False]})
-TOTALS_SCHEMA = {
-    "year": pl.Int32, "region_type": pl.String, "region_code": pl.String, "cluster_code": pl.String,
-    "emp": pl.Float64, "emp_reported": pl.Float64, "est": pl.Float64, "payroll": pl.Float64,
-    "definition_vintage": pl.String,
-}
 # cluster 1 employment of eight states: the group NE = S1 + S2 (the two most specialised small
 # states); cluster 2 = 1,000 and local 101 = 500 everywhere
 STATE_C1 = {"S1": 300.0, "S2": 260.0, "S3": 250.0, "S4": 100.0, "S5": 80.0, "S6": 60.0, "S7": 40.0, "S8": 20.0}
@@ -36,18 +28,7 @@ def _custom(emp1: dict[str, float], members: list[str], code: str = "NE", year: 
 
 
 def run(rows: list[tuple], groups: dict[str, tuple[str, list[str]]] | None = None) -> pl.DataFrame:
-    with duckdb.connect() as con:
-        register_frame(con, "cluster_totals", pl.DataFrame(rows, schema=TOTALS_SCHEMA, orient="row"))
-        register_frame(con, "clusters", CLUSTERS)
-        if groups is not None:
-            register_frame(con, "custom_regions", pl.DataFrame(
-                {"region_type": ["custom"] * len(groups), "region_code": list(groups),
-                 "region_name": list(groups), "base_type": [g[0] for g in groups.values()],
-                 "nuts_version": [None] * len(groups), "members": [g[1] for g in groups.values()]},
-                schema_overrides={"nuts_version": pl.String},
-            ))
-        build_indicator_tables(con)
-        return fetch_frame(con, "SELECT * FROM cluster_indicators")
+    return indicators(rows, groups)
 
 
 def pick(df: pl.DataFrame, region: str, cluster: str = "1") -> dict:

@@ -10,15 +10,10 @@ import polars as pl
 import pytest
 
 from pipelines.warehouse.families import build_panel
-from pipelines.warehouse.indicators import build_cluster_tables, build_indicator_tables
+from pipelines.warehouse.indicators import build_cluster_tables
 from pipelines.warehouse.sql import fetch_frame, register_frame
+from tests.helpers.indicators_data import indicators
 
-CLUSTERS = pl.DataFrame({"cluster_code": ["1", "2", "101"], "traded": [True, True, False]})
-TOTALS_SCHEMA = {
-    "year": pl.Int32, "region_type": pl.String, "region_code": pl.String, "cluster_code": pl.String,
-    "emp": pl.Float64, "emp_reported": pl.Float64, "est": pl.Float64, "payroll": pl.Float64,
-    "definition_vintage": pl.String,
-}  # fmt: skip
 # cluster 1 employment of eight counties (cluster 2 = 1,000 and local 101 = 500 each)
 COUNTY_C1 = {f"0100{i}": e for i, e in enumerate([300.0, 260.0, 250.0, 100.0, 80.0, 60.0, 40.0, 20.0], start=1)}
 STATEWIDE = "01999"
@@ -39,18 +34,7 @@ def _rows(emp1: dict[str, float], year: int = 2011) -> list[tuple]:
 
 
 def _indicators(rows: list[tuple], groups: dict[str, list[str]] | None = None) -> pl.DataFrame:
-    with duckdb.connect() as con:
-        register_frame(con, "cluster_totals", pl.DataFrame(rows, schema=TOTALS_SCHEMA, orient="row"))
-        register_frame(con, "clusters", CLUSTERS)
-        if groups is not None:
-            register_frame(con, "custom_regions", pl.DataFrame(
-                {"region_type": ["custom"] * len(groups), "region_code": list(groups),
-                 "region_name": list(groups), "base_type": ["county"] * len(groups),
-                 "nuts_version": [None] * len(groups), "members": list(groups.values())},
-                schema_overrides={"nuts_version": pl.String},
-            ))  # fmt: skip
-        build_indicator_tables(con)
-        return fetch_frame(con, "SELECT * FROM cluster_indicators")
+    return indicators(rows, None if groups is None else {code: ("county", members) for code, members in groups.items()})
 
 
 def _pick(df: pl.DataFrame, region: str, cluster: str = "1") -> dict:
