@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import math
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -139,6 +140,8 @@ def _number(name: str, default: float, wanted: str, too_small: Callable[[float],
         value = float(raw)
     except ValueError:
         raise ValueError(f"{name} must be {wanted}, got {raw!r}") from None
+    if not math.isfinite(value):  # NaN passes every bound below; inf is no limit at all
+        raise ValueError(f"{name} must be {wanted}, got {raw!r}")
     if too_small(value):
         raise ValueError(f"{name} must be {bound}, got {raw!r}")
     return value

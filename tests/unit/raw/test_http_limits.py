@@ -124,6 +124,13 @@ def test_http_limits_come_from_the_environment(monkeypatch) -> None:
             "OBSERVATORY_MAX_COMPRESSION_RATIO must be a number (uncompressed / compressed bytes), got 'x10'",
         ),
         ("OBSERVATORY_MAX_COMPRESSION_RATIO", "0.99", "OBSERVATORY_MAX_COMPRESSION_RATIO must be at least 1, got '0.99'"),
+        # NaN passed every bound (no comparison with it is true) and inf is no deadline at all
+        ("OBSERVATORY_HTTP_DEADLINE", "nan", "OBSERVATORY_HTTP_DEADLINE must be a number of seconds, got 'nan'"),
+        ("OBSERVATORY_HTTP_FIRST_BYTE_TIMEOUT", "inf", "OBSERVATORY_HTTP_FIRST_BYTE_TIMEOUT must be a number of seconds, got 'inf'"),
+        (
+            "OBSERVATORY_MAX_COMPRESSION_RATIO", "NaN",
+            "OBSERVATORY_MAX_COMPRESSION_RATIO must be a number (uncompressed / compressed bytes), got 'NaN'",
+        ),
     ],
 )  # fmt: skip
 def test_number_settings_name_the_variable_and_the_rule(monkeypatch, name: str, raw: str, message: str) -> None:
