@@ -20,6 +20,7 @@ from pipelines.config import PROJECT_ROOT
 from pipelines.fingerprints import code_fingerprint
 from pipelines.raw.archive import sha256_file
 from pipelines.release.parquet import TableInput
+from pipelines.warehouse.sql import quoted
 
 CONTENT_HASH_METHOD = (
     "contentHash = sha256 over the table read back from its Parquet file, rows sorted by the primary key "
@@ -71,7 +72,7 @@ def content_digest(tables: Mapping[str, TableInput]) -> str:
         if isinstance(src, duckdb.DuckDBPyRelation):
             typed = list(zip(src.columns, (str(t) for t in src.types), strict=True))
             exact = [c for c, t in typed if t not in {"DOUBLE", "FLOAT", "REAL"}]
-            row = ", ".join('"' + c.replace('"', '""') + '"' for c in exact)
+            row = ", ".join(quoted(c) for c in exact)
             sql = f"SELECT count(*), sum(hash({row})) FROM t" if exact else "SELECT count(*), 0 FROM t"
             n, total = src.query("t", sql).fetchall()[0]
         else:

@@ -14,6 +14,7 @@ import duckdb
 
 from pipelines.release.coverage import coverage_changelog
 from pipelines.release.datapackage import table_resources
+from pipelines.warehouse.sql import quoted
 
 DEFAULT_RTOL = 1e-9
 
@@ -22,10 +23,6 @@ DEFAULT_ATOL = 1e-9
 
 
 TOP_CHANGES = 5
-
-
-def _q(c: str) -> str:
-    return '"' + c.replace('"', '""') + '"'
 
 
 def _clean(v: Any) -> Any:
@@ -126,12 +123,12 @@ def _diff_table(con, ra, fa: Path, rb, fb: Path, rtol: float, atol: float, top: 
 
 def _missing_rows(con, key: list[str], which: str, other: str) -> dict[str, Any]:
     """Rows of view `which` whose key is not in view `other`: count, up to 10 example keys, count by year."""
-    cond = " AND ".join(f"x.{_q(k)} IS NOT DISTINCT FROM o.{_q(k)}" for k in key)
+    cond = " AND ".join(f"x.{quoted(k)} IS NOT DISTINCT FROM o.{quoted(k)}" for k in key)
     missing = f"FROM {which} AS x ANTI JOIN {other} AS o ON {cond}"
     n = con.execute(f"SELECT count(*) {missing}").fetchall()[0][0]
     res: dict[str, Any] = {"count": int(n)}
     if n:
-        kx = ", ".join(f"x.{_q(k)}" for k in key)
+        kx = ", ".join(f"x.{quoted(k)}" for k in key)
         rows = con.execute(f"SELECT {kx} {missing} ORDER BY {kx} LIMIT 10").fetchall()
         res["examples"] = [dict(zip(key, map(_clean, r), strict=True)) for r in rows]
         if "year" in key:
@@ -144,13 +141,13 @@ def _value_changes(
 ) -> tuple[int, int, dict[str, Any]]:
     """Join A and B on the key (temp table j) and find, per common column, the rows whose value
     changed beyond the tolerance; returns (rows compared, rows changed, {column: {rows, largest}})."""
-    on = " AND ".join(f"a.{_q(k)} IS NOT DISTINCT FROM b.{_q(k)}" for k in key)
-    sel = ", ".join([*(f"b.{_q(k)} AS {_q(k)}" for k in key), *(f"a.{_q(c)} AS {_q('a:' + c)}, b.{_q(c)} AS {_q('b:' + c)}" for c in common)])
+    on = " AND ".join(f"a.{quoted(k)} IS NOT DISTINCT FROM b.{quoted(k)}" for k in key)
+    sel = ", ".join([*(f"b.{quoted(k)} AS {quoted(k)}" for k in key), *(f"a.{quoted(c)} AS {quoted('a:' + c)}, b.{quoted(c)} AS {quoted('b:' + c)}" for c in common)])
     con.execute(f"CREATE OR REPLACE TEMP TABLE j AS SELECT {sel} FROM a JOIN b ON {on}")
     compared = int(con.execute("SELECT count(*) FROM j").fetchall()[0][0])
     conds = {}
     for c in common:
-        x, y = _q("a:" + c), _q("b:" + c)
+        x, y = quoted("a:" + c), quoted("b:" + c)
         if _NUMERIC.match(types_a[c]) and _NUMERIC.match(types_b[c]):
             conds[c] = (
                 f"NOT (({x} IS NULL AND {y} IS NULL) OR ({x} IS NOT NULL AND {y} IS NOT NULL AND "
@@ -173,8 +170,8 @@ def _value_changes(
 
 def _largest_changes(con, key: list[str], c: str, cond: str, numeric: bool, top: int) -> list[dict[str, Any]]:
     """The `top` changed values of column c in j (largest absolute change first when numeric)."""
-    klist = ", ".join(_q(k) for k in key)
-    x, y = _q("a:" + c), _q("b:" + c)
+    klist = ", ".join(quoted(k) for k in key)
+    x, y = quoted("a:" + c), quoted("b:" + c)
     order = f"abs(coalesce(CAST({y} AS DOUBLE), 0) - coalesce(CAST({x} AS DOUBLE), 0)) DESC" if numeric else klist
     rows = con.execute(f"SELECT {klist}, {x}, {y} FROM j WHERE {cond} ORDER BY {order}, {klist} LIMIT {int(top)}").fetchall()
     largest = []

@@ -12,7 +12,7 @@ import duckdb
 import polars as pl
 
 from pipelines.validation.gx_plan import WEIGHT
-from pipelines.warehouse.sql import checked_identifier, fetch_frame
+from pipelines.warehouse.sql import checked_identifier, fetch_frame, quoted
 
 
 class FrameRows:
@@ -43,7 +43,7 @@ class FrameRows:
 
 
 def _quoted(cols: Sequence[str]) -> str:
-    return ", ".join('"' + c.replace('"', '""') + '"' for c in cols)
+    return ", ".join(quoted(c) for c in cols)
 
 
 class TableRows:

@@ -39,6 +39,12 @@ def load_sql(name: str) -> str:
     return path.read_text()
 
 
+def quoted(name: str) -> str:
+    """A column name as a quoted SQL identifier (embedded quotes doubled): for names that come
+    from a schema or a file, never from a user's value."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def checked_identifier(name: str) -> str:
     """``name`` when it is a plain SQL identifier (a table name), else ValueError."""
     if not IDENTIFIER.match(name):
