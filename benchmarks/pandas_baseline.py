@@ -189,10 +189,10 @@ def cluster_indicators(totals: pd.DataFrame, clusters: pd.DataFrame) -> pd.DataF
     df["wage"] = _div(df["payroll"] * 1000.0, df["emp_reported"])
 
     # a CBP statewide code (county XX999) is not a place: in the sums above, never ranked or strong
-    # (the pipeline's macro cbp_statewide)
-    statewide = (df["region_type"] == "county") & df["region_code"].str.fullmatch(r"[0-9]{2}999")
+    # (the pipeline's macro cbp_statewide); a column, so it follows the rows through the merges
+    df["statewide"] = (df["region_type"] == "county") & df["region_code"].str.fullmatch(r"[0-9]{2}999")
     # strong clusters: percentiles per year × region type × cluster among traded, emp > 0
-    eligible = df[df["traded"] & (df["emp"] > 0) & ~statewide]
+    eligible = df[df["traded"] & (df["emp"] > 0) & ~df["statewide"]]
     grp = eligible.groupby(["year", "region_type", "cluster_code"])
     pct = pd.DataFrame(
         {
@@ -211,7 +211,7 @@ def cluster_indicators(totals: pd.DataFrame, clusters: pd.DataFrame) -> pd.DataF
     )
     df["strong"] = (qualifies & (df["lq"] >= df["lq_p_strong"])).astype(object)
     df["strong10"] = (qualifies & (df["lq"] >= df["lq_p_strong10"])).astype(object)
-    df.loc[~df["traded"] | statewide, ["strong", "strong10"]] = None
+    df.loc[~df["traded"] | df["statewide"], ["strong", "strong10"]] = None
 
     # growth from the first SOUND year of each region × cluster: coverage ≥ MIN_COVERAGE, emp ≥
     # MIN_GROWTH_BASE and some reported employment behind it; no rate ends in a partial year
@@ -229,8 +229,7 @@ def cluster_indicators(totals: pd.DataFrame, clusters: pd.DataFrame) -> pd.DataF
     years = (df["year"] - df["base_year"]).where(ok)
     df["cagr"] = ((df["emp"] / df["base_emp"].where(ok)) ** (1.0 / years) - 1).where(ok)
 
-    statewide = (df["region_type"] == "county") & df["region_code"].str.fullmatch(r"[0-9]{2}999")
-    grp = df[~statewide].groupby(["year", "region_type", "cluster_code"])
+    grp = df[~df["statewide"]].groupby(["year", "region_type", "cluster_code"])
     df["emp_rank"] = grp["emp"].rank(method="min", ascending=False, na_option="bottom")
     df["lq_rank"] = grp["lq"].rank(method="min", ascending=False, na_option="bottom")
     df["cluster_type"] = np.where(df["traded"], "traded", "local")
