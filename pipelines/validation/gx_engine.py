@@ -149,7 +149,7 @@ def run_gx(
             if (o := outcomes.get(s.id)) is not None and o.status == "passed" and gx_plan.kind(s.type, resolved[s.id]) == "row"
         ]  # fmt: skip
     if rerun:
-        cols = gx_plan.rerun_columns([resolved[i] for i in rerun], columns, key)
+        cols = gx_plan.columns_with_key([resolved[i] for i in rerun], columns, key)
         for o in _outcomes(suite.name, rows.rows(cols).to_pandas(), [(by_id[i], resolved[i]) for i in rerun], key):
             outcomes[o.id] = o
     return [outcomes[s.id] for s in specs]

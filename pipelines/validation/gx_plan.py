@@ -135,8 +135,7 @@ def plan(
     out = []
     for (k, cols), ids in groups.items():
         if k == "aggregate":
-            wanted = {c for eid, _t, kw in specs if eid in ids for c in referenced_columns(kw, columns)} | set(key)
-            cols = tuple(c for c in columns if c in wanted)
+            cols = tuple(columns_with_key([kw for eid, _t, kw in specs if eid in ids], columns, key))
         out.append(GxBatch(k, cols, tuple(ids)))
     return out
 
@@ -181,7 +180,8 @@ def unique_check_columns(etype: str, kwargs: Mapping[str, Any], schema: Mapping[
     return cols if all(isinstance(schema[c], _EXACT_KEY_TYPES) for c in cols) else None
 
 
-def rerun_columns(kwargs_list: Sequence[Mapping[str, Any]], columns: Sequence[str], key: Sequence[str]) -> list[str]:
-    """Columns of the full-row rerun of failed row-wise expectations: theirs plus the key."""
+def columns_with_key(kwargs_list: Sequence[Mapping[str, Any]], columns: Sequence[str], key: Sequence[str]) -> list[str]:
+    """The frame columns these expectations read plus the key, in frame order: the rows of an
+    aggregate batch, and of the full-row re-run of failed row-wise expectations."""
     wanted = {c for kw in kwargs_list for c in referenced_columns(kw, columns)} | set(key)
     return [c for c in columns if c in wanted]
